@@ -1,0 +1,245 @@
+//! The op declarations every backend implements, with their shape rules.
+//! Backends match on these enums exhaustively, so a new variant shows up as a
+//! compile error in each backend until it is implemented there.
+
+use crate::{broadcast_shapes, Shape};
+
+/// Elementwise ops of one float input. `Pow`'s exponent travels as the op's scalar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    Neg,
+    Abs,
+    Exp,
+    Log,
+    Sqrt,
+    Rsqrt,
+    Relu,
+    Sigmoid,
+    Tanh,
+    /// GELU with the exact erf form.
+    Gelu,
+    /// GELU with the tanh approximation.
+    GeluTanh,
+    /// `x ^ scalar`.
+    PowScalar,
+}
+
+impl UnaryOp {
+    /// Lower-case name, as in PyTorch.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "neg",
+            UnaryOp::Abs => "abs",
+            UnaryOp::Exp => "exp",
+            UnaryOp::Log => "log",
+            UnaryOp::Sqrt => "sqrt",
+            UnaryOp::Rsqrt => "rsqrt",
+            UnaryOp::Relu => "relu",
+            UnaryOp::Sigmoid => "sigmoid",
+            UnaryOp::Tanh => "tanh",
+            UnaryOp::Gelu => "gelu",
+            UnaryOp::GeluTanh => "gelu_tanh",
+            UnaryOp::PowScalar => "pow",
+        }
+    }
+    /// Ops that are defined for integer tensors too.
+    pub fn supports_int(self) -> bool {
+        matches!(self, UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Relu)
+    }
+    /// Every unary op, for tests and shader validation.
+    pub const ALL: [UnaryOp; 12] = [
+        UnaryOp::Neg,
+        UnaryOp::Abs,
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Sqrt,
+        UnaryOp::Rsqrt,
+        UnaryOp::Relu,
+        UnaryOp::Sigmoid,
+        UnaryOp::Tanh,
+        UnaryOp::Gelu,
+        UnaryOp::GeluTanh,
+        UnaryOp::PowScalar,
+    ];
+}
+
+/// Elementwise ops of two inputs of the same dtype, with broadcasting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Max,
+    Min,
+    /// Float only.
+    Pow,
+}
+
+impl BinaryOp {
+    /// Lower-case name, as in PyTorch.
+    pub fn name(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "add",
+            BinaryOp::Sub => "sub",
+            BinaryOp::Mul => "mul",
+            BinaryOp::Div => "div",
+            BinaryOp::Max => "maximum",
+            BinaryOp::Min => "minimum",
+            BinaryOp::Pow => "pow",
+        }
+    }
+    /// Every binary op.
+    pub const ALL: [BinaryOp; 7] =
+        [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Max, BinaryOp::Min, BinaryOp::Pow];
+}
+
+/// Comparisons; the result is a u32 tensor of 0/1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    /// Lower-case name, as in PyTorch.
+    pub fn name(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "eq",
+            CmpOp::Ne => "ne",
+            CmpOp::Lt => "lt",
+            CmpOp::Le => "le",
+            CmpOp::Gt => "gt",
+            CmpOp::Ge => "ge",
+        }
+    }
+    /// The operator symbol, shared by the CPU and WGSL implementations.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+    /// Every comparison.
+    pub const ALL: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+}
+
+/// Reductions over one or more dims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    Sum,
+    /// Float only.
+    Mean,
+    Max,
+    Min,
+    /// Index (u32) of the first maximum.
+    ArgMax,
+    /// Index (u32) of the first minimum.
+    ArgMin,
+}
+
+impl ReduceOp {
+    /// Lower-case name, as in PyTorch.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Mean => "mean",
+            ReduceOp::Max => "max",
+            ReduceOp::Min => "min",
+            ReduceOp::ArgMax => "argmax",
+            ReduceOp::ArgMin => "argmin",
+        }
+    }
+    /// True for the ops returning indices.
+    pub fn is_arg(self) -> bool {
+        matches!(self, ReduceOp::ArgMax | ReduceOp::ArgMin)
+    }
+    /// Every reduction.
+    pub const ALL: [ReduceOp; 6] =
+        [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min, ReduceOp::ArgMax, ReduceOp::ArgMin];
+}
+
+/// Shape rule of `matmul` (PyTorch semantics for rank >= 1 operands).
+/// Returns (batch shape, m, k, n, output shape).
+pub fn matmul_shape(a: &[usize], b: &[usize]) -> (Shape, usize, usize, usize, Shape) {
+    assert!(!a.is_empty() && !b.is_empty(), "matmul: both arguments need at least 1 dim, got {a:?} and {b:?}");
+    let (a_m, a_k) = if a.len() == 1 { (1, a[0]) } else { (a[a.len() - 2], a[a.len() - 1]) };
+    let (b_k, b_n) = if b.len() == 1 { (b[0], 1) } else { (b[b.len() - 2], b[b.len() - 1]) };
+    assert_eq!(a_k, b_k, "matmul: shapes {a:?} and {b:?} cannot be multiplied ({a_m}x{a_k} and {b_k}x{b_n})");
+    let a_batch = &a[..a.len().saturating_sub(2)];
+    let b_batch = &b[..b.len().saturating_sub(2)];
+    let batch = broadcast_shapes(a_batch, b_batch, "matmul");
+    let mut out = batch.dims().to_vec();
+    if a.len() > 1 {
+        out.push(a_m);
+    }
+    if b.len() > 1 {
+        out.push(b_n);
+    }
+    (batch, a_m, a_k, b_n, Shape::from(out))
+}
+
+/// Shape after reducing `dims` (sorted, deduplicated by the caller) with or without keepdim.
+pub fn reduce_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Shape {
+    let mut out = Vec::with_capacity(shape.len());
+    for (i, &d) in shape.iter().enumerate() {
+        if dims.contains(&i) {
+            if keepdim {
+                out.push(1);
+            }
+        } else {
+            out.push(d);
+        }
+    }
+    Shape::from(out)
+}
+
+/// Shape of `cat(tensors, dim)`; panics naming the mismatch.
+pub fn cat_shape(shapes: &[&[usize]], dim: usize) -> Shape {
+    assert!(!shapes.is_empty(), "cat: expected a non-empty list of tensors");
+    let first = shapes[0];
+    let mut out = first.to_vec();
+    out[dim] = 0;
+    for s in shapes {
+        assert!(
+            s.len() == first.len() && s.iter().zip(first).enumerate().all(|(i, (a, b))| i == dim || a == b),
+            "cat: sizes of tensors must match except in dimension {dim}, got {first:?} and {s:?}"
+        );
+        out[dim] += s[dim];
+    }
+    Shape::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matmul_shapes_broadcast_batches() {
+        let (batch, m, k, n, out) = matmul_shape(&[2, 1, 3, 4], &[5, 4, 6]);
+        assert_eq!((batch.dims(), m, k, n, out.dims()), (&[2, 5][..], 3, 4, 6, &[2, 5, 3, 6][..]));
+        assert_eq!(matmul_shape(&[4], &[4, 6]).4.dims(), &[6]);
+        assert_eq!(matmul_shape(&[3, 4], &[4]).4.dims(), &[3]);
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot be multiplied")]
+    fn matmul_mismatch_panics() {
+        matmul_shape(&[3, 4], &[5, 6]);
+    }
+
+    #[test]
+    fn reduce_and_cat_shapes() {
+        assert_eq!(reduce_shape(&[2, 3, 4], &[1], true).dims(), &[2, 1, 4]);
+        assert_eq!(reduce_shape(&[2, 3, 4], &[0, 2], false).dims(), &[3]);
+        assert_eq!(cat_shape(&[&[2, 3], &[4, 3]], 0).dims(), &[6, 3]);
+    }
+}

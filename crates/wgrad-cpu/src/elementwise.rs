@@ -1,0 +1,284 @@
+//! Elementwise kernels: unary, binary (inputs already broadcast to the output shape),
+//! comparisons, `where`, casts and strided copies. Floats compute in f32 (f16 is
+//! widened to f32 and rounded back); integers compute in i64 and wrap.
+
+use crate::storage::{strided_vec, HostElem};
+use crate::{with_storage, CpuStorage};
+use half::f16;
+use rayon::prelude::*;
+use wgrad_core::ops::{BinaryOp, CmpOp, UnaryOp};
+use wgrad_core::{DType, Layout, WithDType};
+
+/// Above this many elements, elementwise maps run on rayon's pool.
+const PARALLEL_MIN: usize = 1 << 16;
+
+/// The f32 formula of each unary op; `s` is the op's scalar (the exponent of `PowScalar`).
+pub fn unary_f32(op: UnaryOp, x: f32, s: f32) -> f32 {
+    match op {
+        UnaryOp::Neg => -x,
+        UnaryOp::Abs => x.abs(),
+        UnaryOp::Exp => x.exp(),
+        UnaryOp::Log => x.ln(),
+        UnaryOp::Sqrt => x.sqrt(),
+        UnaryOp::Rsqrt => 1.0 / x.sqrt(),
+        UnaryOp::Relu => x.max(0.0),
+        UnaryOp::Sigmoid => {
+            if x >= 0.0 {
+                1.0 / (1.0 + (-x).exp())
+            } else {
+                let e = x.exp();
+                e / (1.0 + e)
+            }
+        }
+        UnaryOp::Tanh => x.tanh(),
+        UnaryOp::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
+        UnaryOp::GeluTanh => {
+            let c = (2.0 / std::f32::consts::PI).sqrt();
+            0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
+        }
+        UnaryOp::PowScalar => x.powf(s),
+    }
+}
+
+fn unary_i64(op: UnaryOp, x: i64) -> i64 {
+    match op {
+        UnaryOp::Neg => x.wrapping_neg(),
+        UnaryOp::Abs => x.abs(),
+        UnaryOp::Relu => x.max(0),
+        _ => panic!("{}: not implemented for integer tensors", op.name()),
+    }
+}
+
+/// The f32 formula of each binary op. Max/min propagate NaN as PyTorch does.
+pub fn binary_f32(op: BinaryOp, a: f32, b: f32) -> f32 {
+    match op {
+        BinaryOp::Add => a + b,
+        BinaryOp::Sub => a - b,
+        BinaryOp::Mul => a * b,
+        BinaryOp::Div => a / b,
+        BinaryOp::Max => {
+            if a.is_nan() || b.is_nan() {
+                f32::NAN
+            } else {
+                a.max(b)
+            }
+        }
+        BinaryOp::Min => {
+            if a.is_nan() || b.is_nan() {
+                f32::NAN
+            } else {
+                a.min(b)
+            }
+        }
+        BinaryOp::Pow => a.powf(b),
+    }
+}
+
+/// Integer formulas, with 32-bit wrapping. Division truncates; `x / 0` is `x`, as in WGSL.
+fn binary_i64(op: BinaryOp, a: i64, b: i64) -> i64 {
+    match op {
+        BinaryOp::Add => a.wrapping_add(b),
+        BinaryOp::Sub => a.wrapping_sub(b),
+        BinaryOp::Mul => a.wrapping_mul(b),
+        BinaryOp::Div => {
+            if b == 0 {
+                a
+            } else {
+                a.wrapping_div(b)
+            }
+        }
+        BinaryOp::Max => a.max(b),
+        BinaryOp::Min => a.min(b),
+        BinaryOp::Pow => panic!("pow: not implemented for integer tensors"),
+    }
+}
+
+/// Elementwise map of one strided input into a new contiguous vector.
+fn map1<A: Copy + Sync, O: Send>(a: &[A], la: &Layout, f: impl Fn(A) -> O + Sync) -> Vec<O> {
+    if la.is_contiguous() {
+        let src = &a[la.offset()..la.offset() + la.numel()];
+        if src.len() >= PARALLEL_MIN {
+            return src.par_iter().map(|&x| f(x)).collect();
+        }
+        return src.iter().map(|&x| f(x)).collect();
+    }
+    la.indices().map(|i| f(a[i])).collect()
+}
+
+/// Elementwise map of two strided inputs of the same logical shape.
+fn map2<A: Copy + Sync, B: Copy + Sync, O: Send>(
+    a: &[A],
+    la: &Layout,
+    b: &[B],
+    lb: &Layout,
+    f: impl Fn(A, B) -> O + Sync,
+) -> Vec<O> {
+    if la.is_contiguous() && lb.is_contiguous() {
+        let (sa, sb) = (&a[la.offset()..la.offset() + la.numel()], &b[lb.offset()..lb.offset() + lb.numel()]);
+        if sa.len() >= PARALLEL_MIN {
+            return sa.par_iter().zip(sb.par_iter()).map(|(&x, &y)| f(x, y)).collect();
+        }
+        return sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect();
+    }
+    la.indices().zip(lb.indices()).map(|(i, j)| f(a[i], b[j])).collect()
+}
+
+/// Applies a unary op; `scalar` is the exponent for `PowScalar`. Output is contiguous.
+pub fn unary(op: UnaryOp, scalar: f64, x: &CpuStorage, layout: &Layout) -> CpuStorage {
+    let s = scalar as f32;
+    match x {
+        CpuStorage::F32(v) => CpuStorage::F32(map1(v, layout, |x| unary_f32(op, x, s))),
+        CpuStorage::F16(v) => CpuStorage::F16(map1(v, layout, |x| f16::from_f32(unary_f32(op, x.to_f32(), s)))),
+        CpuStorage::U32(v) => CpuStorage::U32(map1(v, layout, |x| unary_i64(op, x as i64) as u32)),
+        CpuStorage::I32(v) => CpuStorage::I32(map1(v, layout, |x| unary_i64(op, x as i64) as i32)),
+    }
+}
+
+/// Applies a binary op to two inputs of one dtype whose layouts share the output shape.
+pub fn binary(op: BinaryOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) -> CpuStorage {
+    match (a, b) {
+        (CpuStorage::F32(x), CpuStorage::F32(y)) => CpuStorage::F32(map2(x, la, y, lb, |p, q| binary_f32(op, p, q))),
+        (CpuStorage::F16(x), CpuStorage::F16(y)) => {
+            CpuStorage::F16(map2(x, la, y, lb, |p, q| f16::from_f32(binary_f32(op, p.to_f32(), q.to_f32()))))
+        }
+        (CpuStorage::U32(x), CpuStorage::U32(y)) => {
+            CpuStorage::U32(map2(x, la, y, lb, |p, q| binary_i64(op, p as i64, q as i64) as u32))
+        }
+        (CpuStorage::I32(x), CpuStorage::I32(y)) => {
+            CpuStorage::I32(map2(x, la, y, lb, |p, q| binary_i64(op, p as i64, q as i64) as i32))
+        }
+        _ => panic!("{}: dtypes differ ({} and {})", op.name(), a.dtype(), b.dtype()),
+    }
+}
+
+/// `x op scalar`, with the scalar converted to x's dtype.
+pub fn binary_scalar(op: BinaryOp, x: &CpuStorage, layout: &Layout, scalar: f64) -> CpuStorage {
+    match x {
+        CpuStorage::F32(v) => CpuStorage::F32(map1(v, layout, |p| binary_f32(op, p, scalar as f32))),
+        CpuStorage::F16(v) => {
+            let s = f16::from_f64(scalar).to_f32();
+            CpuStorage::F16(map1(v, layout, |p| f16::from_f32(binary_f32(op, p.to_f32(), s))))
+        }
+        CpuStorage::U32(v) => {
+            let s = scalar as u32 as i64;
+            CpuStorage::U32(map1(v, layout, |p| binary_i64(op, p as i64, s) as u32))
+        }
+        CpuStorage::I32(v) => {
+            let s = scalar as i32 as i64;
+            CpuStorage::I32(map1(v, layout, |p| binary_i64(op, p as i64, s) as i32))
+        }
+    }
+}
+
+fn compare<T: PartialOrd>(op: CmpOp, a: T, b: T) -> u32 {
+    let r = match op {
+        CmpOp::Eq => a == b,
+        CmpOp::Ne => a != b,
+        CmpOp::Lt => a < b,
+        CmpOp::Le => a <= b,
+        CmpOp::Gt => a > b,
+        CmpOp::Ge => a >= b,
+    };
+    r as u32
+}
+
+/// Compares two inputs of one dtype; the result is u32 0/1.
+pub fn cmp(op: CmpOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) -> CpuStorage {
+    let out = match (a, b) {
+        (CpuStorage::F32(x), CpuStorage::F32(y)) => map2(x, la, y, lb, |p, q| compare(op, p, q)),
+        (CpuStorage::F16(x), CpuStorage::F16(y)) => map2(x, la, y, lb, |p, q| compare(op, p, q)),
+        (CpuStorage::U32(x), CpuStorage::U32(y)) => map2(x, la, y, lb, |p, q| compare(op, p, q)),
+        (CpuStorage::I32(x), CpuStorage::I32(y)) => map2(x, la, y, lb, |p, q| compare(op, p, q)),
+        _ => panic!("{}: dtypes differ ({} and {})", op.name(), a.dtype(), b.dtype()),
+    };
+    CpuStorage::U32(out)
+}
+
+/// `cond ? a : b` elementwise (cond is non-zero test); all three layouts share one shape.
+pub fn where_cond(
+    cond: &CpuStorage,
+    lc: &Layout,
+    a: &CpuStorage,
+    la: &Layout,
+    b: &CpuStorage,
+    lb: &Layout,
+) -> CpuStorage {
+    let mask: Vec<bool> = with_storage!(cond, c => map1(c, lc, |x| x.to_f64() != 0.0));
+    fn pick<T: Copy>(mask: &[bool], a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Vec<T> {
+        la.indices().zip(lb.indices()).zip(mask).map(|((i, j), &m)| if m { a[i] } else { b[j] }).collect()
+    }
+    match (a, b) {
+        (CpuStorage::F32(x), CpuStorage::F32(y)) => CpuStorage::F32(pick(&mask, x, la, y, lb)),
+        (CpuStorage::F16(x), CpuStorage::F16(y)) => CpuStorage::F16(pick(&mask, x, la, y, lb)),
+        (CpuStorage::U32(x), CpuStorage::U32(y)) => CpuStorage::U32(pick(&mask, x, la, y, lb)),
+        (CpuStorage::I32(x), CpuStorage::I32(y)) => CpuStorage::I32(pick(&mask, x, la, y, lb)),
+        _ => panic!("where: dtypes differ ({} and {})", a.dtype(), b.dtype()),
+    }
+}
+
+/// Converts to `dtype` (floats round to nearest; float to int truncates toward zero).
+pub fn cast(x: &CpuStorage, layout: &Layout, dtype: DType) -> CpuStorage {
+    fn conv<A: WithDType, O: WithDType + Send>(v: &[A], l: &Layout) -> Vec<O> {
+        map1(v, l, |x| O::from_f64(x.to_f64()))
+    }
+    fn to<O: HostElem + Send>(x: &CpuStorage, l: &Layout) -> CpuStorage {
+        CpuStorage::from_vec::<O>(with_storage!(x, v => conv(v, l)))
+    }
+    match dtype {
+        DType::F32 => to::<f32>(x, layout),
+        DType::F16 => to::<f16>(x, layout),
+        DType::U32 => to::<u32>(x, layout),
+        DType::I32 => to::<i32>(x, layout),
+    }
+}
+
+/// Copies the elements of `src` (viewed through `ls`) into `dst` at the positions of `ld`.
+pub fn copy_into(src: &CpuStorage, ls: &Layout, dst: &mut CpuStorage, ld: &Layout) {
+    assert_eq!(ls.dims(), ld.dims(), "copy: shapes differ");
+    fn go<T: Copy>(s: &[T], ls: &Layout, d: &mut [T], ld: &Layout) {
+        if ld.is_contiguous() {
+            let vals = strided_vec(s, ls);
+            d[ld.offset()..ld.offset() + vals.len()].copy_from_slice(&vals);
+        } else {
+            for (i, j) in ls.indices().zip(ld.indices()) {
+                d[j] = s[i];
+            }
+        }
+    }
+    match (src, dst) {
+        (CpuStorage::F32(s), CpuStorage::F32(d)) => go(s, ls, d, ld),
+        (CpuStorage::F16(s), CpuStorage::F16(d)) => go(s, ls, d, ld),
+        (CpuStorage::U32(s), CpuStorage::U32(d)) => go(s, ls, d, ld),
+        (CpuStorage::I32(s), CpuStorage::I32(d)) => go(s, ls, d, ld),
+        (s, d) => panic!("copy: dtypes differ ({} and {})", s.dtype(), d.dtype()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_unary_and_binary() {
+        let x = CpuStorage::F32(vec![-1.0, 0.0, 2.0]);
+        let l = Layout::contiguous([3]);
+        assert_eq!(unary(UnaryOp::Relu, 0.0, &x, &l), CpuStorage::F32(vec![0.0, 0.0, 2.0]));
+        let g = unary(UnaryOp::Gelu, 0.0, &x, &l);
+        let g = g.as_slice::<f32>().unwrap();
+        assert!((g[0] + 0.158_655_25).abs() < 1e-6 && (g[2] - 1.954_499_7).abs() < 1e-6);
+        let b = Layout::contiguous([1]).broadcast_to(&[3]);
+        let y = CpuStorage::F32(vec![10.0]);
+        assert_eq!(binary(BinaryOp::Sub, &x, &l, &y, &b), CpuStorage::F32(vec![-11.0, -10.0, -8.0]));
+        let i = CpuStorage::I32(vec![7, -7, 3]);
+        assert_eq!(binary_scalar(BinaryOp::Div, &i, &l, 2.0), CpuStorage::I32(vec![3, -3, 1]));
+    }
+
+    #[test]
+    fn strided_copy_into_a_narrowed_view() {
+        let src = CpuStorage::U32(vec![1, 2, 3, 4]);
+        let mut dst = CpuStorage::U32(vec![0; 6]);
+        let ld = Layout::contiguous([2, 3]).narrow(1, 1, 2);
+        copy_into(&src, &Layout::contiguous([2, 2]), &mut dst, &ld);
+        assert_eq!(dst, CpuStorage::U32(vec![0, 1, 2, 0, 3, 4]));
+    }
+}

@@ -1,0 +1,16 @@
+//! wgrad-cpu: the CPU reference backend. Kernels take host storage plus a
+//! [`Layout`](wgrad_core::Layout) per input (any strides, offsets, broadcast dims) and
+//! return new contiguous storage. They are written to be read first and fast second:
+//! every GPU kernel is tested against them.
+
+mod elementwise;
+mod index;
+mod matmul;
+mod reduce;
+mod storage;
+
+pub use elementwise::{binary, binary_scalar, cast, cmp, copy_into, unary, where_cond};
+pub use index::{gather, index_select};
+pub use matmul::{matmul, MatmulDims};
+pub use reduce::reduce;
+pub use storage::{CpuStorage, HostElem};

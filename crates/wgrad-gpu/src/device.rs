@@ -1,0 +1,346 @@
+//! [`GpuDevice`]: the process-wide GPU runtime that launchers record into.
+
+use crate::pool::{BufferPool, PooledBuffer};
+use crate::recorder::{Dispatch, Recorder};
+use crate::GpuContext;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use wgrad_core::{Error, Result};
+
+/// Counters that prove batching and reuse (see `Device::stats` in wgrad).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GpuStats {
+    /// Kernel dispatches recorded.
+    pub dispatches: u64,
+    /// Queue submits.
+    pub submits: u64,
+    /// Compute pipelines compiled (cache misses).
+    pub pipelines_compiled: u64,
+    /// Storage buffers created.
+    pub buffers_allocated: u64,
+    /// Storage buffer requests served from the pool.
+    pub buffers_reused: u64,
+    /// Bytes of storage buffers currently held by tensors.
+    pub live_buffer_bytes: u64,
+}
+
+/// Codes a kernel writes to the device error buffer (word 0).
+pub mod error_code {
+    /// An index read by gather / index_select / embedding was out of range.
+    pub const INDEX_OUT_OF_RANGE: u32 = 1;
+}
+
+/// One kernel launch, as a launcher describes it.
+pub struct KernelLaunch<'a> {
+    /// Cache key: identifies the composed source and entry point exactly.
+    pub key: String,
+    /// Builds the WGSL source; called only on a cache miss.
+    pub source: &'a dyn Fn() -> String,
+    /// Uniform parameter block (binding 0).
+    pub params: &'a [u8],
+    /// Storage buffers at bindings 1, 2, ... in the order the shader declares them.
+    pub buffers: &'a [&'a PooledBuffer],
+    /// True if the shader declares the device error buffer at binding 15.
+    pub uses_errors: bool,
+    /// Workgroup counts.
+    pub workgroups: [u32; 3],
+}
+
+struct State {
+    recorder: Recorder,
+    pipelines: HashMap<String, wgpu::ComputePipeline>,
+    staging: Option<wgpu::Buffer>,
+    stats: GpuStats,
+    /// The first error reported by wgpu or a kernel, returned by the next fallible call.
+    error: Option<Error>,
+    /// True when a dispatch since the last check may have written the error buffer.
+    errors_dirty: bool,
+}
+
+/// The GPU runtime of one adapter. Thread-safe; wgrad keeps one per process.
+pub struct GpuDevice {
+    pub ctx: GpuContext,
+    pool: BufferPool,
+    state: Mutex<State>,
+    /// [code, value, limit, 0]: written by kernels that validate data (atomicMax).
+    error_buffer: wgpu::Buffer,
+    /// Errors wgpu reported outside of any scope (validation, out of memory).
+    uncaptured: Arc<Mutex<Option<String>>>,
+    /// Whether shader modules are created with runtime bounds checks.
+    checked_shaders: bool,
+}
+
+impl GpuDevice {
+    /// Opens the best adapter; see [`GpuContext::open`].
+    pub fn open() -> Result<GpuDevice> {
+        let ctx = GpuContext::open()?;
+        let align = (ctx.limits.min_uniform_buffer_offset_alignment as u64).max(256);
+        let recorder = Recorder::new(&ctx.device, align);
+        let error_buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgrad kernel errors"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let uncaptured = Arc::new(Mutex::new(None));
+        let sink = uncaptured.clone();
+        ctx.device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = sink.lock().unwrap();
+            if slot.is_none() {
+                *slot = Some(e.to_string());
+            }
+        }));
+        let checked_shaders = std::env::var("WGRAD_SHADER_CHECKS").is_ok_and(|v| v == "1");
+        let state = State {
+            recorder,
+            pipelines: HashMap::new(),
+            staging: None,
+            stats: GpuStats::default(),
+            error: None,
+            errors_dirty: false,
+        };
+        Ok(GpuDevice {
+            ctx,
+            pool: BufferPool::default(),
+            state: Mutex::new(state),
+            error_buffer,
+            uncaptured,
+            checked_shaders,
+        })
+    }
+
+    /// The adapter's name and backend, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)".
+    pub fn describe(&self) -> String {
+        format!("{} ({:?}, {:?})", self.ctx.info.name, self.ctx.info.backend, self.ctx.info.device_type)
+    }
+
+    /// Largest buffer a single kernel binding may cover.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.ctx.limits.max_storage_buffer_binding_size.min(self.ctx.limits.max_buffer_size)
+    }
+
+    fn check_size(&self, bytes: u64, what: &str) -> Result<()> {
+        let limit = self.max_binding_bytes();
+        if bytes > limit {
+            return Err(Error::TooLarge { what: what.to_string(), bytes, limit });
+        }
+        Ok(())
+    }
+
+    /// A pooled buffer for a kernel output of `bytes`. Too large: the error is recorded
+    /// (returned by the next sync/readback) and a small placeholder comes back.
+    pub fn output_buffer(&self, bytes: u64) -> PooledBuffer {
+        if let Err(e) = self.check_size(bytes, "a tensor") {
+            self.record_error(e);
+            return self.pool.acquire(&self.ctx.device, 16, false);
+        }
+        self.pool.acquire(&self.ctx.device, bytes, false)
+    }
+
+    /// A new buffer holding `data` (padded to 4 bytes). The write reaches the GPU before
+    /// any later-recorded dispatch runs.
+    pub fn upload(&self, data: &[u8]) -> Result<PooledBuffer> {
+        self.check_size(data.len() as u64, "a tensor")?;
+        let buffer = self.pool.acquire(&self.ctx.device, data.len() as u64, true);
+        if data.len().is_multiple_of(4) {
+            self.ctx.queue.write_buffer(buffer.raw(), 0, data);
+        } else {
+            let mut padded = data.to_vec();
+            padded.resize(data.len().next_multiple_of(4), 0);
+            self.ctx.queue.write_buffer(buffer.raw(), 0, &padded);
+        }
+        Ok(buffer)
+    }
+
+    /// Remembers the first error so the next fallible call returns it.
+    pub fn record_error(&self, e: Error) {
+        let mut st = self.state.lock().unwrap();
+        if st.error.is_none() {
+            st.error = Some(e);
+        }
+    }
+
+    fn pipeline(&self, st: &mut State, key: &str, source: &dyn Fn() -> String) -> wgpu::ComputePipeline {
+        if let Some(p) = st.pipelines.get(key) {
+            return p.clone();
+        }
+        let src = source();
+        let desc = wgpu::ShaderModuleDescriptor { label: Some(key), source: wgpu::ShaderSource::Wgsl(src.into()) };
+        let module = if self.checked_shaders {
+            self.ctx.device.create_shader_module(desc)
+        } else {
+            // Safety: every kernel guards its own indexing against the sizes in its
+            // parameter block (tested against the CPU reference at odd sizes); runtime
+            // checks cost up to 17x on loop kernels on software adapters.
+            unsafe { self.ctx.device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
+        };
+        let pipeline = self.ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(key),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        st.stats.pipelines_compiled += 1;
+        st.pipelines.insert(key.to_string(), pipeline.clone());
+        pipeline
+    }
+
+    /// Records one kernel launch. Empty launches (a zero workgroup count) are skipped.
+    pub fn launch(&self, k: KernelLaunch<'_>) {
+        if k.workgroups.contains(&0) {
+            return;
+        }
+        let mut guard = self.state.lock().unwrap();
+        let st = &mut *guard;
+        if st.recorder.is_full() {
+            self.submit(st, None);
+        }
+        let pipeline = self.pipeline(st, &k.key, k.source);
+        let layout = pipeline.get_bind_group_layout(0);
+        let params = st.recorder.push_params(k.params);
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::Buffer(params) }];
+        for (i, b) in k.buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.raw().as_entire_binding() });
+        }
+        if k.uses_errors {
+            entries.push(wgpu::BindGroupEntry { binding: 15, resource: self.error_buffer.as_entire_binding() });
+            st.errors_dirty = true;
+        }
+        let bind_group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &layout,
+            entries: &entries,
+        });
+        st.recorder.push(Dispatch { pipeline, bind_group, workgroups: k.workgroups });
+        st.stats.dispatches += 1;
+    }
+
+    /// Encodes pending work (plus `copy`: src, offset, staging, size) and submits it.
+    fn submit(&self, st: &mut State, copy: Option<(&wgpu::Buffer, u64, &wgpu::Buffer, u64)>) {
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        st.recorder.encode(&self.ctx.queue, &mut encoder);
+        if let Some((src, offset, dst, size)) = copy {
+            encoder.copy_buffer_to_buffer(src, offset, dst, 0, size);
+        }
+        self.ctx.queue.submit([encoder.finish()]);
+        self.pool.on_submit();
+        st.stats.submits += 1;
+    }
+
+    /// Submits pending work and waits for the GPU; returns the first pending error.
+    pub fn sync(&self) -> Result<()> {
+        let mut guard = self.state.lock().unwrap();
+        let st = &mut *guard;
+        if st.recorder.pending() > 0 {
+            self.submit(st, None);
+        }
+        self.wait()?;
+        self.take_errors(st)
+    }
+
+    fn wait(&self) -> Result<()> {
+        self.ctx
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))
+    }
+
+    /// Submits pending work, then copies `len` bytes at `offset` of `buffer` to the host.
+    pub fn read(&self, buffer: &PooledBuffer, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let mut guard = self.state.lock().unwrap();
+        let st = &mut *guard;
+        // Copies must start and end on 4-byte boundaries; read the covering range.
+        let start = offset / 4 * 4;
+        let end = (offset + len).next_multiple_of(4);
+        let size = end - start;
+        if size == 0 {
+            self.take_errors(st)?;
+            return Ok(Vec::new());
+        }
+        let staging = self.staging(st, size);
+        self.submit(st, Some((buffer.raw(), start, &staging, size)));
+        let bytes = self.map_read(&staging, size)?;
+        self.take_errors(st)?;
+        let skip = (offset - start) as usize;
+        Ok(bytes[skip..skip + len as usize].to_vec())
+    }
+
+    /// The staging buffer, grown to hold at least `size` bytes.
+    fn staging(&self, st: &mut State, size: u64) -> wgpu::Buffer {
+        if let Some(s) = &st.staging {
+            if s.size() >= size {
+                return s.clone();
+            }
+        }
+        let s = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgrad staging"),
+            size: crate::pool::size_class(size),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        st.staging = Some(s.clone());
+        s
+    }
+
+    /// Maps `size` bytes of a staging buffer after the GPU has written them. The GPU
+    /// works asynchronously: map_async only queues the request, and polling the device
+    /// until it completes is what makes the bytes visible to the host.
+    fn map_read(&self, staging: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, 0..size, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        rx.recv()
+            .map_err(|_| Error::Gpu("buffer mapping was cancelled".into()))?
+            .map_err(|e| Error::Gpu(format!("mapping a buffer for readback failed: {e}")))?;
+        let bytes = staging
+            .get_mapped_range(0..size)
+            .map_err(|e| Error::Gpu(format!("reading a mapped buffer failed: {e}")))?
+            .to_vec();
+        staging.unmap();
+        Ok(bytes)
+    }
+
+    /// Returns (and clears) the first recorded, uncaptured or kernel-reported error.
+    fn take_errors(&self, st: &mut State) -> Result<()> {
+        if let Some(msg) = self.uncaptured.lock().unwrap().take() {
+            st.error.get_or_insert(Error::Gpu(msg));
+        }
+        if st.errors_dirty {
+            st.errors_dirty = false;
+            let staging = self.staging(st, 16);
+            self.submit(st, Some((&self.error_buffer, 0, &staging, 16)));
+            let words: Vec<u32> = bytemuck::pod_collect_to_vec(&self.map_read(&staging, 16)?);
+            if words[0] != 0 {
+                self.ctx.queue.write_buffer(&self.error_buffer, 0, &[0u8; 16]);
+                if words[0] == crate::device::error_code::INDEX_OUT_OF_RANGE {
+                    st.error.get_or_insert(Error::IndexOutOfRange {
+                        op: "index lookup (gather/index_select/embedding)",
+                        index: words[1] as u64,
+                        size: words[2] as u64,
+                    });
+                }
+            }
+        }
+        match st.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Counters for tests and benchmarks.
+    pub fn stats(&self) -> GpuStats {
+        let pool = self.pool.counters();
+        let st = self.state.lock().unwrap();
+        GpuStats {
+            buffers_allocated: pool.allocated,
+            buffers_reused: pool.reused,
+            live_buffer_bytes: pool.live_bytes,
+            ..st.stats
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Launcher for shaders/elementwise.wgsl (CPU reference: wgrad_cpu::elementwise).
+//!
+//! An op is a WGSL expression over the loaded inputs `a`, `b`, `c` and the scalar `s`.
+//! Float inputs load as f32 and the result converts to the output type, so one
+//! expression serves f32 and f16; integers compute in their own type.
+
+use super::{pack8, to_u32, Operand};
+use crate::shaders::{self, wgsl_type};
+use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use wgrad_core::ops::{BinaryOp, CmpOp, UnaryOp};
+use wgrad_core::{DType, Layout};
+
+const WG: u32 = 256;
+const NAMES: [&str; 3] = ["a", "b", "c"];
+const ALIASES: [&str; 3] = ["A", "B", "C"];
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    numel: u32,
+    rank: u32,
+    scalar: u32,
+    _pad: u32,
+    shape: [u32; 8],
+    strides: [[u32; 8]; 4],
+    offsets: [u32; 4],
+    contiguous: [u32; 4],
+}
+
+/// The type an op computes in: f32 for floats, the type itself for integers.
+fn compute_type(dtype: DType) -> &'static str {
+    if dtype.is_float() {
+        "f32"
+    } else {
+        wgsl_type(dtype)
+    }
+}
+
+/// The scalar `s` as the bits the shader reinterprets (see [`scalar_decl`]).
+pub fn scalar_bits(value: f64, dtype: DType) -> u32 {
+    match dtype {
+        DType::F32 | DType::F16 => (value as f32).to_bits(),
+        DType::U32 => value as u32,
+        DType::I32 => (value as i32) as u32,
+    }
+}
+
+fn scalar_decl(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F32 | DType::F16 => "bitcast<f32>(params.scalar)",
+        DType::U32 => "params.scalar",
+        DType::I32 => "bitcast<i32>(params.scalar)",
+    }
+}
+
+/// WGSL literal zero of a dtype's compute type.
+fn zero(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F32 | DType::F16 => "0.0",
+        DType::U32 => "0u",
+        DType::I32 => "0i",
+    }
+}
+
+/// The expression of a unary op on input `a` of `dtype`.
+pub fn unary_expr(op: UnaryOp, dtype: DType) -> String {
+    if !dtype.is_float() {
+        return match op {
+            UnaryOp::Neg if dtype == DType::U32 => "0u - a".into(),
+            UnaryOp::Neg => "-a".into(),
+            UnaryOp::Abs => "abs(a)".into(),
+            UnaryOp::Relu => format!("max(a, {})", zero(dtype)),
+            _ => panic!("{}: not implemented for integer tensors", op.name()),
+        };
+    }
+    match op {
+        UnaryOp::Neg => "-a",
+        UnaryOp::Abs => "abs(a)",
+        UnaryOp::Exp => "exp(a)",
+        UnaryOp::Log => "log(a)",
+        UnaryOp::Sqrt => "sqrt(a)",
+        UnaryOp::Rsqrt => "1.0 / sqrt(a)",
+        UnaryOp::Relu => "select(a, 0.0, a <= 0.0)",
+        UnaryOp::Sigmoid => "1.0 / (1.0 + exp(-a))",
+        UnaryOp::Tanh => "tanh_safe(a)",
+        UnaryOp::Gelu => "0.5 * a * (1.0 + erf_approx(a * 0.7071067811865476))",
+        UnaryOp::GeluTanh => "0.5 * a * (1.0 + tanh_safe(0.7978845608028654 * (a + 0.044715 * a * a * a)))",
+        UnaryOp::PowScalar => "pow_real(a, s)",
+    }
+    .into()
+}
+
+/// The expression of a binary op on inputs `a`, `b` of `dtype` (or `a` and the scalar
+/// `s` when `rhs` is "s").
+pub fn binary_expr(op: BinaryOp, dtype: DType, rhs: &str) -> String {
+    let float = dtype.is_float();
+    match op {
+        BinaryOp::Add => format!("a + {rhs}"),
+        BinaryOp::Sub => format!("a - {rhs}"),
+        BinaryOp::Mul => format!("a * {rhs}"),
+        BinaryOp::Div if float => format!("a / {rhs}"),
+        BinaryOp::Div => format!("a / select({rhs}, 1{t}, {rhs} == 0{t})", t = &zero(dtype)[1..]),
+        BinaryOp::Max if float => format!("max_nan(a, {rhs})"),
+        BinaryOp::Min if float => format!("min_nan(a, {rhs})"),
+        BinaryOp::Max => format!("max(a, {rhs})"),
+        BinaryOp::Min => format!("min(a, {rhs})"),
+        BinaryOp::Pow if float => format!("pow_real(a, {rhs})"),
+        BinaryOp::Pow => panic!("pow: not implemented for integer tensors"),
+    }
+}
+
+/// The expression of a comparison (u32 0/1 result).
+pub fn cmp_expr(op: CmpOp) -> String {
+    format!("select(0u, 1u, a {} b)", op.symbol())
+}
+
+/// `where(cond=a, b, c)`.
+pub fn where_expr(cond: DType) -> String {
+    format!("select(c, b, a != {})", zero(cond))
+}
+
+/// One elementwise launch: `out[i] = expr(inputs at i)`.
+pub struct Map<'a> {
+    /// WGSL expression over `a`, `b`, `c`, `s`, `i` (see module docs).
+    pub expr: &'a str,
+    /// Up to three inputs, all with the output's shape.
+    pub inputs: &'a [Operand<'a>],
+    /// Dtype of `s`; its bits are `scalar`.
+    pub scalar_dtype: DType,
+    pub scalar: u32,
+}
+
+/// The WGSL module of a map with input dtypes `inputs`, for launching and validation.
+pub fn source_for(expr: &str, inputs: &[DType], out_dtype: DType, scalar_dtype: DType) -> String {
+    let mut p = format!("alias O = {};\nalias S = {};\n", wgsl_type(out_dtype), compute_type(scalar_dtype));
+    p += "@group(0) @binding(1) var<storage, read_write> out: array<O>;\n";
+    for (k, &d) in inputs.iter().enumerate() {
+        p += &format!("alias {} = {};\n", ALIASES[k], wgsl_type(d));
+        p += &format!("@group(0) @binding({}) var<storage, read> in{k}: array<{}>;\n", k + 2, ALIASES[k]);
+    }
+    p += &format!("fn compute(i: u32) -> O {{\n    let s = S({});\n", scalar_decl(scalar_dtype));
+    for (k, &d) in inputs.iter().enumerate() {
+        p += &format!("    let {} = {}(in{k}[operand_offset({}u, i)]);\n", NAMES[k], compute_type(d), k + 1);
+    }
+    p += &format!("    return O({});\n}}\n", expr);
+    let mut dtypes = inputs.to_vec();
+    dtypes.extend([out_dtype, scalar_dtype]);
+    shaders::compose(&dtypes, &p, shaders::ELEMENTWISE)
+}
+
+/// Runs `m` writing into `out` viewed through `out_layout` (any strides: cat writes
+/// into a narrowed view). Every input layout must have `out_layout`'s shape.
+pub fn map_into(gpu: &GpuDevice, m: &Map, out: &PooledBuffer, out_layout: &Layout, out_dtype: DType) {
+    let numel = out_layout.numel();
+    if numel == 0 {
+        return;
+    }
+    let mut all: Vec<&Layout> = vec![out_layout];
+    all.extend(m.inputs.iter().map(|x| x.layout));
+    let collapsed = Layout::collapse_together(&all);
+    let mut params = Params {
+        numel: to_u32(numel, "elementwise"),
+        rank: collapsed[0].rank() as u32,
+        scalar: m.scalar,
+        _pad: 0,
+        shape: pack8(collapsed[0].dims(), "elementwise"),
+        strides: [[0; 8]; 4],
+        offsets: [0; 4],
+        contiguous: [0; 4],
+    };
+    for (k, l) in collapsed.iter().enumerate() {
+        params.strides[k] = pack8(l.strides(), "elementwise");
+        params.offsets[k] = to_u32(l.offset(), "elementwise");
+        params.contiguous[k] = l.is_contiguous() as u32;
+    }
+    let mut buffers = vec![out];
+    buffers.extend(m.inputs.iter().map(|x| x.buffer));
+    let input_dtypes: Vec<DType> = m.inputs.iter().map(|x| x.dtype).collect();
+    let dts: Vec<&str> = input_dtypes.iter().map(|d| d.name()).collect();
+    gpu.launch(KernelLaunch {
+        key: format!("elementwise|{}|{}|{}|{}", m.expr, dts.join(","), out_dtype.name(), m.scalar_dtype.name()),
+        source: &|| source_for(m.expr, &input_dtypes, out_dtype, m.scalar_dtype),
+        params: bytemuck::bytes_of(&params),
+        buffers: &buffers,
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(numel, WG),
+    });
+}
+
+/// Runs `m` into a new contiguous buffer of `shape`.
+pub fn map(gpu: &GpuDevice, m: &Map, shape: &[usize], out_dtype: DType) -> PooledBuffer {
+    let layout = Layout::contiguous(shape.to_vec());
+    let out = gpu.output_buffer((layout.numel() * out_dtype.size_in_bytes()) as u64);
+    map_into(gpu, m, &out, &layout, out_dtype);
+    out
+}

@@ -1,0 +1,68 @@
+//! Launcher for shaders/gather.wgsl (CPU reference: wgrad_cpu::gather / index_select).
+
+use super::{pack8, to_u32, Operand};
+use crate::shaders::{self, wgsl_type};
+use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use wgrad_core::DType;
+
+const WG: u32 = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    numel: u32,
+    rank: u32,
+    dim: u32,
+    size: u32,
+    shape: [u32; 8],
+    x_strides: [u32; 8],
+    id_strides: [u32; 8],
+    x_offset: u32,
+    id_offset: u32,
+    _pad: [u32; 2],
+}
+
+/// The WGSL module for element type `dtype` and id type `id_dtype`.
+pub fn source(dtype: DType, id_dtype: DType) -> String {
+    let prelude = format!(
+        "alias T = {};\nalias I = {};\n\
+         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
+         @group(0) @binding(2) var<storage, read> x: array<T>;\n\
+         @group(0) @binding(3) var<storage, read> ids: array<I>;\n",
+        wgsl_type(dtype),
+        wgsl_type(id_dtype)
+    );
+    shaders::compose(&[dtype, id_dtype], &prelude, shaders::GATHER)
+}
+
+/// torch.gather along `dim`: the output has the ids' shape and is contiguous.
+/// Out-of-range ids surface as an error at the next readback or sync.
+pub fn gather(gpu: &GpuDevice, x: Operand, dim: usize, ids: Operand) -> PooledBuffer {
+    let shape = ids.layout.dims();
+    let numel = ids.layout.numel();
+    let out = gpu.output_buffer((numel * x.dtype.size_in_bytes()) as u64);
+    if numel == 0 {
+        return out;
+    }
+    let params = Params {
+        numel: to_u32(numel, "gather"),
+        rank: shape.len() as u32,
+        dim: dim as u32,
+        size: to_u32(x.layout.dims()[dim], "gather"),
+        shape: pack8(shape, "gather"),
+        x_strides: pack8(x.layout.strides(), "gather"),
+        id_strides: pack8(ids.layout.strides(), "gather"),
+        x_offset: to_u32(x.layout.offset(), "gather"),
+        id_offset: to_u32(ids.layout.offset(), "gather"),
+        _pad: [0; 2],
+    };
+    gpu.launch(KernelLaunch {
+        key: format!("gather|{}|{}", x.dtype.name(), ids.dtype.name()),
+        source: &|| source(x.dtype, ids.dtype),
+        params: bytemuck::bytes_of(&params),
+        buffers: &[&out, x.buffer, ids.buffer],
+        uses_errors: true,
+        workgroups: shaders::linear_workgroups(numel, WG),
+    });
+    out
+}

@@ -1,0 +1,75 @@
+//! Launchers, one module per kernel family in `shaders/`. Each composes its family's
+//! WGSL for the dtypes and op at hand, packs the parameter block, and records a
+//! dispatch on the [`GpuDevice`](crate::GpuDevice). The CPU reference for each lives
+//! in wgrad-cpu under the same name.
+
+pub mod elementwise;
+pub mod gather;
+pub mod matmul;
+pub mod reduce;
+
+use crate::PooledBuffer;
+use wgrad_core::{DType, Layout};
+
+/// A kernel input: a buffer viewed through a layout.
+#[derive(Clone, Copy)]
+pub struct Operand<'a> {
+    pub buffer: &'a PooledBuffer,
+    pub layout: &'a Layout,
+    pub dtype: DType,
+}
+
+/// Packs up to 8 dims into the `array<vec4<u32>, 2>` the shaders read; panics past 8.
+pub(crate) fn pack8(values: &[usize], what: &str) -> [u32; 8] {
+    assert!(values.len() <= 8, "{what}: more than 8 non-collapsible dims ({values:?})");
+    let mut out = [0u32; 8];
+    for (o, &v) in out.iter_mut().zip(values) {
+        *o = to_u32(v, what);
+    }
+    out
+}
+
+/// Narrows an index or size to the u32 the shaders use; panics past 2^32.
+pub(crate) fn to_u32(v: usize, what: &str) -> u32 {
+    u32::try_from(v).unwrap_or_else(|_| panic!("{what}: {v} does not fit the GPU's 32-bit indexing"))
+}
+
+/// Every composed module the launchers can produce (name, WGSL), for validation by
+/// `cargo xtask check-shaders` and the naga test.
+pub fn all_variants() -> Vec<(String, String)> {
+    use wgrad_core::ops::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
+    let floats = [DType::F32, DType::F16];
+    let all = [DType::F32, DType::F16, DType::U32, DType::I32];
+    let mut out = Vec::new();
+    let map = |name: String, expr: &str, inputs: &[DType], out_dtype: DType| {
+        let scalar_dtype = inputs.first().copied().unwrap_or(out_dtype);
+        (name, elementwise::source_for(expr, inputs, out_dtype, scalar_dtype))
+    };
+    for d in all {
+        for op in UnaryOp::ALL.into_iter().filter(|op| d.is_float() || op.supports_int()) {
+            out.push(map(format!("unary {} {d}", op.name()), &elementwise::unary_expr(op, d), &[d], d));
+        }
+        for op in BinaryOp::ALL.into_iter().filter(|op| d.is_float() || *op != BinaryOp::Pow) {
+            out.push(map(format!("binary {} {d}", op.name()), &elementwise::binary_expr(op, d, "b"), &[d, d], d));
+            out.push(map(format!("scalar {} {d}", op.name()), &elementwise::binary_expr(op, d, "s"), &[d], d));
+        }
+        for op in CmpOp::ALL {
+            out.push(map(format!("cmp {} {d}", op.name()), &elementwise::cmp_expr(op), &[d, d], DType::U32));
+        }
+        out.push(map(format!("where {d}"), &elementwise::where_expr(DType::U32), &[DType::U32, d, d], d));
+        out.push(map(format!("fill {d}"), "s", &[], d));
+        for to in all {
+            out.push(map(format!("cast {d}->{to}"), "a", &[d], to));
+        }
+        for op in ReduceOp::ALL.into_iter().filter(|op| d.is_float() || *op != ReduceOp::Mean) {
+            out.push((format!("reduce {} {d}", op.name()), reduce::source(op, d)));
+        }
+        for ids in [DType::U32, DType::I32] {
+            out.push((format!("gather {d} by {ids}"), gather::source(d, ids)));
+        }
+    }
+    for d in floats {
+        out.push((format!("matmul {d}"), matmul::source(d)));
+    }
+    out
+}

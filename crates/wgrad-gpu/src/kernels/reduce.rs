@@ -1,0 +1,110 @@
+//! Launcher for shaders/reduce.wgsl (CPU reference: wgrad_cpu::reduce).
+
+use super::{pack8, to_u32, Operand};
+use crate::shaders::{self, wgsl_type};
+use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use wgrad_core::ops::ReduceOp;
+use wgrad_core::{DType, Layout};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    outer: u32,
+    inner: u32,
+    outer_rank: u32,
+    rank: u32,
+    shape: [u32; 8],
+    strides: [u32; 8],
+    offset: u32,
+    scale: f32,
+    _pad: [u32; 2],
+}
+
+/// Output dtype of a reduction of `dtype`.
+pub fn output_dtype(op: ReduceOp, dtype: DType) -> DType {
+    if op.is_arg() {
+        DType::U32
+    } else {
+        dtype
+    }
+}
+
+fn prelude(op: ReduceOp, dtype: DType) -> String {
+    let v = if dtype.is_float() { "f32" } else { wgsl_type(dtype) };
+    let nan = if dtype.is_float() { "is_nan" } else { "no_nan" };
+    let out = wgsl_type(output_dtype(op, dtype));
+    // The identity's value is 0; for max/min its index NONE marks it empty instead.
+    let (combine, finish) = match op {
+        ReduceOp::Sum | ReduceOp::Mean => (
+            "return Pair(a.v + b.v, 0u);".to_string(),
+            if op == ReduceOp::Mean { "return O(p.v * params.scale);" } else { "return O(p.v);" },
+        ),
+        ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin => {
+            let cmp = if matches!(op, ReduceOp::Max | ReduceOp::ArgMax) { ">" } else { "<" };
+            // Should `b` replace `a`? Empty loses, NaN wins (it propagates), ties keep the smaller index.
+            let combine = format!(
+                "if (b.i == NONE) {{ return a; }}\n    if (a.i == NONE) {{ return b; }}\n    \
+                 let an = {nan}(a.v);\n    let bn = {nan}(b.v);\n    var take_b = b.v {cmp} a.v;\n    \
+                 if (an != bn) {{ take_b = bn; }} else if (an || a.v == b.v) {{ take_b = b.i < a.i; }}\n    \
+                 if (take_b) {{ return b; }}\n    return a;"
+            );
+            let finish = if op.is_arg() { "return O(p.i);" } else { "return O(p.v);" };
+            (combine, finish)
+        }
+    };
+    format!(
+        "alias T = {t};\nalias V = {v};\nalias O = {out};\n\
+         @group(0) @binding(1) var<storage, read_write> out: array<O>;\n\
+         @group(0) @binding(2) var<storage, read> x: array<T>;\n\
+         const IDENTITY_V: V = V(0);\n\
+         fn no_nan(x: V) -> bool {{ return false; }}\n\
+         fn combine(a: Pair, b: Pair) -> Pair {{\n    {combine}\n}}\n\
+         fn finish(p: Pair) -> O {{ {finish} }}\n",
+        t = wgsl_type(dtype)
+    )
+}
+
+/// The WGSL module of a reduction, for launching and for validation.
+pub fn source(op: ReduceOp, dtype: DType) -> String {
+    shaders::compose(&[dtype], &prelude(op, dtype), shaders::REDUCE)
+}
+
+/// Reduces `dims` of `x` into a new contiguous buffer holding the kept dims in order.
+pub fn reduce(gpu: &GpuDevice, op: ReduceOp, x: Operand, dims: &[usize]) -> PooledBuffer {
+    let l = x.layout;
+    let kept: Vec<usize> = (0..l.rank()).filter(|d| !dims.contains(d)).collect();
+    let outer_dims: Vec<usize> = kept.iter().map(|&d| l.dims()[d]).collect();
+    let inner_dims: Vec<usize> = dims.iter().map(|&d| l.dims()[d]).collect();
+    let outer_strides: Vec<usize> = kept.iter().map(|&d| l.strides()[d]).collect();
+    let inner_strides: Vec<usize> = dims.iter().map(|&d| l.strides()[d]).collect();
+    let outer = Layout::new(outer_dims, outer_strides, 0).collapsed();
+    let inner = Layout::new(inner_dims, inner_strides, 0).collapsed();
+    let (n_out, n_in) = (outer.numel(), inner.numel());
+    let out_dtype = output_dtype(op, x.dtype);
+    let out = gpu.output_buffer((n_out * out_dtype.size_in_bytes()) as u64);
+    if n_out == 0 {
+        return out;
+    }
+    let dims_all: Vec<usize> = outer.dims().iter().chain(inner.dims()).copied().collect();
+    let strides_all: Vec<usize> = outer.strides().iter().chain(inner.strides()).copied().collect();
+    let params = Params {
+        outer: to_u32(n_out, "reduce"),
+        inner: to_u32(n_in, "reduce"),
+        outer_rank: outer.rank() as u32,
+        rank: dims_all.len() as u32,
+        shape: pack8(&dims_all, "reduce"),
+        strides: pack8(&strides_all, "reduce"),
+        offset: to_u32(l.offset(), "reduce"),
+        scale: 1.0 / n_in as f32,
+        _pad: [0; 2],
+    };
+    gpu.launch(KernelLaunch {
+        key: format!("reduce|{}|{}", op.name(), x.dtype.name()),
+        source: &|| source(op, x.dtype),
+        params: bytemuck::bytes_of(&params),
+        buffers: &[&out, x.buffer],
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(n_out, 1),
+    });
+    out
+}

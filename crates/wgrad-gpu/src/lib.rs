@@ -1,0 +1,16 @@
+//! wgrad-gpu: the wgpu runtime. One [`GpuDevice`] per process owns the wgpu device,
+//! a [`BufferPool`], a pipeline cache and the graph [`recorder`]. Launchers (one module
+//! per kernel family under `kernels/`) compose WGSL from `shaders/`, take pooled
+//! output buffers and append dispatches; nothing is submitted until a readback,
+//! `sync()`, or a full batch.
+
+mod context;
+mod device;
+pub mod kernels;
+mod pool;
+pub mod recorder;
+pub mod shaders;
+
+pub use context::{list_adapters, DeviceType, GpuContext};
+pub use device::{GpuDevice, GpuStats, KernelLaunch};
+pub use pool::{size_class, BufferPool, PooledBuffer};

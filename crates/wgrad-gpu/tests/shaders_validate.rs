@@ -1,0 +1,40 @@
+//! Every WGSL module the launchers can compose parses and validates with naga.
+
+use naga::valid::{Capabilities, ValidationFlags, Validator};
+
+#[test]
+fn every_composed_shader_validates() {
+    let variants = wgrad_gpu::kernels::all_variants();
+    assert!(variants.len() > 100, "expected every op x dtype variant, got {}", variants.len());
+    let mut failures = Vec::new();
+    for (name, src) in &variants {
+        let module = match naga::front::wgsl::parse_str(src) {
+            Ok(m) => m,
+            Err(e) => {
+                failures.push(format!("{name}: parse error: {}", e.emit_to_string(src)));
+                continue;
+            }
+        };
+        let mut validator = Validator::new(ValidationFlags::all(), Capabilities::all());
+        if let Err(e) = validator.validate(&module) {
+            failures.push(format!("{name}: {}", e.emit_to_string(src)));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} shaders fail:\n{}", failures.len(), variants.len(), failures.join("\n"));
+}
+
+#[test]
+fn every_shader_file_is_registered() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders");
+    let on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wgsl"))
+        .collect();
+    for name in on_disk {
+        assert!(
+            wgrad_gpu::shaders::ALL.iter().any(|f| f.name == name),
+            "shaders/{name} is not in wgrad_gpu::shaders::ALL"
+        );
+    }
+}

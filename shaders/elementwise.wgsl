@@ -1,0 +1,92 @@
+// Elementwise kernels: every map of up to three strided inputs into one (possibly
+// strided) output: unary and binary ops, comparisons, where, casts, fills, and the
+// strided copies behind contiguous() and cat().
+//
+// The launcher's prelude supplies:
+//   alias O (output type); alias A/B/C (input types, as many as inputs); alias S (scalar)
+//   @binding(1) out: array<O>, @binding(2..) in0/in1/in2: array<A/B/C>
+//   fn compute(i: u32) -> O   // loads in_k[operand_offset(k + 1, i)] and applies the op
+//
+// Indexing: thread i handles the i-th element of the output in row-major order. Its
+// offset in operand k (0 = output, 1.. = inputs) is offsets[k] + i when that operand is
+// contiguous, else sum_d coord_d(i) * strides[k][d] with coord_d from the shared shape
+// (dims are collapsed on the host, so rank is usually 1 or 2). Broadcast dims have
+// stride 0. Shape and strides hold 8 dims, packed 4 per vec4.
+
+override WG: u32 = 256;
+
+struct Params {
+    numel: u32,
+    rank: u32,
+    scalar: u32,   // the op's scalar, as bits of S
+    _pad: u32,
+    shape: array<vec4<u32>, 2>,
+    strides: array<array<vec4<u32>, 2>, 4>,
+    offsets: vec4<u32>,
+    contiguous: vec4<u32>,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+fn operand_offset(k: u32, i: u32) -> u32 {
+    if (params.contiguous[k] != 0u) {
+        return params.offsets[k] + i;
+    }
+    var rem = i;
+    var off = params.offsets[k];
+    for (var d = params.rank; d > 0u; d--) {
+        let dd = d - 1u;
+        let size = params.shape[dd / 4u][dd % 4u];
+        off += (rem % size) * params.strides[k][dd / 4u][dd % 4u];
+        rem /= size;
+    }
+    return off;
+}
+
+// erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26).
+fn erf_approx(x: f32) -> f32 {
+    let t = 1.0 / (1.0 + 0.3275911 * abs(x));
+    let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-x * x);
+    return select(-y, y, x >= 0.0);
+}
+
+// x^y with PyTorch's results for negative bases and integral exponents, and x^0 = 1.
+fn pow_real(x: f32, y: f32) -> f32 {
+    if (y == 0.0) {
+        return 1.0;
+    }
+    if (x < 0.0 && y == round(y)) {
+        let r = pow(-x, y);
+        return select(r, -r, abs(y % 2.0) == 1.0);
+    }
+    if (x == 0.0) {
+        return select(0.0, bitcast<f32>(0x7f800000u), y < 0.0);
+    }
+    return pow(x, y);
+}
+
+// tanh without the inf/inf of large |x| on some drivers.
+fn tanh_safe(x: f32) -> f32 {
+    return tanh(clamp(x, -15.0, 15.0));
+}
+
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn max_nan(a: f32, b: f32) -> f32 {
+    return select(max(a, b), a + b, is_nan(a) || is_nan(b));
+}
+
+fn min_nan(a: f32, b: f32) -> f32 {
+    return select(min(a, b), a + b, is_nan(a) || is_nan(b));
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * WG;
+    if (i >= params.numel) {
+        return;
+    }
+    out[operand_offset(0u, i)] = compute(i);
+}

@@ -1,0 +1,59 @@
+// Gather: out[p] = x[p with coordinate `dim` replaced by ids[p]] (torch.gather), for
+// every position p of the ids view. index_select and embedding lookups are the same
+// kernel with the ids spread over the other dims by stride-0 views.
+//
+// Ids are validated: an id >= size writes 0 and reports (code, id, size) to the device
+// error buffer with atomicMax, which the host turns into an Err at the next readback.
+//
+// The prelude supplies: alias T (element), I (id type); bindings out (1), x (2), ids (3).
+
+override WG: u32 = 256;
+const INDEX_OUT_OF_RANGE: u32 = 1u;
+
+struct Params {
+    numel: u32,
+    rank: u32,
+    dim: u32,
+    size: u32,
+    shape: array<vec4<u32>, 2>,
+    x_strides: array<vec4<u32>, 2>,
+    id_strides: array<vec4<u32>, 2>,
+    x_offset: u32,
+    id_offset: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(15) var<storage, read_write> errors: array<atomic<u32>, 4>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * WG;
+    if (i >= params.numel) {
+        return;
+    }
+    var rem = i;
+    var x_off = params.x_offset;
+    var id_off = params.id_offset;
+    for (var d = params.rank; d > 0u; d--) {
+        let dd = d - 1u;
+        let size = params.shape[dd / 4u][dd % 4u];
+        let c = rem % size;
+        rem /= size;
+        id_off += c * params.id_strides[dd / 4u][dd % 4u];
+        if (dd != params.dim) {
+            x_off += c * params.x_strides[dd / 4u][dd % 4u];
+        }
+    }
+    let id = u32(ids[id_off]);
+    if (id >= params.size) {
+        atomicMax(&errors[0], INDEX_OUT_OF_RANGE);
+        atomicMax(&errors[1], id);
+        atomicMax(&errors[2], params.size);
+        out[i] = T(0);
+        return;
+    }
+    let dd = params.dim;
+    out[i] = x[x_off + id * params.x_strides[dd / 4u][dd % 4u]];
+}

@@ -1,0 +1,147 @@
+//! Devices: the CPU reference backend, or the process-wide GPU runtime.
+
+use std::sync::{Arc, Mutex, Once, OnceLock};
+use wgrad_core::{Error, Result};
+use wgrad_gpu::{DeviceType, GpuDevice};
+
+/// Where tensors live and ops run. Cheap to clone; all GPU handles share one wgpu
+/// device per process (creating one costs 0.1-0.5 s).
+#[derive(Clone)]
+pub enum Device {
+    /// The CPU reference backend.
+    Cpu,
+    /// A wgpu adapter.
+    Gpu(Arc<GpuDevice>),
+}
+
+/// Counters that show batching and buffer reuse; all zero on the CPU.
+pub type DeviceStats = wgrad_gpu::GpuStats;
+
+static GPU: OnceLock<std::result::Result<Arc<GpuDevice>, String>> = OnceLock::new();
+static ANNOUNCE: Once = Once::new();
+/// Errors found by CPU kernels in data (bad ids), returned by the next fallible call,
+/// the same way GPU kernels report them.
+static CPU_ERROR: Mutex<Option<Error>> = Mutex::new(None);
+
+impl PartialEq for Device {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Device::Cpu, Device::Cpu) => true,
+            (Device::Gpu(a), Device::Gpu(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl Device {
+    /// The CPU reference backend.
+    pub fn cpu() -> Device {
+        Device::Cpu
+    }
+
+    /// The best wgpu adapter (honouring WGRAD_BACKEND and WGRAD_ADAPTER), opened once per
+    /// process. `Err` lists each adapter's problem, or how to get one when there is none.
+    pub fn gpu() -> Result<Device> {
+        let shared = GPU.get_or_init(|| GpuDevice::open().map(Arc::new).map_err(|e| e.to_string()));
+        match shared {
+            Ok(gpu) => Ok(Device::Gpu(gpu.clone())),
+            Err(reasons) => Err(Error::NoAdapter { reasons: reasons.clone() }),
+        }
+    }
+
+    /// The device to use by default: WGRAD_DEVICE=cpu|gpu if set; otherwise a hardware GPU
+    /// (discrete, integrated or virtual) if one works, else the CPU. A software adapter
+    /// (lavapipe) is only used when asked for: it is slower than the CPU backend. Says
+    /// once on stderr which device was chosen and why. Panics if WGRAD_DEVICE is invalid
+    /// or names a GPU that cannot be opened.
+    pub fn best() -> Device {
+        let (device, why) = Self::choose().unwrap_or_else(|e| panic!("Device::best: {e}"));
+        ANNOUNCE.call_once(|| eprintln!("wgrad: using {} ({why})", device.name()));
+        device
+    }
+
+    fn choose() -> Result<(Device, String)> {
+        match std::env::var("WGRAD_DEVICE").as_deref() {
+            Ok("cpu") => return Ok((Device::cpu(), "WGRAD_DEVICE=cpu".into())),
+            Ok("gpu") => return Ok((Device::gpu()?, "WGRAD_DEVICE=gpu".into())),
+            Ok(other) => return Err(Error::BadEnv { var: "WGRAD_DEVICE", value: other.into(), expected: "cpu, gpu" }),
+            Err(_) => {}
+        }
+        match Device::gpu() {
+            Ok(Device::Gpu(g)) if g.ctx.info.device_type != DeviceType::Cpu => {
+                Ok((Device::Gpu(g), "hardware GPU found".into()))
+            }
+            Ok(_) => Ok((
+                Device::cpu(),
+                "only a software GPU adapter was found; the CPU backend is faster (WGRAD_DEVICE=gpu to use it)".into(),
+            )),
+            Err(e) => Ok((Device::cpu(), format!("no GPU: {e}"))),
+        }
+    }
+
+    /// "cpu" or the adapter's name, backend and type.
+    pub fn name(&self) -> String {
+        match self {
+            Device::Cpu => "cpu".into(),
+            Device::Gpu(g) => format!("gpu: {}", g.describe()),
+        }
+    }
+
+    /// True for a GPU device.
+    pub fn is_gpu(&self) -> bool {
+        matches!(self, Device::Gpu(_))
+    }
+
+    /// Waits until all recorded work is done. Returns the first error reported since the
+    /// last check: a bad index found by a kernel, a wgpu error, an oversized tensor.
+    pub fn sync(&self) -> Result<()> {
+        match self {
+            Device::Cpu => take_cpu_error(),
+            Device::Gpu(g) => g.sync(),
+        }
+    }
+
+    /// Dispatches, submits, pipelines compiled, buffers allocated vs reused, live bytes.
+    pub fn stats(&self) -> DeviceStats {
+        match self {
+            Device::Cpu => DeviceStats::default(),
+            Device::Gpu(g) => g.stats(),
+        }
+    }
+
+    /// True when the device can hold f16 tensors.
+    pub fn supports_f16(&self) -> bool {
+        match self {
+            Device::Cpu => true,
+            Device::Gpu(g) => g.ctx.has_f16,
+        }
+    }
+
+    pub(crate) fn gpu_runtime(&self) -> Option<&GpuDevice> {
+        match self {
+            Device::Cpu => None,
+            Device::Gpu(g) => Some(g),
+        }
+    }
+}
+
+/// Records an error found by a CPU kernel (the first one wins).
+pub(crate) fn record_cpu_error(e: Error) {
+    let mut slot = CPU_ERROR.lock().unwrap();
+    if slot.is_none() {
+        *slot = Some(e);
+    }
+}
+
+pub(crate) fn take_cpu_error() -> Result<()> {
+    match CPU_ERROR.lock().unwrap().take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,27 @@
+//! # wgrad
+//!
+//! Deep learning and GPU compute in Rust. A [`Tensor`] lives on a [`Device`]: the GPU
+//! (any wgpu adapter: Vulkan, Metal, DX12, GL), where its ops run as WGSL compute
+//! shaders batched by a graph recorder, or the CPU reference backend that every GPU
+//! kernel is tested against. Names and semantics follow PyTorch.
+//!
+//! ```no_run
+//! use wgrad::{Device, Tensor};
+//! let dev = Device::best();
+//! let a = Tensor::randn([64, 32], 0, &dev);
+//! let b = Tensor::randn([32, 16], 1, &dev);
+//! let c = a.matmul(&b).relu().sum_all();
+//! println!("{:?}", c.to_vec::<f32>().unwrap());
+//! ```
+
+mod device;
+mod ops;
+mod rng;
+mod storage;
+mod tensor;
+mod view;
+
+pub use device::{Device, DeviceStats};
+pub use tensor::Tensor;
+pub use wgrad_core::ops::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
+pub use wgrad_core::{DType, Dim, Error, Layout, Result, Shape, WithDType};

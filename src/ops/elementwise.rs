@@ -1,0 +1,171 @@
+//! Unary, binary, comparison, `where` and cast ops, with PyTorch broadcasting.
+
+use super::{elementwise, require_float, same_device};
+use crate::Tensor;
+use wgrad_core::ops::{BinaryOp, CmpOp, UnaryOp};
+use wgrad_core::{broadcast_shapes, DType};
+use wgrad_gpu::kernels::elementwise::{binary_expr, cmp_expr, scalar_bits, unary_expr, where_expr};
+
+macro_rules! unary_methods {
+    ($($name:ident => $op:ident),* $(,)?) => {$(
+        #[doc = concat!("Elementwise `", stringify!($name), "`.")]
+        pub fn $name(&self) -> Tensor {
+            self.unary(UnaryOp::$op)
+        }
+    )*};
+}
+
+macro_rules! binary_methods {
+    ($($name:ident, $scalar_name:ident => $op:ident),* $(,)?) => {$(
+        #[doc = concat!("Elementwise `", stringify!($name), "` with broadcasting; both tensors share a dtype.")]
+        pub fn $name(&self, rhs: &Tensor) -> Tensor {
+            self.binary(BinaryOp::$op, rhs)
+        }
+        #[doc = concat!("Elementwise `", stringify!($name), "` with a scalar (converted to this tensor's dtype).")]
+        pub fn $scalar_name(&self, rhs: f64) -> Tensor {
+            self.binary_scalar(BinaryOp::$op, rhs)
+        }
+    )*};
+}
+
+macro_rules! cmp_methods {
+    ($($name:ident => $op:ident),* $(,)?) => {$(
+        #[doc = concat!("Elementwise `", stringify!($name), "` comparison with broadcasting; u32 0/1 result.")]
+        pub fn $name(&self, rhs: &Tensor) -> Tensor {
+            self.compare(CmpOp::$op, rhs)
+        }
+    )*};
+}
+
+impl Tensor {
+    unary_methods!(neg => Neg, abs => Abs, exp => Exp, log => Log, sqrt => Sqrt, rsqrt => Rsqrt, relu => Relu,
+        sigmoid => Sigmoid, tanh => Tanh, gelu => Gelu, gelu_tanh => GeluTanh);
+    binary_methods!(add, add_scalar => Add, sub, sub_scalar => Sub, mul, mul_scalar => Mul, div, div_scalar => Div,
+        maximum, maximum_scalar => Max, minimum, minimum_scalar => Min);
+    cmp_methods!(eq => Eq, ne => Ne, lt => Lt, le => Le, gt => Gt, ge => Ge);
+
+    /// Applies a unary op elementwise.
+    pub fn unary(&self, op: UnaryOp) -> Tensor {
+        self.unary_with_scalar(op, 0.0)
+    }
+
+    /// `self ^ exponent` elementwise with broadcasting (float tensors).
+    pub fn pow(&self, exponent: &Tensor) -> Tensor {
+        self.binary(BinaryOp::Pow, exponent)
+    }
+
+    /// `x ^ exponent` elementwise (float tensors).
+    pub fn powf(&self, exponent: f64) -> Tensor {
+        self.unary_with_scalar(UnaryOp::PowScalar, exponent)
+    }
+
+    fn unary_with_scalar(&self, op: UnaryOp, scalar: f64) -> Tensor {
+        if !op.supports_int() {
+            require_float(op.name(), self);
+        }
+        let expr = unary_expr(op, self.dtype());
+        elementwise(
+            &[self],
+            self.shape(),
+            self.dtype(),
+            |x| wgrad_cpu::unary(op, scalar, x[0].0, x[0].1),
+            &expr,
+            (DType::F32, (scalar as f32).to_bits()),
+        )
+    }
+
+    /// Broadcasts both operands to their common shape (PyTorch rules).
+    pub fn broadcast_pair(&self, rhs: &Tensor, op: &str) -> (Tensor, Tensor) {
+        let shape = broadcast_shapes(self.dims(), rhs.dims(), op);
+        (self.broadcast_to(&shape), rhs.broadcast_to(&shape))
+    }
+
+    fn check_pair(&self, rhs: &Tensor, op: &str) {
+        same_device(op, &[self, rhs]);
+        assert_eq!(
+            self.dtype(),
+            rhs.dtype(),
+            "{op}: expected both tensors to have one dtype, got {} and {}",
+            self.dtype(),
+            rhs.dtype()
+        );
+    }
+
+    /// Applies a binary op elementwise with broadcasting.
+    pub fn binary(&self, op: BinaryOp, rhs: &Tensor) -> Tensor {
+        self.check_pair(rhs, op.name());
+        if op == BinaryOp::Pow {
+            require_float("pow", self);
+        }
+        let (a, b) = self.broadcast_pair(rhs, op.name());
+        let expr = binary_expr(op, self.dtype(), "b");
+        elementwise(
+            &[&a, &b],
+            a.shape(),
+            self.dtype(),
+            |x| wgrad_cpu::binary(op, x[0].0, x[0].1, x[1].0, x[1].1),
+            &expr,
+            (self.dtype(), 0),
+        )
+    }
+
+    /// Applies `x op scalar` elementwise.
+    pub fn binary_scalar(&self, op: BinaryOp, scalar: f64) -> Tensor {
+        if op == BinaryOp::Pow {
+            require_float("pow", self);
+        }
+        let expr = binary_expr(op, self.dtype(), "s");
+        elementwise(
+            &[self],
+            self.shape(),
+            self.dtype(),
+            |x| wgrad_cpu::binary_scalar(op, x[0].0, x[0].1, scalar),
+            &expr,
+            (self.dtype(), scalar_bits(scalar, self.dtype())),
+        )
+    }
+
+    /// Compares elementwise with broadcasting; the result is u32 0/1.
+    pub fn compare(&self, op: CmpOp, rhs: &Tensor) -> Tensor {
+        self.check_pair(rhs, op.name());
+        let (a, b) = self.broadcast_pair(rhs, op.name());
+        elementwise(
+            &[&a, &b],
+            a.shape(),
+            DType::U32,
+            |x| wgrad_cpu::cmp(op, x[0].0, x[0].1, x[1].0, x[1].1),
+            &cmp_expr(op),
+            (self.dtype(), 0),
+        )
+    }
+
+    /// `self ? on_true : on_false` elementwise (self is the condition: non-zero is
+    /// true), all three broadcast together; PyTorch's `torch.where(cond, a, b)`.
+    pub fn where_cond(&self, on_true: &Tensor, on_false: &Tensor) -> Tensor {
+        same_device("where", &[self, on_true, on_false]);
+        on_true.check_pair(on_false, "where");
+        let shape = broadcast_shapes(&broadcast_shapes(self.dims(), on_true.dims(), "where"), on_false.dims(), "where");
+        let (c, a, b) = (self.broadcast_to(&shape), on_true.broadcast_to(&shape), on_false.broadcast_to(&shape));
+        elementwise(
+            &[&c, &a, &b],
+            &shape,
+            on_true.dtype(),
+            |x| wgrad_cpu::where_cond(x[0].0, x[0].1, x[1].0, x[1].1, x[2].0, x[2].1),
+            &where_expr(self.dtype()),
+            (on_true.dtype(), 0),
+        )
+    }
+
+    /// Converts to `dtype` (float to int truncates toward zero). Same dtype: no copy.
+    pub fn cast(&self, dtype: DType) -> Tensor {
+        if dtype == self.dtype() {
+            return self.clone();
+        }
+        assert!(
+            self.device().supports_f16() || dtype != DType::F16,
+            "cast: {} cannot hold f16 tensors (no SHADER_F16)",
+            self.device().name()
+        );
+        elementwise(&[self], self.shape(), dtype, |x| wgrad_cpu::cast(x[0].0, x[0].1, dtype), "a", (dtype, 0))
+    }
+}

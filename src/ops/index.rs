@@ -1,0 +1,103 @@
+//! Joining and indexing: cat, stack, index_select, gather.
+
+use super::same_device;
+use crate::storage::Storage;
+use crate::Tensor;
+use wgrad_core::ops::cat_shape;
+use wgrad_core::{DType, Dim, Layout};
+use wgrad_cpu::CpuStorage;
+
+impl Tensor {
+    /// Concatenates tensors along `dim` (torch.cat). All share dtype, device and every
+    /// other dim.
+    pub fn cat(tensors: &[&Tensor], dim: impl Dim) -> Tensor {
+        assert!(!tensors.is_empty(), "cat: expected a non-empty list of tensors");
+        same_device("cat", tensors);
+        let first = tensors[0];
+        let d = dim.resolve(first.rank(), "cat");
+        let shapes: Vec<&[usize]> = tensors.iter().map(|t| t.dims()).collect();
+        let shape = cat_shape(&shapes, d);
+        for t in tensors {
+            assert_eq!(t.dtype(), first.dtype(), "cat: dtypes differ ({} and {})", first.dtype(), t.dtype());
+        }
+        let out_layout = Layout::contiguous(shape.clone());
+        match first.device().gpu_runtime() {
+            None => {
+                let mut out = CpuStorage::full(0.0, shape.numel(), first.dtype());
+                let mut start = 0;
+                for t in tensors {
+                    let view = out_layout.narrow(d, start, t.dims()[d]);
+                    wgrad_cpu::copy_into(t.cpu_storage(), t.layout(), &mut out, &view);
+                    start += t.dims()[d];
+                }
+                Tensor::from_cpu(out, shape)
+            }
+            Some(_) => {
+                let out = Tensor::empty_like_gpu(shape, first.dtype(), first.device());
+                let mut start = 0;
+                for t in tensors {
+                    t.copy_into_view(&out, &out_layout.narrow(d, start, t.dims()[d]));
+                    start += t.dims()[d];
+                }
+                out
+            }
+        }
+    }
+
+    /// Stacks tensors of one shape along a new dim (torch.stack).
+    pub fn stack(tensors: &[&Tensor], dim: impl Dim) -> Tensor {
+        assert!(!tensors.is_empty(), "stack: expected a non-empty list of tensors");
+        let d = dim.resolve(tensors[0].rank() + 1, "stack");
+        for t in tensors {
+            assert_eq!(t.dims(), tensors[0].dims(), "stack: every tensor needs the same shape");
+        }
+        let parts: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d)).collect();
+        Tensor::cat(&parts.iter().collect::<Vec<_>>(), d)
+    }
+
+    /// Entries `ids` (1-D, u32 or i32) along `dim` (torch.index_select). An id out of
+    /// range is reported as an `Err` naming it by the next readback or `sync()`.
+    pub fn index_select(&self, dim: impl Dim, ids: &Tensor) -> Tensor {
+        let d = dim.resolve(self.rank(), "index_select");
+        assert_eq!(ids.rank(), 1, "index_select: ids must be 1-D, got shape {}", ids.shape());
+        let spread = Layout::index_select_ids(self.dims(), d, ids.layout());
+        self.gather_impl(d, &ids.with_layout(spread), "index_select")
+    }
+
+    /// torch.gather: `out[p] = self[p with dim replaced by ids[p]]`; `ids` (u32 or i32)
+    /// has this tensor's rank and no larger sizes outside `dim`. Bad ids: see index_select.
+    pub fn gather(&self, dim: impl Dim, ids: &Tensor) -> Tensor {
+        let d = dim.resolve(self.rank(), "gather");
+        assert_eq!(ids.rank(), self.rank(), "gather: ids rank {} differs from input rank {}", ids.rank(), self.rank());
+        for (i, (&a, &b)) in ids.dims().iter().zip(self.dims()).enumerate() {
+            assert!(
+                i == d || a <= b,
+                "gather: ids shape {} exceeds input shape {} in dim {i}",
+                ids.shape(),
+                self.shape()
+            );
+        }
+        self.gather_impl(d, ids, "gather")
+    }
+
+    fn gather_impl(&self, dim: usize, ids: &Tensor, op: &str) -> Tensor {
+        same_device(op, &[self, ids]);
+        assert!(matches!(ids.dtype(), DType::U32 | DType::I32), "{op}: ids must be u32 or i32, got {}", ids.dtype());
+        let shape = ids.shape().clone();
+        match (self.storage(), self.device().gpu_runtime()) {
+            (Storage::Cpu(x), _) => {
+                let result = wgrad_cpu::gather(x, self.layout(), dim, ids.cpu_storage(), ids.layout());
+                let out = result.unwrap_or_else(|e| {
+                    Tensor::report_cpu_error(e);
+                    CpuStorage::full(0.0, shape.numel(), self.dtype())
+                });
+                Tensor::from_cpu(out, shape)
+            }
+            (Storage::Gpu(_), Some(gpu)) => {
+                let buffer = wgrad_gpu::kernels::gather::gather(gpu, self.operand(), dim, ids.operand());
+                Tensor::from_gpu(buffer, shape, self.dtype(), self.device())
+            }
+            (Storage::Gpu(_), None) => unreachable!(),
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Matrix products with PyTorch's rules: 1-D operands, batches, broadcast batch dims.
+
+use super::{require_float, same_device};
+use crate::Tensor;
+use wgrad_core::ops::matmul_shape;
+use wgrad_core::Layout;
+use wgrad_cpu::MatmulDims;
+
+/// Views `t` (shape `[batch..., rows, cols]`, batch dims already broadcast) as a rank-3
+/// `[batch, rows, cols]` layout; copies first when the batch dims do not collapse.
+fn as_batched(t: &Tensor, batch: usize) -> Tensor {
+    let l = t.layout();
+    let r = l.rank();
+    let batch_part = Layout::new(l.dims()[..r - 2].to_vec(), l.strides()[..r - 2].to_vec(), 0).collapsed();
+    let batch_stride = match batch_part.rank() {
+        0 => Some(0),
+        1 => Some(batch_part.strides()[0]),
+        _ => None,
+    };
+    match batch_stride {
+        Some(bs) => t.with_layout(Layout::new(
+            vec![batch, l.dims()[r - 2], l.dims()[r - 1]],
+            vec![bs, l.strides()[r - 2], l.strides()[r - 1]],
+            l.offset(),
+        )),
+        _ => as_batched(&t.copy(), batch),
+    }
+}
+
+impl Tensor {
+    /// Matrix product (torch.matmul): 2-D @ 2-D, batched `[..., m, k] @ [..., k, n]` with
+    /// broadcast batch dims, and 1-D operands treated as a row / column vector.
+    pub fn matmul(&self, rhs: &Tensor) -> Tensor {
+        same_device("matmul", &[self, rhs]);
+        require_float("matmul", self);
+        assert_eq!(self.dtype(), rhs.dtype(), "matmul: dtypes differ ({} and {})", self.dtype(), rhs.dtype());
+        let (batch_shape, m, k, n, out_shape) = matmul_shape(self.dims(), rhs.dims());
+        let a = if self.rank() == 1 { self.unsqueeze(0) } else { self.clone() };
+        let b = if rhs.rank() == 1 { rhs.unsqueeze(1) } else { rhs.clone() };
+        let mut a_dims = batch_shape.dims().to_vec();
+        a_dims.extend([m, k]);
+        let mut b_dims = batch_shape.dims().to_vec();
+        b_dims.extend([k, n]);
+        let batch = batch_shape.numel();
+        let a = as_batched(&a.broadcast_to(a_dims), batch);
+        let b = as_batched(&b.broadcast_to(b_dims), batch);
+        let out = match self.device().gpu_runtime() {
+            None => {
+                let d = MatmulDims { batch, m, k, n };
+                let s = wgrad_cpu::matmul(a.cpu_storage(), a.layout(), b.cpu_storage(), b.layout(), d);
+                Tensor::from_cpu(s, [batch, m, n])
+            }
+            Some(gpu) => {
+                let buffer = wgrad_gpu::kernels::matmul::matmul(gpu, a.operand(), b.operand());
+                Tensor::from_gpu(buffer, [batch, m, n], self.dtype(), self.device())
+            }
+        };
+        out.reshape(out_shape)
+    }
+}

@@ -1,0 +1,85 @@
+//! Reductions over dims, with keepdim, and over all elements.
+
+use super::require_float;
+use crate::Tensor;
+use wgrad_core::ops::{reduce_shape, ReduceOp};
+use wgrad_core::Dim;
+use wgrad_gpu::kernels::reduce as gpu_reduce;
+
+macro_rules! reduce_methods {
+    ($($name:ident, $dims_name:ident => $op:ident),* $(,)?) => {$(
+        #[doc = concat!("`", stringify!($name), "` over `dim` (negative counts from the end); keepdim keeps it as size 1.")]
+        pub fn $name(&self, dim: impl Dim, keepdim: bool) -> Tensor {
+            let d = dim.resolve(self.rank(), stringify!($name)) as isize;
+            self.reduce(ReduceOp::$op, &[d], keepdim)
+        }
+        #[doc = concat!("`", stringify!($name), "` over several dims at once.")]
+        pub fn $dims_name(&self, dims: &[isize], keepdim: bool) -> Tensor {
+            self.reduce(ReduceOp::$op, dims, keepdim)
+        }
+    )*};
+}
+
+impl Tensor {
+    reduce_methods!(sum, sum_dims => Sum, mean, mean_dims => Mean, max, max_dims => Max, min, min_dims => Min);
+
+    /// Index (u32) of the first maximum along `dim`.
+    pub fn argmax(&self, dim: impl Dim, keepdim: bool) -> Tensor {
+        let d = dim.resolve(self.rank(), "argmax") as isize;
+        self.reduce(ReduceOp::ArgMax, &[d], keepdim)
+    }
+
+    /// Index (u32) of the first minimum along `dim`.
+    pub fn argmin(&self, dim: impl Dim, keepdim: bool) -> Tensor {
+        let d = dim.resolve(self.rank(), "argmin") as isize;
+        self.reduce(ReduceOp::ArgMin, &[d], keepdim)
+    }
+
+    /// Sum of all elements, as a 0-dim tensor.
+    pub fn sum_all(&self) -> Tensor {
+        self.reduce(ReduceOp::Sum, &self.all_dims(), false)
+    }
+
+    /// Mean of all elements, as a 0-dim tensor.
+    pub fn mean_all(&self) -> Tensor {
+        self.reduce(ReduceOp::Mean, &self.all_dims(), false)
+    }
+
+    /// Max of all elements, as a 0-dim tensor.
+    pub fn max_all(&self) -> Tensor {
+        self.reduce(ReduceOp::Max, &self.all_dims(), false)
+    }
+
+    /// Min of all elements, as a 0-dim tensor.
+    pub fn min_all(&self) -> Tensor {
+        self.reduce(ReduceOp::Min, &self.all_dims(), false)
+    }
+
+    fn all_dims(&self) -> Vec<isize> {
+        (0..self.rank() as isize).collect()
+    }
+
+    /// Reduces `dims` (sorted and deduplicated here; negative count from the end).
+    pub fn reduce(&self, op: ReduceOp, dims: &[isize], keepdim: bool) -> Tensor {
+        if op == ReduceOp::Mean {
+            require_float("mean", self);
+        }
+        let mut ds: Vec<usize> = dims.iter().map(|&d| d.resolve(self.rank(), op.name())).collect();
+        ds.sort_unstable();
+        ds.dedup();
+        let inner: usize = ds.iter().map(|&d| self.dims()[d]).product();
+        let outer = self.numel() / inner.max(1);
+        if inner == 0 && op != ReduceOp::Sum && op != ReduceOp::Mean && outer > 0 {
+            panic!("{}: cannot reduce over an empty dimension (shape {})", op.name(), self.shape());
+        }
+        let shape = reduce_shape(self.dims(), &ds, keepdim);
+        let out_dtype = gpu_reduce::output_dtype(op, self.dtype());
+        match self.device().gpu_runtime() {
+            None => Tensor::from_cpu(wgrad_cpu::reduce(op, self.cpu_storage(), self.layout(), &ds), shape),
+            Some(gpu) => {
+                let buffer = gpu_reduce::reduce(gpu, op, self.operand(), &ds);
+                Tensor::from_gpu(buffer, shape, out_dtype, self.device())
+            }
+        }
+    }
+}

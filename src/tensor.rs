@@ -1,0 +1,244 @@
+//! [`Tensor`]: a strided view of device storage. Construction, readback, transfers.
+
+use crate::device::{record_cpu_error, take_cpu_error};
+use crate::storage::Storage;
+use crate::{rng, Device};
+use std::sync::Arc;
+use wgrad_core::{DType, Layout, Result, Shape, WithDType};
+use wgrad_cpu::CpuStorage;
+use wgrad_gpu::kernels::elementwise::{self, scalar_bits, Map};
+
+/// An n-dimensional array on a [`Device`]. Cloning is cheap (shared storage); views
+/// (reshape, transpose, narrow, expand, ...) share storage and only change the layout.
+#[derive(Clone)]
+pub struct Tensor(Arc<Inner>);
+
+struct Inner {
+    storage: Storage,
+    layout: Layout,
+    dtype: DType,
+    device: Device,
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor[{}, {}, {:?}]", self.shape(), self.dtype(), self.device())
+    }
+}
+
+impl Tensor {
+    pub(crate) fn from_parts(storage: Storage, layout: Layout, dtype: DType, device: Device) -> Tensor {
+        Tensor(Arc::new(Inner { storage, layout, dtype, device }))
+    }
+
+    /// A new contiguous tensor from host storage, placed on the CPU.
+    pub(crate) fn from_cpu(storage: CpuStorage, shape: impl Into<Shape>) -> Tensor {
+        let dtype = storage.dtype();
+        Tensor::from_parts(Storage::Cpu(Arc::new(storage)), Layout::contiguous(shape), dtype, Device::Cpu)
+    }
+
+    /// A new contiguous tensor over a GPU buffer.
+    pub(crate) fn from_gpu(
+        buffer: wgrad_gpu::PooledBuffer,
+        shape: impl Into<Shape>,
+        dtype: DType,
+        device: &Device,
+    ) -> Tensor {
+        Tensor::from_parts(Storage::Gpu(Arc::new(buffer)), Layout::contiguous(shape), dtype, device.clone())
+    }
+
+    /// The same storage seen through another layout.
+    pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
+        Tensor::from_parts(self.0.storage.clone(), layout, self.0.dtype, self.0.device.clone())
+    }
+
+    pub(crate) fn storage(&self) -> &Storage {
+        &self.0.storage
+    }
+
+    /// Builds a tensor from host data. Panics if `data.len()` differs from the shape's
+    /// element count, or if the device cannot hold the dtype (f16 without SHADER_F16).
+    pub fn from_vec<T: WithDType + wgrad_cpu::HostElem>(
+        data: Vec<T>,
+        shape: impl Into<Shape>,
+        device: &Device,
+    ) -> Tensor {
+        let shape = shape.into();
+        assert_eq!(
+            data.len(),
+            shape.numel(),
+            "from_vec: {} values do not fill shape {shape} ({} elements)",
+            data.len(),
+            shape.numel()
+        );
+        Tensor::from_host(CpuStorage::from_vec(data), shape, device)
+    }
+
+    /// Moves host storage to `device`. An upload that fails (too large) is reported by
+    /// the next sync/readback and leaves a placeholder.
+    pub(crate) fn from_host(storage: CpuStorage, shape: Shape, device: &Device) -> Tensor {
+        let dtype = storage.dtype();
+        let Some(gpu) = device.gpu_runtime() else {
+            return Tensor::from_cpu(storage, shape);
+        };
+        assert!(
+            device.supports_f16() || dtype != DType::F16,
+            "f16 tensors need an adapter with SHADER_F16; {} lacks it (cast to f32 instead)",
+            device.name()
+        );
+        let bytes: &[u8] = wgrad_cpu::with_storage!(&storage, v => bytemuck::cast_slice(v));
+        let buffer = gpu.upload(bytes).unwrap_or_else(|e| {
+            gpu.record_error(e);
+            gpu.output_buffer(0)
+        });
+        Tensor::from_gpu(buffer, shape, dtype, device)
+    }
+
+    /// A tensor of `shape` filled with `value` (converted to `dtype`).
+    pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType, device: &Device) -> Tensor {
+        let shape = shape.into();
+        match device.gpu_runtime() {
+            None => Tensor::from_cpu(CpuStorage::full(value, shape.numel(), dtype), shape),
+            Some(gpu) => {
+                let m = Map { expr: "s", inputs: &[], scalar_dtype: dtype, scalar: scalar_bits(value, dtype) };
+                Tensor::from_gpu(elementwise::map(gpu, &m, &shape, dtype), shape, dtype, device)
+            }
+        }
+    }
+
+    /// Zeros.
+    pub fn zeros(shape: impl Into<Shape>, dtype: DType, device: &Device) -> Tensor {
+        Tensor::full(shape, 0.0, dtype, device)
+    }
+
+    /// Ones.
+    pub fn ones(shape: impl Into<Shape>, dtype: DType, device: &Device) -> Tensor {
+        Tensor::full(shape, 1.0, dtype, device)
+    }
+
+    /// Zeros with this tensor's shape, dtype and device.
+    pub fn zeros_like(&self) -> Tensor {
+        Tensor::zeros(self.shape(), self.dtype(), self.device())
+    }
+
+    /// Ones with this tensor's shape, dtype and device.
+    pub fn ones_like(&self) -> Tensor {
+        Tensor::ones(self.shape(), self.dtype(), self.device())
+    }
+
+    /// `start, start + 1, ...` up to (not including) `end`, as a 1-D tensor of `dtype`.
+    pub fn arange(start: f64, end: f64, dtype: DType, device: &Device) -> Tensor {
+        Tensor::arange_step(start, end, 1.0, dtype, device)
+    }
+
+    /// `start, start + step, ...` while below `end` (above, for a negative step).
+    pub fn arange_step(start: f64, end: f64, step: f64, dtype: DType, device: &Device) -> Tensor {
+        assert!(step != 0.0, "arange: step must be non-zero");
+        let n = ((end - start) / step).ceil().max(0.0) as usize;
+        Tensor::from_host(CpuStorage::arange(start, step, n, dtype), Shape::from([n]), device)
+    }
+
+    /// Standard normal f32 samples. The same seed gives the same values on every device.
+    pub fn randn(shape: impl Into<Shape>, seed: u64, device: &Device) -> Tensor {
+        let shape = shape.into();
+        Tensor::from_host(CpuStorage::F32(rng::normal(seed, shape.numel())), shape, device)
+    }
+
+    /// Uniform f32 samples in `[lo, hi)`. The same seed gives the same values everywhere.
+    pub fn rand_uniform(shape: impl Into<Shape>, lo: f64, hi: f64, seed: u64, device: &Device) -> Tensor {
+        let shape = shape.into();
+        Tensor::from_host(CpuStorage::F32(rng::uniform_range(seed, shape.numel(), lo, hi)), shape, device)
+    }
+
+    /// The dims.
+    pub fn shape(&self) -> &Shape {
+        self.0.layout.shape()
+    }
+    /// The dims as a slice.
+    pub fn dims(&self) -> &[usize] {
+        self.0.layout.dims()
+    }
+    /// Number of dims.
+    pub fn rank(&self) -> usize {
+        self.0.layout.rank()
+    }
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+    /// The device holding the storage.
+    pub fn device(&self) -> &Device {
+        &self.0.device
+    }
+    /// The strided layout over the storage.
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+
+    /// Copies the elements to the host in row-major order. On a GPU this submits the
+    /// recorded work and waits for it. Returns the first pending device error (bad index,
+    /// wgpu error) and `Err` if `T` is not the tensor's dtype.
+    pub fn to_vec<T: WithDType + wgrad_cpu::HostElem>(&self) -> Result<Vec<T>> {
+        if T::DTYPE != self.dtype() {
+            return Err(wgrad_core::Error::DTypeMismatch { expected: T::DTYPE, actual: self.dtype() });
+        }
+        match self.to_host()? {
+            CpuStorage::F32(v) => Ok(bytemuck::cast_vec(v)),
+            CpuStorage::F16(v) => Ok(bytemuck::allocation::pod_collect_to_vec(&v)),
+            CpuStorage::U32(v) => Ok(bytemuck::cast_vec(v)),
+            CpuStorage::I32(v) => Ok(bytemuck::cast_vec(v)),
+        }
+    }
+
+    /// The single value of a one-element tensor, as f64 (any dtype).
+    pub fn to_scalar(&self) -> Result<f64> {
+        assert_eq!(self.numel(), 1, "to_scalar: tensor of shape {} has {} elements", self.shape(), self.numel());
+        Ok(self.to_host()?.to_f64_vec(&Layout::contiguous([1]))[0])
+    }
+
+    /// The elements as contiguous host storage.
+    pub(crate) fn to_host(&self) -> Result<CpuStorage> {
+        match self.storage() {
+            Storage::Cpu(s) => {
+                take_cpu_error()?;
+                Ok(s.gather_layout(self.layout()))
+            }
+            Storage::Gpu(_) => {
+                let t = self.contiguous();
+                let Storage::Gpu(buffer) = t.storage() else { unreachable!() };
+                let size = self.dtype().size_in_bytes() as u64;
+                let gpu = self.device().gpu_runtime().expect("gpu tensor on a gpu device");
+                let bytes = gpu.read(buffer, t.layout().offset() as u64 * size, t.numel() as u64 * size)?;
+                Ok(match self.dtype() {
+                    DType::F32 => CpuStorage::F32(bytemuck::pod_collect_to_vec(&bytes)),
+                    DType::F16 => CpuStorage::F16(bytemuck::pod_collect_to_vec(&bytes)),
+                    DType::U32 => CpuStorage::U32(bytemuck::pod_collect_to_vec(&bytes)),
+                    DType::I32 => CpuStorage::I32(bytemuck::pod_collect_to_vec(&bytes)),
+                })
+            }
+        }
+    }
+
+    /// A copy on `device` (the same tensor if it is already there). Panics if the copy
+    /// fails; use [`Tensor::try_to_device`] to handle that.
+    pub fn to_device(&self, device: &Device) -> Tensor {
+        self.try_to_device(device).unwrap_or_else(|e| panic!("to_device: {e}"))
+    }
+
+    /// A copy on `device`, or the error that reading the source reported.
+    pub fn try_to_device(&self, device: &Device) -> Result<Tensor> {
+        if self.device() == device {
+            return Ok(self.clone());
+        }
+        Ok(Tensor::from_host(self.to_host()?, self.shape().clone(), device))
+    }
+
+    /// Records a data error found by a CPU kernel; it surfaces at the next readback.
+    pub(crate) fn report_cpu_error(e: wgrad_core::Error) {
+        record_cpu_error(e);
+    }
+}

@@ -1,0 +1,116 @@
+//! View ops: new layouts over the same storage, no copies (except `reshape` of a
+//! non-contiguous tensor and `contiguous`, which copy).
+
+use crate::storage::Storage;
+use crate::Tensor;
+use wgrad_core::{Dim, Layout, Shape};
+use wgrad_gpu::kernels::elementwise::{map_into, Map};
+use wgrad_gpu::kernels::Operand;
+
+impl Tensor {
+    /// The same elements in `shape` (sizes given exactly; element counts must match).
+    /// A view when the layout allows it, else a contiguous copy.
+    pub fn reshape(&self, shape: impl Into<Shape>) -> Tensor {
+        let shape = shape.into();
+        match self.layout().reshape(&shape) {
+            Some(l) => self.with_layout(l),
+            None => self.contiguous().reshape(shape),
+        }
+    }
+
+    /// Swaps two dims (negative dims count from the end).
+    pub fn transpose(&self, d0: impl Dim, d1: impl Dim) -> Tensor {
+        let r = self.rank();
+        self.with_layout(self.layout().transpose(d0.resolve(r, "transpose"), d1.resolve(r, "transpose")))
+    }
+
+    /// Transpose of a 2-D tensor.
+    pub fn t(&self) -> Tensor {
+        assert_eq!(self.rank(), 2, "t: expects a 2-D tensor, got shape {}", self.shape());
+        self.transpose(0, 1)
+    }
+
+    /// Reorders dims: output dim i is input dim `perm[i]`.
+    pub fn permute(&self, perm: &[usize]) -> Tensor {
+        self.with_layout(self.layout().permute(perm))
+    }
+
+    /// `len` entries of `dim` starting at `start`.
+    pub fn narrow(&self, dim: impl Dim, start: usize, len: usize) -> Tensor {
+        let d = dim.resolve(self.rank(), "narrow");
+        self.with_layout(self.layout().narrow(d, start, len))
+    }
+
+    /// Inserts a dim of size 1 (`dim` may equal the rank, or be negative as in PyTorch).
+    pub fn unsqueeze(&self, dim: impl Dim) -> Tensor {
+        let d = dim.resolve(self.rank() + 1, "unsqueeze");
+        self.with_layout(self.layout().unsqueeze(d))
+    }
+
+    /// Removes `dim`, which must have size 1.
+    pub fn squeeze(&self, dim: impl Dim) -> Tensor {
+        let d = dim.resolve(self.rank(), "squeeze");
+        self.with_layout(self.layout().squeeze(d))
+    }
+
+    /// Broadcasts to `shape` without copying (PyTorch's expand).
+    pub fn broadcast_to(&self, shape: impl Into<Shape>) -> Tensor {
+        self.with_layout(self.layout().broadcast_to(&shape.into()))
+    }
+
+    /// Alias of [`Tensor::broadcast_to`], PyTorch's name.
+    pub fn expand(&self, shape: impl Into<Shape>) -> Tensor {
+        self.broadcast_to(shape)
+    }
+
+    /// Flattens dims `start..` into one (PyTorch's flatten(start_dim)).
+    pub fn flatten_from(&self, start: impl Dim) -> Tensor {
+        let s = start.resolve(self.rank(), "flatten");
+        let mut dims = self.dims()[..s].to_vec();
+        dims.push(self.dims()[s..].iter().product());
+        self.reshape(dims)
+    }
+
+    /// True if the elements are stored in row-major order without gaps.
+    pub fn is_contiguous(&self) -> bool {
+        self.layout().is_contiguous()
+    }
+
+    /// This tensor if contiguous, else a row-major copy.
+    pub fn contiguous(&self) -> Tensor {
+        if self.is_contiguous() {
+            return self.clone();
+        }
+        self.copy()
+    }
+
+    /// A fresh row-major copy.
+    pub fn copy(&self) -> Tensor {
+        match self.storage() {
+            Storage::Cpu(s) => Tensor::from_cpu(s.gather_layout(self.layout()), self.shape().clone()),
+            Storage::Gpu(_) => {
+                let out = Tensor::empty_like_gpu(self.shape().clone(), self.dtype(), self.device());
+                self.copy_into_view(&out, out.layout());
+                out
+            }
+        }
+    }
+
+    /// A GPU tensor whose contents are written by kernels recorded afterwards.
+    pub(crate) fn empty_like_gpu(shape: Shape, dtype: wgrad_core::DType, device: &crate::Device) -> Tensor {
+        let gpu = device.gpu_runtime().expect("empty_like_gpu on a gpu device");
+        let buffer = gpu.output_buffer((shape.numel() * dtype.size_in_bytes()) as u64);
+        Tensor::from_gpu(buffer, shape, dtype, device)
+    }
+
+    /// Records a GPU copy of this tensor into `dst`'s storage at `view` (same shape).
+    pub(crate) fn copy_into_view(&self, dst: &Tensor, view: &Layout) {
+        let (Storage::Gpu(src), Storage::Gpu(out)) = (self.storage(), dst.storage()) else {
+            unreachable!("copy_into_view is for GPU tensors")
+        };
+        let gpu = self.device().gpu_runtime().expect("gpu device");
+        let input = Operand { buffer: src, layout: self.layout(), dtype: self.dtype() };
+        let m = Map { expr: "a", inputs: &[input], scalar_dtype: self.dtype(), scalar: 0 };
+        map_into(gpu, &m, out, view, self.dtype());
+    }
+}
