@@ -25,3 +25,5 @@ pub use device::{Device, DeviceStats};
 pub use tensor::Tensor;
 pub use wgrad_core::ops::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
 pub use wgrad_core::{DType, Dim, Error, Layout, Result, Shape, WithDType};
+/// The wgpu runtime underneath GPU devices (recorder, pool, launchers), for advanced use.
+pub use wgrad_gpu as gpu;

@@ -1,0 +1,78 @@
+//! The graph recorder batches dispatches into few submits, and the buffer pool reuses
+//! buffers. These tests read process-wide device counters, so they run one at a time
+//! (this binary holds nothing else).
+
+mod common;
+use std::sync::Mutex;
+use wgrad::{Device, Tensor};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn chain(x: &Tensor, n: usize) -> Tensor {
+    let mut y = x.clone();
+    for i in 0..n {
+        y = match i % 4 {
+            0 => &y * 0.5,
+            1 => &y + 1.0,
+            2 => y.tanh(),
+            _ => (&y - &x.sigmoid()).abs(),
+        };
+    }
+    y
+}
+
+#[test]
+fn a_chain_of_100_elementwise_ops_read_once_is_one_submit() {
+    let _serial = SERIAL.lock().unwrap();
+    let Some(gpu) = common::gpu() else { return };
+    let cpu = Device::cpu();
+    let x = Tensor::randn([37, 29], 3, &gpu);
+    gpu.sync().unwrap();
+    let before = gpu.stats();
+    let y = chain(&x, 100);
+    let values = y.to_vec::<f32>().unwrap();
+    let after = gpu.stats();
+    assert_eq!(after.submits - before.submits, 1, "100 ops + one readback must be one submit: {after:?}");
+    assert!(after.dispatches - before.dispatches >= 100, "{after:?}");
+    let expected = chain(&x.to_device(&cpu), 100).to_vec::<f32>().unwrap();
+    for (a, e) in values.iter().zip(&expected) {
+        assert!((a - e).abs() <= 1e-5 + 1e-5 * e.abs(), "{a} vs {e}");
+    }
+}
+
+#[test]
+fn long_chains_flush_at_the_pending_threshold() {
+    let _serial = SERIAL.lock().unwrap();
+    let Some(gpu) = common::gpu() else { return };
+    let x = Tensor::randn([8], 4, &gpu);
+    gpu.sync().unwrap();
+    let before = gpu.stats();
+    chain(&x, 600).to_vec::<f32>().unwrap();
+    let after = gpu.stats();
+    let dispatches = after.dispatches - before.dispatches;
+    let submits = after.submits - before.submits;
+    let max_pending = wgrad::gpu::recorder::MAX_PENDING_DISPATCHES as u64;
+    assert_eq!(submits, dispatches.div_ceil(max_pending), "{dispatches} dispatches in {submits} submits");
+}
+
+#[test]
+fn a_training_like_loop_reuses_buffers_and_frees_them() {
+    let _serial = SERIAL.lock().unwrap();
+    let Some(gpu) = common::gpu() else { return };
+    let w = Tensor::randn([64, 32], 5, &gpu);
+    let step = |i: u64| {
+        let x = Tensor::randn([16, 64], 100 + i, &gpu);
+        x.matmul(&w).relu().sum_all().to_scalar().unwrap()
+    };
+    step(0);
+    step(1);
+    let warm = gpu.stats();
+    for i in 2..22 {
+        step(i);
+    }
+    let after = gpu.stats();
+    assert_eq!(after.buffers_allocated, warm.buffers_allocated, "no new buffers after warm-up: {after:?}");
+    assert!(after.buffers_reused - warm.buffers_reused >= 60, "{after:?}");
+    assert_eq!(after.live_buffer_bytes, warm.live_buffer_bytes, "live bytes stay flat");
+    assert_eq!(after.submits - warm.submits, 20, "one submit per step");
+}
