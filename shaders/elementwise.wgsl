@@ -70,6 +70,13 @@ fn tanh_safe(x: f32) -> f32 {
     return tanh(clamp(x, -15.0, 15.0));
 }
 
+// d/dx of the tanh form of GELU.
+fn gelu_tanh_grad(x: f32) -> f32 {
+    let c = 0.7978845608028654;
+    let t = tanh_safe(c * (x + 0.044715 * x * x * x));
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x);
+}
+
 fn is_nan(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
 }

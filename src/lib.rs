@@ -14,15 +14,18 @@
 //! println!("{:?}", c.to_vec::<f32>().unwrap());
 //! ```
 
+mod autograd;
 mod device;
+pub mod functional;
 mod ops;
 mod rng;
 mod storage;
 mod tensor;
 mod view;
 
+pub use autograd::{is_grad_enabled, no_grad, Gradients};
 pub use device::{Device, DeviceStats};
-pub use tensor::Tensor;
+pub use tensor::{Tensor, TensorId};
 pub use wgrad_core::ops::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
 pub use wgrad_core::{DType, Dim, Error, Layout, Result, Shape, WithDType};
 /// The wgpu runtime underneath GPU devices (recorder, pool, launchers), for advanced use.

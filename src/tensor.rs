@@ -1,8 +1,10 @@
 //! [`Tensor`]: a strided view of device storage. Construction, readback, transfers.
 
+use crate::autograd::Track;
 use crate::device::{record_cpu_error, take_cpu_error};
 use crate::storage::Storage;
 use crate::{rng, Device};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use wgrad_core::{DType, Layout, Result, Shape, WithDType};
 use wgrad_cpu::CpuStorage;
@@ -14,10 +16,24 @@ use wgrad_gpu::kernels::elementwise::{self, scalar_bits, Map};
 pub struct Tensor(Arc<Inner>);
 
 struct Inner {
+    id: TensorId,
     storage: Storage,
     layout: Layout,
     dtype: DType,
     device: Device,
+    /// How gradients reach this tensor: not at all, as a leaf, or through an op.
+    track: Track,
+}
+
+/// A process-unique tensor identity; gradients are keyed by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TensorId(u64);
+
+impl TensorId {
+    fn next() -> TensorId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        TensorId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 impl std::fmt::Debug for Tensor {
@@ -28,7 +44,29 @@ impl std::fmt::Debug for Tensor {
 
 impl Tensor {
     pub(crate) fn from_parts(storage: Storage, layout: Layout, dtype: DType, device: Device) -> Tensor {
-        Tensor(Arc::new(Inner { storage, layout, dtype, device }))
+        Tensor(Arc::new(Inner { id: TensorId::next(), storage, layout, dtype, device, track: Track::None }))
+    }
+
+    /// The same tensor (shared storage, new identity) with gradient tracking `track`.
+    pub(crate) fn with_track(&self, track: Track) -> Tensor {
+        let i = &self.0;
+        Tensor(Arc::new(Inner {
+            id: TensorId::next(),
+            storage: i.storage.clone(),
+            layout: i.layout.clone(),
+            dtype: i.dtype,
+            device: i.device.clone(),
+            track,
+        }))
+    }
+
+    /// This tensor's identity (what [`crate::Gradients`] are keyed by).
+    pub fn id(&self) -> TensorId {
+        self.0.id
+    }
+
+    pub(crate) fn track(&self) -> &Track {
+        &self.0.track
     }
 
     /// A new contiguous tensor from host storage, placed on the CPU.
@@ -47,7 +85,8 @@ impl Tensor {
         Tensor::from_parts(Storage::Gpu(Arc::new(buffer)), Layout::contiguous(shape), dtype, device.clone())
     }
 
-    /// The same storage seen through another layout.
+    /// The same storage seen through another layout (no gradient tracking: view ops
+    /// record their own backward rule).
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
         Tensor::from_parts(self.0.storage.clone(), layout, self.0.dtype, self.0.device.clone())
     }

@@ -12,16 +12,20 @@ impl Tensor {
     /// A view when the layout allows it, else a contiguous copy.
     pub fn reshape(&self, shape: impl Into<Shape>) -> Tensor {
         let shape = shape.into();
-        match self.layout().reshape(&shape) {
+        let out = match self.layout().reshape(&shape) {
             Some(l) => self.with_layout(l),
-            None => self.contiguous().reshape(shape),
-        }
+            None => return self.contiguous().reshape(shape),
+        };
+        let in_shape = self.shape().clone();
+        out.record("reshape", &[self], move |g| vec![Some(g.reshape(in_shape))])
     }
 
     /// Swaps two dims (negative dims count from the end).
     pub fn transpose(&self, d0: impl Dim, d1: impl Dim) -> Tensor {
         let r = self.rank();
-        self.with_layout(self.layout().transpose(d0.resolve(r, "transpose"), d1.resolve(r, "transpose")))
+        let (d0, d1) = (d0.resolve(r, "transpose"), d1.resolve(r, "transpose"));
+        self.with_layout(self.layout().transpose(d0, d1))
+            .record("transpose", &[self], move |g| vec![Some(g.transpose(d0, d1))])
     }
 
     /// Transpose of a 2-D tensor.
@@ -32,30 +36,56 @@ impl Tensor {
 
     /// Reorders dims: output dim i is input dim `perm[i]`.
     pub fn permute(&self, perm: &[usize]) -> Tensor {
+        let mut inverse = vec![0; perm.len()];
+        for (i, &p) in perm.iter().enumerate() {
+            inverse[p] = i;
+        }
         self.with_layout(self.layout().permute(perm))
+            .record("permute", &[self], move |g| vec![Some(g.permute(&inverse))])
     }
 
     /// `len` entries of `dim` starting at `start`.
     pub fn narrow(&self, dim: impl Dim, start: usize, len: usize) -> Tensor {
         let d = dim.resolve(self.rank(), "narrow");
-        self.with_layout(self.layout().narrow(d, start, len))
+        let size = self.dims()[d];
+        self.with_layout(self.layout().narrow(d, start, len)).record("narrow", &[self], move |g| {
+            // Zeros around the slice: the gradient of the parts narrow dropped.
+            let mut parts = Vec::new();
+            let zeros = |n: usize| {
+                let mut shape = g.dims().to_vec();
+                shape[d] = n;
+                Tensor::zeros(shape, g.dtype(), g.device())
+            };
+            let (before, after) = (zeros(start), zeros(size - start - len));
+            parts.extend([&before, g, &after]);
+            vec![Some(Tensor::cat(&parts, d))]
+        })
     }
 
     /// Inserts a dim of size 1 (`dim` may equal the rank, or be negative as in PyTorch).
     pub fn unsqueeze(&self, dim: impl Dim) -> Tensor {
         let d = dim.resolve(self.rank() + 1, "unsqueeze");
+        let in_shape = self.shape().clone();
         self.with_layout(self.layout().unsqueeze(d))
+            .record("unsqueeze", &[self], move |g| vec![Some(g.reshape(in_shape))])
     }
 
     /// Removes `dim`, which must have size 1.
     pub fn squeeze(&self, dim: impl Dim) -> Tensor {
         let d = dim.resolve(self.rank(), "squeeze");
-        self.with_layout(self.layout().squeeze(d))
+        let in_shape = self.shape().clone();
+        self.with_layout(self.layout().squeeze(d)).record("squeeze", &[self], move |g| vec![Some(g.reshape(in_shape))])
     }
 
     /// Broadcasts to `shape` without copying (PyTorch's expand).
     pub fn broadcast_to(&self, shape: impl Into<Shape>) -> Tensor {
-        self.with_layout(self.layout().broadcast_to(&shape.into()))
+        let shape = shape.into();
+        if shape.dims() == self.dims() {
+            return self.clone();
+        }
+        let in_shape = self.shape().clone();
+        self.with_layout(self.layout().broadcast_to(&shape))
+            .record("expand", &[self], move |g| vec![Some(g.sum_to(&in_shape))])
     }
 
     /// Alias of [`Tensor::broadcast_to`], PyTorch's name.
@@ -86,14 +116,15 @@ impl Tensor {
 
     /// A fresh row-major copy.
     pub fn copy(&self) -> Tensor {
-        match self.storage() {
+        let out = match self.storage() {
             Storage::Cpu(s) => Tensor::from_cpu(s.gather_layout(self.layout()), self.shape().clone()),
             Storage::Gpu(_) => {
                 let out = Tensor::empty_like_gpu(self.shape().clone(), self.dtype(), self.device());
                 self.copy_into_view(&out, out.layout());
                 out
             }
-        }
+        };
+        out.record("copy", &[self], |g| vec![Some(g.clone())])
     }
 
     /// A GPU tensor whose contents are written by kernels recorded afterwards.

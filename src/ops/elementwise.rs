@@ -64,12 +64,27 @@ impl Tensor {
             require_float(op.name(), self);
         }
         let expr = unary_expr(op, self.dtype());
-        elementwise(
+        let out = elementwise(
             &[self],
             self.shape(),
             self.dtype(),
             |x| wgrad_cpu::unary(op, scalar, x[0].0, x[0].1),
             &expr,
+            (DType::F32, (scalar as f32).to_bits()),
+        );
+        let x = self.clone();
+        out.record(op.name(), &[self], move |g| vec![Some(x.unary_grad(op, scalar, g))])
+    }
+
+    /// `grad * op'(self)` elementwise, as one fused kernel (the backward of `op`).
+    pub fn unary_grad(&self, op: UnaryOp, scalar: f64, grad: &Tensor) -> Tensor {
+        require_float(op.name(), self);
+        elementwise(
+            &[self, grad],
+            self.shape(),
+            self.dtype(),
+            |x| wgrad_cpu::unary_grad(op, scalar, x[0].0, x[0].1, x[1].0, x[1].1),
+            wgrad_gpu::kernels::elementwise::unary_grad_expr(op),
             (DType::F32, (scalar as f32).to_bits()),
         )
     }
@@ -99,30 +114,50 @@ impl Tensor {
         }
         let (a, b) = self.broadcast_pair(rhs, op.name());
         let expr = binary_expr(op, self.dtype(), "b");
-        elementwise(
+        let out = elementwise(
             &[&a, &b],
             a.shape(),
             self.dtype(),
             |x| wgrad_cpu::binary(op, x[0].0, x[0].1, x[1].0, x[1].1),
             &expr,
             (self.dtype(), 0),
-        )
+        );
+        let (sa, sb) = (a.clone(), b.clone());
+        out.record(op.name(), &[&a, &b], move |g| {
+            let (ga, gb) = binary_grads(op, &sa, &sb, g);
+            vec![Some(ga), Some(gb)]
+        })
     }
 
     /// Applies `x op scalar` elementwise.
     pub fn binary_scalar(&self, op: BinaryOp, scalar: f64) -> Tensor {
         if op == BinaryOp::Pow {
-            require_float("pow", self);
+            return self.powf(scalar);
         }
         let expr = binary_expr(op, self.dtype(), "s");
-        elementwise(
+        let out = elementwise(
             &[self],
             self.shape(),
             self.dtype(),
             |x| wgrad_cpu::binary_scalar(op, x[0].0, x[0].1, scalar),
             &expr,
             (self.dtype(), scalar_bits(scalar, self.dtype())),
-        )
+        );
+        let x = self.clone();
+        out.record(op.name(), &[self], move |g| {
+            let grad = match op {
+                BinaryOp::Add | BinaryOp::Sub => g.clone(),
+                BinaryOp::Mul => g.mul_scalar(scalar),
+                BinaryOp::Div => g.div_scalar(scalar),
+                BinaryOp::Max | BinaryOp::Min => {
+                    let s = Tensor::full([], scalar, x.dtype(), x.device());
+                    let (wx, _) = extremum_weights(op, &x, &s.broadcast_to(x.shape()));
+                    g.mul(&wx)
+                }
+                BinaryOp::Pow => unreachable!("routed to powf"),
+            };
+            vec![Some(grad)]
+        })
     }
 
     /// Compares elementwise with broadcasting; the result is u32 0/1.
@@ -146,14 +181,19 @@ impl Tensor {
         on_true.check_pair(on_false, "where");
         let shape = broadcast_shapes(&broadcast_shapes(self.dims(), on_true.dims(), "where"), on_false.dims(), "where");
         let (c, a, b) = (self.broadcast_to(&shape), on_true.broadcast_to(&shape), on_false.broadcast_to(&shape));
-        elementwise(
+        let out = elementwise(
             &[&c, &a, &b],
             &shape,
             on_true.dtype(),
             |x| wgrad_cpu::where_cond(x[0].0, x[0].1, x[1].0, x[1].1, x[2].0, x[2].1),
             &where_expr(self.dtype()),
             (on_true.dtype(), 0),
-        )
+        );
+        let cond = c.detach();
+        out.record("where", &[&a, &b], move |g| {
+            let zero = g.zeros_like();
+            vec![Some(cond.where_cond(g, &zero)), Some(cond.where_cond(&zero, g))]
+        })
     }
 
     /// Converts to `dtype` (float to int truncates toward zero). Same dtype: no copy.
@@ -166,6 +206,40 @@ impl Tensor {
             "cast: {} cannot hold f16 tensors (no SHADER_F16)",
             self.device().name()
         );
-        elementwise(&[self], self.shape(), dtype, |x| wgrad_cpu::cast(x[0].0, x[0].1, dtype), "a", (dtype, 0))
+        let out =
+            elementwise(&[self], self.shape(), dtype, |x| wgrad_cpu::cast(x[0].0, x[0].1, dtype), "a", (dtype, 0));
+        let from = self.dtype();
+        out.record("cast", &[self], move |g| vec![from.is_float().then(|| g.cast(from))])
+    }
+}
+
+/// For maximum/minimum: how much of the gradient goes to each side (ties split evenly,
+/// as PyTorch does).
+fn extremum_weights(op: BinaryOp, a: &Tensor, b: &Tensor) -> (Tensor, Tensor) {
+    let wins = if op == BinaryOp::Max { a.gt(b) } else { a.lt(b) };
+    let wa = wins.cast(a.dtype()) + a.eq(b).cast(a.dtype()).mul_scalar(0.5);
+    let wb = wa.neg().add_scalar(1.0);
+    (wa, wb)
+}
+
+/// Gradients of `a op b` (same shape) given the output gradient `g`.
+fn binary_grads(op: BinaryOp, a: &Tensor, b: &Tensor, g: &Tensor) -> (Tensor, Tensor) {
+    match op {
+        BinaryOp::Add => (g.clone(), g.clone()),
+        BinaryOp::Sub => (g.clone(), g.neg()),
+        BinaryOp::Mul => (g.mul(b), g.mul(a)),
+        BinaryOp::Div => {
+            let ga = g.div(b);
+            (ga.clone(), ga.mul(a).div(b).neg())
+        }
+        BinaryOp::Max | BinaryOp::Min => {
+            let (wa, wb) = extremum_weights(op, a, b);
+            (g.mul(&wa), g.mul(&wb))
+        }
+        BinaryOp::Pow => {
+            let out = a.pow(b);
+            let ga = g.mul(b).mul(&a.pow(&b.sub_scalar(1.0)));
+            (ga, g.mul(&out).mul(&a.log()))
+        }
     }
 }

@@ -11,10 +11,25 @@ impl Tensor {
     /// Concatenates tensors along `dim` (torch.cat). All share dtype, device and every
     /// other dim.
     pub fn cat(tensors: &[&Tensor], dim: impl Dim) -> Tensor {
+        let d = dim.resolve(tensors.first().map_or(1, |t| t.rank()), "cat");
+        let out = Tensor::cat_untracked(tensors, d);
+        let sizes: Vec<usize> = tensors.iter().map(|t| t.dims()[d]).collect();
+        out.record("cat", tensors, move |g| {
+            let mut start = 0;
+            sizes
+                .iter()
+                .map(|&n| {
+                    start += n;
+                    Some(g.narrow(d, start - n, n))
+                })
+                .collect()
+        })
+    }
+
+    fn cat_untracked(tensors: &[&Tensor], d: usize) -> Tensor {
         assert!(!tensors.is_empty(), "cat: expected a non-empty list of tensors");
         same_device("cat", tensors);
         let first = tensors[0];
-        let d = dim.resolve(first.rank(), "cat");
         let shapes: Vec<&[usize]> = tensors.iter().map(|t| t.dims()).collect();
         let shape = cat_shape(&shapes, d);
         for t in tensors {

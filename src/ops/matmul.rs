@@ -55,6 +55,19 @@ impl Tensor {
                 Tensor::from_gpu(buffer, [batch, m, n], self.dtype(), self.device())
             }
         };
-        out.reshape(out_shape)
+        let out = out.with_layout(Layout::contiguous(out_shape.clone()));
+        let (x, y) = (self.clone(), rhs.clone());
+        out.record("matmul", &[self, rhs], move |g| {
+            // With 1-D operands restored to 2-D: ga = g @ b^T, gb = a^T @ g, each summed
+            // over the batch dims its operand was broadcast along.
+            let a2 = if x.rank() == 1 { x.unsqueeze(0) } else { x.clone() };
+            let b2 = if y.rank() == 1 { y.unsqueeze(1) } else { y.clone() };
+            let mut g_dims = batch_shape.dims().to_vec();
+            g_dims.extend([m, n]);
+            let g2 = g.reshape(g_dims);
+            let ga = g2.matmul(&b2.transpose(-1, -2)).sum_to(a2.dims()).reshape(x.shape().clone());
+            let gb = a2.transpose(-1, -2).matmul(&g2).sum_to(b2.dims()).reshape(y.shape().clone());
+            vec![Some(ga), Some(gb)]
+        })
     }
 }

@@ -74,12 +74,48 @@ impl Tensor {
         }
         let shape = reduce_shape(self.dims(), &ds, keepdim);
         let out_dtype = gpu_reduce::output_dtype(op, self.dtype());
-        match self.device().gpu_runtime() {
+        let out = match self.device().gpu_runtime() {
             None => Tensor::from_cpu(wgrad_cpu::reduce(op, self.cpu_storage(), self.layout(), &ds), shape),
             Some(gpu) => {
                 let buffer = gpu_reduce::reduce(gpu, op, self.operand(), &ds);
                 Tensor::from_gpu(buffer, shape, out_dtype, self.device())
             }
+        };
+        if op.is_arg() {
+            return out;
         }
+        let (x, y) = (self.clone(), out.detach());
+        let kept_shape = reduce_shape(self.dims(), &ds, true);
+        out.record(op.name(), &[self], move |g| {
+            let g = g.reshape(kept_shape.clone()).broadcast_to(x.shape());
+            let grad = match op {
+                ReduceOp::Sum => g,
+                ReduceOp::Mean => g.mul_scalar(1.0 / inner.max(1) as f64),
+                // Ties share the gradient evenly (PyTorch's amax/amin rule).
+                _ => {
+                    let hits = x.eq(&y.reshape(kept_shape.clone()).broadcast_to(x.shape())).cast(x.dtype());
+                    let count = hits.sum_dims(&ds.iter().map(|&d| d as isize).collect::<Vec<_>>(), true);
+                    g.mul(&hits).div(&count)
+                }
+            };
+            vec![Some(grad)]
+        })
+    }
+
+    /// Sums this tensor down to `shape` (the inverse of broadcasting `shape` up to ours):
+    /// leading extra dims and dims that are 1 in `shape` are summed.
+    pub fn sum_to(&self, shape: &[usize]) -> Tensor {
+        if self.dims() == shape {
+            return self.clone();
+        }
+        let lead = self.rank() - shape.len();
+        let mut dims: Vec<isize> = (0..lead as isize).collect();
+        for (i, &d) in shape.iter().enumerate() {
+            if d == 1 && self.dims()[lead + i] != 1 {
+                dims.push((lead + i) as isize);
+            }
+        }
+        let summed = if dims.is_empty() { self.clone() } else { self.sum_dims(&dims, true) };
+        summed.reshape(shape.to_vec())
     }
 }

@@ -7,6 +7,7 @@ mod dtype;
 mod error;
 mod layout;
 pub mod ops;
+pub mod params;
 mod shape;
 
 pub use dim::Dim;

@@ -40,6 +40,58 @@ pub fn unary_f32(op: UnaryOp, x: f32, s: f32) -> f32 {
     }
 }
 
+/// The derivative of each unary op at `x`, times the incoming gradient `g`.
+pub fn unary_grad_f32(op: UnaryOp, x: f32, g: f32, s: f32) -> f32 {
+    match op {
+        UnaryOp::Neg => -g,
+        UnaryOp::Abs => {
+            g * if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        }
+        UnaryOp::Exp => g * x.exp(),
+        UnaryOp::Log => g / x,
+        UnaryOp::Sqrt => g * 0.5 / x.sqrt(),
+        UnaryOp::Rsqrt => g * -0.5 / (x * x.sqrt()),
+        UnaryOp::Relu => {
+            if x > 0.0 {
+                g
+            } else {
+                0.0
+            }
+        }
+        UnaryOp::Sigmoid => {
+            let y = unary_f32(UnaryOp::Sigmoid, x, s);
+            g * y * (1.0 - y)
+        }
+        UnaryOp::Tanh => {
+            let t = x.tanh();
+            g * (1.0 - t * t)
+        }
+        UnaryOp::Gelu => {
+            let cdf = 0.5 * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2));
+            let pdf = (-0.5 * x * x).exp() / (2.0 * std::f32::consts::PI).sqrt();
+            g * (cdf + x * pdf)
+        }
+        UnaryOp::GeluTanh => {
+            let c = (2.0 / std::f32::consts::PI).sqrt();
+            let t = (c * (x + 0.044715 * x * x * x)).tanh();
+            g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x))
+        }
+        UnaryOp::PowScalar => {
+            if s == 0.0 {
+                0.0
+            } else {
+                g * s * x.powf(s - 1.0)
+            }
+        }
+    }
+}
+
 fn unary_i64(op: UnaryOp, x: i64) -> i64 {
     match op {
         UnaryOp::Neg => x.wrapping_neg(),
@@ -131,6 +183,20 @@ pub fn unary(op: UnaryOp, scalar: f64, x: &CpuStorage, layout: &Layout) -> CpuSt
         CpuStorage::F16(v) => CpuStorage::F16(map1(v, layout, |x| f16::from_f32(unary_f32(op, x.to_f32(), s)))),
         CpuStorage::U32(v) => CpuStorage::U32(map1(v, layout, |x| unary_i64(op, x as i64) as u32)),
         CpuStorage::I32(v) => CpuStorage::I32(map1(v, layout, |x| unary_i64(op, x as i64) as i32)),
+    }
+}
+
+/// `grad * op'(x)` elementwise for a float unary op; `x` and `g` share one shape.
+pub fn unary_grad(op: UnaryOp, scalar: f64, x: &CpuStorage, lx: &Layout, g: &CpuStorage, lg: &Layout) -> CpuStorage {
+    let s = scalar as f32;
+    match (x, g) {
+        (CpuStorage::F32(x), CpuStorage::F32(g)) => {
+            CpuStorage::F32(map2(x, lx, g, lg, |a, b| unary_grad_f32(op, a, b, s)))
+        }
+        (CpuStorage::F16(x), CpuStorage::F16(g)) => {
+            CpuStorage::F16(map2(x, lx, g, lg, |a, b| f16::from_f32(unary_grad_f32(op, a.to_f32(), b.to_f32(), s))))
+        }
+        _ => panic!("{} backward: expected float tensors of one dtype", op.name()),
     }
 }
 

@@ -9,7 +9,7 @@ mod matmul;
 mod reduce;
 mod storage;
 
-pub use elementwise::{binary, binary_scalar, cast, cmp, copy_into, unary, where_cond};
+pub use elementwise::{binary, binary_scalar, cast, cmp, copy_into, unary, unary_grad, where_cond};
 pub use index::{gather, index_select};
 pub use matmul::{matmul, MatmulDims};
 pub use reduce::reduce;

@@ -187,13 +187,17 @@ impl GpuDevice {
         pipeline
     }
 
-    /// Records one kernel launch. Empty launches (a zero workgroup count) are skipped.
+    /// Records one kernel launch. Empty launches (a zero workgroup count) are skipped,
+    /// and so is everything while an error is pending: its buffers may be placeholders.
     pub fn launch(&self, k: KernelLaunch<'_>) {
         if k.workgroups.contains(&0) {
             return;
         }
         let mut guard = self.state.lock().unwrap();
         let st = &mut *guard;
+        if st.error.is_some() {
+            return;
+        }
         if st.recorder.is_full() {
             self.submit(st, None);
         }

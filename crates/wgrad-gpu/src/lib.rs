@@ -14,3 +14,4 @@ pub mod shaders;
 pub use context::{list_adapters, DeviceType, GpuContext};
 pub use device::{GpuDevice, GpuStats, KernelLaunch};
 pub use pool::{size_class, BufferPool, PooledBuffer};
+pub use wgpu::Features;

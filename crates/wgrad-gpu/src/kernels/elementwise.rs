@@ -90,6 +90,26 @@ pub fn unary_expr(op: UnaryOp, dtype: DType) -> String {
     .into()
 }
 
+/// The expression of `grad * op'(x)` with `a` = x and `b` = grad (float dtypes).
+pub fn unary_grad_expr(op: UnaryOp) -> &'static str {
+    match op {
+        UnaryOp::Neg => "-b",
+        UnaryOp::Abs => "b * sign(a)",
+        UnaryOp::Exp => "b * exp(a)",
+        UnaryOp::Log => "b / a",
+        UnaryOp::Sqrt => "b * 0.5 / sqrt(a)",
+        UnaryOp::Rsqrt => "b * -0.5 / (a * sqrt(a))",
+        UnaryOp::Relu => "select(0.0, b, a > 0.0)",
+        UnaryOp::Sigmoid => "b * (1.0 / (1.0 + exp(-a))) * (1.0 - 1.0 / (1.0 + exp(-a)))",
+        UnaryOp::Tanh => "b * (1.0 - tanh_safe(a) * tanh_safe(a))",
+        UnaryOp::Gelu => {
+            "b * (0.5 * (1.0 + erf_approx(a * 0.7071067811865476)) + a * exp(-0.5 * a * a) * 0.3989422804014327)"
+        }
+        UnaryOp::GeluTanh => "b * gelu_tanh_grad(a)",
+        UnaryOp::PowScalar => "select(b * s * pow_real(a, s - 1.0), 0.0, s == 0.0)",
+    }
+}
+
 /// The expression of a binary op on inputs `a`, `b` of `dtype` (or `a` and the scalar
 /// `s` when `rhs` is "s").
 pub fn binary_expr(op: BinaryOp, dtype: DType, rhs: &str) -> String {

@@ -49,6 +49,11 @@ pub fn all_variants() -> Vec<(String, String)> {
         for op in UnaryOp::ALL.into_iter().filter(|op| d.is_float() || op.supports_int()) {
             out.push(map(format!("unary {} {d}", op.name()), &elementwise::unary_expr(op, d), &[d], d));
         }
+        if d.is_float() {
+            for op in UnaryOp::ALL {
+                out.push(map(format!("unary grad {} {d}", op.name()), elementwise::unary_grad_expr(op), &[d, d], d));
+            }
+        }
         for op in BinaryOp::ALL.into_iter().filter(|op| d.is_float() || *op != BinaryOp::Pow) {
             out.push(map(format!("binary {} {d}", op.name()), &elementwise::binary_expr(op, d, "b"), &[d, d], d));
             out.push(map(format!("scalar {} {d}", op.name()), &elementwise::binary_expr(op, d, "s"), &[d], d));

@@ -1,0 +1,86 @@
+//! Parameters of the deep-learning ops, with their shape rules (PyTorch semantics).
+
+/// Parameters of a 2-D convolution (`F::conv2d`), each per axis [h, w].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Conv2d {
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+    pub groups: usize,
+}
+
+impl Default for Conv2d {
+    fn default() -> Self {
+        Conv2d { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }
+    }
+}
+
+impl Conv2d {
+    /// Output spatial size for an input of `[h, w]` and a kernel of `[kh, kw]`; panics
+    /// when the (dilated) kernel does not fit the padded input.
+    pub fn output_hw(&self, input: [usize; 2], kernel: [usize; 2]) -> [usize; 2] {
+        let mut out = [0; 2];
+        for i in 0..2 {
+            let span = self.dilation[i] * (kernel[i] - 1) + 1;
+            let padded = input[i] + 2 * self.padding[i];
+            assert!(
+                padded >= span && self.stride[i] > 0,
+                "conv2d: kernel {kernel:?} (dilation {:?}) is larger than the padded input {input:?} (padding {:?})",
+                self.dilation,
+                self.padding
+            );
+            out[i] = (padded - span) / self.stride[i] + 1;
+        }
+        out
+    }
+}
+
+/// Parameters of 2-D max / average pooling (`F::max_pool2d`, `F::avg_pool2d`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Pool2d {
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub ceil_mode: bool,
+}
+
+impl Pool2d {
+    /// A `k` x `k` window with stride `k` and no padding (nn.MaxPool2d(k)).
+    pub fn square(k: usize) -> Self {
+        Pool2d { kernel: [k, k], stride: [k, k], padding: [0, 0], ceil_mode: false }
+    }
+
+    /// Output spatial size for an input of `[h, w]`, PyTorch's rule: with ceil_mode the
+    /// last window may hang over the edge, but must start inside the (left-padded) input.
+    pub fn output_hw(&self, input: [usize; 2]) -> [usize; 2] {
+        let mut out = [0; 2];
+        for i in 0..2 {
+            let (k, s, p) = (self.kernel[i], self.stride[i], self.padding[i]);
+            assert!(s > 0 && p * 2 <= k, "pool2d: padding {p} should be at most half of kernel {k}, and stride > 0");
+            let span = input[i] + 2 * p;
+            assert!(span >= k, "pool2d: kernel {:?} larger than padded input {input:?}", self.kernel);
+            let num = span - k;
+            let mut o = if self.ceil_mode { num.div_ceil(s) + 1 } else { num / s + 1 };
+            if self.ceil_mode && (o - 1) * s >= input[i] + p {
+                o -= 1;
+            }
+            out[i] = o;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_sizes_match_pytorch() {
+        let c = Conv2d { stride: [4, 4], padding: [2, 2], ..Default::default() };
+        assert_eq!(c.output_hw([224, 224], [11, 11]), [55, 55]); // AlexNet conv1
+        let p = Pool2d { kernel: [3, 3], stride: [2, 2], padding: [0, 0], ceil_mode: true };
+        assert_eq!(p.output_hw([6, 6]), [3, 3]);
+        assert_eq!(Pool2d { ceil_mode: false, ..p }.output_hw([6, 6]), [2, 2]);
+        assert_eq!(Pool2d::square(2).output_hw([5, 7]), [2, 3]);
+    }
+}

@@ -1,0 +1,156 @@
+//! Backward rules checked by central finite differences on the CPU, and GPU gradients
+//! checked against CPU gradients.
+
+mod common;
+use common::Rng;
+use wgrad::{Device, Tensor};
+
+/// The loss used everywhere: a fixed random projection of the output, so every output
+/// element's gradient matters and differs.
+fn project(out: &Tensor, seed: u64) -> Tensor {
+    let w = Tensor::randn(out.shape().clone(), seed, out.device());
+    out.mul(&w).sum_all()
+}
+
+/// Checks d(project(f(inputs)))/d(input) against central differences (eps = 1e-2 in f32:
+/// truncation ~1e-4, rounding ~1e-5/eps), tolerance 2e-2 relative to the gradient's scale.
+fn check_grads(name: &str, inputs: &[Tensor], f: &dyn Fn(&[Tensor]) -> Tensor) {
+    let cpu = Device::cpu();
+    let tracked: Vec<Tensor> = inputs.iter().map(|t| t.to_device(&cpu).requires_grad()).collect();
+    let loss = project(&f(&tracked), 99);
+    let grads = loss.backward().unwrap();
+    let eps = 1e-2f32;
+    for (k, x) in tracked.iter().enumerate() {
+        let analytic = grads.get(x).unwrap_or_else(|| panic!("{name}: no gradient for input {k}"));
+        let analytic = analytic.contiguous().to_vec::<f32>().unwrap();
+        let base = x.to_vec::<f32>().unwrap();
+        let scale = analytic.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        for i in 0..base.len() {
+            let eval = |delta: f32| {
+                let mut v = base.clone();
+                v[i] += delta;
+                let mut args: Vec<Tensor> = tracked.iter().map(|t| t.detach()).collect();
+                args[k] = Tensor::from_vec(v, x.shape().clone(), &cpu);
+                project(&f(&args), 99).to_scalar().unwrap() as f32
+            };
+            let numeric = (eval(eps) - eval(-eps)) / (2.0 * eps);
+            assert!(
+                (numeric - analytic[i]).abs() <= 2e-2 * scale,
+                "{name}: d/dinput{k}[{i}]: analytic {} vs numeric {numeric} (scale {scale})",
+                analytic[i]
+            );
+        }
+    }
+    // The same gradients on the GPU.
+    if let Some(gpu) = common::gpu() {
+        let on_gpu: Vec<Tensor> = inputs.iter().map(|t| t.to_device(&gpu).requires_grad()).collect();
+        let g_grads = project(&f(&on_gpu), 99).backward().unwrap();
+        for (x_cpu, x_gpu) in tracked.iter().zip(&on_gpu) {
+            let (a, b) = (grads.get(x_cpu).unwrap(), g_grads.get(x_gpu).expect("gpu gradient"));
+            common::assert_close(&b.to_device(&cpu).contiguous(), &a.contiguous(), 1e-4, 1e-3, name);
+        }
+    }
+}
+
+fn randn(shape: &[usize], seed: u64) -> Tensor {
+    Tensor::randn(shape.to_vec(), seed, &Device::cpu())
+}
+
+fn positive(shape: &[usize], seed: u64) -> Tensor {
+    let mut rng = Rng::new(seed);
+    let n = shape.iter().product();
+    Tensor::from_vec(rng.vec_f32(n, 0.5, 2.0), shape.to_vec(), &Device::cpu())
+}
+
+#[test]
+fn unary_ops() {
+    let x = randn(&[3, 5], 1);
+    for (name, f) in [
+        ("neg", (|t: &Tensor| t.neg()) as fn(&Tensor) -> Tensor),
+        ("exp", |t| t.exp()),
+        ("sigmoid", |t| t.sigmoid()),
+        ("tanh", |t| t.tanh()),
+        ("gelu", |t| t.gelu()),
+        ("gelu_tanh", |t| t.gelu_tanh()),
+        ("relu", |t| t.relu()),
+        ("abs", |t| t.abs()),
+    ] {
+        check_grads(name, std::slice::from_ref(&x), &|a| f(&a[0]));
+    }
+    let p = positive(&[4, 3], 2);
+    for (name, f) in [
+        ("log", (|t: &Tensor| t.log()) as fn(&Tensor) -> Tensor),
+        ("sqrt", |t| t.sqrt()),
+        ("rsqrt", |t| t.rsqrt()),
+        ("powf", |t| t.powf(2.5)),
+    ] {
+        check_grads(name, std::slice::from_ref(&p), &|a| f(&a[0]));
+    }
+}
+
+#[test]
+fn binary_ops_with_broadcasting() {
+    let a = randn(&[3, 4], 3);
+    let b = randn(&[4], 4);
+    check_grads("add", &[a.clone(), b.clone()], &|x| &x[0] + &x[1]);
+    check_grads("sub", &[a.clone(), b.clone()], &|x| &x[0] - &x[1]);
+    check_grads("mul", &[a.clone(), b.clone()], &|x| &x[0] * &x[1]);
+    check_grads("div", &[a.clone(), positive(&[3, 1], 5)], &|x| &x[0] / &x[1]);
+    check_grads("maximum", &[a.clone(), randn(&[3, 4], 6)], &|x| x[0].maximum(&x[1]));
+    check_grads("pow", &[positive(&[2, 3], 7), randn(&[2, 3], 8)], &|x| x[0].pow(&x[1]));
+    check_grads("scalars", std::slice::from_ref(&a), &|x| ((&x[0] * 3.0 + 1.0) / 2.0 - 0.5).minimum_scalar(0.3));
+    check_grads("used twice", std::slice::from_ref(&a), &|x| &x[0] * &x[0].sigmoid());
+}
+
+#[test]
+fn reductions() {
+    let x = randn(&[3, 4, 5], 9);
+    check_grads("sum dim", std::slice::from_ref(&x), &|a| a[0].sum(1, false));
+    check_grads("mean dims keepdim", std::slice::from_ref(&x), &|a| a[0].mean_dims(&[0, 2], true));
+    check_grads("max dim", std::slice::from_ref(&x), &|a| a[0].max(-1, false));
+    check_grads("min all", std::slice::from_ref(&x), &|a| a[0].min_all());
+    check_grads("sum all", std::slice::from_ref(&x), &|a| a[0].sum_all());
+}
+
+#[test]
+fn matmul_shapes() {
+    check_grads("matmul 2d", &[randn(&[3, 4], 10), randn(&[4, 5], 11)], &|x| x[0].matmul(&x[1]));
+    check_grads("matmul transposed", &[randn(&[3, 4], 12), randn(&[5, 4], 13)], &|x| x[0].matmul(&x[1].t()));
+    check_grads("matmul batched broadcast", &[randn(&[2, 1, 3, 4], 14), randn(&[3, 4, 2], 15)], &|x| {
+        x[0].matmul(&x[1])
+    });
+    check_grads("matmul vec", &[randn(&[4], 16), randn(&[4, 3], 17)], &|x| x[0].matmul(&x[1]));
+    check_grads("matmul mat-vec", &[randn(&[2, 4], 18), randn(&[4], 19)], &|x| x[0].matmul(&x[1]));
+}
+
+#[test]
+fn views_and_joins() {
+    let x = randn(&[2, 3, 4], 20);
+    check_grads("reshape+transpose", std::slice::from_ref(&x), &|a| a[0].reshape([6, 4]).t().contiguous());
+    check_grads("permute", std::slice::from_ref(&x), &|a| a[0].permute(&[2, 0, 1]));
+    check_grads("narrow", std::slice::from_ref(&x), &|a| a[0].narrow(2, 1, 2));
+    check_grads("unsqueeze/squeeze/expand", std::slice::from_ref(&x), &|a| {
+        a[0].unsqueeze(1).expand([2, 5, 3, 4]).sum(1, false).unsqueeze(0).squeeze(0)
+    });
+    let y = randn(&[2, 1, 4], 21);
+    check_grads("cat", &[x.clone(), y.clone()], &|a| Tensor::cat(&[&a[0], &a[1]], 1));
+    check_grads("stack", &[y.clone(), y.clone()], &|a| Tensor::stack(&[&a[0], &a[1]], 0));
+    check_grads("where", &[x.clone(), randn(&[2, 3, 4], 22)], &|a| a[0].gt(&a[1]).where_cond(&a[0], &a[1]));
+}
+
+#[test]
+fn no_grad_detach_and_integer_inputs() {
+    let cpu = Device::cpu();
+    let x = randn(&[3], 23).requires_grad();
+    let y = wgrad::no_grad(|| x.exp());
+    assert!(!y.is_tracked(), "no_grad output must not be tracked");
+    assert!(wgrad::is_grad_enabled(), "no_grad restores the mode");
+    let z = (&x.detach() * &x).sum_all();
+    let g = z.backward().unwrap().get(&x).unwrap().to_vec::<f32>().unwrap();
+    assert_eq!(g, x.to_vec::<f32>().unwrap(), "detached factor is a constant");
+    let ids = Tensor::from_vec(vec![1u32, 2, 3], [3], &cpu);
+    let w = (&x + &ids.cast(wgrad::DType::F32)).sum_all();
+    let grads = w.backward().unwrap();
+    assert!(grads.get(&ids).is_none(), "integer inputs get no gradient");
+    assert_eq!(grads.get(&x).unwrap().to_vec::<f32>().unwrap(), vec![1.0; 3]);
+}
