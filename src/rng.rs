@@ -44,3 +44,16 @@ mod tests {
         assert_ne!(super::normal(7, 4), super::normal(8, 4));
     }
 }
+
+static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x5eed);
+
+/// Sets the process-wide seed that layers' initialisation and dropout draw from
+/// (torch.manual_seed): the same seed gives the same models and masks on every device.
+pub fn manual_seed(seed: u64) {
+    SEED.store(seed, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The next seed of the process-wide stream (advances it).
+pub fn next_seed() -> u64 {
+    splitmix64(SEED.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+}

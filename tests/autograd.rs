@@ -154,3 +154,28 @@ fn no_grad_detach_and_integer_inputs() {
     assert!(grads.get(&ids).is_none(), "integer inputs get no gradient");
     assert_eq!(grads.get(&x).unwrap().to_vec::<f32>().unwrap(), vec![1.0; 3]);
 }
+
+#[test]
+fn softmax_norm_and_losses() {
+    use wgrad::functional as F;
+    let x = randn(&[3, 5], 30);
+    check_grads("softmax", std::slice::from_ref(&x), &|a| a[0].softmax(0));
+    check_grads("log_softmax", std::slice::from_ref(&x), &|a| a[0].log_softmax(-1));
+    let (w, b) = (randn(&[5], 31), randn(&[5], 32));
+    check_grads("layer_norm", &[x.clone(), w, b], &|a| F::layer_norm(&a[0], &[5], Some(&a[1]), Some(&a[2]), 1e-5));
+    let targets = Tensor::from_vec(vec![4u32, 0, 2], [3], &Device::cpu());
+    check_grads("cross_entropy", std::slice::from_ref(&x), &|a| {
+        let t = targets.to_device(a[0].device());
+        F::cross_entropy(&a[0], &t, F::Reduction::None, 0.1)
+    });
+    let y = Tensor::rand_uniform([3, 5], 0.0, 1.0, 33, &Device::cpu());
+    check_grads("bce_with_logits", std::slice::from_ref(&x), &|a| {
+        F::binary_cross_entropy_with_logits(&a[0], &y.to_device(a[0].device()), F::Reduction::Sum)
+    });
+    let ids = Tensor::from_vec(vec![1u32, 3, 1, 0], [2, 2], &Device::cpu());
+    check_grads("embedding", &[randn(&[4, 3], 34)], &|a| F::embedding(&ids.to_device(a[0].device()), &a[0], None));
+    check_grads("gather", std::slice::from_ref(&x), &|a| {
+        let ids = Tensor::from_vec(vec![0u32, 4, 4, 2, 1, 1], [3, 2], a[0].device());
+        a[0].gather(1, &ids)
+    });
+}

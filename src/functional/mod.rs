@@ -1,3 +1,10 @@
 //! `wgrad::functional` (import as `F`): torch.nn.functional's ops on tensors.
 
+mod activation;
+mod embedding;
+mod loss;
+
+pub use activation::{dropout, gelu, layer_norm, log_softmax, relu, softmax};
+pub use embedding::embedding;
+pub use loss::{binary_cross_entropy_with_logits, cross_entropy, cross_entropy_ignore, mse_loss, Reduction};
 pub use wgrad_core::params::{Conv2d, Pool2d};

@@ -99,7 +99,7 @@ impl Tensor {
         same_device(op, &[self, ids]);
         assert!(matches!(ids.dtype(), DType::U32 | DType::I32), "{op}: ids must be u32 or i32, got {}", ids.dtype());
         let shape = ids.shape().clone();
-        match (self.storage(), self.device().gpu_runtime()) {
+        let out = match (self.storage(), self.device().gpu_runtime()) {
             (Storage::Cpu(x), _) => {
                 let result = wgrad_cpu::gather(x, self.layout(), dim, ids.cpu_storage(), ids.layout());
                 let out = result.unwrap_or_else(|e| {
@@ -113,6 +113,32 @@ impl Tensor {
                 Tensor::from_gpu(buffer, shape, self.dtype(), self.device())
             }
             (Storage::Gpu(_), None) => unreachable!(),
+        };
+        let (ids, x_shape) = (ids.detach(), self.shape().clone());
+        out.record("gather", &[self], move |g| vec![Some(g.gather_backward(dim, &ids, &x_shape))])
+    }
+
+    /// The gradient of `gather(dim, ids)` for an input of `x_shape`: each `self[q]` is
+    /// summed into position q with coordinate `dim` replaced by `ids[q]` (deterministic).
+    pub fn gather_backward(&self, dim: usize, ids: &Tensor, x_shape: &[usize]) -> Tensor {
+        same_device("gather_backward", &[self, ids]);
+        assert_eq!(self.dims(), ids.dims(), "gather_backward: gradient and ids shapes differ");
+        match self.device().gpu_runtime() {
+            None => {
+                let s = wgrad_cpu::gather_backward(
+                    self.cpu_storage(),
+                    self.layout(),
+                    dim,
+                    ids.cpu_storage(),
+                    ids.layout(),
+                    x_shape,
+                );
+                Tensor::from_cpu(s, x_shape.to_vec())
+            }
+            Some(gpu) => {
+                let b = wgrad_gpu::kernels::gather::gather_backward(gpu, self.operand(), dim, ids.operand(), x_shape);
+                Tensor::from_gpu(b, x_shape.to_vec(), self.dtype(), self.device())
+            }
         }
     }
 }

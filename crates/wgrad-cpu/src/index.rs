@@ -62,6 +62,46 @@ fn gather_impl(
     Ok(with_storage!(x, v => CpuStorage::from_vec(out_idx.iter().map(|&i| v[i]).collect::<Vec<_>>())))
 }
 
+/// The backward of gather: `out[p] = sum of g[q] over positions q of ids with
+/// ids[q] == p[dim] and q == p in every other dim`, for an input of `x_dims`. Sums run
+/// in increasing q order (deterministic; the GPU kernel sums in the same order).
+pub fn gather_backward(
+    g: &CpuStorage,
+    lg: &Layout,
+    dim: usize,
+    ids: &CpuStorage,
+    lids: &Layout,
+    x_dims: &[usize],
+) -> CpuStorage {
+    let id_values: Vec<usize> = with_storage!(ids, v => lids.indices().map(|i| v[i].to_f64() as usize).collect());
+    let out_strides = Layout::contiguous(x_dims.to_vec()).strides().to_vec();
+    let shape = lids.dims();
+    let mut targets = Vec::with_capacity(id_values.len());
+    let mut pos = vec![0usize; shape.len()];
+    for &id in &id_values {
+        let off: usize =
+            pos.iter().zip(&out_strides).enumerate().map(|(d, (&p, &s))| if d == dim { id } else { p } * s).sum();
+        targets.push(off);
+        for d in (0..shape.len()).rev() {
+            pos[d] += 1;
+            if pos[d] < shape[d] {
+                break;
+            }
+            pos[d] = 0;
+        }
+    }
+    let n: usize = x_dims.iter().product();
+    let grads: Vec<f64> = g.to_f64_vec(lg);
+    let mut out = vec![0.0f64; n];
+    for (t, v) in targets.into_iter().zip(grads) {
+        out[t] += v;
+    }
+    match g.dtype() {
+        wgrad_core::DType::F16 => CpuStorage::F16(out.into_iter().map(half::f16::from_f64).collect()),
+        _ => CpuStorage::F32(out.into_iter().map(|v| v as f32).collect()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +119,15 @@ mod tests {
         assert_eq!(rows, CpuStorage::F32(vec![3.0, 4.0, 5.0]));
         let g = gather(&x, &lx, 1, &CpuStorage::U32(vec![1, 1, 0, 2]), &Layout::contiguous([2, 2])).unwrap();
         assert_eq!(g, CpuStorage::F32(vec![1.0, 1.0, 3.0, 5.0]));
+        let gb = gather_backward(
+            &CpuStorage::F32(vec![1.0, 2.0, 3.0]),
+            &Layout::contiguous([3]),
+            0,
+            &CpuStorage::U32(vec![2, 0, 2]),
+            &Layout::contiguous([3]),
+            &[4],
+        );
+        assert_eq!(gb, CpuStorage::F32(vec![2.0, 0.0, 4.0, 0.0]), "repeated ids accumulate");
         let err = index_select(&x, &lx, 0, &CpuStorage::U32(vec![7]), &Layout::contiguous([1])).unwrap_err();
         assert!(err.to_string().contains("index 7"), "{err}");
     }

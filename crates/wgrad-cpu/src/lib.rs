@@ -7,10 +7,12 @@ mod elementwise;
 mod index;
 mod matmul;
 mod reduce;
+mod softmax;
 mod storage;
 
 pub use elementwise::{binary, binary_scalar, cast, cmp, copy_into, unary, unary_grad, where_cond};
-pub use index::{gather, index_select};
+pub use index::{gather, gather_backward, index_select};
 pub use matmul::{matmul, MatmulDims};
 pub use reduce::reduce;
+pub use softmax::softmax;
 pub use storage::{CpuStorage, HostElem};

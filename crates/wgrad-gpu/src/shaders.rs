@@ -27,9 +27,11 @@ shader_file!(ELEMENTWISE, "elementwise.wgsl");
 shader_file!(REDUCE, "reduce.wgsl");
 shader_file!(MATMUL, "matmul.wgsl");
 shader_file!(GATHER, "gather.wgsl");
+shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
+shader_file!(SOFTMAX, "softmax.wgsl");
 
 /// Every family, for validation.
-pub const ALL: [ShaderFile; 4] = [ELEMENTWISE, REDUCE, MATMUL, GATHER];
+pub const ALL: &[ShaderFile] = &[ELEMENTWISE, REDUCE, MATMUL, GATHER, GATHER_BACKWARD, SOFTMAX];
 
 /// The WGSL scalar type of a dtype.
 pub fn wgsl_type(dtype: DType) -> &'static str {

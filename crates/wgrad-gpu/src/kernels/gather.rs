@@ -66,3 +66,65 @@ pub fn gather(gpu: &GpuDevice, x: Operand, dim: usize, ids: Operand) -> PooledBu
     });
     out
 }
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct BackwardParams {
+    numel: u32,
+    rank: u32,
+    dim: u32,
+    lines: u32,
+    out_shape: [u32; 8],
+    id_shape: [u32; 8],
+    id_strides: [u32; 8],
+    g_strides: [u32; 8],
+    id_offset: u32,
+    g_offset: u32,
+    _pad: [u32; 2],
+}
+
+/// The WGSL module of gather's backward for gradient type `dtype` and ids `id_dtype`.
+pub fn backward_source(dtype: DType, id_dtype: DType) -> String {
+    let prelude = format!(
+        "alias T = {};\nalias I = {};\n\
+         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
+         @group(0) @binding(2) var<storage, read> g: array<T>;\n\
+         @group(0) @binding(3) var<storage, read> ids: array<I>;\n",
+        wgsl_type(dtype),
+        wgsl_type(id_dtype)
+    );
+    shaders::compose(&[dtype, id_dtype], &prelude, shaders::GATHER_BACKWARD)
+}
+
+/// The gradient of gather along `dim` for an input of `x_dims`: a new contiguous buffer
+/// where every output-gradient element `g[q]` is summed into position `q` with
+/// coordinate `dim` replaced by `ids[q]` (ids and g share a shape).
+pub fn gather_backward(gpu: &GpuDevice, g: Operand, dim: usize, ids: Operand, x_dims: &[usize]) -> PooledBuffer {
+    let numel: usize = x_dims.iter().product();
+    let out = gpu.output_buffer((numel * g.dtype.size_in_bytes()) as u64);
+    if numel == 0 {
+        return out;
+    }
+    let params = BackwardParams {
+        numel: to_u32(numel, "gather backward"),
+        rank: x_dims.len() as u32,
+        dim: dim as u32,
+        lines: to_u32(ids.layout.dims()[dim], "gather backward"),
+        out_shape: pack8(x_dims, "gather backward"),
+        id_shape: pack8(ids.layout.dims(), "gather backward"),
+        id_strides: pack8(ids.layout.strides(), "gather backward"),
+        g_strides: pack8(g.layout.strides(), "gather backward"),
+        id_offset: to_u32(ids.layout.offset(), "gather backward"),
+        g_offset: to_u32(g.layout.offset(), "gather backward"),
+        _pad: [0; 2],
+    };
+    gpu.launch(KernelLaunch {
+        key: format!("gather_backward|{}|{}", g.dtype.name(), ids.dtype.name()),
+        source: &|| backward_source(g.dtype, ids.dtype),
+        params: bytemuck::bytes_of(&params),
+        buffers: &[&out, g.buffer, ids.buffer],
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(numel, WG),
+    });
+    out
+}

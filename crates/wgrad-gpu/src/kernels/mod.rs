@@ -7,6 +7,7 @@ pub mod elementwise;
 pub mod gather;
 pub mod matmul;
 pub mod reduce;
+pub mod softmax;
 
 use crate::PooledBuffer;
 use wgrad_core::{DType, Layout};
@@ -71,6 +72,14 @@ pub fn all_variants() -> Vec<(String, String)> {
         }
         for ids in [DType::U32, DType::I32] {
             out.push((format!("gather {d} by {ids}"), gather::source(d, ids)));
+            if d.is_float() {
+                out.push((format!("gather backward {d} by {ids}"), gather::backward_source(d, ids)));
+            }
+        }
+        if d.is_float() {
+            for log in [false, true] {
+                out.push((format!("softmax log={log} {d}"), softmax::source(d, log)));
+            }
         }
     }
     for d in floats {

@@ -1,0 +1,74 @@
+//! Launcher for shaders/softmax.wgsl (CPU reference: wgrad_cpu::softmax).
+
+use super::{pack8, to_u32, Operand};
+use crate::shaders::{self, wgsl_type};
+use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use wgrad_core::{DType, Layout};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    len: u32,
+    outer_rank: u32,
+    _pad: u32,
+    shape: [u32; 8],
+    x_strides: [u32; 8],
+    out_strides: [u32; 8],
+    x_dim_stride: u32,
+    out_dim_stride: u32,
+    x_offset: u32,
+    _pad1: u32,
+}
+
+/// The WGSL module for element type `dtype`; `log` selects log-softmax.
+pub fn source(dtype: DType, log: bool) -> String {
+    let prelude = format!(
+        "alias T = {};\nconst LOG: bool = {log};\n\
+         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
+         @group(0) @binding(2) var<storage, read> x: array<T>;\n",
+        wgsl_type(dtype)
+    );
+    shaders::compose(&[dtype], &prelude, shaders::SOFTMAX)
+}
+
+/// Softmax (log-softmax when `log`) of `x` along `dim`, into a new contiguous buffer
+/// of x's shape.
+pub fn softmax(gpu: &GpuDevice, x: Operand, dim: usize, log: bool) -> PooledBuffer {
+    let l = x.layout;
+    let out = gpu.output_buffer((l.numel() * x.dtype.size_in_bytes()) as u64);
+    let len = l.dims()[dim];
+    let rows = l.numel() / len.max(1);
+    if l.numel() == 0 {
+        return out;
+    }
+    let out_layout = Layout::contiguous(l.shape().clone());
+    let others: Vec<usize> = (0..l.rank()).filter(|&d| d != dim).collect();
+    let pick = |v: &[usize]| others.iter().map(|&d| v[d]).collect::<Vec<_>>();
+    let outer = Layout::collapse_together(&[
+        &Layout::new(pick(l.dims()), pick(l.strides()), 0),
+        &Layout::new(pick(l.dims()), pick(out_layout.strides()), 0),
+    ]);
+    let params = Params {
+        rows: to_u32(rows, "softmax"),
+        len: to_u32(len, "softmax"),
+        outer_rank: outer[0].rank() as u32,
+        _pad: 0,
+        shape: pack8(outer[0].dims(), "softmax"),
+        x_strides: pack8(outer[0].strides(), "softmax"),
+        out_strides: pack8(outer[1].strides(), "softmax"),
+        x_dim_stride: to_u32(l.strides()[dim], "softmax"),
+        out_dim_stride: to_u32(out_layout.strides()[dim], "softmax"),
+        x_offset: to_u32(l.offset(), "softmax"),
+        _pad1: 0,
+    };
+    gpu.launch(KernelLaunch {
+        key: format!("softmax|{}|{log}", x.dtype.name()),
+        source: &|| source(x.dtype, log),
+        params: bytemuck::bytes_of(&params),
+        buffers: &[&out, x.buffer],
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(rows, 1),
+    });
+    out
+}

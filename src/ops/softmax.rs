@@ -1,0 +1,44 @@
+//! Softmax and log-softmax along a dim: one fused kernel forward; the backward is
+//! composed from tensor ops.
+
+use super::require_float;
+use crate::Tensor;
+use wgrad_core::Dim;
+
+impl Tensor {
+    /// Softmax along `dim` (negative counts from the end); stable for large logits.
+    pub fn softmax(&self, dim: impl Dim) -> Tensor {
+        self.softmax_impl(dim.resolve(self.rank(), "softmax"), false)
+    }
+
+    /// Log-softmax along `dim`; stable for large logits.
+    pub fn log_softmax(&self, dim: impl Dim) -> Tensor {
+        self.softmax_impl(dim.resolve(self.rank(), "log_softmax"), true)
+    }
+
+    fn softmax_impl(&self, dim: usize, log: bool) -> Tensor {
+        let name = if log { "log_softmax" } else { "softmax" };
+        require_float(name, self);
+        let out = match self.device().gpu_runtime() {
+            None => {
+                Tensor::from_cpu(wgrad_cpu::softmax(self.cpu_storage(), self.layout(), dim, log), self.shape().clone())
+            }
+            Some(gpu) => {
+                let buffer = wgrad_gpu::kernels::softmax::softmax(gpu, self.operand(), dim, log);
+                Tensor::from_gpu(buffer, self.shape().clone(), self.dtype(), self.device())
+            }
+        };
+        let y = out.detach();
+        out.record(name, &[self], move |g| {
+            let d = dim as isize;
+            let grad = if log {
+                // d log_softmax: g - softmax * sum(g)
+                g.sub(&y.exp().mul(&g.sum_dims(&[d], true)))
+            } else {
+                // d softmax: y * (g - sum(g * y))
+                y.mul(&g.sub(&g.mul(&y).sum_dims(&[d], true)))
+            };
+            vec![Some(grad)]
+        })
+    }
+}

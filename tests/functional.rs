@@ -1,0 +1,114 @@
+//! torch.nn.functional ops: values against hand computations and GPU against CPU.
+//! (Bad ids are tested in device_errors.rs: device errors are per device, not per test.)
+
+mod common;
+use common::{assert_close, devices, Rng};
+use wgrad::functional as F;
+use wgrad::{DType, Device, Tensor};
+
+fn on(t: &Tensor, dev: &Device) -> Tensor {
+    t.to_device(dev)
+}
+
+#[test]
+fn softmax_any_dim_matches_cpu_and_is_stable() {
+    let cpu = Device::cpu();
+    let mut rng = Rng::new(1);
+    for (shape, dim) in
+        [(vec![4, 7], 1isize), (vec![3, 300, 2], 1), (vec![5, 6, 7], 0), (vec![2, 1000], -1), (vec![1, 1], 0)]
+    {
+        let n = shape.iter().product();
+        let x = Tensor::from_vec(rng.vec_f32(n, -3000.0, 3000.0), shape.clone(), &cpu);
+        for dev in devices() {
+            let xs = [on(&x, &dev), on(&x, &dev).transpose(0, -1).contiguous().transpose(0, -1)];
+            for xd in xs {
+                // One exp per element plus one log per row: 1e-5 absolute on probabilities.
+                assert_close(&xd.softmax(dim).to_device(&cpu), &x.softmax(dim), 1e-5, 1e-4, "softmax");
+                assert_close(&xd.log_softmax(dim).to_device(&cpu), &x.log_softmax(dim), 1e-3, 1e-5, "log_softmax");
+            }
+        }
+    }
+    let big = Tensor::from_vec(vec![1000.0f32, 1000.0, -1000.0], [3], &cpu);
+    for dev in devices() {
+        let p = on(&big, &dev).softmax(0).to_vec::<f32>().unwrap();
+        assert_eq!(p, vec![0.5, 0.5, 0.0], "{dev:?}");
+    }
+}
+
+#[test]
+fn cross_entropy_values_smoothing_and_ignore_index() {
+    let cpu = Device::cpu();
+    // logits [[0, ln 2], [0, 0]] with targets [1, 0]: losses ln(3/2) and ln 2.
+    let logits = Tensor::from_vec(vec![0.0f32, 2f32.ln(), 0.0, 0.0], [2, 2], &cpu);
+    let targets = Tensor::from_vec(vec![1u32, 0], [2], &cpu);
+    for dev in devices() {
+        let (l, t) = (on(&logits, &dev), on(&targets, &dev));
+        let none = F::cross_entropy(&l, &t, F::Reduction::None, 0.0).to_vec::<f32>().unwrap();
+        assert!((none[0] - 1.5f32.ln()).abs() < 1e-6 && (none[1] - 2f32.ln()).abs() < 1e-6, "{none:?}");
+        let mean = F::cross_entropy(&l, &t, F::Reduction::Mean, 0.0).to_scalar().unwrap();
+        assert!((mean - (1.5f64.ln() + 2f64.ln()) / 2.0).abs() < 1e-6);
+        // Smoothing 0.2: 0.8 * nll + 0.2 * mean over classes of -log p.
+        let s = F::cross_entropy(&l, &t, F::Reduction::Sum, 0.2).to_scalar().unwrap();
+        let lp0 = [-(3f64.ln()), (2.0f64 / 3.0).ln()];
+        let expected = 0.8 * (1.5f64.ln() + 2f64.ln()) + 0.2 * (-(lp0[0] + lp0[1]) / 2.0 + 2f64.ln());
+        assert!((s - expected).abs() < 1e-5, "{s} vs {expected}");
+        let ignored = Tensor::from_vec(vec![1i32, -100], [2], &dev);
+        let m = F::cross_entropy_ignore(&l, &ignored, F::Reduction::Mean, 0.0, Some(-100)).to_scalar().unwrap();
+        assert!((m - 1.5f64.ln()).abs() < 1e-6, "ignored sample excluded from the mean: {m}");
+    }
+}
+
+#[test]
+fn bce_mse_layer_norm_embedding_dropout() {
+    let cpu = Device::cpu();
+    let x = Tensor::from_vec(vec![100.0f32, -100.0, 0.0, 50.0], [4], &cpu);
+    let y = Tensor::from_vec(vec![0.0f32, 1.0, 1.0, 1.0], [4], &cpu);
+    let mut rng = Rng::new(2);
+    let h = Tensor::from_vec(rng.vec_f32(6 * 13, -2.0, 2.0), [6, 13], &cpu);
+    let (w, b) = (Tensor::randn([13], 3, &cpu), Tensor::randn([13], 4, &cpu));
+    let table = Tensor::randn([10, 4], 5, &cpu);
+    let ids = Tensor::from_vec(vec![3u32, 0, 3, 9, 2, 0], [2, 3], &cpu);
+    for dev in devices() {
+        let l = F::binary_cross_entropy_with_logits(&on(&x, &dev), &on(&y, &dev), F::Reduction::None);
+        let v = l.to_vec::<f32>().unwrap();
+        let expected = [100.0, 100.0, 2f32.ln(), 1.9287499e-22];
+        for (a, e) in v.iter().zip(expected) {
+            assert!((a - e).abs() <= 1e-5 * e.abs().max(1.0), "bce {a} vs {e} on {dev:?}");
+        }
+        let m = F::mse_loss(&on(&x, &dev), &on(&y, &dev), F::Reduction::Mean).to_scalar().unwrap();
+        assert!((m - (100.0f64.powi(2) + 101.0f64.powi(2) + 1.0 + 49.0f64.powi(2)) / 4.0).abs() < 1e-2);
+        let ln = F::layer_norm(&on(&h, &dev), &[13], Some(&on(&w, &dev)), Some(&on(&b, &dev)), 1e-5);
+        let ln_cpu = F::layer_norm(&h, &[13], Some(&w), Some(&b), 1e-5);
+        assert_close(&ln.to_device(&cpu), &ln_cpu, 1e-4, 1e-4, "layer_norm");
+        let mean = F::layer_norm(&h, &[13], None, None, 1e-5).mean(1, false).to_vec::<f32>().unwrap();
+        assert!(mean.iter().all(|m| m.abs() < 1e-5), "normalised rows have zero mean: {mean:?}");
+        // Embedding: rows by id, padding row gets no gradient, repeated ids accumulate.
+        let t = on(&table, &dev).requires_grad();
+        let e = F::embedding(&on(&ids, &dev), &t, Some(0));
+        assert_eq!(e.dims(), &[2, 3, 4]);
+        assert_close(
+            &e.narrow(1, 0, 1).reshape([2, 4]).to_device(&cpu),
+            &table.index_select(0, &Tensor::from_vec(vec![3u32, 9], [2], &cpu)),
+            0.0,
+            0.0,
+            "rows",
+        );
+        let g = e.sum_all().backward().unwrap().get(&t).unwrap().to_vec::<f32>().unwrap();
+        let per_row: Vec<f32> = g.chunks(4).map(|r| r[0]).collect();
+        assert_eq!(per_row, vec![0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], "{dev:?}");
+    }
+    // Dropout: same seed, same mask on every device; kept values scaled by 1/(1-p).
+    let ones = Tensor::ones([1000], DType::F32, &cpu);
+    let masks: Vec<Vec<f32>> = devices()
+        .iter()
+        .map(|dev| {
+            wgrad::manual_seed(77);
+            F::dropout(&on(&ones, dev), 0.25, true).to_vec::<f32>().unwrap()
+        })
+        .collect();
+    assert!(masks.windows(2).all(|w| w[0] == w[1]), "dropout masks differ across devices");
+    let kept = masks[0].iter().filter(|&&v| v != 0.0).count();
+    assert!((650..850).contains(&kept), "kept {kept} of 1000 at p = 0.25");
+    assert!(masks[0].iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6));
+    assert_eq!(F::dropout(&ones, 0.5, false).to_vec::<f32>().unwrap(), vec![1.0; 1000]);
+}
