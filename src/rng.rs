@@ -33,18 +33,6 @@ pub(crate) fn uniform_range(seed: u64, n: usize, lo: f64, hi: f64) -> Vec<f32> {
     (0..n).map(|i| (lo + (hi - lo) * uniform(seed, i as u64)) as f32).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn normal_samples_have_unit_moments() {
-        let v = super::normal(7, 100_000);
-        let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
-        let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64;
-        assert!(mean.abs() < 0.02 && (var - 1.0).abs() < 0.02, "mean {mean} var {var}");
-        assert_ne!(super::normal(7, 4), super::normal(8, 4));
-    }
-}
-
 static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x5eed);
 
 /// Sets the process-wide seed that layers' initialisation and dropout draw from
@@ -56,4 +44,16 @@ pub fn manual_seed(seed: u64) {
 /// The next seed of the process-wide stream (advances it).
 pub fn next_seed() -> u64 {
     splitmix64(SEED.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn normal_samples_have_unit_moments() {
+        let v = super::normal(7, 100_000);
+        let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64;
+        assert!(mean.abs() < 0.02 && (var - 1.0).abs() < 0.02, "mean {mean} var {var}");
+        assert_ne!(super::normal(7, 4), super::normal(8, 4));
+    }
 }
