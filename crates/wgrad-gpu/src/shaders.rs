@@ -26,12 +26,13 @@ macro_rules! shader_file {
 shader_file!(ELEMENTWISE, "elementwise.wgsl");
 shader_file!(REDUCE, "reduce.wgsl");
 shader_file!(MATMUL, "matmul.wgsl");
+shader_file!(MATMUL_VEC4, "matmul_vec4.wgsl");
 shader_file!(GATHER, "gather.wgsl");
 shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
 shader_file!(SOFTMAX, "softmax.wgsl");
 
 /// Every family, for validation.
-pub const ALL: &[ShaderFile] = &[ELEMENTWISE, REDUCE, MATMUL, GATHER, GATHER_BACKWARD, SOFTMAX];
+pub const ALL: &[ShaderFile] = &[ELEMENTWISE, REDUCE, MATMUL, MATMUL_VEC4, GATHER, GATHER_BACKWARD, SOFTMAX];
 
 /// The WGSL scalar type of a dtype.
 pub fn wgsl_type(dtype: DType) -> &'static str {

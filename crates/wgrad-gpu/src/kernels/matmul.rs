@@ -19,6 +19,66 @@ struct Params {
     b: [u32; 4],
 }
 
+/// Which axis of an operand is contiguous, for the vec4 kernel: A is [m, k], B is [k, n].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vec4Axis {
+    /// Contiguous along k (A row-major, or B transposed).
+    K,
+    /// Contiguous along m (A transposed) or n (B row-major).
+    Outer,
+}
+
+/// The WGSL module of the vec4 register-blocked kernel for operand orientations `a`, `b`.
+pub fn vec4_source(a: Vec4Axis, b: Vec4Axis) -> String {
+    let load_a = match a {
+        Vec4Axis::K => {
+            "let s = params.a_row;\n    let i = (base + row0 * s + k) >> 2u;\n    let d = s >> 2u;\n    \
+             return mat4x4<f32>(a[i], a[i + d], a[i + 2u * d], a[i + 3u * d]);"
+        }
+        Vec4Axis::Outer => {
+            "let s = params.a_col;\n    let i = (base + row0 + k * s) >> 2u;\n    let d = s >> 2u;\n    \
+             return transpose(mat4x4<f32>(a[i], a[i + d], a[i + 2u * d], a[i + 3u * d]));"
+        }
+    };
+    let load_b = match b {
+        Vec4Axis::Outer => {
+            "let s = params.b_row;\n    let i = (base + k * s + col0) >> 2u;\n    let d = s >> 2u;\n    \
+             return mat4x4<f32>(b[i], b[i + d], b[i + 2u * d], b[i + 3u * d]);"
+        }
+        Vec4Axis::K => {
+            "let s = params.b_col;\n    let i = (base + k + col0 * s) >> 2u;\n    let d = s >> 2u;\n    \
+             return transpose(mat4x4<f32>(b[i], b[i + d], b[i + 2u * d], b[i + 3u * d]));"
+        }
+    };
+    let prelude = format!(
+        "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
+         @group(0) @binding(2) var<storage, read> a: array<vec4<f32>>;\n\
+         @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;\n\
+         fn load_a(row0: u32, k: u32, base: u32) -> mat4x4<f32> {{\n    {load_a}\n}}\n\
+         fn load_b(col0: u32, k: u32, base: u32) -> mat4x4<f32> {{\n    {load_b}\n}}\n"
+    );
+    shaders::compose(&[DType::F32], &prelude, shaders::MATMUL_VEC4)
+}
+
+/// The orientation of an operand viewed `[batch, rows, cols]` if the vec4 kernel can
+/// read it: one of the two matrix axes has stride 1, and every other stride, the offset
+/// and the contiguous axis' size keep 4-element alignment.
+fn vec4_axis(l: &wgrad_core::Layout, k_is_cols: bool) -> Option<Vec4Axis> {
+    let (d, s) = (l.dims(), l.strides());
+    let aligned = |v: usize| v % 4 == 0;
+    if !(aligned(d[1]) && aligned(d[2]) && aligned(l.offset()) && (d[0] == 1 || aligned(s[0]))) {
+        return None;
+    }
+    let (k_stride, outer_stride) = if k_is_cols { (s[2], s[1]) } else { (s[1], s[2]) };
+    if k_stride == 1 && aligned(outer_stride) {
+        Some(Vec4Axis::K)
+    } else if outer_stride == 1 && aligned(k_stride) {
+        Some(Vec4Axis::Outer)
+    } else {
+        None
+    }
+}
+
 /// The WGSL module for element type `dtype`.
 pub fn source(dtype: DType) -> String {
     let prelude = format!(
@@ -65,6 +125,21 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         b: view(lb),
     };
     assert!(batch <= 65535, "matmul: batch {batch} exceeds the 65535 workgroups of one dispatch");
+    let vec4 = match (a.dtype, vec4_axis(la, true), vec4_axis(lb, false)) {
+        (DType::F32, Some(x), Some(y)) => Some((x, y)),
+        _ => None,
+    };
+    if let Some((ax, bx)) = vec4 {
+        gpu.launch(KernelLaunch {
+            key: format!("matmul_vec4|{ax:?}|{bx:?}"),
+            source: &|| vec4_source(ax, bx),
+            params: bytemuck::bytes_of(&params),
+            buffers: &[&out, a.buffer, b.buffer],
+            uses_errors: false,
+            workgroups: [n.div_ceil(16 * WG as usize) as u32, m.div_ceil(8 * WG as usize) as u32, batch as u32],
+        });
+        return out;
+    }
     let groups_x = n.div_ceil(TILE).div_ceil(WG as usize) as u32;
     let groups_y = m.div_ceil(TILE).div_ceil(WG as usize) as u32;
     gpu.launch(KernelLaunch {

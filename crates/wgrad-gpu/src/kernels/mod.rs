@@ -85,5 +85,9 @@ pub fn all_variants() -> Vec<(String, String)> {
     for d in floats {
         out.push((format!("matmul {d}"), matmul::source(d)));
     }
+    use matmul::Vec4Axis::{Outer, K};
+    for (a, b) in [(K, Outer), (K, K), (Outer, Outer), (Outer, K)] {
+        out.push((format!("matmul_vec4 {a:?} {b:?}"), matmul::vec4_source(a, b)));
+    }
     out
 }
