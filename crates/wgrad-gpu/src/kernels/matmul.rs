@@ -65,7 +65,7 @@ pub fn vec4_source(a: Vec4Axis, b: Vec4Axis) -> String {
 /// and the contiguous axis' size keep 4-element alignment.
 fn vec4_axis(l: &wgrad_core::Layout, k_is_cols: bool) -> Option<Vec4Axis> {
     let (d, s) = (l.dims(), l.strides());
-    let aligned = |v: usize| v % 4 == 0;
+    let aligned = |v: usize| v.is_multiple_of(4);
     if !(aligned(d[1]) && aligned(d[2]) && aligned(l.offset()) && (d[0] == 1 || aligned(s[0]))) {
         return None;
     }
