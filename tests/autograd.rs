@@ -179,3 +179,24 @@ fn softmax_norm_and_losses() {
         a[0].gather(1, &ids)
     });
 }
+
+#[test]
+fn recurrent_layers() {
+    use wgrad::functional::{self as F, RnnWeights};
+    let mk = |g: usize, s: u64| RnnWeights {
+        w_ih: randn(&[g * 3, 2], s),
+        w_hh: randn(&[g * 3, 3], s + 1),
+        b_ih: Some(randn(&[g * 3], s + 2)),
+        b_hh: Some(randn(&[g * 3], s + 3)),
+    };
+    let x = randn(&[3, 2, 2], 40);
+    let (l4, l3) = (mk(4, 41), mk(3, 45));
+    check_grads("lstm", &[x.clone(), l4.w_hh.clone()], &|a| {
+        let w = RnnWeights { w_hh: a[1].clone(), ..l4.clone() }.to(a[0].device());
+        F::lstm(&a[0], None, &[w]).0
+    });
+    check_grads("gru", &[x.clone(), l3.w_hh.clone()], &|a| {
+        let w = RnnWeights { w_hh: a[1].clone(), ..l3.clone() }.to(a[0].device());
+        F::gru(&a[0], None, &[w]).0
+    });
+}

@@ -3,8 +3,10 @@
 mod activation;
 mod embedding;
 mod loss;
+mod rnn;
 
 pub use activation::{dropout, gelu, layer_norm, log_softmax, relu, softmax};
 pub use embedding::embedding;
 pub use loss::{binary_cross_entropy_with_logits, cross_entropy, cross_entropy_ignore, mse_loss, Reduction};
+pub use rnn::{gru, lstm, rnn_tanh, RnnWeights};
 pub use wgrad_core::params::{Conv2d, Pool2d};

@@ -6,6 +6,7 @@ mod elementwise;
 mod index;
 mod matmul;
 mod reduce;
+mod rnn;
 mod softmax;
 
 use crate::storage::Storage;

@@ -7,6 +7,7 @@ mod elementwise;
 mod index;
 mod matmul;
 mod reduce;
+pub mod rnn;
 mod softmax;
 mod storage;
 

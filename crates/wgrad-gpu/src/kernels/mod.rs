@@ -5,6 +5,7 @@
 
 pub mod elementwise;
 pub mod gather;
+pub mod lstm;
 pub mod matmul;
 pub mod reduce;
 pub mod softmax;
@@ -77,6 +78,8 @@ pub fn all_variants() -> Vec<(String, String)> {
             }
         }
         if d.is_float() {
+            out.push((format!("lstm_cell {d}"), lstm::source(d)));
+            out.push((format!("lstm_cell_backward {d}"), lstm::backward_source(d)));
             for log in [false, true] {
                 out.push((format!("softmax log={log} {d}"), softmax::source(d, log)));
             }

@@ -1,0 +1,104 @@
+//! Launchers for shaders/lstm_cell.wgsl and lstm_cell_backward.wgsl (CPU reference:
+//! wgrad_cpu::lstm_cell / lstm_cell_backward).
+
+use super::to_u32;
+use crate::shaders::{self, wgsl_type};
+use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use wgrad_core::DType;
+
+const WG: u32 = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    batch: u32,
+    hidden: u32,
+    gates_offset: u32,
+    c_offset: u32,
+    dhc_offset: u32,
+    _pad: [u32; 3],
+}
+
+/// A contiguous input: its buffer and the element offset where the view starts.
+pub type View<'a> = (&'a PooledBuffer, usize);
+
+/// Storage bindings 1.. for `outputs` (read_write) then `inputs` (read).
+fn bindings(dtype: DType, outputs: &[&str], inputs: &[&str]) -> String {
+    let mut p = format!("alias T = {};\n", wgsl_type(dtype));
+    let all = outputs.iter().map(|n| (n, "read_write")).chain(inputs.iter().map(|n| (n, "read")));
+    for (i, (name, access)) in all.enumerate() {
+        p += &format!("@group(0) @binding({}) var<storage, {access}> {name}: array<T>;\n", i + 1);
+    }
+    p
+}
+
+/// The forward cell module.
+pub fn source(dtype: DType) -> String {
+    shaders::compose(&[dtype], &bindings(dtype, &["hc"], &["gates", "c_prev"]), shaders::LSTM_CELL)
+}
+
+/// The backward cell module.
+pub fn backward_source(dtype: DType) -> String {
+    let p = bindings(dtype, &["dgates", "dc_prev"], &["gates", "c_prev", "dhc"]);
+    shaders::compose(&[dtype], &p, shaders::LSTM_CELL_BACKWARD)
+}
+
+fn params(batch: usize, hidden: usize, gates: usize, c: usize, dhc: usize) -> Params {
+    let u = |v| to_u32(v, "lstm");
+    Params {
+        batch: u(batch),
+        hidden: u(hidden),
+        gates_offset: u(gates),
+        c_offset: u(c),
+        dhc_offset: u(dhc),
+        _pad: [0; 3],
+    }
+}
+
+/// One LSTM step: contiguous views `gates` [B, 4H] and `c_prev` [B, H] -> `hc` [2, B, H].
+pub fn lstm_cell(
+    gpu: &GpuDevice,
+    dtype: DType,
+    gates: View,
+    c_prev: View,
+    batch: usize,
+    hidden: usize,
+) -> PooledBuffer {
+    let n = batch * hidden;
+    let hc = gpu.output_buffer((2 * n * dtype.size_in_bytes()) as u64);
+    gpu.launch(KernelLaunch {
+        key: format!("lstm_cell|{}", dtype.name()),
+        source: &|| source(dtype),
+        params: bytemuck::bytes_of(&params(batch, hidden, gates.1, c_prev.1, 0)),
+        buffers: &[&hc, gates.0, c_prev.0],
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(n, WG),
+    });
+    hc
+}
+
+/// The step's backward: from contiguous `gates`, `c_prev` and `dhc` [2, B, H], the
+/// gradients (`dgates` [B, 4H], `dc_prev` [B, H]).
+pub fn lstm_cell_backward(
+    gpu: &GpuDevice,
+    dtype: DType,
+    gates: View,
+    c_prev: View,
+    dhc: View,
+    batch: usize,
+    hidden: usize,
+) -> (PooledBuffer, PooledBuffer) {
+    let n = batch * hidden;
+    let size = dtype.size_in_bytes() as u64;
+    let dgates = gpu.output_buffer(4 * n as u64 * size);
+    let dc_prev = gpu.output_buffer(n as u64 * size);
+    gpu.launch(KernelLaunch {
+        key: format!("lstm_cell_backward|{}", dtype.name()),
+        source: &|| backward_source(dtype),
+        params: bytemuck::bytes_of(&params(batch, hidden, gates.1, c_prev.1, dhc.1)),
+        buffers: &[&dgates, &dc_prev, gates.0, c_prev.0, dhc.0],
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(n, WG),
+    });
+    (dgates, dc_prev)
+}

@@ -1,0 +1,151 @@
+//! Recurrent layers over whole sequences (torch's `_VF.lstm` / `gru` / `rnn_tanh`),
+//! time-major: x [T, B, I], states [layers, B, H].
+//!
+//! Every layer projects the inputs of all T steps with one matmul up front; each step
+//! then costs one recurrent matmul plus the cell. The LSTM cell is one fused kernel
+//! (forward and backward); GRU and the tanh RNN are composed from tensor ops for now.
+//! Nothing reads back to the host, so a whole sequence is recorded as one batch of
+//! dispatches.
+
+use crate::{DType, Tensor};
+
+/// One layer's weights, PyTorch layout: `w_ih` [G*H, I], `w_hh` [G*H, H], biases
+/// [G*H], with G gates (LSTM 4: i, f, g, o; GRU 3: r, z, n; RNN 1).
+#[derive(Clone, Debug)]
+pub struct RnnWeights {
+    pub w_ih: Tensor,
+    pub w_hh: Tensor,
+    pub b_ih: Option<Tensor>,
+    pub b_hh: Option<Tensor>,
+}
+
+impl RnnWeights {
+    /// The same weights on `device` (tensors already there are shared, not copied).
+    pub fn to(&self, device: &crate::Device) -> RnnWeights {
+        let mv = |t: &Tensor| if t.device() == device { t.clone() } else { t.to_device(device) };
+        RnnWeights {
+            w_ih: mv(&self.w_ih),
+            w_hh: mv(&self.w_hh),
+            b_ih: self.b_ih.as_ref().map(mv),
+            b_hh: self.b_hh.as_ref().map(mv),
+        }
+    }
+
+    fn hidden(&self, gates: usize, name: &str) -> usize {
+        let rows = self.w_ih.dims()[0];
+        assert!(
+            rows.is_multiple_of(gates) && self.w_hh.dims() == [rows, rows / gates],
+            "{name}: weights w_ih {} and w_hh {} do not fit {gates} gates",
+            self.w_ih.shape(),
+            self.w_hh.shape()
+        );
+        rows / gates
+    }
+
+    /// Input projection of every step at once: [T, B, G*H] = x W_ih^T + b_ih (+ b_hh when
+    /// `fold_hh_bias`, for cells that add it to the same sum).
+    fn project_inputs(&self, x: &Tensor, fold_hh_bias: bool) -> Tensor {
+        let (t, b, i) = (x.dims()[0], x.dims()[1], x.dims()[2]);
+        let mut xw = x.reshape([t * b, i]).matmul(&self.w_ih.t());
+        if let Some(bias) = &self.b_ih {
+            xw = xw.add(bias);
+        }
+        if let (true, Some(bias)) = (fold_hh_bias, &self.b_hh) {
+            xw = xw.add(bias);
+        }
+        xw.reshape([t, b, self.w_ih.dims()[0]])
+    }
+}
+
+fn check_input(x: &Tensor, layers: &[RnnWeights], name: &str) {
+    assert!(x.rank() == 3, "{name}: expected time-major input [T, B, I], got {}", x.shape());
+    assert!(!layers.is_empty(), "{name}: expected at least one layer");
+    assert_eq!(layers[0].w_ih.dims()[1], x.dims()[2], "{name}: input size differs from w_ih's columns");
+}
+
+/// The initial state of layer `l` ([B, H]): from `state` [layers, B, H] or zeros.
+fn initial(state: Option<&Tensor>, l: usize, batch: usize, hidden: usize, x: &Tensor) -> Tensor {
+    match state {
+        Some(s) => s.narrow(0, l, 1).squeeze(0),
+        None => Tensor::zeros([batch, hidden], DType::F32, x.device()),
+    }
+}
+
+/// Multi-layer LSTM. Returns (out [T, B, H] of the last layer, (h_n, c_n) [layers, B, H]).
+pub fn lstm(x: &Tensor, state: Option<(&Tensor, &Tensor)>, layers: &[RnnWeights]) -> (Tensor, (Tensor, Tensor)) {
+    check_input(x, layers, "lstm");
+    let (steps, batch) = (x.dims()[0], x.dims()[1]);
+    let (mut input, mut h_n, mut c_n) = (x.clone(), Vec::new(), Vec::new());
+    for (l, w) in layers.iter().enumerate() {
+        let hidden = w.hidden(4, "lstm");
+        let xw = w.project_inputs(&input, true);
+        let w_hh_t = w.w_hh.t();
+        let mut h = initial(state.map(|s| s.0), l, batch, hidden, x);
+        let mut c = initial(state.map(|s| s.1), l, batch, hidden, x);
+        let mut outs = Vec::with_capacity(steps);
+        for t in 0..steps {
+            let gates = xw.narrow(0, t, 1).squeeze(0).add(&h.matmul(&w_hh_t));
+            let hc = gates.lstm_cell(&c);
+            h = hc.narrow(0, 0, 1).squeeze(0);
+            c = hc.narrow(0, 1, 1).squeeze(0);
+            outs.push(h.clone());
+        }
+        input = Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0);
+        h_n.push(h);
+        c_n.push(c);
+    }
+    let stack = |v: &Vec<Tensor>| Tensor::stack(&v.iter().collect::<Vec<_>>(), 0);
+    (input, (stack(&h_n), stack(&c_n)))
+}
+
+/// Multi-layer GRU (PyTorch's formulation: r applies to `W_hn h + b_hn`).
+/// Returns (out [T, B, H], h_n [layers, B, H]).
+pub fn gru(x: &Tensor, h0: Option<&Tensor>, layers: &[RnnWeights]) -> (Tensor, Tensor) {
+    check_input(x, layers, "gru");
+    let (steps, batch) = (x.dims()[0], x.dims()[1]);
+    let (mut input, mut h_n) = (x.clone(), Vec::new());
+    for (l, w) in layers.iter().enumerate() {
+        let hidden = w.hidden(3, "gru");
+        let xw = w.project_inputs(&input, false);
+        let w_hh_t = w.w_hh.t();
+        let mut h = initial(h0, l, batch, hidden, x);
+        let mut outs = Vec::with_capacity(steps);
+        for t in 0..steps {
+            let xt = xw.narrow(0, t, 1).squeeze(0);
+            let mut hw = h.matmul(&w_hh_t);
+            if let Some(b) = &w.b_hh {
+                hw = hw.add(b);
+            }
+            let gate = |k: usize, m: &Tensor| m.narrow(1, k * hidden, hidden);
+            let r = gate(0, &xt).add(&gate(0, &hw)).sigmoid();
+            let z = gate(1, &xt).add(&gate(1, &hw)).sigmoid();
+            let n = gate(2, &xt).add(&r.mul(&gate(2, &hw))).tanh();
+            h = n.add(&z.mul(&h.sub(&n)));
+            outs.push(h.clone());
+        }
+        input = Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0);
+        h_n.push(h);
+    }
+    (input, Tensor::stack(&h_n.iter().collect::<Vec<_>>(), 0))
+}
+
+/// Multi-layer Elman RNN with tanh. Returns (out [T, B, H], h_n [layers, B, H]).
+pub fn rnn_tanh(x: &Tensor, h0: Option<&Tensor>, layers: &[RnnWeights]) -> (Tensor, Tensor) {
+    check_input(x, layers, "rnn_tanh");
+    let (steps, batch) = (x.dims()[0], x.dims()[1]);
+    let (mut input, mut h_n) = (x.clone(), Vec::new());
+    for (l, w) in layers.iter().enumerate() {
+        let hidden = w.hidden(1, "rnn_tanh");
+        let xw = w.project_inputs(&input, true);
+        let w_hh_t = w.w_hh.t();
+        let mut h = initial(h0, l, batch, hidden, x);
+        let mut outs = Vec::with_capacity(steps);
+        for t in 0..steps {
+            h = xw.narrow(0, t, 1).squeeze(0).add(&h.matmul(&w_hh_t)).tanh();
+            outs.push(h.clone());
+        }
+        input = Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0);
+        h_n.push(h);
+    }
+    (input, Tensor::stack(&h_n.iter().collect::<Vec<_>>(), 0))
+}

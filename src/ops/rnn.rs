@@ -1,0 +1,93 @@
+//! Fused recurrent cells as tensor ops (forward and backward kernels on both devices).
+
+use super::same_device;
+use crate::storage::Storage;
+use crate::Tensor;
+use wgrad_core::DType;
+
+impl Tensor {
+    /// One fused LSTM step. `self` holds the pre-activation gates [B, 4H] (order i, f, g,
+    /// o: `x_t W_ih^T + b_ih + h W_hh^T + b_hh`), `c_prev` is [B, H]. Returns `hc` [2, B, H]:
+    /// h_t then c_t (take them with `narrow(0, ..)`), one kernel for all gates and both states.
+    pub fn lstm_cell(&self, c_prev: &Tensor) -> Tensor {
+        same_device("lstm_cell", &[self, c_prev]);
+        let (batch, four_h) = (self.dims()[0], self.dims()[1]);
+        let hidden = four_h / 4;
+        assert!(
+            self.rank() == 2 && four_h == 4 * hidden && c_prev.dims() == [batch, hidden],
+            "lstm_cell: expected gates [B, 4H] and c_prev [B, H], got {} and {}",
+            self.shape(),
+            c_prev.shape()
+        );
+        assert!(self.dtype() == DType::F32 && c_prev.dtype() == DType::F32, "lstm_cell: f32 tensors expected");
+        let (gates, c_prev) = (self.contiguous(), c_prev.contiguous());
+        let hc = match (gates.storage(), c_prev.storage()) {
+            (Storage::Cpu(_), Storage::Cpu(_)) => {
+                let v = wgrad_cpu::rnn::lstm_cell(gates.host_f32(), c_prev.host_f32(), batch, hidden);
+                Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(v), [2, batch, hidden])
+            }
+            (Storage::Gpu(g), Storage::Gpu(c)) => {
+                let gpu = self.device().gpu_runtime().expect("gpu device");
+                let b = wgrad_gpu::kernels::lstm::lstm_cell(
+                    gpu,
+                    DType::F32,
+                    (g, gates.offset()),
+                    (c, c_prev.offset()),
+                    batch,
+                    hidden,
+                );
+                Tensor::from_gpu(b, [2, batch, hidden], DType::F32, self.device())
+            }
+            _ => unreachable!("checked by same_device"),
+        };
+        let (saved_gates, saved_c) = (gates.detach(), c_prev.detach());
+        hc.record("lstm_cell", &[&gates, &c_prev], move |dhc| {
+            let dhc = dhc.contiguous();
+            let (dg, dc) = match (saved_gates.storage(), saved_c.storage(), dhc.storage()) {
+                (Storage::Cpu(_), Storage::Cpu(_), Storage::Cpu(_)) => {
+                    let (dg, dc) = wgrad_cpu::rnn::lstm_cell_backward(
+                        saved_gates.host_f32(),
+                        saved_c.host_f32(),
+                        dhc.host_f32(),
+                        batch,
+                        hidden,
+                    );
+                    (
+                        Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(dg), [batch, 4 * hidden]),
+                        Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(dc), [batch, hidden]),
+                    )
+                }
+                (Storage::Gpu(g), Storage::Gpu(c), Storage::Gpu(d)) => {
+                    let dev = saved_gates.device();
+                    let gpu = dev.gpu_runtime().expect("gpu device");
+                    let (dg, dc) = wgrad_gpu::kernels::lstm::lstm_cell_backward(
+                        gpu,
+                        DType::F32,
+                        (g, saved_gates.offset()),
+                        (c, saved_c.offset()),
+                        (d, dhc.offset()),
+                        batch,
+                        hidden,
+                    );
+                    (
+                        Tensor::from_gpu(dg, [batch, 4 * hidden], DType::F32, dev),
+                        Tensor::from_gpu(dc, [batch, hidden], DType::F32, dev),
+                    )
+                }
+                _ => unreachable!("one device"),
+            };
+            vec![Some(dg), Some(dc)]
+        })
+    }
+
+    /// Element offset of this view in its storage.
+    pub(crate) fn offset(&self) -> usize {
+        self.layout().offset()
+    }
+
+    /// The f32 elements of a contiguous CPU tensor, from its offset.
+    pub(crate) fn host_f32(&self) -> &[f32] {
+        let s = self.cpu_storage().as_slice::<f32>().expect("f32 storage");
+        &s[self.layout().offset()..self.layout().offset() + self.numel()]
+    }
+}

@@ -1,0 +1,125 @@
+//! Recurrent layers: the fused LSTM cell against the plain composition of tensor ops
+//! (the reference, tinygrad-style), GRU/RNN against hand computation, GPU against CPU.
+
+mod common;
+use common::assert_close;
+use wgrad::functional::{self as F, RnnWeights};
+use wgrad::{Device, Tensor};
+
+fn weights(gates: usize, input: usize, hidden: usize, seed: u64, dev: &Device) -> RnnWeights {
+    let k = 1.0 / (hidden as f64).sqrt();
+    let u = |shape: Vec<usize>, s: u64| Tensor::rand_uniform(shape, -k, k, seed * 10 + s, dev);
+    RnnWeights {
+        w_ih: u(vec![gates * hidden, input], 1),
+        w_hh: u(vec![gates * hidden, hidden], 2),
+        b_ih: Some(u(vec![gates * hidden], 3)),
+        b_hh: Some(u(vec![gates * hidden], 4)),
+    }
+}
+
+/// The LSTM as plain tensor ops, one step at a time.
+fn lstm_reference(x: &Tensor, h0: &Tensor, c0: &Tensor, w: &RnnWeights) -> (Tensor, Tensor, Tensor) {
+    let hidden = w.w_hh.dims()[1];
+    let (mut h, mut c) = (h0.clone(), c0.clone());
+    let mut outs = Vec::new();
+    for t in 0..x.dims()[0] {
+        let xt = x.narrow(0, t, 1).squeeze(0);
+        let g = xt.matmul(&w.w_ih.t()) + w.b_ih.as_ref().unwrap() + h.matmul(&w.w_hh.t()) + w.b_hh.as_ref().unwrap();
+        let part = |k: usize| g.narrow(1, k * hidden, hidden);
+        let (i, f, gg, o) = (part(0).sigmoid(), part(1).sigmoid(), part(2).tanh(), part(3).sigmoid());
+        c = &f * &c + &i * &gg;
+        h = &o * &c.tanh();
+        outs.push(h.clone());
+    }
+    (Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0), h, c)
+}
+
+#[test]
+fn fused_lstm_matches_the_composed_reference_forward_and_backward() {
+    let cpu = Device::cpu();
+    for dev in common::devices() {
+        let (t, b, i, h) = (5, 3, 4, 6);
+        let x = Tensor::randn([t, b, i], 1, &dev).requires_grad();
+        let h0 = Tensor::randn([1, b, h], 2, &dev).requires_grad();
+        let c0 = Tensor::randn([1, b, h], 3, &dev).requires_grad();
+        let w = weights(4, i, h, 4, &dev);
+        let w_ih = w.w_ih.requires_grad();
+        let w = RnnWeights { w_ih: w_ih.clone(), ..w };
+        let (out, (h_n, c_n)) = F::lstm(&x, Some((&h0, &c0)), std::slice::from_ref(&w));
+        let (r_out, r_h, r_c) = lstm_reference(&x, &h0.squeeze(0), &c0.squeeze(0), &w);
+        // The same f32 arithmetic in another order: 1e-5.
+        assert_close(&out.to_device(&cpu), &r_out.to_device(&cpu), 1e-5, 1e-5, "out");
+        assert_close(&h_n.squeeze(0).to_device(&cpu), &r_h.to_device(&cpu), 1e-5, 1e-5, "h_n");
+        assert_close(&c_n.squeeze(0).to_device(&cpu), &r_c.to_device(&cpu), 1e-5, 1e-5, "c_n");
+        let loss =
+            |o: &Tensor, c: &Tensor| o.mul(&Tensor::randn(o.shape().clone(), 9, o.device())).sum_all() + c.sum_all();
+        let g = loss(&out, &c_n).backward().unwrap();
+        let rg = loss(&r_out, &r_c.unsqueeze(0)).backward().unwrap();
+        for (name, p) in [("x", &x), ("h0", &h0), ("c0", &c0), ("w_ih", &w_ih)] {
+            let (a, e) = (g.get(p).unwrap(), rg.get(p).unwrap());
+            assert_close(&a.to_device(&cpu).contiguous(), &e.to_device(&cpu).contiguous(), 1e-5, 1e-4, name);
+        }
+    }
+}
+
+#[test]
+fn multi_layer_lstm_gru_rnn_gpu_match_cpu() {
+    let Some(gpu) = common::gpu() else { return };
+    let cpu = Device::cpu();
+    let x = Tensor::randn([7, 2, 5], 11, &cpu);
+    for (gates, name) in [(4usize, "lstm"), (3, "gru"), (1, "rnn")] {
+        let layers: Vec<RnnWeights> =
+            (0..2).map(|l| weights(gates, if l == 0 { 5 } else { 8 }, 8, 20 + l as u64, &cpu)).collect();
+        let run = |dev: &Device| {
+            let ls: Vec<RnnWeights> = layers
+                .iter()
+                .map(|w| RnnWeights {
+                    w_ih: w.w_ih.to_device(dev),
+                    w_hh: w.w_hh.to_device(dev),
+                    b_ih: w.b_ih.as_ref().map(|b| b.to_device(dev)),
+                    b_hh: w.b_hh.as_ref().map(|b| b.to_device(dev)),
+                })
+                .collect();
+            let x = x.to_device(dev);
+            let (out, h) = match gates {
+                4 => {
+                    let (o, (h, _)) = F::lstm(&x, None, &ls);
+                    (o, h)
+                }
+                3 => F::gru(&x, None, &ls),
+                _ => F::rnn_tanh(&x, None, &ls),
+            };
+            assert_eq!(out.dims(), &[7, 2, 8], "{name}");
+            assert_eq!(h.dims(), &[2, 2, 8], "{name}");
+            (out.to_device(&cpu), h.to_device(&cpu))
+        };
+        let (a, b) = (run(&gpu), run(&cpu));
+        assert_close(&a.0, &b.0, 1e-5, 1e-4, name);
+        assert_close(&a.1, &b.1, 1e-5, 1e-4, name);
+    }
+}
+
+#[test]
+fn gru_and_rnn_hand_computed() {
+    let cpu = Device::cpu();
+    // Zero weights: GRU r = z = sigmoid(0) = 0.5, n = tanh(b_in + 0.5 * b_hn), h' = 0.5 n + 0.5 h.
+    let zeros = |r: usize, c: usize| Tensor::zeros([r, c], wgrad::DType::F32, &cpu);
+    let b_ih = Tensor::from_vec(vec![0.0f32, 0.0, 0.3], [3], &cpu);
+    let b_hh = Tensor::from_vec(vec![0.0f32, 0.0, 0.4], [3], &cpu);
+    let w = RnnWeights { w_ih: zeros(3, 1), w_hh: zeros(3, 1), b_ih: Some(b_ih), b_hh: Some(b_hh) };
+    let h0 = Tensor::from_vec(vec![0.6f32], [1, 1, 1], &cpu);
+    let (_, h) = F::gru(&zeros(1, 1).reshape([1, 1, 1]), Some(&h0), &[w]);
+    let n = (0.3f32 + 0.5 * 0.4).tanh();
+    assert!((h.to_vec::<f32>().unwrap()[0] - (0.5 * n + 0.3)).abs() < 1e-6);
+    let w = RnnWeights {
+        w_ih: Tensor::ones([1, 1], wgrad::DType::F32, &cpu),
+        w_hh: zeros(1, 1).add_scalar(2.0),
+        b_ih: None,
+        b_hh: None,
+    };
+    let (out, _) = F::rnn_tanh(&Tensor::from_vec(vec![0.5f32, -0.25], [2, 1, 1], &cpu), None, &[w]);
+    let h1 = 0.5f32.tanh();
+    let h2 = (-0.25 + 2.0 * h1).tanh();
+    let v = out.to_vec::<f32>().unwrap();
+    assert!((v[0] - h1).abs() < 1e-6 && (v[1] - h2).abs() < 1e-6, "{v:?}");
+}
