@@ -128,6 +128,41 @@ fn workload(name: &'static str, dev: &Device, iters: usize) -> Result<Option<Row
                 time(dev, 2, iters, || a.matmul(&b).sum_all().to_scalar().map(|_| ()).map_err(Into::into))?,
             )
         }
+        "W5" | "W5c" => {
+            use wgrad::functional::{scaled_dot_product_attention, AttnMask};
+            let q = Tensor::randn([8, 8, 256, 64], 1, dev);
+            let k = Tensor::randn([8, 8, 256, 64], 2, dev);
+            let v = Tensor::randn([8, 8, 256, 64], 3, dev);
+            let mask = if name == "W5c" { AttnMask::Causal } else { AttnMask::None };
+            let flops = 4.0 * 8.0 * 8.0 * 256.0 * 256.0 * 64.0;
+            (
+                Some(flops),
+                time(dev, 1, iters, || {
+                    scaled_dot_product_attention(&q, &k, &v, mask, Some(0.125))
+                        .sum_all()
+                        .to_scalar()
+                        .map(|_| ())
+                        .map_err(Into::into)
+                })?,
+            )
+        }
+        "W4" => {
+            use wgrad::functional::{lstm, RnnWeights};
+            let x = Tensor::randn([64, 32, 128], 1, dev);
+            let k = 1.0 / 16.0;
+            let w = RnnWeights {
+                w_ih: Tensor::rand_uniform([1024, 128], -k, k, 2, dev),
+                w_hh: Tensor::rand_uniform([1024, 256], -k, k, 3, dev),
+                b_ih: Some(Tensor::rand_uniform([1024], -k, k, 4, dev)),
+                b_hh: Some(Tensor::rand_uniform([1024], -k, k, 5, dev)),
+            };
+            (
+                None,
+                time(dev, 1, iters, || {
+                    lstm(&x, None, std::slice::from_ref(&w)).1 .0.sum_all().to_scalar().map(|_| ()).map_err(Into::into)
+                })?,
+            )
+        }
         _ => return Ok(None),
     };
     let adapter = match dev {
@@ -148,7 +183,7 @@ fn workload(name: &'static str, dev: &Device, iters: usize) -> Result<Option<Row
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut quick = false;
-    let mut filter: Vec<String> = vec!["W1".into(), "W1b".into()];
+    let mut filter: Vec<String> = ["W1", "W1b", "W4", "W5", "W5c"].map(String::from).to_vec();
     let mut devices = vec!["cpu".to_string(), "gpu".to_string()];
     let mut json = None;
     let mut it = args.iter();
@@ -177,6 +212,9 @@ fn main() -> Result<()> {
             let name: &'static str = match w.as_str() {
                 "W1" => "W1",
                 "W1b" => "W1b",
+                "W4" => "W4",
+                "W5" => "W5",
+                "W5c" => "W5c",
                 other => {
                     eprintln!("{other}: not implemented yet, skipped");
                     continue;

@@ -30,12 +30,23 @@ shader_file!(MATMUL_VEC4, "matmul_vec4.wgsl");
 shader_file!(GATHER, "gather.wgsl");
 shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
 shader_file!(SOFTMAX, "softmax.wgsl");
+shader_file!(ATTENTION, "attention.wgsl");
 shader_file!(LSTM_CELL, "lstm_cell.wgsl");
 shader_file!(LSTM_CELL_BACKWARD, "lstm_cell_backward.wgsl");
 
 /// Every family, for validation.
-pub const ALL: &[ShaderFile] =
-    &[ELEMENTWISE, REDUCE, MATMUL, MATMUL_VEC4, GATHER, GATHER_BACKWARD, SOFTMAX, LSTM_CELL, LSTM_CELL_BACKWARD];
+pub const ALL: &[ShaderFile] = &[
+    ELEMENTWISE,
+    REDUCE,
+    MATMUL,
+    MATMUL_VEC4,
+    GATHER,
+    GATHER_BACKWARD,
+    SOFTMAX,
+    LSTM_CELL,
+    LSTM_CELL_BACKWARD,
+    ATTENTION,
+];
 
 /// The WGSL scalar type of a dtype.
 pub fn wgsl_type(dtype: DType) -> &'static str {

@@ -3,6 +3,7 @@
 //! dispatch on the [`GpuDevice`](crate::GpuDevice). The CPU reference for each lives
 //! in wgrad-cpu under the same name.
 
+pub mod attention;
 pub mod elementwise;
 pub mod gather;
 pub mod lstm;
@@ -79,6 +80,9 @@ pub fn all_variants() -> Vec<(String, String)> {
         }
         if d.is_float() {
             out.push((format!("lstm_cell {d}"), lstm::source(d)));
+            for m in [attention::MaskKind::None, attention::MaskKind::Keep, attention::MaskKind::Additive] {
+                out.push((format!("attention {m:?} {d}"), attention::source(d, m)));
+            }
             out.push((format!("lstm_cell_backward {d}"), lstm::backward_source(d)));
             for log in [false, true] {
                 out.push((format!("softmax log={log} {d}"), softmax::source(d, log)));

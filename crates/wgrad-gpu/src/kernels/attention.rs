@@ -1,0 +1,113 @@
+//! Launcher for shaders/attention.wgsl (CPU reference: the composed softmax(q k^T) v
+//! in wgrad's functional::attention).
+
+use super::{to_u32, Operand};
+use crate::shaders::{self, wgsl_type};
+use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use wgrad_core::{DType, Layout};
+
+const WG: u32 = 64;
+/// Largest head dim the fused kernel holds in registers.
+pub const MAX_HEAD_DIM: usize = 128;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    batch: u32,
+    heads: u32,
+    lq: u32,
+    lk: u32,
+    e: u32,
+    scale: f32,
+    causal: u32,
+    mask_offset: u32,
+    mask_strides: [u32; 4],
+    q_offset: u32,
+    k_offset: u32,
+    v_offset: u32,
+    _pad: u32,
+}
+
+/// How the mask operand (if any) is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskKind {
+    None,
+    /// u32, non-zero = attend.
+    Keep,
+    /// f32 added to the scores.
+    Additive,
+}
+
+/// The WGSL module for element type `dtype` and mask kind.
+pub fn source(dtype: DType, mask: MaskKind) -> String {
+    let mut p = format!("alias T = {};\n", wgsl_type(dtype));
+    p += "@group(0) @binding(1) var<storage, read_write> out: array<T>;\n";
+    for (i, name) in ["q", "k", "v"].iter().enumerate() {
+        p += &format!("@group(0) @binding({}) var<storage, read> {name}: array<T>;\n", i + 2);
+    }
+    p += match mask {
+        MaskKind::None => "fn hidden(o: u32) -> bool { return false; }\nfn bias(o: u32) -> f32 { return 0.0; }\n",
+        MaskKind::Keep => {
+            "@group(0) @binding(5) var<storage, read> mask: array<u32>;\n\
+             fn hidden(o: u32) -> bool { return mask[o] == 0u; }\nfn bias(o: u32) -> f32 { return 0.0; }\n"
+        }
+        MaskKind::Additive => {
+            "@group(0) @binding(5) var<storage, read> mask: array<f32>;\n\
+             fn hidden(o: u32) -> bool { return false; }\nfn bias(o: u32) -> f32 { return mask[o]; }\n"
+        }
+    };
+    shaders::compose(&[dtype], &p, shaders::ATTENTION)
+}
+
+/// Fused attention over contiguous `q` [B, H, Lq, E], `k`/`v` [B, H, Lk, E]; `mask` is
+/// a view broadcast to [B, H, Lq, Lk]. Returns a contiguous [B, H, Lq, E] buffer.
+pub fn attention(
+    gpu: &GpuDevice,
+    q: Operand,
+    k: Operand,
+    v: Operand,
+    mask: Option<(Operand, MaskKind)>,
+    causal: bool,
+    scale: f32,
+) -> PooledBuffer {
+    let d = q.layout.dims();
+    let (batch, heads, lq, e) = (d[0], d[1], d[2], d[3]);
+    let lk = k.layout.dims()[2];
+    assert!(e <= MAX_HEAD_DIM, "attention: head dim {e} exceeds {MAX_HEAD_DIM}");
+    let rows = batch * heads * lq;
+    let out = gpu.output_buffer((rows * e * q.dtype.size_in_bytes()) as u64);
+    let (kind, mask_layout) = match &mask {
+        Some((m, kind)) => (*kind, m.layout.clone()),
+        None => (MaskKind::None, Layout::new(vec![batch, heads, lq, lk], vec![0; 4], 0)),
+    };
+    let ms = mask_layout.strides();
+    let u = |v: usize| to_u32(v, "attention");
+    let params = Params {
+        batch: u(batch),
+        heads: u(heads),
+        lq: u(lq),
+        lk: u(lk),
+        e: u(e),
+        scale,
+        causal: causal as u32,
+        mask_offset: u(mask_layout.offset()),
+        mask_strides: [u(ms[0]), u(ms[1]), u(ms[2]), u(ms[3])],
+        q_offset: u(q.layout.offset()),
+        k_offset: u(k.layout.offset()),
+        v_offset: u(v.layout.offset()),
+        _pad: 0,
+    };
+    let mut buffers = vec![&out, q.buffer, k.buffer, v.buffer];
+    if let Some((m, _)) = &mask {
+        buffers.push(m.buffer);
+    }
+    gpu.launch(KernelLaunch {
+        key: format!("attention|{}|{kind:?}", q.dtype.name()),
+        source: &|| source(q.dtype, kind),
+        params: bytemuck::bytes_of(&params),
+        buffers: &buffers,
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(rows, WG),
+    });
+    out
+}

@@ -1,0 +1,91 @@
+// Fused scaled dot-product attention, forward: out = softmax(q k^T * scale + mask) v
+// without materialising the [Lq, Lk] score matrix.
+//
+// One invocation per query row (b, h, i): it keeps the row of q and an output
+// accumulator in registers and walks the keys once with the online softmax
+// (running max m, normaliser l; on a new max both rescale by exp(m_old - m_new)), the
+// flash-attention recurrence. Head dim up to MAX_E (128). Causal masking is PyTorch's
+// top-left alignment (key j visible to query i iff j <= i) and also shortens the loop.
+// A row with every key masked divides 0 by 0 (NaN), as PyTorch's math path does.
+//
+// q, k, v, out are contiguous [B, H, L, E] views (offsets allowed). The mask is any
+// broadcast view of [B, H, Lq, Lk] given by 4 strides (0 on broadcast dims).
+// The prelude supplies: alias T; bindings out (1), q (2), k (3), v (4), [mask (5)];
+// fn hidden(o: u32) -> bool (keep-mask says skip) and fn bias(o: u32) -> f32 (additive).
+
+override WG: u32 = 64;
+const MAX_E: u32 = 128u;
+const NEG_BIG: f32 = -3.4028234e38;
+
+struct Params {
+    batch: u32,
+    heads: u32,
+    lq: u32,
+    lk: u32,
+    e: u32,
+    scale: f32,
+    causal: u32,
+    mask_offset: u32,
+    mask_strides: vec4<u32>,
+    q_offset: u32,
+    k_offset: u32,
+    v_offset: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let row = gid.x + gid.y * groups.x * WG;
+    let rows = params.batch * params.heads * params.lq;
+    if (row >= rows) {
+        return;
+    }
+    let e = min(params.e, MAX_E);
+    let bh = row / params.lq;
+    let i = row % params.lq;
+    let b = bh / params.heads;
+    let h = bh % params.heads;
+    var q_row: array<f32, MAX_E>;
+    var acc: array<f32, MAX_E>;
+    let q_base = params.q_offset + row * params.e;
+    for (var d = 0u; d < e; d++) {
+        q_row[d] = f32(q[q_base + d]) * params.scale;
+        acc[d] = 0.0;
+    }
+    let k_base = params.k_offset + bh * params.lk * params.e;
+    let v_base = params.v_offset + bh * params.lk * params.e;
+    let ms = params.mask_strides;
+    let mask_row = params.mask_offset + b * ms.x + h * ms.y + i * ms.z;
+    var end = params.lk;
+    if (params.causal != 0u) {
+        end = min(params.lk, i + 1u);
+    }
+    var m = NEG_BIG;
+    var l = 0.0;
+    for (var j = 0u; j < end; j++) {
+        let mo = mask_row + j * ms.w;
+        if (hidden(mo)) {
+            continue;
+        }
+        var s = bias(mo);
+        let kj = k_base + j * params.e;
+        for (var d = 0u; d < e; d++) {
+            s += q_row[d] * f32(k[kj + d]);
+        }
+        let m_new = max(m, s);
+        let correction = exp(m - m_new);
+        let p = exp(s - m_new);
+        l = l * correction + p;
+        let vj = v_base + j * params.e;
+        for (var d = 0u; d < e; d++) {
+            acc[d] = acc[d] * correction + p * f32(v[vj + d]);
+        }
+        m = m_new;
+    }
+    let out_base = row * params.e;
+    for (var d = 0u; d < e; d++) {
+        out[out_base + d] = T(acc[d] / l);
+    }
+}
