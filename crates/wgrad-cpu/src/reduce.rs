@@ -4,6 +4,7 @@
 
 use crate::{with_storage, CpuStorage};
 use half::f16;
+use rayon::prelude::*;
 use wgrad_core::ops::ReduceOp;
 use wgrad_core::{DType, Layout, WithDType};
 
@@ -11,21 +12,14 @@ use wgrad_core::{DType, Layout, WithDType};
 /// dims in order (the caller reshapes for keepdim). Arg ops return u32 indices into the
 /// flattened reduced dims; others keep x's dtype.
 pub fn reduce(op: ReduceOp, x: &CpuStorage, layout: &Layout, dims: &[usize]) -> CpuStorage {
-    let rank = layout.rank();
-    let kept: Vec<usize> = (0..rank).filter(|d| !dims.contains(d)).collect();
-    let perm: Vec<usize> = kept.iter().chain(dims).copied().collect();
-    let view = layout.permute(&perm);
-    let inner: usize = dims.iter().map(|&d| layout.dims()[d]).product();
-    let outer: usize = kept.iter().map(|&d| layout.dims()[d]).product();
-    if inner == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin) && outer > 0 {
+    let (outer, inner) = split(layout, dims);
+    if inner.numel() == 0
+        && matches!(op, ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin)
+        && outer.numel() > 0
+    {
         panic!("{}: cannot reduce over an empty dimension (shape {})", op.name(), layout.shape());
     }
-    let values: Vec<f64> = with_storage!(x, v => view.indices().map(|i| v[i].to_f64()).collect());
-    let mut out = Vec::with_capacity(outer);
-    for o in 0..outer {
-        let run = &values[o * inner..(o + 1) * inner];
-        out.push(reduce_run(op, run));
-    }
+    let out: Vec<f64> = with_storage!(x, v => reduce_rows(op, v, &outer, &inner));
     let out_dtype = if op.is_arg() { DType::U32 } else { x.dtype() };
     match out_dtype {
         DType::F32 => CpuStorage::F32(out.iter().map(|&v| v as f32).collect()),
@@ -35,27 +29,66 @@ pub fn reduce(op: ReduceOp, x: &CpuStorage, layout: &Layout, dims: &[usize]) -> 
     }
 }
 
+/// The kept dims (with the layout's offset) and the reduced dims (offset 0), each
+/// collapsed: output element o reduces storage indices outer[o] + inner[r].
+fn split(layout: &Layout, dims: &[usize]) -> (Layout, Layout) {
+    let kept: Vec<usize> = (0..layout.rank()).filter(|d| !dims.contains(d)).collect();
+    let part = |ds: &[usize], offset: usize| {
+        let shape: Vec<usize> = ds.iter().map(|&d| layout.dims()[d]).collect();
+        let strides = ds.iter().map(|&d| layout.strides()[d]).collect();
+        Layout::new(shape, strides, offset).collapsed()
+    };
+    (part(&kept, layout.offset()), part(dims, 0))
+}
+
+/// One reduced value per outer index; contiguous inner runs are read as slices, and
+/// large reductions run in parallel over the outputs.
+fn reduce_rows<T: WithDType>(op: ReduceOp, v: &[T], outer: &Layout, inner: &Layout) -> Vec<f64> {
+    let bases: Vec<usize> = outer.indices().collect();
+    let n = inner.numel();
+    let contiguous = inner.rank() <= 1 && inner.strides().first().is_none_or(|&s| s == 1);
+    let offsets: Vec<usize> = if contiguous { Vec::new() } else { inner.indices().collect() };
+    let row = |&base: &usize| -> f64 {
+        if contiguous {
+            reduce_run(op, v[base..base + n].iter().map(|x| x.to_f64()))
+        } else {
+            reduce_run(op, offsets.iter().map(|&o| v[base + o].to_f64()))
+        }
+    };
+    if bases.len() * n >= 1 << 16 && bases.len() > 1 {
+        bases.par_iter().map(row).collect()
+    } else {
+        bases.iter().map(row).collect()
+    }
+}
+
 /// NaN is treated as larger than everything for max/argmax and smaller for min/argmin,
 /// so it propagates (PyTorch's behaviour).
-fn reduce_run(op: ReduceOp, run: &[f64]) -> f64 {
-    let better = |op: ReduceOp, cand: f64, best: f64| match op {
+fn reduce_run(op: ReduceOp, mut run: impl Iterator<Item = f64>) -> f64 {
+    let better = |cand: f64, best: f64| match op {
         ReduceOp::Max | ReduceOp::ArgMax => (cand.is_nan() && !best.is_nan()) || cand > best,
         _ => (cand.is_nan() && !best.is_nan()) || cand < best,
     };
     match op {
-        ReduceOp::Sum => run.iter().sum(),
-        ReduceOp::Mean => run.iter().sum::<f64>() / run.len() as f64,
-        ReduceOp::Max | ReduceOp::Min => {
-            run.iter().copied().fold(run[0], |best, c| if better(op, c, best) { c } else { best })
+        ReduceOp::Sum => run.sum(),
+        ReduceOp::Mean => {
+            let (sum, count) = run.fold((0.0, 0usize), |(s, c), x| (s + x, c + 1));
+            sum / count as f64
         }
-        ReduceOp::ArgMax | ReduceOp::ArgMin => {
-            let mut best = 0;
-            for (i, &c) in run.iter().enumerate() {
-                if better(op, c, run[best]) {
-                    best = i;
+        ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin => {
+            let Some(first) = run.next() else { return 0.0 };
+            let (mut best, mut best_i) = (first, 0usize);
+            for (i, c) in run.enumerate() {
+                if better(c, best) {
+                    best = c;
+                    best_i = i + 1;
                 }
             }
-            best as f64
+            if op.is_arg() {
+                best_i as f64
+            } else {
+                best
+            }
         }
     }
 }

@@ -1,40 +1,52 @@
 //! Softmax and log-softmax along one dim, numerically stable (the row max is
-//! subtracted before exponentiating), accumulating in f64.
+//! subtracted before exponentiating), in f64, rows in parallel.
 
 use crate::{with_storage, CpuStorage};
 use half::f16;
+use rayon::prelude::*;
 use wgrad_core::{DType, Layout, WithDType};
 
 /// Softmax (or log-softmax when `log`) of `x` along `dim`; output contiguous, same shape.
 pub fn softmax(x: &CpuStorage, layout: &Layout, dim: usize, log: bool) -> CpuStorage {
-    let rank = layout.rank();
-    let mut perm: Vec<usize> = (0..rank).filter(|&d| d != dim).collect();
-    perm.push(dim);
-    let moved = layout.permute(&perm);
     let len = layout.dims()[dim];
-    let values: Vec<f64> = with_storage!(x, v => moved.indices().map(|i| v[i].to_f64()).collect());
-    // Results in the moved (dim-last) order, then scattered back to row-major order.
-    let mut moved_out = vec![0.0f64; values.len()];
-    if len > 0 {
-        for (row, out) in values.chunks(len).zip(moved_out.chunks_mut(len)) {
-            let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let max = if max.is_finite() { max } else { 0.0 };
-            let sum: f64 = row.iter().map(|&v| (v - max).exp()).sum();
-            for (o, &v) in out.iter_mut().zip(row) {
-                *o = if log { v - max - sum.ln() } else { (v - max).exp() / sum };
-            }
+    let (x_step, out_step) = (layout.strides()[dim], Layout::contiguous(layout.shape().clone()).strides()[dim]);
+    let others = |l: &Layout| {
+        let keep: Vec<usize> = (0..l.rank()).filter(|&d| d != dim).collect();
+        Layout::new(
+            keep.iter().map(|&d| l.dims()[d]).collect::<Vec<_>>(),
+            keep.iter().map(|&d| l.strides()[d]).collect(),
+            l.offset(),
+        )
+    };
+    let x_rows: Vec<usize> = others(layout).indices().collect();
+    let out_rows: Vec<usize> = others(&Layout::contiguous(layout.shape().clone())).indices().collect();
+    let rows: Vec<Vec<f64>> = with_storage!(x, v => x_rows
+        .par_iter()
+        .map(|&base| softmax_row((0..len).map(|r| v[base + r * x_step].to_f64()).collect(), log))
+        .collect());
+    let mut result = vec![0.0f64; layout.numel()];
+    for (row, &base) in rows.iter().zip(&out_rows) {
+        for (r, &value) in row.iter().enumerate() {
+            result[base + r * out_step] = value;
         }
-    }
-    let out_layout = Layout::contiguous(layout.shape().clone()).permute(&perm);
-    let mut result = vec![0.0f64; values.len()];
-    for (v, i) in moved_out.into_iter().zip(out_layout.indices()) {
-        result[i] = v;
     }
     match x.dtype() {
         DType::F16 => CpuStorage::F16(result.into_iter().map(f16::from_f64).collect()),
         DType::F32 => CpuStorage::F32(result.into_iter().map(|v| v as f32).collect()),
         other => panic!("softmax: expected a float tensor, got {other}"),
     }
+}
+
+/// One row, max-subtracted; a row of all -inf gives NaN (0/0) as PyTorch does.
+fn softmax_row(mut row: Vec<f64>, log: bool) -> Vec<f64> {
+    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let max = if max.is_finite() { max } else { 0.0 };
+    let sum: f64 = row.iter().map(|&v| (v - max).exp()).sum();
+    let log_sum = sum.ln();
+    for v in row.iter_mut() {
+        *v = if log { *v - max - log_sum } else { (*v - max).exp() / sum };
+    }
+    row
 }
 
 #[cfg(test)]
