@@ -14,6 +14,7 @@
 //! println!("{:?}", c.to_vec::<f32>().unwrap());
 //! ```
 
+mod anomaly;
 mod autograd;
 mod device;
 pub mod functional;
@@ -23,6 +24,7 @@ mod storage;
 mod tensor;
 mod view;
 
+pub use anomaly::detect_anomaly;
 pub use autograd::{is_grad_enabled, no_grad, Gradients};
 pub use device::{Device, DeviceStats};
 pub use rng::{manual_seed, next_seed};

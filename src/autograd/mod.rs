@@ -120,6 +120,9 @@ impl Tensor {
         inputs: &[&Tensor],
         backward: impl FnOnce(&Tensor) -> Vec<Option<Tensor>> + Send + Sync + 'static,
     ) -> Tensor {
+        if crate::anomaly::is_enabled() {
+            crate::anomaly::check(&self, name, inputs);
+        }
         if !is_grad_enabled() || !inputs.iter().any(|t| t.is_tracked()) || !self.dtype().is_float() {
             return self;
         }

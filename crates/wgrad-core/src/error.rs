@@ -25,6 +25,9 @@ pub enum Error {
     /// I/O failure, with the path involved.
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
+    /// Anomaly detection found an op whose output holds NaN or infinity.
+    #[error("anomaly: {op} produced {what} (inputs {inputs}, output shape {output})")]
+    Anomaly { op: &'static str, what: &'static str, inputs: String, output: String },
     /// A malformed file or message.
     #[error("{0}")]
     Format(String),
