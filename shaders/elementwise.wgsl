@@ -7,11 +7,13 @@
 //   @binding(1) out: array<O>, @binding(2..) in0/in1/in2: array<A/B/C>
 //   fn compute(i: u32) -> O   // loads in_k[operand_offset(k + 1, i)] and applies the op
 //
-// Indexing: thread i handles the i-th element of the output in row-major order. Its
+// Indexing: thread i handles element base + i of the output in row-major order. Its
 // offset in operand k (0 = output, 1.. = inputs) is offsets[k] + i when that operand is
 // contiguous, else sum_d coord_d(i) * strides[k][d] with coord_d from the shared shape
 // (dims are collapsed on the host, so rank is usually 1 or 2). Broadcast dims have
-// stride 0. Shape and strides hold 8 dims, packed 4 per vec4.
+// stride 0. Shape and strides hold 8 dims, packed 4 per vec4. Offsets are relative to
+// each operand's bound window (tensors larger than one binding are split into launches,
+// and a contiguous operand's offset already includes base).
 
 override WG: u32 = 256;
 
@@ -19,7 +21,7 @@ struct Params {
     numel: u32,
     rank: u32,
     scalar: u32,   // the op's scalar, as bits of S
-    _pad: u32,
+    base: u32,     // index of this launch's first element (launches over huge tensors are split)
     shape: array<vec4<u32>, 2>,
     strides: array<array<vec4<u32>, 2>, 4>,
     offsets: vec4<u32>,
@@ -32,7 +34,7 @@ fn operand_offset(k: u32, i: u32) -> u32 {
     if (params.contiguous[k] != 0u) {
         return params.offsets[k] + i;
     }
-    var rem = i;
+    var rem = params.base + i;
     var off = params.offsets[k];
     for (var d = params.rank; d > 0u; d--) {
         let dd = d - 1u;

@@ -57,3 +57,55 @@ fn two_threads_on_one_device_match_sequential_runs() {
         assert_eq!(parallel, sequential, "{dev:?}");
     }
 }
+
+#[test]
+fn tensors_larger_than_one_binding_work_and_beyond_the_buffer_limit_fail_clearly() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(gpu) = common::gpu() else { return };
+    let Device::Gpu(runtime) = &gpu else { unreachable!() };
+    // 200 MiB: above the 128 MiB max_storage_buffer_binding_size of lavapipe and many GPUs.
+    let (rows, cols) = (52_429usize, 1000usize);
+    let n = rows * cols;
+    assert!(n * 4 > runtime.max_binding_bytes() as usize, "the test tensor must exceed one binding");
+    let values: Vec<f32> = (0..n).map(|i| (i % cols) as f32 * 0.001).collect();
+    let x = Tensor::from_vec(values, [rows, cols], &gpu);
+    let ends = |t: &Tensor| {
+        let flat = t.reshape([t.numel()]);
+        let k = t.numel();
+        (flat.narrow(0, 0, 3).to_vec::<f32>().unwrap(), flat.narrow(0, k - 3, 3).to_vec::<f32>().unwrap())
+    };
+    // Elementwise: split into launches over windows of the buffer.
+    let (head, tail) = ends(&(&x * 2.0 + 1.0));
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+    assert!(close(&head, &[1.0, 1.002, 1.004]) && close(&tail, &[2.994, 2.996, 2.998]), "{head:?} {tail:?}");
+    // Reductions: over everything, and over rows.
+    let expected_sum = rows as f64 * (0..cols).map(|c| c as f64 * 0.001).sum::<f64>();
+    let sum = x.sum_all().to_scalar().unwrap();
+    assert!((sum - expected_sum).abs() < 1e-4 * expected_sum, "{sum} vs {expected_sum}");
+    assert!((x.max_all().to_scalar().unwrap() - 0.999).abs() < 1e-6);
+    let (head, tail) = ends(&x.mean(1, false));
+    assert!(head.iter().chain(&tail).all(|m| (m - 0.4995).abs() < 1e-4), "{head:?} {tail:?}");
+    // Matmul with a huge left operand.
+    let w = Tensor::ones([cols, 4], wgrad::DType::F32, &gpu);
+    let (head, tail) = ends(&x.matmul(&w));
+    assert!(head.iter().chain(&tail).all(|s| (s - 499.5).abs() < 1e-2), "{head:?} {tail:?}");
+    drop(x);
+    // Beyond max_buffer_size: a clear error, then the device keeps working.
+    let huge = runtime.ctx.limits.max_buffer_size as usize / 4 + 1024;
+    let err = Tensor::zeros([huge], wgrad::DType::F32, &gpu).sum_all().to_scalar().unwrap_err().to_string();
+    assert!(err.contains("bytes") && err.contains("at most"), "{err}");
+    assert_eq!(Tensor::ones([2], wgrad::DType::F32, &gpu).to_vec::<f32>().unwrap(), vec![1.0, 1.0]);
+}
+
+#[test]
+fn long_reductions_are_split_and_exact() {
+    // lavapipe drops partial results when one workgroup's threads loop ~21k times before a
+    // barrier (found at 5,592,405 elements); long runs are reduced in parts.
+    let Some(gpu) = common::gpu() else { return };
+    for n in [5_592_405usize, 6_000_001] {
+        let x = Tensor::ones([n], wgrad::DType::F32, &gpu);
+        assert_eq!(x.sum_all().to_scalar().unwrap(), n as f64);
+        assert_eq!(x.reshape([1, n]).mean(1, false).to_vec::<f32>().unwrap(), vec![1.0]);
+        assert_eq!(x.max_all().to_scalar().unwrap(), 1.0);
+    }
+}

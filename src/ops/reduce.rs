@@ -6,6 +6,9 @@ use wgrad_core::ops::{reduce_shape, ReduceOp};
 use wgrad_core::Dim;
 use wgrad_gpu::kernels::reduce as gpu_reduce;
 
+/// Longest run one GPU workgroup reduces (256 threads x 4096 elements).
+const MAX_GPU_RUN: usize = 1 << 20;
+
 macro_rules! reduce_methods {
     ($($name:ident, $dims_name:ident => $op:ident),* $(,)?) => {$(
         #[doc = concat!("`", stringify!($name), "` over `dim` (negative counts from the end); keepdim keeps it as size 1.")]
@@ -74,6 +77,18 @@ impl Tensor {
         }
         let shape = reduce_shape(self.dims(), &ds, keepdim);
         let out_dtype = gpu_reduce::output_dtype(op, self.dtype());
+        if let Some(gpu) = self.device().gpu_runtime() {
+            let size = self.dtype().size_in_bytes();
+            let touched = (self.layout().storage_extent() - self.layout().offset()) * size;
+            if touched as u64 > gpu.max_binding_bytes() {
+                return self.reduce_in_parts(op, &ds, keepdim, gpu.max_binding_bytes() as usize / 2 / size);
+            }
+            // One workgroup reduces each output; lavapipe loses partial sums when its
+            // threads loop more than ~21k times before the barrier, so long runs are split.
+            if inner > MAX_GPU_RUN && !op.is_arg() {
+                return self.reduce_in_parts(op, &ds, keepdim, MAX_GPU_RUN);
+            }
+        }
         let out = match self.device().gpu_runtime() {
             None => Tensor::from_cpu(wgrad_cpu::reduce(op, self.cpu_storage(), self.layout(), &ds), shape),
             Some(gpu) => {
@@ -100,6 +115,41 @@ impl Tensor {
             };
             vec![Some(grad)]
         })
+    }
+
+    /// A reduction too large for one kernel: split along the outermost non-trivial dim
+    /// into parts of about `part_elems` elements, reduce each, and combine (cat for a
+    /// kept dim; the same reduction across parts for a reduced one).
+    fn reduce_in_parts(&self, op: ReduceOp, ds: &[usize], keepdim: bool, part_elems: usize) -> Tensor {
+        let dim = (0..self.rank()).find(|&d| self.dims()[d] > 1).expect("a large tensor has a dim > 1");
+        let size = self.dims()[dim];
+        let parts = self.numel().div_ceil(part_elems).clamp(2, size);
+        let step = size.div_ceil(parts);
+        let dims: Vec<isize> = ds.iter().map(|&d| d as isize).collect();
+        let pieces: Vec<Tensor> = (0..size)
+            .step_by(step)
+            .map(|s| {
+                let piece = self.narrow(dim, s, step.min(size - s));
+                let piece_op = if op == ReduceOp::Mean { ReduceOp::Sum } else { op };
+                piece.reduce(piece_op, &dims, true)
+            })
+            .collect();
+        let refs: Vec<&Tensor> = pieces.iter().collect();
+        let joined = Tensor::cat(&refs, dim);
+        let combined = if !ds.contains(&dim) {
+            joined
+        } else {
+            assert!(!op.is_arg(), "{}: tensors larger than one GPU binding are not supported yet", op.name());
+            let again = if op == ReduceOp::Mean { ReduceOp::Sum } else { op };
+            joined.reduce(again, &[dim as isize], true)
+        };
+        let combined = if op == ReduceOp::Mean {
+            let count: usize = ds.iter().map(|&d| self.dims()[d]).product();
+            combined.mul_scalar(1.0 / count as f64)
+        } else {
+            combined
+        };
+        combined.reshape(reduce_shape(self.dims(), ds, keepdim))
     }
 
     /// Sums this tensor down to `shape` (the inverse of broadcasting `shape` up to ours):

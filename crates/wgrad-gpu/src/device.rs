@@ -24,6 +24,17 @@ pub struct GpuStats {
     pub live_buffer_bytes: u64,
 }
 
+/// The part of a buffer one binding covers (see [`GpuDevice::window`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Byte offset of the binding.
+    pub offset: u64,
+    /// Byte size of the binding.
+    pub size: u64,
+    /// Element index (of the buffer) where the binding starts.
+    pub first_elem: usize,
+}
+
 /// Codes a kernel writes to the device error buffer (word 0).
 pub mod error_code {
     /// An index read by gather / index_select / embedding was out of range.
@@ -114,13 +125,39 @@ impl GpuDevice {
         format!("{} ({:?}, {:?})", self.ctx.info.name, self.ctx.info.backend, self.ctx.info.device_type)
     }
 
-    /// Largest buffer a single kernel binding may cover.
+    /// Largest range a single kernel binding may cover (a multiple of 4).
     pub fn max_binding_bytes(&self) -> u64 {
-        self.ctx.limits.max_storage_buffer_binding_size.min(self.ctx.limits.max_buffer_size)
+        self.ctx.limits.max_storage_buffer_binding_size.min(self.ctx.limits.max_buffer_size) / 4 * 4
+    }
+
+    /// The window a kernel binds to read or write elements `first..end` (of `elem_size`
+    /// bytes) of `buffer`, and the element index where the window starts (to subtract
+    /// from the kernel's offsets). Buffers within the binding limit are bound whole;
+    /// larger ones (tensors above max_storage_buffer_binding_size) get an aligned window,
+    /// and `Err` if the range itself exceeds the limit.
+    pub fn window(&self, buffer: &PooledBuffer, elem_size: usize, first: usize, end: usize) -> Result<Window> {
+        let limit = self.max_binding_bytes();
+        if buffer.capacity() <= limit {
+            return Ok(Window { offset: 0, size: buffer.capacity(), first_elem: 0 });
+        }
+        let align = (self.ctx.limits.min_storage_buffer_offset_alignment as u64).max(4);
+        let start = (first * elem_size) as u64 / align * align;
+        let stop = ((end * elem_size) as u64).next_multiple_of(4).max(start + 4);
+        if stop - start > limit {
+            return Err(Error::TooLarge {
+                what: format!(
+                    "one kernel's view of {} elements (split it, or make it contiguous in parts)",
+                    end - first
+                ),
+                bytes: stop - start,
+                limit,
+            });
+        }
+        Ok(Window { offset: start, size: stop - start, first_elem: start as usize / elem_size })
     }
 
     fn check_size(&self, bytes: u64, what: &str) -> Result<()> {
-        let limit = self.max_binding_bytes();
+        let limit = self.ctx.limits.max_buffer_size;
         if bytes > limit {
             return Err(Error::TooLarge { what: what.to_string(), bytes, limit });
         }
@@ -187,9 +224,19 @@ impl GpuDevice {
         pipeline
     }
 
-    /// Records one kernel launch. Empty launches (a zero workgroup count) are skipped,
-    /// and so is everything while an error is pending: its buffers may be placeholders.
+    /// Records one kernel launch, binding each buffer whole (up to the binding limit).
+    /// Empty launches (a zero workgroup count) are skipped, and so is everything while an
+    /// error is pending: its buffers may be placeholders.
     pub fn launch(&self, k: KernelLaunch<'_>) {
+        let limit = self.max_binding_bytes();
+        let windows: Vec<Window> =
+            k.buffers.iter().map(|b| Window { offset: 0, size: b.capacity().min(limit), first_elem: 0 }).collect();
+        self.launch_windowed(k, &windows);
+    }
+
+    /// [`GpuDevice::launch`] with an explicit window per buffer.
+    pub fn launch_windowed(&self, k: KernelLaunch<'_>, windows: &[Window]) {
+        assert_eq!(windows.len(), k.buffers.len(), "one window per buffer");
         if k.workgroups.contains(&0) {
             return;
         }
@@ -205,8 +252,11 @@ impl GpuDevice {
         let layout = pipeline.get_bind_group_layout(0);
         let params = st.recorder.push_params(k.params);
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::Buffer(params) }];
-        for (i, b) in k.buffers.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.raw().as_entire_binding() });
+        for (i, (b, w)) in k.buffers.iter().zip(windows).enumerate() {
+            let binding =
+                wgpu::BufferBinding { buffer: b.raw(), offset: w.offset, size: wgpu::BufferSize::new(w.size) };
+            entries
+                .push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: wgpu::BindingResource::Buffer(binding) });
         }
         if k.uses_errors {
             entries.push(wgpu::BindGroupEntry { binding: 15, resource: self.error_buffer.as_entire_binding() });

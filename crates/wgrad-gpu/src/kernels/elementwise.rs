@@ -20,7 +20,7 @@ struct Params {
     numel: u32,
     rank: u32,
     scalar: u32,
-    _pad: u32,
+    base: u32,
     shape: [u32; 8],
     strides: [[u32; 8]; 4],
     offsets: [u32; 4],
@@ -169,7 +169,10 @@ pub fn source_for(expr: &str, inputs: &[DType], out_dtype: DType, scalar_dtype: 
 }
 
 /// Runs `m` writing into `out` viewed through `out_layout` (any strides: cat writes
-/// into a narrowed view). Every input layout must have `out_layout`'s shape.
+/// into a narrowed view). Every input layout must have `out_layout`'s shape. Buffers
+/// larger than one binding are handled by splitting the launch into ranges of elements,
+/// each binding only the window it touches (contiguous operands); a non-contiguous
+/// operand must fit one binding, else the device records a `TooLarge` error.
 pub fn map_into(gpu: &GpuDevice, m: &Map, out: &PooledBuffer, out_layout: &Layout, out_dtype: DType) {
     let numel = out_layout.numel();
     if numel == 0 {
@@ -178,11 +181,15 @@ pub fn map_into(gpu: &GpuDevice, m: &Map, out: &PooledBuffer, out_layout: &Layou
     let mut all: Vec<&Layout> = vec![out_layout];
     all.extend(m.inputs.iter().map(|x| x.layout));
     let collapsed = Layout::collapse_together(&all);
+    let mut buffers = vec![out];
+    buffers.extend(m.inputs.iter().map(|x| x.buffer));
+    let mut sizes = vec![out_dtype.size_in_bytes()];
+    sizes.extend(m.inputs.iter().map(|x| x.dtype.size_in_bytes()));
     let mut params = Params {
-        numel: to_u32(numel, "elementwise"),
+        numel: 0,
         rank: collapsed[0].rank() as u32,
         scalar: m.scalar,
-        _pad: 0,
+        base: 0,
         shape: pack8(collapsed[0].dims(), "elementwise"),
         strides: [[0; 8]; 4],
         offsets: [0; 4],
@@ -190,21 +197,46 @@ pub fn map_into(gpu: &GpuDevice, m: &Map, out: &PooledBuffer, out_layout: &Layou
     };
     for (k, l) in collapsed.iter().enumerate() {
         params.strides[k] = pack8(l.strides(), "elementwise");
-        params.offsets[k] = to_u32(l.offset(), "elementwise");
         params.contiguous[k] = l.is_contiguous() as u32;
     }
-    let mut buffers = vec![out];
-    buffers.extend(m.inputs.iter().map(|x| x.buffer));
+    let limit = gpu.max_binding_bytes();
+    let fits = buffers.iter().all(|b| b.capacity() <= limit);
+    let chunk = if fits { numel } else { (limit / 8) as usize };
     let input_dtypes: Vec<DType> = m.inputs.iter().map(|x| x.dtype).collect();
     let dts: Vec<&str> = input_dtypes.iter().map(|d| d.name()).collect();
-    gpu.launch(KernelLaunch {
-        key: format!("elementwise|{}|{}|{}|{}", m.expr, dts.join(","), out_dtype.name(), m.scalar_dtype.name()),
-        source: &|| source_for(m.expr, &input_dtypes, out_dtype, m.scalar_dtype),
-        params: bytemuck::bytes_of(&params),
-        buffers: &buffers,
-        uses_errors: false,
-        workgroups: shaders::linear_workgroups(numel, WG),
-    });
+    let key = format!("elementwise|{}|{}|{}|{}", m.expr, dts.join(","), out_dtype.name(), m.scalar_dtype.name());
+    for start in (0..numel).step_by(chunk) {
+        let len = chunk.min(numel - start);
+        let mut windows = Vec::with_capacity(buffers.len());
+        for (k, l) in collapsed.iter().enumerate() {
+            let contiguous = params.contiguous[k] != 0;
+            let (first, end) = if contiguous {
+                (l.offset() + start, l.offset() + start + len)
+            } else {
+                (l.offset(), l.storage_extent())
+            };
+            let w = match gpu.window(buffers[k], sizes[k], first, end) {
+                Ok(w) => w,
+                Err(e) => return gpu.record_error(e),
+            };
+            let offset = if contiguous { first } else { l.offset() };
+            params.offsets[k] = to_u32(offset - w.first_elem, "elementwise");
+            windows.push(w);
+        }
+        params.numel = to_u32(len, "elementwise");
+        params.base = to_u32(start, "elementwise");
+        gpu.launch_windowed(
+            KernelLaunch {
+                key: key.clone(),
+                source: &|| source_for(m.expr, &input_dtypes, out_dtype, m.scalar_dtype),
+                params: bytemuck::bytes_of(&params),
+                buffers: &buffers,
+                uses_errors: false,
+                workgroups: shaders::linear_workgroups(len, WG),
+            },
+            &windows,
+        );
+    }
 }
 
 /// Runs `m` into a new contiguous buffer of `shape`.

@@ -112,17 +112,31 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         );
         return out;
     }
-    let view = |l: &wgrad_core::Layout| {
+    // Each operand is bound through the window its layout touches (tensors larger than
+    // one binding are split by the caller so that every piece fits).
+    let windows = [
+        gpu.window(&out, a.dtype.size_in_bytes(), 0, batch * m * n),
+        gpu.window(a.buffer, a.dtype.size_in_bytes(), la.offset(), la.storage_extent()),
+        gpu.window(b.buffer, b.dtype.size_in_bytes(), lb.offset(), lb.storage_extent()),
+    ];
+    let windows = match windows {
+        [Ok(o), Ok(x), Ok(y)] => [o, x, y],
+        [o, x, y] => {
+            gpu.record_error(o.err().or(x.err()).or(y.err()).expect("one failed"));
+            return out;
+        }
+    };
+    let view = |l: &wgrad_core::Layout, w: &crate::Window| {
         let s = l.strides();
-        [l.offset(), s[0], s[1], s[2]].map(|v| to_u32(v, "matmul"))
+        [l.offset() - w.first_elem, s[0], s[1], s[2]].map(|v| to_u32(v, "matmul"))
     };
     let params = Params {
         m: to_u32(m, "matmul"),
         n: to_u32(n, "matmul"),
         k: to_u32(k, "matmul"),
         batch: to_u32(batch, "matmul"),
-        a: view(la),
-        b: view(lb),
+        a: view(la, &windows[1]),
+        b: view(lb, &windows[2]),
     };
     assert!(batch <= 65535, "matmul: batch {batch} exceeds the 65535 workgroups of one dispatch");
     let vec4 = match (a.dtype, vec4_axis(la, true), vec4_axis(lb, false)) {
@@ -130,25 +144,31 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         _ => None,
     };
     if let Some((ax, bx)) = vec4 {
-        gpu.launch(KernelLaunch {
-            key: format!("matmul_vec4|{ax:?}|{bx:?}"),
-            source: &|| vec4_source(ax, bx),
-            params: bytemuck::bytes_of(&params),
-            buffers: &[&out, a.buffer, b.buffer],
-            uses_errors: false,
-            workgroups: [n.div_ceil(16 * WG as usize) as u32, m.div_ceil(8 * WG as usize) as u32, batch as u32],
-        });
+        gpu.launch_windowed(
+            KernelLaunch {
+                key: format!("matmul_vec4|{ax:?}|{bx:?}"),
+                source: &|| vec4_source(ax, bx),
+                params: bytemuck::bytes_of(&params),
+                buffers: &[&out, a.buffer, b.buffer],
+                uses_errors: false,
+                workgroups: [n.div_ceil(16 * WG as usize) as u32, m.div_ceil(8 * WG as usize) as u32, batch as u32],
+            },
+            &windows,
+        );
         return out;
     }
     let groups_x = n.div_ceil(TILE).div_ceil(WG as usize) as u32;
     let groups_y = m.div_ceil(TILE).div_ceil(WG as usize) as u32;
-    gpu.launch(KernelLaunch {
-        key: format!("matmul|{}", a.dtype.name()),
-        source: &|| source(a.dtype),
-        params: bytemuck::bytes_of(&params),
-        buffers: &[&out, a.buffer, b.buffer],
-        uses_errors: false,
-        workgroups: [groups_x, groups_y, batch as u32],
-    });
+    gpu.launch_windowed(
+        KernelLaunch {
+            key: format!("matmul|{}", a.dtype.name()),
+            source: &|| source(a.dtype),
+            params: bytemuck::bytes_of(&params),
+            buffers: &[&out, a.buffer, b.buffer],
+            uses_errors: false,
+            workgroups: [groups_x, groups_y, batch as u32],
+        },
+        &windows,
+    );
     out
 }

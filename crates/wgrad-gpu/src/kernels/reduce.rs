@@ -94,17 +94,31 @@ pub fn reduce(gpu: &GpuDevice, op: ReduceOp, x: Operand, dims: &[usize]) -> Pool
         rank: dims_all.len() as u32,
         shape: pack8(&dims_all, "reduce"),
         strides: pack8(&strides_all, "reduce"),
-        offset: to_u32(l.offset(), "reduce"),
+        offset: 0,
         scale: 1.0 / n_in as f32,
         _pad: [0; 2],
     };
-    gpu.launch(KernelLaunch {
-        key: format!("reduce|{}|{}", op.name(), x.dtype.name()),
-        source: &|| source(op, x.dtype),
-        params: bytemuck::bytes_of(&params),
-        buffers: &[&out, x.buffer],
-        uses_errors: false,
-        workgroups: shaders::linear_workgroups(n_out, 1),
-    });
+    let (out_w, x_w) = match (
+        gpu.window(&out, out_dtype.size_in_bytes(), 0, n_out),
+        gpu.window(x.buffer, x.dtype.size_in_bytes(), l.offset(), l.storage_extent()),
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            gpu.record_error(e);
+            return out;
+        }
+    };
+    let params = Params { offset: to_u32(l.offset() - x_w.first_elem, "reduce"), ..params };
+    gpu.launch_windowed(
+        KernelLaunch {
+            key: format!("reduce|{}|{}", op.name(), x.dtype.name()),
+            source: &|| source(op, x.dtype),
+            params: bytemuck::bytes_of(&params),
+            buffers: &[&out, x.buffer],
+            uses_errors: false,
+            workgroups: shaders::linear_workgroups(n_out, 1),
+        },
+        &[out_w, x_w],
+    );
     out
 }
