@@ -200,3 +200,12 @@ fn recurrent_layers() {
         F::gru(&a[0], None, &[w]).0
     });
 }
+
+#[test]
+fn batch_norm_training_grads() {
+    use wgrad::functional as F;
+    let x = randn(&[4, 3, 2], 50);
+    check_grads("batch_norm", &[x, randn(&[3], 51), randn(&[3], 52)], &|a| {
+        F::batch_norm(&a[0], None, Some(&a[1]), Some(&a[2]), true, 0.1, 1e-5).0
+    });
+}

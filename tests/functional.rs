@@ -112,3 +112,28 @@ fn bce_mse_layer_norm_embedding_dropout() {
     assert!(masks[0].iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6));
     assert_eq!(F::dropout(&ones, 0.5, false).to_vec::<f32>().unwrap(), vec![1.0; 1000]);
 }
+
+#[test]
+fn batch_norm_training_and_eval() {
+    let cpu = Device::cpu();
+    // Channel 0: [1, 3] and [5, 7] -> mean 4, biased var 5, unbiased 20/3.
+    let x = Tensor::from_vec(vec![1.0f32, 3.0, 0.0, 0.0, 5.0, 7.0, 2.0, 2.0], [2, 2, 2], &cpu);
+    for dev in devices() {
+        let running =
+            F::RunningStats { mean: Tensor::zeros([2], DType::F32, &dev), var: Tensor::ones([2], DType::F32, &dev) };
+        let (y, stats) = F::batch_norm(&on(&x, &dev), Some(&running), None, None, true, 0.1, 0.0);
+        let v = y.to_vec::<f32>().unwrap();
+        let s = 5f32.sqrt();
+        assert!((v[0] + 3.0 / s).abs() < 1e-5 && (v[5] - 3.0 / s).abs() < 1e-5, "{v:?}");
+        let stats = stats.unwrap();
+        let mean = stats.mean.to_vec::<f32>().unwrap();
+        let var = stats.var.to_vec::<f32>().unwrap();
+        assert!((mean[0] - 0.4).abs() < 1e-6 && (mean[1] - 0.1).abs() < 1e-6, "{mean:?}");
+        assert!((var[0] - (0.9 + 0.1 * 20.0 / 3.0)).abs() < 1e-5, "{var:?}");
+        let w = Tensor::from_vec(vec![2.0f32, 1.0], [2], &dev);
+        let (e, none) = F::batch_norm(&on(&x, &dev), Some(&stats), Some(&w), None, false, 0.1, 0.0);
+        assert!(none.is_none());
+        let e = e.to_vec::<f32>().unwrap();
+        assert!((e[0] - 2.0 * (1.0 - 0.4) / var[0].sqrt()).abs() < 1e-5, "{e:?}");
+    }
+}
