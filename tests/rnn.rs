@@ -123,3 +123,48 @@ fn gru_and_rnn_hand_computed() {
     let v = out.to_vec::<f32>().unwrap();
     assert!((v[0] - h1).abs() < 1e-6 && (v[1] - h2).abs() < 1e-6, "{v:?}");
 }
+
+/// The GRU as plain tensor ops (PyTorch's equations).
+fn gru_reference(x: &Tensor, h0: &Tensor, w: &RnnWeights) -> Tensor {
+    let hidden = w.w_hh.dims()[1];
+    let mut h = h0.clone();
+    let mut outs = Vec::new();
+    for t in 0..x.dims()[0] {
+        let xw = x.narrow(0, t, 1).squeeze(0).matmul(&w.w_ih.t()) + w.b_ih.as_ref().unwrap();
+        let hw = h.matmul(&w.w_hh.t()) + w.b_hh.as_ref().unwrap();
+        let part = |m: &Tensor, k: usize| m.narrow(1, k * hidden, hidden);
+        let r = (part(&xw, 0) + part(&hw, 0)).sigmoid();
+        let z = (part(&xw, 1) + part(&hw, 1)).sigmoid();
+        let n = (part(&xw, 2) + &r * &part(&hw, 2)).tanh();
+        h = &n + &(&z * &(&h - &n));
+        outs.push(h.clone());
+    }
+    Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0)
+}
+
+#[test]
+fn fused_gru_matches_the_composed_reference_forward_and_backward() {
+    let cpu = Device::cpu();
+    for dev in common::devices() {
+        let x = Tensor::randn([4, 3, 5], 31, &dev).requires_grad();
+        let h0 = Tensor::randn([1, 3, 6], 32, &dev).requires_grad();
+        let w = weights(3, 5, 6, 33, &dev);
+        let w_hh = w.w_hh.requires_grad();
+        let w = RnnWeights { w_hh: w_hh.clone(), ..w };
+        let (out, _) = F::gru(&x, Some(&h0), std::slice::from_ref(&w));
+        let reference = gru_reference(&x, &h0.squeeze(0), &w);
+        assert_close(&out.to_device(&cpu), &reference.to_device(&cpu), 1e-5, 1e-5, "gru out");
+        let proj = Tensor::randn([4, 3, 6], 34, &dev);
+        let g = out.mul(&proj).sum_all().backward().unwrap();
+        let rg = reference.mul(&proj).sum_all().backward().unwrap();
+        for (name, p) in [("x", &x), ("h0", &h0), ("w_hh", &w_hh)] {
+            assert_close(
+                &g.get(p).unwrap().to_device(&cpu).contiguous(),
+                &rg.get(p).unwrap().to_device(&cpu).contiguous(),
+                1e-5,
+                1e-4,
+                name,
+            );
+        }
+    }
+}

@@ -2,8 +2,8 @@
 //! time-major: x [T, B, I], states [layers, B, H].
 //!
 //! Every layer projects the inputs of all T steps with one matmul up front; each step
-//! then costs one recurrent matmul plus the cell. The LSTM cell is one fused kernel
-//! (forward and backward); GRU and the tanh RNN are composed from tensor ops for now.
+//! then costs one recurrent matmul plus the cell. The LSTM and GRU cells are one fused
+//! kernel each (forward and backward); the tanh RNN's cell is a single add + tanh.
 //! Nothing reads back to the host, so a whole sequence is recorded as one batch of
 //! dispatches.
 
@@ -116,11 +116,7 @@ pub fn gru(x: &Tensor, h0: Option<&Tensor>, layers: &[RnnWeights]) -> (Tensor, T
             if let Some(b) = &w.b_hh {
                 hw = hw.add(b);
             }
-            let gate = |k: usize, m: &Tensor| m.narrow(1, k * hidden, hidden);
-            let r = gate(0, &xt).add(&gate(0, &hw)).sigmoid();
-            let z = gate(1, &xt).add(&gate(1, &hw)).sigmoid();
-            let n = gate(2, &xt).add(&r.mul(&gate(2, &hw))).tanh();
-            h = n.add(&z.mul(&h.sub(&n)));
+            h = xt.gru_cell(&hw, &h);
             outs.push(h.clone());
         }
         input = Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0);

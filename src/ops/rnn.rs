@@ -28,7 +28,7 @@ impl Tensor {
             }
             (Storage::Gpu(g), Storage::Gpu(c)) => {
                 let gpu = self.device().gpu_runtime().expect("gpu device");
-                let b = wgrad_gpu::kernels::lstm::lstm_cell(
+                let b = wgrad_gpu::kernels::rnn::lstm_cell(
                     gpu,
                     DType::F32,
                     (g, gates.offset()),
@@ -60,7 +60,7 @@ impl Tensor {
                 (Storage::Gpu(g), Storage::Gpu(c), Storage::Gpu(d)) => {
                     let dev = saved_gates.device();
                     let gpu = dev.gpu_runtime().expect("gpu device");
-                    let (dg, dc) = wgrad_gpu::kernels::lstm::lstm_cell_backward(
+                    let (dg, dc) = wgrad_gpu::kernels::rnn::lstm_cell_backward(
                         gpu,
                         DType::F32,
                         (g, saved_gates.offset()),
@@ -78,6 +78,78 @@ impl Tensor {
             };
             vec![Some(dg), Some(dc)]
         })
+    }
+
+    /// One fused GRU step (gate order r, z, n). `self` is the input projection `xw`
+    /// [B, 3H] (`x_t W_ih^T + b_ih`), `hw` the hidden projection `h W_hh^T + b_hh`, `h_prev`
+    /// [B, H]. Returns h_t [B, H].
+    pub fn gru_cell(&self, hw: &Tensor, h_prev: &Tensor) -> Tensor {
+        same_device("gru_cell", &[self, hw, h_prev]);
+        let (batch, three_h) = (self.dims()[0], self.dims()[1]);
+        let hidden = three_h / 3;
+        assert!(
+            self.rank() == 2 && three_h == 3 * hidden && hw.dims() == self.dims() && h_prev.dims() == [batch, hidden],
+            "gru_cell: expected xw and hw [B, 3H] and h_prev [B, H], got {}, {} and {}",
+            self.shape(),
+            hw.shape(),
+            h_prev.shape()
+        );
+        let (xw, hw, hp) = (self.contiguous(), hw.contiguous(), h_prev.contiguous());
+        let dev = self.device().clone();
+        let h = match dev.gpu_runtime() {
+            None => {
+                let v = wgrad_cpu::rnn::gru_cell(xw.host_f32(), hw.host_f32(), hp.host_f32(), batch, hidden);
+                Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(v), [batch, hidden])
+            }
+            Some(gpu) => {
+                let b =
+                    wgrad_gpu::kernels::rnn::gru_cell(gpu, DType::F32, xw.view(), hw.view(), hp.view(), batch, hidden);
+                Tensor::from_gpu(b, [batch, hidden], DType::F32, &dev)
+            }
+        };
+        let (sx, sh, sp) = (xw.detach(), hw.detach(), hp.detach());
+        h.record("gru_cell", &[&xw, &hw, &hp], move |dh| {
+            let dh = dh.contiguous();
+            let shape3 = [batch, 3 * hidden];
+            let (dxw, dhw, dhp) = match dev.gpu_runtime() {
+                None => {
+                    let (a, b, c) = wgrad_cpu::rnn::gru_cell_backward(
+                        sx.host_f32(),
+                        sh.host_f32(),
+                        sp.host_f32(),
+                        dh.host_f32(),
+                        batch,
+                        hidden,
+                    );
+                    let t =
+                        |v: Vec<f32>, shape: &[usize]| Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(v), shape.to_vec());
+                    (t(a, &shape3), t(b, &shape3), t(c, &[batch, hidden]))
+                }
+                Some(gpu) => {
+                    let (a, b, c) = wgrad_gpu::kernels::rnn::gru_cell_backward(
+                        gpu,
+                        DType::F32,
+                        sx.view(),
+                        sh.view(),
+                        sp.view(),
+                        dh.view(),
+                        batch,
+                        hidden,
+                    );
+                    let t = |buf, shape: &[usize]| Tensor::from_gpu(buf, shape.to_vec(), DType::F32, &dev);
+                    (t(a, &shape3), t(b, &shape3), t(c, &[batch, hidden]))
+                }
+            };
+            vec![Some(dxw), Some(dhw), Some(dhp)]
+        })
+    }
+
+    /// A contiguous GPU tensor as (buffer, element offset) for kernels taking views.
+    fn view(&self) -> (&wgrad_gpu::PooledBuffer, usize) {
+        match self.storage() {
+            Storage::Gpu(b) => (b, self.offset()),
+            Storage::Cpu(_) => unreachable!("view() of a CPU tensor"),
+        }
     }
 
     /// Element offset of this view in its storage.

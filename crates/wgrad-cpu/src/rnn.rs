@@ -56,6 +56,59 @@ pub fn lstm_cell_backward(
     (dgates, dc_prev)
 }
 
+/// One GRU step (gate order r, z, n) from `xw`, `hw` [B, 3H] (input and hidden
+/// projections, biases included) and `h_prev` [B, H]: returns h_t [B, H].
+pub fn gru_cell(xw: &[f32], hw: &[f32], h_prev: &[f32], batch: usize, hidden: usize) -> Vec<f32> {
+    let mut h = vec![0.0f32; batch * hidden];
+    for b in 0..batch {
+        let (x, g) = (&xw[b * 3 * hidden..], &hw[b * 3 * hidden..]);
+        for j in 0..hidden {
+            let r = sigmoid(x[j] + g[j]);
+            let z = sigmoid(x[hidden + j] + g[hidden + j]);
+            let n = (x[2 * hidden + j] + r * g[2 * hidden + j]).tanh();
+            h[b * hidden + j] = (1.0 - z) * n + z * h_prev[b * hidden + j];
+        }
+    }
+    h
+}
+
+/// Backward of [`gru_cell`] from `dh` [B, H]: (`dxw`, `dhw` [B, 3H], `dh_prev` [B, H]),
+/// where `dh_prev` is only the direct path `dh * z` (the rest flows through `dhw`).
+pub fn gru_cell_backward(
+    xw: &[f32],
+    hw: &[f32],
+    h_prev: &[f32],
+    dh: &[f32],
+    batch: usize,
+    hidden: usize,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut dxw = vec![0.0f32; 3 * batch * hidden];
+    let mut dhw = vec![0.0f32; 3 * batch * hidden];
+    let mut dh_prev = vec![0.0f32; batch * hidden];
+    for b in 0..batch {
+        let o = b * 3 * hidden;
+        for j in 0..hidden {
+            let idx = b * hidden + j;
+            let r = sigmoid(xw[o + j] + hw[o + j]);
+            let z = sigmoid(xw[o + hidden + j] + hw[o + hidden + j]);
+            let hw_n = hw[o + 2 * hidden + j];
+            let n = (xw[o + 2 * hidden + j] + r * hw_n).tanh();
+            let g = dh[idx];
+            let an = g * (1.0 - z) * (1.0 - n * n);
+            let ar = an * hw_n * r * (1.0 - r);
+            let az = g * (h_prev[idx] - n) * z * (1.0 - z);
+            dxw[o + j] = ar;
+            dxw[o + hidden + j] = az;
+            dxw[o + 2 * hidden + j] = an;
+            dhw[o + j] = ar;
+            dhw[o + hidden + j] = az;
+            dhw[o + 2 * hidden + j] = an * r;
+            dh_prev[idx] = g * z;
+        }
+    }
+    (dxw, dhw, dh_prev)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

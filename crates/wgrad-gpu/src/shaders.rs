@@ -33,6 +33,8 @@ shader_file!(SOFTMAX, "softmax.wgsl");
 shader_file!(ATTENTION, "attention.wgsl");
 shader_file!(LSTM_CELL, "lstm_cell.wgsl");
 shader_file!(LSTM_CELL_BACKWARD, "lstm_cell_backward.wgsl");
+shader_file!(GRU_CELL, "gru_cell.wgsl");
+shader_file!(GRU_CELL_BACKWARD, "gru_cell_backward.wgsl");
 
 /// Every family, for validation.
 pub const ALL: &[ShaderFile] = &[
@@ -45,6 +47,8 @@ pub const ALL: &[ShaderFile] = &[
     SOFTMAX,
     LSTM_CELL,
     LSTM_CELL_BACKWARD,
+    GRU_CELL,
+    GRU_CELL_BACKWARD,
     ATTENTION,
 ];
 

@@ -6,9 +6,9 @@
 pub mod attention;
 pub mod elementwise;
 pub mod gather;
-pub mod lstm;
 pub mod matmul;
 pub mod reduce;
+pub mod rnn;
 pub mod softmax;
 
 use crate::PooledBuffer;
@@ -79,11 +79,13 @@ pub fn all_variants() -> Vec<(String, String)> {
             }
         }
         if d.is_float() {
-            out.push((format!("lstm_cell {d}"), lstm::source(d)));
+            out.push((format!("lstm_cell {d}"), rnn::source(d)));
+            out.push((format!("lstm_cell_backward {d}"), rnn::backward_source(d)));
+            out.push((format!("gru_cell {d}"), rnn::gru_source(d)));
+            out.push((format!("gru_cell_backward {d}"), rnn::gru_backward_source(d)));
             for m in [attention::MaskKind::None, attention::MaskKind::Keep, attention::MaskKind::Additive] {
                 out.push((format!("attention {m:?} {d}"), attention::source(d, m)));
             }
-            out.push((format!("lstm_cell_backward {d}"), lstm::backward_source(d)));
             for log in [false, true] {
                 out.push((format!("softmax log={log} {d}"), softmax::source(d, log)));
             }

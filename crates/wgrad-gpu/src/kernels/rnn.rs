@@ -1,5 +1,5 @@
-//! Launchers for shaders/lstm_cell.wgsl and lstm_cell_backward.wgsl (CPU reference:
-//! wgrad_cpu::lstm_cell / lstm_cell_backward).
+//! Launchers for the fused recurrent cells: shaders/lstm_cell*.wgsl and gru_cell*.wgsl
+//! (CPU reference: wgrad_cpu::rnn).
 
 use super::to_u32;
 use crate::shaders::{self, wgsl_type};
@@ -101,4 +101,92 @@ pub fn lstm_cell_backward(
         workgroups: shaders::linear_workgroups(n, WG),
     });
     (dgates, dc_prev)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct GruParams {
+    batch: u32,
+    hidden: u32,
+    xw_offset: u32,
+    hw_offset: u32,
+    h_offset: u32,
+    dh_offset: u32,
+    _pad: [u32; 2],
+}
+
+/// The forward GRU cell module.
+pub fn gru_source(dtype: DType) -> String {
+    shaders::compose(&[dtype], &bindings(dtype, &["h"], &["xw", "hw", "h_prev"]), shaders::GRU_CELL)
+}
+
+/// The backward GRU cell module.
+pub fn gru_backward_source(dtype: DType) -> String {
+    let p = bindings(dtype, &["dxw", "dhw", "dh_prev"], &["xw", "hw", "h_prev", "dh"]);
+    shaders::compose(&[dtype], &p, shaders::GRU_CELL_BACKWARD)
+}
+
+fn gru_params(batch: usize, hidden: usize, xw: usize, hw: usize, h: usize, dh: usize) -> GruParams {
+    let u = |v| to_u32(v, "gru");
+    GruParams {
+        batch: u(batch),
+        hidden: u(hidden),
+        xw_offset: u(xw),
+        hw_offset: u(hw),
+        h_offset: u(h),
+        dh_offset: u(dh),
+        _pad: [0; 2],
+    }
+}
+
+/// One GRU step from contiguous views `xw`, `hw` [B, 3H] (projections with biases) and
+/// `h_prev` [B, H]: returns h_t [B, H].
+pub fn gru_cell(
+    gpu: &GpuDevice,
+    dtype: DType,
+    xw: View,
+    hw: View,
+    h_prev: View,
+    batch: usize,
+    hidden: usize,
+) -> PooledBuffer {
+    let n = batch * hidden;
+    let h = gpu.output_buffer((n * dtype.size_in_bytes()) as u64);
+    gpu.launch(KernelLaunch {
+        key: format!("gru_cell|{}", dtype.name()),
+        source: &|| gru_source(dtype),
+        params: bytemuck::bytes_of(&gru_params(batch, hidden, xw.1, hw.1, h_prev.1, 0)),
+        buffers: &[&h, xw.0, hw.0, h_prev.0],
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(n, WG),
+    });
+    h
+}
+
+/// The GRU step's backward: (`dxw`, `dhw` [B, 3H], `dh_prev` [B, H]) from `dh` [B, H].
+#[allow(clippy::too_many_arguments)]
+pub fn gru_cell_backward(
+    gpu: &GpuDevice,
+    dtype: DType,
+    xw: View,
+    hw: View,
+    h_prev: View,
+    dh: View,
+    batch: usize,
+    hidden: usize,
+) -> (PooledBuffer, PooledBuffer, PooledBuffer) {
+    let n = batch * hidden;
+    let size = dtype.size_in_bytes() as u64;
+    let dxw = gpu.output_buffer(3 * n as u64 * size);
+    let dhw = gpu.output_buffer(3 * n as u64 * size);
+    let dh_prev = gpu.output_buffer(n as u64 * size);
+    gpu.launch(KernelLaunch {
+        key: format!("gru_cell_backward|{}", dtype.name()),
+        source: &|| gru_backward_source(dtype),
+        params: bytemuck::bytes_of(&gru_params(batch, hidden, xw.1, hw.1, h_prev.1, dh.1)),
+        buffers: &[&dxw, &dhw, &dh_prev, xw.0, hw.0, h_prev.0, dh.0],
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(n, WG),
+    });
+    (dxw, dhw, dh_prev)
 }
