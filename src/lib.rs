@@ -18,7 +18,7 @@ mod anomaly;
 mod autograd;
 mod device;
 pub mod functional;
-mod ops;
+pub mod ops;
 mod rng;
 mod storage;
 mod tensor;

@@ -5,9 +5,12 @@ mod arith;
 mod elementwise;
 mod index;
 mod matmul;
+mod optim;
 mod reduce;
 mod rnn;
 mod softmax;
+
+pub use optim::{AdamStep, AdamUpdate};
 
 use crate::storage::Storage;
 use crate::Tensor;

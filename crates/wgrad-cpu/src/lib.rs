@@ -6,6 +6,7 @@
 mod elementwise;
 mod index;
 mod matmul;
+pub mod optim;
 mod reduce;
 pub mod rnn;
 mod softmax;

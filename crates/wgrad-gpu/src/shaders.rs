@@ -31,6 +31,7 @@ shader_file!(GATHER, "gather.wgsl");
 shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
 shader_file!(SOFTMAX, "softmax.wgsl");
 shader_file!(ATTENTION, "attention.wgsl");
+shader_file!(ADAM, "adam.wgsl");
 shader_file!(LSTM_CELL, "lstm_cell.wgsl");
 shader_file!(LSTM_CELL_BACKWARD, "lstm_cell_backward.wgsl");
 shader_file!(GRU_CELL, "gru_cell.wgsl");
@@ -50,6 +51,7 @@ pub const ALL: &[ShaderFile] = &[
     GRU_CELL,
     GRU_CELL_BACKWARD,
     ATTENTION,
+    ADAM,
 ];
 
 /// The WGSL scalar type of a dtype.

@@ -7,6 +7,7 @@ pub mod attention;
 pub mod elementwise;
 pub mod gather;
 pub mod matmul;
+pub mod optim;
 pub mod reduce;
 pub mod rnn;
 pub mod softmax;
@@ -94,6 +95,7 @@ pub fn all_variants() -> Vec<(String, String)> {
     for d in floats {
         out.push((format!("matmul {d}"), matmul::source(d)));
     }
+    out.push(("adam".into(), optim::source()));
     use matmul::Vec4Axis::{Outer, K};
     for (a, b) in [(K, Outer), (K, K), (Outer, Outer), (Outer, K)] {
         out.push((format!("matmul_vec4 {a:?} {b:?}"), matmul::vec4_source(a, b)));
