@@ -2,9 +2,11 @@
 //
 // The host views the input with the kept ("outer") dims first and the reduced
 // ("inner") dims last, collapsing each group, so output element o reduces the inner
-// run r = 0..inner of input offset(o, r). One workgroup per output element: each
-// thread folds r = lid, lid + WG, ... in increasing order, then a shared-memory tree
-// halves the partials. Every reduction carries a (value, index) pair so max/min and
+// run r = 0..inner of input offset(o, r). `splits` workgroups per output element each
+// take a chunk of r (long runs are split so that many workgroups share them; the host
+// reduces the partials in a second launch); within a workgroup each thread folds
+// r = start + lid, + WG, ... in increasing order, then a shared-memory tree halves the
+// partials. Work item w writes out[w]: output o's partial p is at o * splits + p. Every reduction carries a (value, index) pair so max/min and
 // their arg versions share the code; ties keep the smaller index (PyTorch's "first").
 //
 // The launcher's prelude supplies: alias T (input), V (accumulator), O (output);
@@ -23,8 +25,8 @@ struct Params {
     strides: array<vec4<u32>, 2>,
     offset: u32,
     scale: f32,   // 1 / inner, for mean
-    _pad0: u32,
-    _pad1: u32,
+    splits: u32,  // workgroups per output: each reduces `chunk` consecutive r
+    chunk: u32,
 }
 
 struct Pair {
@@ -64,13 +66,16 @@ fn is_nan(x: f32) -> bool {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let o = wg.x + wg.y * groups.x;
-    if (o >= params.outer) {
+    let w = wg.x + wg.y * groups.x;
+    if (w >= params.outer * params.splits) {
         return;
     }
+    let o = w / params.splits;
+    let start = (w % params.splits) * params.chunk;
+    let end = min(start + params.chunk, params.inner);
     let base = params.offset + span_offset(o, 0u, params.outer_rank);
     var acc = Pair(IDENTITY_V, NONE);
-    for (var r = lid; r < params.inner; r += WG) {
+    for (var r = start + lid; r < end; r += WG) {
         let v = V(x[base + span_offset(r, params.outer_rank, params.rank)]);
         acc = combine(acc, Pair(v, r));
     }
@@ -87,6 +92,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
         workgroupBarrier();
     }
     if (lid == 0u) {
-        out[o] = finish(Pair(partial_v[0], partial_i[0]));
+        out[w] = finish(Pair(partial_v[0], partial_i[0]));
     }
 }

@@ -5,12 +5,24 @@ mod common;
 use wgrad::{Device, Tensor};
 
 #[test]
-fn vec4_orientations_and_edges_match_cpu() {
+fn vec4_orientations_and_edges_match_cpu_with_both_kernels() {
+    use wgrad::gpu::kernels::matmul::{force_variant, Variant};
+    // This binary holds only this test, so forcing a variant affects nothing else.
+    for v in [Variant::RegisterBlocked, Variant::Tiled] {
+        force_variant(Some(v));
+        check_vec4_orientations_and_edges();
+    }
+    force_variant(None);
+}
+
+fn check_vec4_orientations_and_edges() {
     let Some(gpu) = common::gpu() else { return };
     let cpu = Device::cpu();
     // (m, k, n): multiples of 4 take the vec4 kernel, including sizes that leave partial
     // 8x16 blocks; the last ones fall back to the generic kernel.
-    for (m, k, n) in [(4, 4, 4), (8, 16, 16), (12, 20, 36), (64, 128, 96), (100, 8, 4), (5, 7, 3), (4, 6, 8)] {
+    for (m, k, n) in
+        [(4, 4, 4), (8, 16, 16), (12, 20, 36), (64, 128, 96), (100, 8, 4), (132, 36, 260), (5, 7, 3), (4, 6, 8)]
+    {
         let a = Tensor::randn([m, k], (m * 31 + k) as u64, &cpu);
         let b = Tensor::randn([k, n], (k * 17 + n) as u64, &cpu);
         let expected = a.matmul(&b);

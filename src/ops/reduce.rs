@@ -6,9 +6,6 @@ use wgrad_core::ops::{reduce_shape, ReduceOp};
 use wgrad_core::Dim;
 use wgrad_gpu::kernels::reduce as gpu_reduce;
 
-/// Longest run one GPU workgroup reduces (256 threads x 4096 elements).
-const MAX_GPU_RUN: usize = 1 << 20;
-
 macro_rules! reduce_methods {
     ($($name:ident, $dims_name:ident => $op:ident),* $(,)?) => {$(
         #[doc = concat!("`", stringify!($name), "` over `dim` (negative counts from the end); keepdim keeps it as size 1.")]
@@ -82,11 +79,6 @@ impl Tensor {
             let touched = (self.layout().storage_extent() - self.layout().offset()) * size;
             if touched as u64 > gpu.max_binding_bytes() {
                 return self.reduce_in_parts(op, &ds, keepdim, gpu.max_binding_bytes() as usize / 2 / size);
-            }
-            // One workgroup reduces each output; lavapipe loses partial sums when its
-            // threads loop more than ~21k times before the barrier, so long runs are split.
-            if inner > MAX_GPU_RUN && !op.is_arg() {
-                return self.reduce_in_parts(op, &ds, keepdim, MAX_GPU_RUN);
             }
         }
         let out = match self.device().gpu_runtime() {

@@ -27,6 +27,7 @@ shader_file!(ELEMENTWISE, "elementwise.wgsl");
 shader_file!(REDUCE, "reduce.wgsl");
 shader_file!(MATMUL, "matmul.wgsl");
 shader_file!(MATMUL_VEC4, "matmul_vec4.wgsl");
+shader_file!(MATMUL_TILED, "matmul_tiled.wgsl");
 shader_file!(GATHER, "gather.wgsl");
 shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
 shader_file!(SOFTMAX, "softmax.wgsl");
@@ -43,6 +44,7 @@ pub const ALL: &[ShaderFile] = &[
     REDUCE,
     MATMUL,
     MATMUL_VEC4,
+    MATMUL_TILED,
     GATHER,
     GATHER_BACKWARD,
     SOFTMAX,

@@ -28,8 +28,47 @@ pub enum Vec4Axis {
     Outer,
 }
 
-/// The WGSL module of the vec4 register-blocked kernel for operand orientations `a`, `b`.
-pub fn vec4_source(a: Vec4Axis, b: Vec4Axis) -> String {
+/// Which kernel runs a product whose operands allow vec4 loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// matmul_vec4.wgsl: registers only (what software adapters run fastest).
+    RegisterBlocked,
+    /// matmul_tiled.wgsl: workgroup-memory tiles (hardware GPUs).
+    Tiled,
+}
+
+/// 0: choose by adapter class; 1: force register-blocked; 2: force tiled. The
+/// environment variable WGRAD_MATMUL=blocked|tiled sets it too.
+static FORCED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Forces one variant for the whole process (None: by adapter class). For tests and
+/// benchmarks that must exercise both paths on one adapter.
+pub fn force_variant(v: Option<Variant>) {
+    let code = match v {
+        None => 0,
+        Some(Variant::RegisterBlocked) => 1,
+        Some(Variant::Tiled) => 2,
+    };
+    FORCED.store(code, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn variant(gpu: &GpuDevice) -> Variant {
+    static FROM_ENV: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    let env = *FROM_ENV.get_or_init(|| match std::env::var("WGRAD_MATMUL").as_deref() {
+        Ok("blocked") => 1,
+        Ok("tiled") => 2,
+        _ => 0,
+    });
+    match FORCED.load(std::sync::atomic::Ordering::Relaxed).max(env) {
+        1 => Variant::RegisterBlocked,
+        2 => Variant::Tiled,
+        _ if gpu.ctx.is_software() => Variant::RegisterBlocked,
+        _ => Variant::Tiled,
+    }
+}
+
+/// The WGSL module of the vec4 kernel `v` for operand orientations `a`, `b`.
+pub fn vec4_source(v: Variant, a: Vec4Axis, b: Vec4Axis) -> String {
     let load_a = match a {
         Vec4Axis::K => {
             "let s = params.a_row;\n    let i = (base + row0 * s + k) >> 2u;\n    let d = s >> 2u;\n    \
@@ -57,7 +96,11 @@ pub fn vec4_source(a: Vec4Axis, b: Vec4Axis) -> String {
          fn load_a(row0: u32, k: u32, base: u32) -> mat4x4<f32> {{\n    {load_a}\n}}\n\
          fn load_b(col0: u32, k: u32, base: u32) -> mat4x4<f32> {{\n    {load_b}\n}}\n"
     );
-    shaders::compose(&[DType::F32], &prelude, shaders::MATMUL_VEC4)
+    let file = match v {
+        Variant::RegisterBlocked => shaders::MATMUL_VEC4,
+        Variant::Tiled => shaders::MATMUL_TILED,
+    };
+    shaders::compose(&[DType::F32], &prelude, file)
 }
 
 /// The orientation of an operand viewed `[batch, rows, cols]` if the vec4 kernel can
@@ -144,14 +187,19 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         _ => None,
     };
     if let Some((ax, bx)) = vec4 {
+        let v = variant(gpu);
+        let workgroups = match v {
+            Variant::RegisterBlocked => [n.div_ceil(16 * WG as usize), m.div_ceil(8 * WG as usize), batch],
+            Variant::Tiled => [n.div_ceil(128), m.div_ceil(128), batch],
+        };
         gpu.launch_windowed(
             KernelLaunch {
-                key: format!("matmul_vec4|{ax:?}|{bx:?}"),
-                source: &|| vec4_source(ax, bx),
+                key: format!("matmul|{v:?}|{ax:?}|{bx:?}"),
+                source: &|| vec4_source(v, ax, bx),
                 params: bytemuck::bytes_of(&params),
                 buffers: &[&out, a.buffer, b.buffer],
                 uses_errors: false,
-                workgroups: [n.div_ceil(16 * WG as usize) as u32, m.div_ceil(8 * WG as usize) as u32, batch as u32],
+                workgroups: workgroups.map(|g| g as u32),
             },
             &windows,
         );

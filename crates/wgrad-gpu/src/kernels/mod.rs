@@ -98,7 +98,9 @@ pub fn all_variants() -> Vec<(String, String)> {
     out.push(("adam".into(), optim::source()));
     use matmul::Vec4Axis::{Outer, K};
     for (a, b) in [(K, Outer), (K, K), (Outer, Outer), (Outer, K)] {
-        out.push((format!("matmul_vec4 {a:?} {b:?}"), matmul::vec4_source(a, b)));
+        for v in [matmul::Variant::RegisterBlocked, matmul::Variant::Tiled] {
+            out.push((format!("matmul {v:?} {a:?} {b:?}"), matmul::vec4_source(v, a, b)));
+        }
     }
     out
 }

@@ -17,8 +17,14 @@ struct Params {
     strides: [u32; 8],
     offset: u32,
     scale: f32,
-    _pad: [u32; 2],
+    splits: u32,
+    chunk: u32,
 }
+
+/// Most elements one workgroup reduces: longer runs are split over several workgroups
+/// and finished by a second launch (GPUs need many workgroups; lavapipe also loses
+/// partial results when threads loop ~21k times before a barrier).
+const MAX_CHUNK: usize = 1 << 14;
 
 /// Output dtype of a reduction of `dtype`.
 pub fn output_dtype(op: ReduceOp, dtype: DType) -> DType {
@@ -81,7 +87,35 @@ pub fn reduce(gpu: &GpuDevice, op: ReduceOp, x: Operand, dims: &[usize]) -> Pool
     let inner = Layout::new(inner_dims, inner_strides, 0).collapsed();
     let (n_out, n_in) = (outer.numel(), inner.numel());
     let out_dtype = output_dtype(op, x.dtype);
-    let out = gpu.output_buffer((n_out * out_dtype.size_in_bytes()) as u64);
+    let splits = if op.is_arg() { 1 } else { n_in.div_ceil(MAX_CHUNK).max(1) };
+    if splits > 1 && n_out > 0 {
+        // Pass 1: partials [n_out, splits] (sums for a mean); pass 2 reduces each row.
+        let first = if op == ReduceOp::Mean { ReduceOp::Sum } else { op };
+        let partials = launch(gpu, first, x, &outer, &inner, splits);
+        let layout = Layout::contiguous([n_out, splits]);
+        let pass2 = Operand { buffer: &partials, layout: &layout, dtype: out_dtype };
+        let result = reduce(gpu, if op == ReduceOp::Mean { ReduceOp::Sum } else { op }, pass2, &[1]);
+        if op != ReduceOp::Mean {
+            return result;
+        }
+        let mean = Operand { buffer: &result, layout: &Layout::contiguous([n_out]), dtype: out_dtype };
+        let m = super::elementwise::Map {
+            expr: "a * s",
+            inputs: &[mean],
+            scalar_dtype: DType::F32,
+            scalar: (1.0 / n_in as f32).to_bits(),
+        };
+        return super::elementwise::map(gpu, &m, &[n_out], out_dtype);
+    }
+    launch(gpu, op, x, &outer, &inner, 1)
+}
+
+/// One launch: `splits` workgroups per output, writing `n_out * splits` values.
+fn launch(gpu: &GpuDevice, op: ReduceOp, x: Operand, outer: &Layout, inner: &Layout, splits: usize) -> PooledBuffer {
+    let l = x.layout;
+    let (n_out, n_in) = (outer.numel(), inner.numel());
+    let out_dtype = output_dtype(op, x.dtype);
+    let out = gpu.output_buffer((n_out * splits * out_dtype.size_in_bytes()) as u64);
     if n_out == 0 {
         return out;
     }
@@ -96,10 +130,11 @@ pub fn reduce(gpu: &GpuDevice, op: ReduceOp, x: Operand, dims: &[usize]) -> Pool
         strides: pack8(&strides_all, "reduce"),
         offset: 0,
         scale: 1.0 / n_in as f32,
-        _pad: [0; 2],
+        splits: to_u32(splits, "reduce"),
+        chunk: to_u32(n_in.div_ceil(splits).max(1), "reduce"),
     };
     let (out_w, x_w) = match (
-        gpu.window(&out, out_dtype.size_in_bytes(), 0, n_out),
+        gpu.window(&out, out_dtype.size_in_bytes(), 0, n_out * splits),
         gpu.window(x.buffer, x.dtype.size_in_bytes(), l.offset(), l.storage_extent()),
     ) {
         (Ok(a), Ok(b)) => (a, b),
@@ -116,7 +151,7 @@ pub fn reduce(gpu: &GpuDevice, op: ReduceOp, x: Operand, dims: &[usize]) -> Pool
             params: bytemuck::bytes_of(&params),
             buffers: &[&out, x.buffer],
             uses_errors: false,
-            workgroups: shaders::linear_workgroups(n_out, 1),
+            workgroups: shaders::linear_workgroups(n_out * splits, 1),
         },
         &[out_w, x_w],
     );
