@@ -1,6 +1,6 @@
 //! Embedding lookups (torch.nn.functional.embedding).
 
-use crate::{Layout, Tensor};
+use crate::Tensor;
 
 /// Rows of `weight` [V, D] picked by `ids` (u32/i32, any shape): output is
 /// `ids.shape + [D]`. An id >= V is an `Err` naming the value at the next readback.
@@ -16,11 +16,9 @@ pub fn embedding(ids: &Tensor, weight: &Tensor, padding_idx: Option<usize>) -> T
     let mut shape = ids.dims().to_vec();
     shape.push(dim);
     let out = weight.detach().index_select(0, &flat).reshape(shape);
-    let w_shape = weight.shape().clone();
     out.record("embedding", &[weight], move |g| {
         let g = g.reshape([flat.numel(), dim]);
-        let spread = flat.with_layout(Layout::index_select_ids(&w_shape, 0, flat.layout()));
-        let mut grad = g.gather_backward(0, &spread, &w_shape);
+        let mut grad = g.index_add_rows(&flat, rows);
         if let Some(p) = padding_idx {
             let mut keep = vec![1.0f32; rows];
             keep[p] = 0.0;

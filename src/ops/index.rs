@@ -118,6 +118,30 @@ impl Tensor {
         out.record("gather", &[self], move |g| vec![Some(g.gather_backward(dim, &ids, &x_shape))])
     }
 
+    /// `out[v, :] = sum of self[l, :] over ids[l] == v` for `rows` rows (the backward of
+    /// `index_select(0, ids)` and of embedding lookups), summed in increasing l so that
+    /// results are deterministic. `self` is [L, D], `ids` [L] (u32/i32, already validated).
+    pub fn index_add_rows(&self, ids: &Tensor, rows: usize) -> Tensor {
+        same_device("index_add_rows", &[self, ids]);
+        assert!(
+            self.rank() == 2 && ids.rank() == 1 && ids.dims()[0] == self.dims()[0],
+            "index_add_rows: expected rows [L, D] and ids [L], got {} and {}",
+            self.shape(),
+            ids.shape()
+        );
+        let shape = [rows, self.dims()[1]];
+        match self.device().gpu_runtime() {
+            None => {
+                let spread = ids.with_layout(Layout::index_select_ids(&shape, 0, ids.layout()));
+                self.gather_backward(0, &spread, &shape)
+            }
+            Some(gpu) => {
+                let b = wgrad_gpu::kernels::index_add::index_add_rows(gpu, self.operand(), ids.operand(), rows);
+                Tensor::from_gpu(b, shape, self.dtype(), self.device())
+            }
+        }
+    }
+
     /// The gradient of `gather(dim, ids)` for an input of `x_shape`: each `self[q]` is
     /// summed into position q with coordinate `dim` replaced by `ids[q]` (deterministic).
     pub fn gather_backward(&self, dim: usize, ids: &Tensor, x_shape: &[usize]) -> Tensor {

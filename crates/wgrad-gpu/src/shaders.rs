@@ -30,6 +30,7 @@ shader_file!(MATMUL_VEC4, "matmul_vec4.wgsl");
 shader_file!(MATMUL_TILED, "matmul_tiled.wgsl");
 shader_file!(GATHER, "gather.wgsl");
 shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
+shader_file!(INDEX_ADD, "index_add.wgsl");
 shader_file!(SOFTMAX, "softmax.wgsl");
 shader_file!(ATTENTION, "attention.wgsl");
 shader_file!(ADAM, "adam.wgsl");
@@ -47,6 +48,7 @@ pub const ALL: &[ShaderFile] = &[
     MATMUL_TILED,
     GATHER,
     GATHER_BACKWARD,
+    INDEX_ADD,
     SOFTMAX,
     LSTM_CELL,
     LSTM_CELL_BACKWARD,

@@ -6,6 +6,7 @@
 pub mod attention;
 pub mod elementwise;
 pub mod gather;
+pub mod index_add;
 pub mod matmul;
 pub mod optim;
 pub mod reduce;
@@ -77,6 +78,10 @@ pub fn all_variants() -> Vec<(String, String)> {
             out.push((format!("gather {d} by {ids}"), gather::source(d, ids)));
             if d.is_float() {
                 out.push((format!("gather backward {d} by {ids}"), gather::backward_source(d, ids)));
+                use index_add::Pass;
+                for pass in [Pass::Count, Pass::Scan, Pass::Place, Pass::Sort, Pass::Sum] {
+                    out.push((format!("index_add {pass:?} {d} by {ids}"), index_add::source(pass, d, ids)));
+                }
             }
         }
         if d.is_float() {
