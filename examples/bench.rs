@@ -128,6 +128,46 @@ fn workload(name: &'static str, dev: &Device, iters: usize) -> Result<Option<Row
                 time(dev, 2, iters, || a.matmul(&b).sum_all().to_scalar().map(|_| ()).map_err(Into::into))?,
             )
         }
+        "W2" | "W2b" => {
+            use wgrad::functional::{conv2d, conv2d_grad_bias, conv2d_grad_input, conv2d_grad_weight, Conv2d};
+            let x = Tensor::randn([64, 32, 28, 28], 1, dev);
+            let w = Tensor::randn([64, 32, 3, 3], 2, dev).mul_scalar(0.1);
+            let b = Tensor::randn([64], 3, dev);
+            let p = Conv2d { padding: [1, 1], ..Default::default() };
+            let fwd_flops = 2.0 * (64 * 64 * 28 * 28 * 32 * 9) as f64;
+            if name == "W2" {
+                (
+                    Some(fwd_flops),
+                    time(dev, 2, iters, || {
+                        conv2d(&x, &w, Some(&b), p).sum_all().to_scalar().map(|_| ()).map_err(Into::into)
+                    })?,
+                )
+            } else {
+                // Gradients of sum(out): grad_out is all ones.
+                (
+                    Some(3.0 * fwd_flops),
+                    time(dev, 1, iters, || {
+                        let y = conv2d(&x, &w, Some(&b), p);
+                        let g = y.ones_like();
+                        let dx = conv2d_grad_input(&g, &w, [28, 28], p);
+                        let dw = conv2d_grad_weight(&g, &x, [3, 3], p);
+                        let db = conv2d_grad_bias(&g);
+                        let total = y.sum_all().add(&dx.sum_all()).add(&dw.sum_all()).add(&db.sum_all());
+                        total.to_scalar().map(|_| ()).map_err(Into::into)
+                    })?,
+                )
+            }
+        }
+        "W3" => {
+            use wgrad::functional::{max_pool2d, Pool2d};
+            let x = Tensor::randn([64, 64, 28, 28], 1, dev);
+            (
+                None,
+                time(dev, 2, iters, || {
+                    max_pool2d(&x, Pool2d::square(2)).sum_all().to_scalar().map(|_| ()).map_err(Into::into)
+                })?,
+            )
+        }
         "W5" | "W5c" => {
             use wgrad::functional::{scaled_dot_product_attention, AttnMask};
             let q = Tensor::randn([8, 8, 256, 64], 1, dev);
@@ -183,7 +223,7 @@ fn workload(name: &'static str, dev: &Device, iters: usize) -> Result<Option<Row
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut quick = false;
-    let mut filter: Vec<String> = ["W1", "W1b", "W4", "W5", "W5c"].map(String::from).to_vec();
+    let mut filter: Vec<String> = ["W1", "W1b", "W2", "W2b", "W3", "W4", "W5", "W5c"].map(String::from).to_vec();
     let mut devices = vec!["cpu".to_string(), "gpu".to_string()];
     let mut json = None;
     let mut it = args.iter();
@@ -212,6 +252,9 @@ fn main() -> Result<()> {
             let name: &'static str = match w.as_str() {
                 "W1" => "W1",
                 "W1b" => "W1b",
+                "W2" => "W2",
+                "W2b" => "W2b",
+                "W3" => "W3",
                 "W4" => "W4",
                 "W5" => "W5",
                 "W5c" => "W5c",

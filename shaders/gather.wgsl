@@ -4,6 +4,8 @@
 //
 // Ids are validated: an id >= size writes 0 and reports (code, id, size) to the device
 // error buffer with atomicMax, which the host turns into an Err at the next readback.
+// A negative i32 id (>= size as u32) is reported by its magnitude in word 3 instead, so
+// that the error names it with its sign.
 //
 // The prelude supplies: alias T (element), I (id type); bindings out (1), x (2), ids (3).
 
@@ -46,10 +48,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             x_off += c * params.x_strides[dd / 4u][dd % 4u];
         }
     }
-    let id = u32(ids[id_off]);
+    let raw = ids[id_off];
+    let id = u32(raw);
     if (id >= params.size) {
         atomicMax(&errors[0], INDEX_OUT_OF_RANGE);
-        atomicMax(&errors[1], id);
+        if (raw < I(0)) {
+            atomicMax(&errors[3], 0u - id);
+        } else {
+            atomicMax(&errors[1], id);
+        }
         atomicMax(&errors[2], params.size);
         out[i] = T(0);
         return;

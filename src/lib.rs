@@ -18,6 +18,8 @@ mod anomaly;
 mod autograd;
 mod device;
 pub mod functional;
+pub mod io;
+pub mod nn;
 pub mod ops;
 mod rng;
 mod storage;

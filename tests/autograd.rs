@@ -209,3 +209,17 @@ fn batch_norm_training_grads() {
         F::batch_norm(&a[0], None, Some(&a[1]), Some(&a[2]), true, 0.1, 1e-5).0
     });
 }
+
+#[test]
+fn convolution_and_pooling() {
+    use wgrad::functional::{self as F, Conv2d, Pool2d};
+    let x = randn(&[2, 2, 5, 6], 60);
+    let p = Conv2d { stride: [2, 1], padding: [1, 1], dilation: [1, 2], groups: 2 };
+    check_grads("conv2d", &[x.clone(), randn(&[4, 1, 3, 2], 61), randn(&[4], 62)], &|a| {
+        F::conv2d(&a[0], &a[1], Some(&a[2]), p)
+    });
+    let pool = Pool2d { kernel: [3, 2], stride: [2, 2], padding: [1, 0], ceil_mode: true };
+    check_grads("max_pool2d", std::slice::from_ref(&x), &|a| F::max_pool2d(&a[0], pool));
+    check_grads("avg_pool2d", std::slice::from_ref(&x), &|a| F::avg_pool2d(&a[0], pool, false));
+    check_grads("adaptive_avg_pool2d", std::slice::from_ref(&x), &|a| F::adaptive_avg_pool2d(&a[0], [3, 4]));
+}

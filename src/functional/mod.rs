@@ -2,15 +2,23 @@
 
 mod activation;
 mod attention;
+mod conv;
+mod differentiable;
 mod embedding;
+mod linear;
 mod loss;
 mod norm;
+mod pool;
 mod rnn;
 
 pub use activation::{dropout, gelu, layer_norm, log_softmax, relu, softmax};
 pub use attention::{scaled_dot_product_attention, scaled_dot_product_attention_with_weights, AttnMask};
+pub use conv::{conv2d_grad_bias, conv2d_grad_input, conv2d_grad_weight};
+pub use differentiable::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
 pub use embedding::embedding;
+pub use linear::linear;
 pub use loss::{binary_cross_entropy_with_logits, cross_entropy, cross_entropy_ignore, mse_loss, Reduction};
 pub use norm::{batch_norm, RunningStats};
+pub use pool::{adaptive_avg_pool2d_backward, avg_pool2d_backward, max_pool2d_backward, max_pool2d_with_indices};
 pub use rnn::{gru, lstm, rnn_tanh, RnnWeights};
 pub use wgrad_core::params::{Conv2d, Pool2d};

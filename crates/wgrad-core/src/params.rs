@@ -35,6 +35,80 @@ impl Conv2d {
     }
 }
 
+/// Every size of one conv2d call: input `[n, c, h, w]`, weight `[o, c / groups, kh, kw]`,
+/// output `[n, o, oh, ow]`. Built and checked by [`Conv2d::dims`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Conv2dDims {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub o: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub p: Conv2d,
+}
+
+impl Conv2dDims {
+    /// Input channels per group.
+    pub fn cg(&self) -> usize {
+        self.c / self.p.groups
+    }
+    /// Output channels per group.
+    pub fn og(&self) -> usize {
+        self.o / self.p.groups
+    }
+    /// Input shape `[n, c, h, w]`.
+    pub fn input_shape(&self) -> [usize; 4] {
+        [self.n, self.c, self.h, self.w]
+    }
+    /// Weight shape `[o, c / groups, kh, kw]`.
+    pub fn weight_shape(&self) -> [usize; 4] {
+        [self.o, self.cg(), self.kh, self.kw]
+    }
+    /// Output shape `[n, o, oh, ow]`.
+    pub fn output_shape(&self) -> [usize; 4] {
+        [self.n, self.o, self.oh, self.ow]
+    }
+}
+
+impl Conv2d {
+    /// The sizes of a convolution of `input` `[N, C, H, W]` by `weight` `[O, C/groups, KH,
+    /// KW]`; panics with PyTorch's messages when the shapes or parameters do not fit.
+    pub fn dims(&self, input: &[usize], weight: &[usize]) -> Conv2dDims {
+        let g = self.groups;
+        assert!(g > 0, "conv2d: non-positive groups is not supported");
+        assert!(self.stride.iter().all(|&s| s > 0), "conv2d: non-positive stride is not supported");
+        assert!(self.dilation.iter().all(|&d| d > 0), "conv2d: dilation should be greater than zero");
+        assert!(
+            input.len() == 4,
+            "conv2d: expected 3D (unbatched) or 4D (batched) input, but got input of size: {input:?}"
+        );
+        assert!(
+            weight.len() == 4,
+            "conv2d: expected weight to be 4D [out_channels, in_channels / groups, kH, kW], got size {weight:?}"
+        );
+        let [n, c, h, w] = [input[0], input[1], input[2], input[3]];
+        let [o, cg, kh, kw] = [weight[0], weight[1], weight[2], weight[3]];
+        assert!(
+            o.is_multiple_of(g),
+            "conv2d: given groups={g}, expected weight to be divisible by {g} at dimension 0, but got weight of \
+             size {weight:?} instead"
+        );
+        assert!(
+            cg * g == c,
+            "conv2d: given groups={g}, weight of size {weight:?}, expected input{input:?} to have {} channels, but \
+             got {c} channels instead",
+            cg * g
+        );
+        assert!(kh > 0 && kw > 0, "conv2d: kernel size must be positive, got weight of size {weight:?}");
+        let [oh, ow] = self.output_hw([h, w], [kh, kw]);
+        Conv2dDims { n, c, h, w, o, kh, kw, oh, ow, p: *self }
+    }
+}
+
 /// Parameters of 2-D max / average pooling (`F::max_pool2d`, `F::avg_pool2d`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Pool2d {

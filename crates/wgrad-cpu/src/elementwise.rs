@@ -21,7 +21,14 @@ pub fn unary_f32(op: UnaryOp, x: f32, s: f32) -> f32 {
         UnaryOp::Log => x.ln(),
         UnaryOp::Sqrt => x.sqrt(),
         UnaryOp::Rsqrt => 1.0 / x.sqrt(),
-        UnaryOp::Relu => x.max(0.0),
+        // Not `x.max(0.0)`: that maps NaN to 0, and relu propagates NaN (PyTorch, WGSL kernel).
+        UnaryOp::Relu => {
+            if x <= 0.0 {
+                0.0
+            } else {
+                x
+            }
+        }
         UnaryOp::Sigmoid => {
             if x >= 0.0 {
                 1.0 / (1.0 + (-x).exp())
@@ -282,13 +289,21 @@ pub fn where_cond(
     }
 }
 
-/// Converts to `dtype` (floats round to nearest; float to int truncates toward zero).
+/// Converts to `dtype` (floats round to nearest; float to int truncates toward zero and
+/// saturates; i32 <-> u32 wraps).
 pub fn cast(x: &CpuStorage, layout: &Layout, dtype: DType) -> CpuStorage {
     fn conv<A: WithDType, O: WithDType + Send>(v: &[A], l: &Layout) -> Vec<O> {
         map1(v, l, |x| O::from_f64(x.to_f64()))
     }
     fn to<O: HostElem + Send>(x: &CpuStorage, l: &Layout) -> CpuStorage {
         CpuStorage::from_vec::<O>(with_storage!(x, v => conv(v, l)))
+    }
+    // Between the two 32-bit integer types the bits are kept (two's complement wrap), as
+    // in PyTorch and WGSL; going through f64 would saturate instead.
+    match (x, dtype) {
+        (CpuStorage::I32(v), DType::U32) => return CpuStorage::U32(map1(v, layout, |x| x as u32)),
+        (CpuStorage::U32(v), DType::I32) => return CpuStorage::I32(map1(v, layout, |x| x as i32)),
+        _ => {}
     }
     match dtype {
         DType::F32 => to::<f32>(x, layout),

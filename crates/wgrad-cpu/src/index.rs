@@ -11,7 +11,7 @@ fn index_values(ids: &CpuStorage, lids: &Layout, size: usize, op: &'static str) 
         .into_iter()
         .map(|id| {
             if id < 0 || id as usize >= size {
-                Err(Error::IndexOutOfRange { op, index: id as u64, size: size as u64 })
+                Err(Error::IndexOutOfRange { op, index: id, size: size as u64 })
             } else {
                 Ok(id as usize)
             }

@@ -3,10 +3,12 @@
 //! return new contiguous storage. They are written to be read first and fast second:
 //! every GPU kernel is tested against them.
 
+pub mod conv;
 mod elementwise;
 mod index;
 mod matmul;
 pub mod optim;
+pub mod pool;
 mod reduce;
 pub mod rnn;
 mod softmax;

@@ -49,7 +49,10 @@ fn reduce_rows<T: WithDType>(op: ReduceOp, v: &[T], outer: &Layout, inner: &Layo
     let contiguous = inner.rank() <= 1 && inner.strides().first().is_none_or(|&s| s == 1);
     let offsets: Vec<usize> = if contiguous { Vec::new() } else { inner.indices().collect() };
     let row = |&base: &usize| -> f64 {
-        if contiguous {
+        if n == 0 {
+            // An empty run (sum 0, mean NaN); `base` may lie past the end of an empty storage.
+            reduce_run(op, std::iter::empty())
+        } else if contiguous {
             reduce_run(op, v[base..base + n].iter().map(|x| x.to_f64()))
         } else {
             reduce_run(op, offsets.iter().map(|&o| v[base + o].to_f64()))

@@ -37,7 +37,9 @@ pub struct Window {
 
 /// Codes a kernel writes to the device error buffer (word 0).
 pub mod error_code {
-    /// An index read by gather / index_select / embedding was out of range.
+    /// An index read by gather / index_select / embedding was out of range. Word 1: the
+    /// largest such id that is not negative; word 2: the dimension's size; word 3: the
+    /// magnitude of the most negative one (i32 ids), or 0.
     pub const INDEX_OUT_OF_RANGE: u32 = 1;
 }
 
@@ -372,9 +374,12 @@ impl GpuDevice {
             if words[0] != 0 {
                 self.ctx.queue.write_buffer(&self.error_buffer, 0, &[0u8; 16]);
                 if words[0] == crate::device::error_code::INDEX_OUT_OF_RANGE {
+                    // Word 1: the largest bad id >= 0; word 3: the magnitude of the most
+                    // negative bad i32 id, if any (named first).
+                    let index = if words[3] != 0 { -(words[3] as i64) } else { words[1] as i64 };
                     st.error.get_or_insert(Error::IndexOutOfRange {
                         op: "index lookup (gather/index_select/embedding)",
-                        index: words[1] as u64,
+                        index,
                         size: words[2] as u64,
                     });
                 }

@@ -38,6 +38,13 @@ shader_file!(LSTM_CELL, "lstm_cell.wgsl");
 shader_file!(LSTM_CELL_BACKWARD, "lstm_cell_backward.wgsl");
 shader_file!(GRU_CELL, "gru_cell.wgsl");
 shader_file!(GRU_CELL_BACKWARD, "gru_cell_backward.wgsl");
+shader_file!(CONV2D, "conv2d.wgsl");
+shader_file!(CONV2D_PACK, "conv2d_pack.wgsl");
+shader_file!(CONV2D_GRAD_WEIGHT, "conv2d_grad_weight.wgsl");
+shader_file!(POOL2D, "pool2d.wgsl");
+shader_file!(POOL2D_BACKWARD, "pool2d_backward.wgsl");
+shader_file!(MAX_POOL2D_BACKWARD, "max_pool2d_backward.wgsl");
+shader_file!(MAX_POOL2D_BOUNDS, "max_pool2d_bounds.wgsl");
 
 /// Every family, for validation.
 pub const ALL: &[ShaderFile] = &[
@@ -56,6 +63,13 @@ pub const ALL: &[ShaderFile] = &[
     GRU_CELL_BACKWARD,
     ATTENTION,
     ADAM,
+    CONV2D,
+    CONV2D_PACK,
+    CONV2D_GRAD_WEIGHT,
+    POOL2D,
+    POOL2D_BACKWARD,
+    MAX_POOL2D_BACKWARD,
+    MAX_POOL2D_BOUNDS,
 ];
 
 /// The WGSL scalar type of a dtype.

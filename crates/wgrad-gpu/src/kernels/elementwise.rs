@@ -129,14 +129,25 @@ pub fn binary_expr(op: BinaryOp, dtype: DType, rhs: &str) -> String {
     }
 }
 
-/// The expression of a comparison (u32 0/1 result).
-pub fn cmp_expr(op: CmpOp) -> String {
-    format!("select(0u, 1u, a {} b)", op.symbol())
+/// The expression of a comparison of inputs of `dtype` (u32 0/1 result). For floats,
+/// NaN is tested by its bits: WGSL lets compilers assume there are no NaNs, and some
+/// (lavapipe) then fold `NaN != NaN` to false. NaN is unequal to everything.
+pub fn cmp_expr(op: CmpOp, dtype: DType) -> String {
+    let (sym, float) = (op.symbol(), dtype.is_float());
+    match op {
+        _ if !float => format!("select(0u, 1u, a {sym} b)"),
+        CmpOp::Ne => "select(0u, 1u, a != b || is_nan(a) || is_nan(b))".into(),
+        _ => format!("select(0u, 1u, a {sym} b && !is_nan(a) && !is_nan(b))"),
+    }
 }
 
-/// `where(cond=a, b, c)`.
+/// `where(cond=a, b, c)`: any non-zero condition is true, NaN included.
 pub fn where_expr(cond: DType) -> String {
-    format!("select(c, b, a != {})", zero(cond))
+    if cond.is_float() {
+        "select(c, b, a != 0.0 || is_nan(a))".into()
+    } else {
+        format!("select(c, b, a != {})", zero(cond))
+    }
 }
 
 /// One elementwise launch: `out[i] = expr(inputs at i)`.

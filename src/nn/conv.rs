@@ -1,0 +1,77 @@
+//! [`Conv2d`] (nn.Conv2d).
+
+use super::{init, Module, Parameter};
+use crate::functional as F;
+use crate::{Device, Tensor};
+
+/// A 2-D convolution: weight `[out, in / groups, kh, kw]`, optional bias `[out]`.
+#[derive(Debug, Clone)]
+pub struct Conv2d {
+    /// `[out_channels, in_channels / groups, kh, kw]`.
+    pub weight: Parameter,
+    /// `[out_channels]`, if the layer has a bias.
+    pub bias: Option<Parameter>,
+    /// Stride, padding, dilation and groups.
+    pub params: F::Conv2d,
+}
+
+impl Conv2d {
+    /// A `k` x `k` convolution with bias, stride 1 and no padding, initialised as PyTorch
+    /// (uniform in `±1/√fan_in`, fan_in = in * k * k). Chain [`Conv2d::stride`],
+    /// [`Conv2d::padding`], [`Conv2d::dilation`] to change those.
+    pub fn new(in_channels: usize, out_channels: usize, k: usize, device: &Device) -> Conv2d {
+        Conv2d::with_params(in_channels, out_channels, [k, k], F::Conv2d::default(), true, device)
+    }
+
+    /// A convolution with every option: kernel `[kh, kw]`, `params` (groups included)
+    /// and whether it has a bias.
+    pub fn with_params(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: [usize; 2],
+        params: F::Conv2d,
+        bias: bool,
+        device: &Device,
+    ) -> Conv2d {
+        let g = params.groups;
+        assert!(
+            g > 0 && in_channels.is_multiple_of(g) && out_channels.is_multiple_of(g),
+            "Conv2d: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {g}"
+        );
+        let fan_in = in_channels / g * kernel[0] * kernel[1];
+        let weight = init::kaiming_uniform([out_channels, in_channels / g, kernel[0], kernel[1]], fan_in, device);
+        let bias = bias.then(|| Parameter::new(init::kaiming_uniform([out_channels], fan_in, device)));
+        Conv2d { weight: Parameter::new(weight), bias, params }
+    }
+
+    /// The same layer with stride `s` on both axes.
+    pub fn stride(mut self, s: usize) -> Conv2d {
+        self.params.stride = [s, s];
+        self
+    }
+
+    /// The same layer with zero padding `p` on both axes.
+    pub fn padding(mut self, p: usize) -> Conv2d {
+        self.params.padding = [p, p];
+        self
+    }
+
+    /// The same layer with dilation `d` on both axes.
+    pub fn dilation(mut self, d: usize) -> Conv2d {
+        self.params.dilation = [d, d];
+        self
+    }
+}
+
+impl Module for Conv2d {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let b = self.bias.as_ref().map(|b| b.tensor());
+        F::conv2d(x, &self.weight.tensor(), b.as_ref(), self.params)
+    }
+
+    fn own_parameters(&self) -> Vec<(String, Parameter)> {
+        let mut out = vec![("weight".to_string(), self.weight.clone())];
+        out.extend(self.bias.iter().map(|b| ("bias".to_string(), b.clone())));
+        out
+    }
+}

@@ -1,0 +1,257 @@
+//! [`Adam`] and [`AdamW`] (torch.optim.Adam / AdamW, amsgrad included). f32 parameters
+//! use the fused update kernel ([`Tensor::adam_step`], one dispatch per parameter);
+//! other dtypes, or `fused(false)`, compose the same update from tensor ops.
+
+use super::{check_state, delegate_optimizer, gradient, place, read_step, step_name, step_tensor};
+use crate::nn::Parameter;
+use crate::ops::AdamStep;
+use crate::{no_grad, DType, Gradients, Result, Tensor};
+use std::collections::HashMap;
+
+/// Hyper-parameters of [`Adam`] (PyTorch's defaults; weight decay is an L2 penalty).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate (1e-3).
+    pub lr: f64,
+    /// Decay rates of the first and second moment estimates ((0.9, 0.999)).
+    pub betas: (f64, f64),
+    /// Added to the denominator (1e-8).
+    pub eps: f64,
+    /// L2 penalty added to the gradient (0).
+    pub weight_decay: f64,
+    /// Use the maximum of past second moments (false).
+    pub amsgrad: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig { lr: 1e-3, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0, amsgrad: false }
+    }
+}
+
+/// Hyper-parameters of [`AdamW`] (PyTorch's defaults; weight decay is decoupled).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamWConfig {
+    /// Learning rate (1e-3).
+    pub lr: f64,
+    /// Decay rates of the first and second moment estimates ((0.9, 0.999)).
+    pub betas: (f64, f64),
+    /// Added to the denominator (1e-8).
+    pub eps: f64,
+    /// Decoupled decay: `p *= 1 - lr * weight_decay` each step (1e-2).
+    pub weight_decay: f64,
+    /// Use the maximum of past second moments (false).
+    pub amsgrad: bool,
+}
+
+impl Default for AdamWConfig {
+    fn default() -> Self {
+        AdamWConfig { lr: 1e-3, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 1e-2, amsgrad: false }
+    }
+}
+
+/// The shared Adam machinery; `decoupled` says whether weight decay is AdamW's.
+struct AdamCore {
+    params: Vec<Parameter>,
+    config: AdamConfig,
+    decoupled: bool,
+    fused: bool,
+    /// Per parameter: steps taken and the state `[m; v]` (`[m; v; vmax]` with amsgrad)
+    /// as one `[rows, numel]` tensor in the parameter's dtype, on its device.
+    state: Vec<Option<(u64, Tensor)>>,
+}
+
+const ENTRIES: [&str; 3] = ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+
+impl AdamCore {
+    fn new(params: Vec<Parameter>, config: AdamConfig, decoupled: bool) -> AdamCore {
+        let (b1, b2) = config.betas;
+        assert!(
+            (0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2) && config.lr >= 0.0 && config.eps >= 0.0,
+            "Adam: invalid hyper-parameters {config:?}"
+        );
+        let n = params.len();
+        AdamCore { params, config, decoupled, fused: true, state: vec![None; n] }
+    }
+
+    fn rows(&self) -> usize {
+        if self.config.amsgrad {
+            3
+        } else {
+            2
+        }
+    }
+
+    fn step(&mut self, grads: &Gradients) -> Result<()> {
+        let mut work = Vec::new();
+        for (i, param) in self.params.iter().enumerate() {
+            let p = param.tensor();
+            if let Some(g) = gradient(grads, &p, i)? {
+                work.push((i, p, g));
+            }
+        }
+        let rows = self.rows();
+        for (i, p, g) in work {
+            let (step, state) = match self.state[i].take() {
+                Some((s, t)) => (s + 1, t),
+                None => (1, Tensor::zeros([rows, p.numel()], p.dtype(), p.device())),
+            };
+            let (new_p, new_state) = no_grad(|| {
+                if self.fused && p.dtype() == DType::F32 {
+                    let u = p.adam_step(&g, &state, &self.hyper(step));
+                    (u.param, u.state)
+                } else {
+                    self.composed(&p, &g, &state, step)
+                }
+            });
+            self.params[i].set(new_p);
+            self.state[i] = Some((step, new_state));
+        }
+        Ok(())
+    }
+
+    fn hyper(&self, step: u64) -> AdamStep {
+        let c = &self.config;
+        let (wd, decoupled) = if self.decoupled { (0.0, c.weight_decay) } else { (c.weight_decay, 0.0) };
+        AdamStep {
+            lr: c.lr as f32,
+            beta1: c.betas.0 as f32,
+            beta2: c.betas.1 as f32,
+            eps: c.eps as f32,
+            weight_decay: wd as f32,
+            decoupled_weight_decay: decoupled as f32,
+            step,
+            amsgrad: c.amsgrad,
+        }
+    }
+
+    /// The update as torch.optim.Adam's single-tensor code writes it, from tensor ops.
+    fn composed(&self, p: &Tensor, g: &Tensor, state: &Tensor, step: u64) -> (Tensor, Tensor) {
+        let c = &self.config;
+        let (b1, b2) = c.betas;
+        let shape = p.shape().clone();
+        let row = |r: usize| state.narrow(0, r, 1).reshape(shape.clone());
+        let mut p = p.clone();
+        let mut g = g.clone();
+        if c.weight_decay != 0.0 {
+            if self.decoupled {
+                p = p.mul_scalar(1.0 - c.lr * c.weight_decay);
+            } else {
+                g = g.add(&p.mul_scalar(c.weight_decay));
+            }
+        }
+        let m = row(0).mul_scalar(b1).add(&g.mul_scalar(1.0 - b1));
+        let v = row(1).mul_scalar(b2).add(&g.mul(&g).mul_scalar(1.0 - b2));
+        let vmax = c.amsgrad.then(|| row(2).maximum(&v));
+        let t = step as i32;
+        let (bias1, bias2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+        let denom = vmax.as_ref().unwrap_or(&v).sqrt().div_scalar(bias2.sqrt()).add_scalar(c.eps);
+        let new_p = p.sub(&m.div(&denom).mul_scalar(c.lr / bias1));
+        let n = p.numel();
+        let mut parts = vec![m.reshape([1, n]), v.reshape([1, n])];
+        parts.extend(vmax.map(|x| x.reshape([1, n])));
+        let refs: Vec<&Tensor> = parts.iter().collect();
+        (new_p, Tensor::cat(&refs, 0))
+    }
+
+    fn state_dict(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for (i, s) in self.state.iter().enumerate() {
+            let Some((step, t)) = s else { continue };
+            out.push((step_name(i), step_tensor(*step)));
+            let shape = self.params[i].dims();
+            for (r, name) in ENTRIES.iter().take(self.rows()).enumerate() {
+                out.push((format!("state.{i}.{name}"), t.narrow(0, r, 1).reshape(shape.clone()).contiguous()));
+            }
+        }
+        out
+    }
+
+    fn load_state_dict(&mut self, state: &HashMap<String, Tensor>) -> Result<()> {
+        let rows = self.rows();
+        check_state(state, &self.params, &ENTRIES[..rows])?;
+        let mut loaded = vec![None; self.params.len()];
+        for (i, param) in self.params.iter().enumerate() {
+            let Some(s) = state.get(&step_name(i)) else { continue };
+            let p = param.tensor();
+            let n = p.numel();
+            let parts = ENTRIES[..rows]
+                .iter()
+                .map(|e| place(&state[&format!("state.{i}.{e}")].reshape([1, n]), p.dtype(), p.device()))
+                .collect::<Result<Vec<Tensor>>>()?;
+            let refs: Vec<&Tensor> = parts.iter().collect();
+            loaded[i] = Some((read_step(s)?, Tensor::cat(&refs, 0)));
+        }
+        self.state = loaded;
+        Ok(())
+    }
+}
+
+macro_rules! adam_optimizer {
+    ($(#[$doc:meta])* $name:ident, $config:ident, $decoupled:expr) => {
+        $(#[$doc])*
+        pub struct $name(AdamCore);
+
+        impl $name {
+            /// An optimizer over `params` (usually `model.parameters()`).
+            pub fn new(params: Vec<Parameter>, config: $config) -> $name {
+                let c = AdamConfig {
+                    lr: config.lr,
+                    betas: config.betas,
+                    eps: config.eps,
+                    weight_decay: config.weight_decay,
+                    amsgrad: config.amsgrad,
+                };
+                $name(AdamCore::new(params, c, $decoupled))
+            }
+
+            /// Whether f32 parameters use the fused kernel (default) or the update composed
+            /// from tensor ops (the reference; also what other dtypes always use).
+            pub fn fused(mut self, on: bool) -> $name {
+                self.0.fused = on;
+                self
+            }
+
+            /// Updates every parameter that has a gradient in `grads`.
+            pub fn step(&mut self, grads: &Gradients) -> Result<()> {
+                self.0.step(grads)
+            }
+
+            /// The learning rate.
+            pub fn lr(&self) -> f64 {
+                self.0.config.lr
+            }
+
+            /// Sets the learning rate.
+            pub fn set_lr(&mut self, lr: f64) {
+                self.0.config.lr = lr;
+            }
+
+            /// `state.<i>.step`, `.exp_avg`, `.exp_avg_sq` (and `.max_exp_avg_sq` with
+            /// amsgrad) per stepped parameter, shaped like it.
+            pub fn state_dict(&self) -> Vec<(String, Tensor)> {
+                self.0.state_dict()
+            }
+
+            /// Restores the output of `state_dict` (moved to each parameter's device).
+            pub fn load_state_dict(&mut self, state: &HashMap<String, Tensor>) -> Result<()> {
+                self.0.load_state_dict(state)
+            }
+        }
+
+        delegate_optimizer!($name);
+    };
+}
+
+adam_optimizer!(
+    /// torch.optim.Adam: bias-corrected moment estimates, L2 weight decay, optional amsgrad.
+    Adam,
+    AdamConfig,
+    false
+);
+adam_optimizer!(
+    /// torch.optim.AdamW: Adam with decoupled weight decay (`p *= 1 - lr wd` each step).
+    AdamW,
+    AdamWConfig,
+    true
+);

@@ -1,0 +1,167 @@
+//! Optimizers (torch.optim): [`Sgd`], [`Adam`], [`AdamW`]; learning-rate schedules and
+//! gradient clipping.
+//!
+//! An optimizer holds the model's [`Parameter`] cells. `step(&grads)` looks up each
+//! parameter's gradient by the tensor the forward pass used (`grads.get(&p.tensor())`),
+//! skips parameters without one, computes the update under `no_grad` on the parameter's
+//! device, and stores the result with [`Parameter::set`] as a fresh leaf.
+
+mod adam;
+mod clip;
+mod schedule;
+mod sgd;
+
+pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
+pub use clip::{clip_grad_norm, clip_grad_value};
+pub use schedule::{CosineAnnealingLR, LinearLR, LrScheduler, OneCycleLR, StepLR};
+pub use sgd::{Sgd, SgdConfig};
+
+use super::Parameter;
+use crate::{io, DType, Device, Error, Gradients, Result, Tensor};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What every optimizer does; schedules and training loops can take `&mut dyn Optimizer`.
+/// The optimizers also have these as inherent methods, so no import is needed to call them.
+pub trait Optimizer {
+    /// Updates every parameter that has a gradient in `grads`.
+    fn step(&mut self, grads: &Gradients) -> Result<()>;
+    /// The learning rate.
+    fn lr(&self) -> f64;
+    /// Sets the learning rate (what schedules call).
+    fn set_lr(&mut self, lr: f64);
+    /// The per-parameter state by name (`state.<i>.exp_avg`, `state.<i>.step`, ...), `i`
+    /// being the parameter's position in the list the optimizer was built from.
+    fn state_dict(&self) -> Vec<(String, Tensor)>;
+    /// Restores state saved by [`Optimizer::state_dict`]; `Err` lists every bad name and
+    /// changes nothing then.
+    fn load_state_dict(&mut self, state: &HashMap<String, Tensor>) -> Result<()>;
+
+    /// Saves the state as a safetensors file (atomically).
+    fn save(&self, path: impl AsRef<Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        io::save_safetensors(path, &self.state_dict())
+    }
+
+    /// Loads state saved by [`Optimizer::save`]; errors name the file.
+    fn load(&mut self, path: impl AsRef<Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        let path = path.as_ref();
+        let state = io::load_safetensors(path, &Device::cpu())?;
+        self.load_state_dict(&state).map_err(|e| Error::Format(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Implements [`Optimizer`] by delegating to the inherent methods of the same names.
+macro_rules! delegate_optimizer {
+    ($ty:ty) => {
+        impl $crate::nn::optim::Optimizer for $ty {
+            fn step(&mut self, grads: &$crate::Gradients) -> $crate::Result<()> {
+                <$ty>::step(self, grads)
+            }
+            fn lr(&self) -> f64 {
+                <$ty>::lr(self)
+            }
+            fn set_lr(&mut self, lr: f64) {
+                <$ty>::set_lr(self, lr)
+            }
+            fn state_dict(&self) -> Vec<(String, $crate::Tensor)> {
+                <$ty>::state_dict(self)
+            }
+            fn load_state_dict(
+                &mut self,
+                state: &std::collections::HashMap<String, $crate::Tensor>,
+            ) -> $crate::Result<()> {
+                <$ty>::load_state_dict(self, state)
+            }
+        }
+    };
+}
+pub(crate) use delegate_optimizer;
+
+/// The gradient of `p` (the current leaf of parameter `i`), untracked and in `p`'s
+/// dtype; None if it has none. A gradient of another shape or device is an `Err`.
+fn gradient(grads: &Gradients, p: &Tensor, i: usize) -> Result<Option<Tensor>> {
+    let Some(g) = grads.get(p) else { return Ok(None) };
+    if g.dims() != p.dims() || g.device() != p.device() {
+        return Err(Error::Format(format!(
+            "optimizer: parameter {i} is {} on {:?} but its gradient is {} on {:?}",
+            p.shape(),
+            p.device(),
+            g.shape(),
+            g.device()
+        )));
+    }
+    Ok(Some(g.detach().cast(p.dtype())))
+}
+
+/// Checks a loaded optimizer state against the expected `(name, shape)` entries of
+/// each parameter that has state: every name present in `state` must be expected, and
+/// each expected group must be complete with the right shapes. Returns the problems.
+fn check_state(state: &HashMap<String, Tensor>, params: &[Parameter], entries: &[&str]) -> Result<()> {
+    let mut problems = Vec::new();
+    let mut known = Vec::new();
+    for (i, p) in params.iter().enumerate() {
+        let dims = p.dims();
+        let names: Vec<String> = entries.iter().map(|e| format!("state.{i}.{e}")).collect();
+        let present =
+            names.iter().filter(|n| state.contains_key(*n)).count() + state.contains_key(&step_name(i)) as usize;
+        if present == 0 {
+            continue;
+        }
+        match state.get(&step_name(i)) {
+            None => problems.push(format!("missing {}", step_name(i))),
+            Some(t) if t.numel() != 1 => problems.push(format!("wrong shape: {} ({})", step_name(i), t.shape())),
+            Some(_) => {}
+        }
+        for n in &names {
+            match state.get(n) {
+                None => problems.push(format!("missing {n}")),
+                Some(t) if t.dims() != dims.as_slice() || !t.dtype().is_float() => problems.push(format!(
+                    "wrong shape or dtype: {n} ({} {}, parameter {:?})",
+                    t.dtype(),
+                    t.shape(),
+                    dims
+                )),
+                Some(_) => {}
+            }
+        }
+        known.extend(names);
+        known.push(step_name(i));
+    }
+    let mut unexpected: Vec<&String> = state.keys().filter(|k| !known.contains(k)).collect();
+    unexpected.sort();
+    problems.extend(unexpected.into_iter().map(|k| format!("unexpected {k}")));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Format(format!("optimizer state does not match (nothing was loaded): {}", problems.join(", "))))
+    }
+}
+
+fn step_name(i: usize) -> String {
+    format!("state.{i}.step")
+}
+
+/// A step count as saved in a state dict: an i32 scalar.
+fn step_tensor(step: u64) -> Tensor {
+    Tensor::from_vec(vec![step.min(i32::MAX as u64) as i32], [], &Device::cpu())
+}
+
+/// Reads a saved step count (one host read per parameter, at load time only).
+fn read_step(t: &Tensor) -> Result<u64> {
+    let v = t.to_scalar()?;
+    if !(v >= 0.0 && v.fract() == 0.0) {
+        return Err(Error::Format(format!("optimizer state: step count {v} is not a count")));
+    }
+    Ok(v as u64)
+}
+
+/// `t` as `dtype` on `device`, untracked.
+fn place(t: &Tensor, dtype: DType, device: &Device) -> Result<Tensor> {
+    t.detach().cast(dtype).try_to_device(device)
+}

@@ -1,0 +1,180 @@
+//! Learning-rate schedules (torch.optim.lr_scheduler): [`StepLR`], [`CosineAnnealingLR`],
+//! [`LinearLR`] (linear warm-up), [`OneCycleLR`]. Each is a pure function of the step
+//! ([`LrScheduler::lr_at`]) plus a counter: call [`LrScheduler::step`] once per
+//! optimizer step (or epoch) after `opt.step`, as in PyTorch.
+
+use super::Optimizer;
+use std::f64::consts::PI;
+
+/// A learning-rate schedule.
+pub trait LrScheduler {
+    /// The learning rate after `step` scheduler steps (step 0: the initial rate).
+    fn lr_at(&self, step: usize) -> f64;
+    /// The scheduler steps taken so far.
+    fn last_step(&self) -> usize;
+    /// Advances the counter (used by [`LrScheduler::step`]).
+    fn advance(&mut self);
+
+    /// Advances one step and sets the optimizer's learning rate; returns it.
+    fn step(&mut self, opt: &mut dyn Optimizer) -> f64 {
+        self.advance();
+        let lr = self.lr_at(self.last_step());
+        opt.set_lr(lr);
+        lr
+    }
+
+    /// The current learning rate.
+    fn lr(&self) -> f64 {
+        self.lr_at(self.last_step())
+    }
+}
+
+macro_rules! counter {
+    () => {
+        fn last_step(&self) -> usize {
+            self.last_step
+        }
+        fn advance(&mut self) {
+            self.last_step += 1;
+        }
+    };
+}
+
+/// `base_lr * gamma^(step / step_size)` (integer division).
+#[derive(Debug, Clone)]
+pub struct StepLR {
+    /// The rate at step 0.
+    pub base_lr: f64,
+    /// Steps between decays.
+    pub step_size: usize,
+    /// Decay factor.
+    pub gamma: f64,
+    last_step: usize,
+}
+
+impl StepLR {
+    /// Decays `base_lr` by `gamma` every `step_size` steps.
+    pub fn new(base_lr: f64, step_size: usize, gamma: f64) -> StepLR {
+        assert!(step_size > 0, "StepLR: step_size must be positive");
+        StepLR { base_lr, step_size, gamma, last_step: 0 }
+    }
+}
+
+impl LrScheduler for StepLR {
+    fn lr_at(&self, step: usize) -> f64 {
+        self.base_lr * self.gamma.powi((step / self.step_size) as i32)
+    }
+    counter!();
+}
+
+/// `eta_min + (base_lr - eta_min) (1 + cos(π step / t_max)) / 2` (the closed form).
+#[derive(Debug, Clone)]
+pub struct CosineAnnealingLR {
+    /// The rate at step 0.
+    pub base_lr: f64,
+    /// Steps of the half cosine.
+    pub t_max: usize,
+    /// The rate at `t_max`.
+    pub eta_min: f64,
+    last_step: usize,
+}
+
+impl CosineAnnealingLR {
+    /// Anneals from `base_lr` to `eta_min` over `t_max` steps.
+    pub fn new(base_lr: f64, t_max: usize, eta_min: f64) -> CosineAnnealingLR {
+        assert!(t_max > 0, "CosineAnnealingLR: t_max must be positive");
+        CosineAnnealingLR { base_lr, t_max, eta_min, last_step: 0 }
+    }
+}
+
+impl LrScheduler for CosineAnnealingLR {
+    fn lr_at(&self, step: usize) -> f64 {
+        let x = PI * step as f64 / self.t_max as f64;
+        self.eta_min + (self.base_lr - self.eta_min) * (1.0 + x.cos()) / 2.0
+    }
+    counter!();
+}
+
+/// Linear warm-up (torch's LinearLR): the factor goes linearly from `start_factor` to
+/// `end_factor` over `total_iters` steps, then stays: `base_lr * factor`.
+#[derive(Debug, Clone)]
+pub struct LinearLR {
+    /// The rate the factors multiply.
+    pub base_lr: f64,
+    /// Factor at step 0.
+    pub start_factor: f64,
+    /// Factor from `total_iters` on.
+    pub end_factor: f64,
+    /// Steps of the ramp.
+    pub total_iters: usize,
+    last_step: usize,
+}
+
+impl LinearLR {
+    /// A ramp of `base_lr * start_factor` to `base_lr * end_factor` over `total_iters` steps.
+    pub fn new(base_lr: f64, start_factor: f64, end_factor: f64, total_iters: usize) -> LinearLR {
+        LinearLR { base_lr, start_factor, end_factor, total_iters, last_step: 0 }
+    }
+
+    /// A warm-up from `base_lr / warmup_steps` to `base_lr` over `warmup_steps` steps.
+    pub fn warmup(base_lr: f64, warmup_steps: usize) -> LinearLR {
+        LinearLR::new(base_lr, 1.0 / warmup_steps.max(1) as f64, 1.0, warmup_steps)
+    }
+}
+
+impl LrScheduler for LinearLR {
+    fn lr_at(&self, step: usize) -> f64 {
+        let frac =
+            if self.total_iters == 0 { 1.0 } else { step.min(self.total_iters) as f64 / self.total_iters as f64 };
+        self.base_lr * (self.start_factor + (self.end_factor - self.start_factor) * frac)
+    }
+    counter!();
+}
+
+/// The one-cycle policy (torch's OneCycleLR, cosine annealing, two phases): from
+/// `max_lr / div_factor` up to `max_lr` over the first `pct_start` of `total_steps`,
+/// then down to `initial / final_div_factor` at step `total_steps - 1`.
+/// (Momentum cycling is not done.)
+#[derive(Debug, Clone)]
+pub struct OneCycleLR {
+    /// The peak rate.
+    pub max_lr: f64,
+    /// Steps in the cycle.
+    pub total_steps: usize,
+    /// Fraction of the cycle spent increasing (0.3).
+    pub pct_start: f64,
+    /// `initial = max_lr / div_factor` (25).
+    pub div_factor: f64,
+    /// `min = initial / final_div_factor` (1e4).
+    pub final_div_factor: f64,
+    last_step: usize,
+}
+
+impl OneCycleLR {
+    /// A cycle peaking at `max_lr` over `total_steps` steps, with PyTorch's defaults.
+    pub fn new(max_lr: f64, total_steps: usize) -> OneCycleLR {
+        assert!(total_steps > 1, "OneCycleLR: total_steps must be at least 2");
+        OneCycleLR { max_lr, total_steps, pct_start: 0.3, div_factor: 25.0, final_div_factor: 1e4, last_step: 0 }
+    }
+}
+
+/// Cosine interpolation from `start` (pct 0) to `end` (pct 1).
+fn anneal_cos(start: f64, end: f64, pct: f64) -> f64 {
+    end + (start - end) / 2.0 * ((PI * pct).cos() + 1.0)
+}
+
+impl LrScheduler for OneCycleLR {
+    fn lr_at(&self, step: usize) -> f64 {
+        let initial = self.max_lr / self.div_factor;
+        let min = initial / self.final_div_factor;
+        let peak = self.pct_start * self.total_steps as f64 - 1.0;
+        let end = (self.total_steps - 1) as f64;
+        let s = step as f64;
+        if peak > 0.0 && s <= peak {
+            anneal_cos(initial, self.max_lr, s / peak)
+        } else {
+            anneal_cos(self.max_lr, min, ((s - peak) / (end - peak)).min(1.0))
+        }
+    }
+    counter!();
+}
