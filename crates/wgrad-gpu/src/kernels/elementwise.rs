@@ -80,7 +80,7 @@ pub fn unary_expr(op: UnaryOp, dtype: DType) -> String {
         UnaryOp::Log => "log(a)",
         UnaryOp::Sqrt => "sqrt(a)",
         UnaryOp::Rsqrt => "1.0 / sqrt(a)",
-        UnaryOp::Relu => "select(a, 0.0, a <= 0.0)",
+        UnaryOp::Relu => "select(a, 0.0, a <= 0.0 && !is_nan(a))",
         UnaryOp::Sigmoid => "1.0 / (1.0 + exp(-a))",
         UnaryOp::Tanh => "tanh_safe(a)",
         UnaryOp::Gelu => "0.5 * a * (1.0 + erf_approx(a * 0.7071067811865476))",
