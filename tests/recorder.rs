@@ -76,3 +76,18 @@ fn a_training_like_loop_reuses_buffers_and_frees_them() {
     assert_eq!(after.live_buffer_bytes, warm.live_buffer_bytes, "live bytes stay flat");
     assert_eq!(after.submits - warm.submits, 20, "one submit per step");
 }
+
+#[test]
+fn a_readback_after_an_index_lookup_is_still_one_submit() {
+    // Kernels that validate ids write an error word; reading it must ride along with the
+    // data copy, not cost a second submit and wait.
+    let _serial = SERIAL.lock().unwrap();
+    let Some(gpu) = common::gpu() else { return };
+    let logits = Tensor::randn([8, 5], 6, &gpu);
+    let targets = Tensor::from_vec(vec![0u32, 1, 2, 3, 4, 0, 1, 2], [8], &gpu);
+    gpu.sync().unwrap();
+    let before = gpu.stats();
+    let loss = wgrad::functional::cross_entropy(&logits, &targets, wgrad::functional::Reduction::Mean, 0.0);
+    assert!(loss.to_scalar().unwrap() > 0.0);
+    assert_eq!(gpu.stats().submits - before.submits, 1, "loss readback with an id check");
+}

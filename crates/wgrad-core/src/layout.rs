@@ -168,27 +168,10 @@ impl Layout {
     /// Merges adjacent dims that are laid out as one (and drops size-1 dims), giving an
     /// equivalent layout of lowest rank. Kernels index faster with fewer dims.
     pub fn collapsed(&self) -> Layout {
-        let mut dims: Vec<usize> = Vec::new();
-        let mut strides: Vec<usize> = Vec::new();
-        for (&d, &s) in self.dims().iter().zip(&self.strides) {
-            if d == 1 {
-                continue;
-            }
-            match (dims.last_mut(), strides.last_mut()) {
-                (Some(ld), Some(ls)) if *ls == s * d => {
-                    *ld *= d;
-                    *ls = s;
-                }
-                _ => {
-                    dims.push(d);
-                    strides.push(s);
-                }
-            }
-        }
         if self.numel() == 0 {
             return Layout::new(vec![0], vec![1], self.offset);
         }
-        Layout::new(dims, strides, self.offset)
+        Layout::collapse_together(&[self]).pop().expect("one layout in, one out")
     }
 
     /// The ids of `index_select(x, dim, ids)` seen as a `gather` index: `ids` (1-D) spread

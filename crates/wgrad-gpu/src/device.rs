@@ -248,7 +248,7 @@ impl GpuDevice {
             return;
         }
         if st.recorder.is_full() {
-            self.submit(st, None);
+            self.submit(st);
         }
         let pipeline = self.pipeline(st, &k.key, k.source);
         let layout = pipeline.get_bind_group_layout(0);
@@ -273,26 +273,57 @@ impl GpuDevice {
         st.stats.dispatches += 1;
     }
 
-    /// Encodes pending work (plus `copy`: src, offset, staging, size) and submits it.
-    fn submit(&self, st: &mut State, copy: Option<(&wgpu::Buffer, u64, &wgpu::Buffer, u64)>) {
+    /// Encodes pending work and submits it.
+    fn submit(&self, st: &mut State) {
         let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
         st.recorder.encode(&self.ctx.queue, &mut encoder);
-        if let Some((src, offset, dst, size)) = copy {
-            encoder.copy_buffer_to_buffer(src, offset, dst, 0, size);
-        }
+        self.finish_submit(st, encoder);
+    }
+
+    fn finish_submit(&self, st: &mut State, encoder: wgpu::CommandEncoder) {
         self.ctx.queue.submit([encoder.finish()]);
         self.pool.on_submit();
         st.stats.submits += 1;
+    }
+
+    /// Submits pending work together with a copy of `data` (buffer, start, size) and,
+    /// when a kernel may have reported an error since the last check, of the error words,
+    /// all into the staging buffer; waits once; returns the data bytes. A readback is
+    /// therefore one submit and one wait, error check included.
+    fn submit_and_read(&self, st: &mut State, data: Option<(&wgpu::Buffer, u64, u64)>) -> Result<Vec<u8>> {
+        let data_size = data.map_or(0, |d| d.2);
+        let errors = std::mem::take(&mut st.errors_dirty);
+        let total = data_size + if errors { 16 } else { 0 };
+        if total == 0 {
+            if st.recorder.pending() > 0 {
+                self.submit(st);
+            }
+            self.wait()?;
+            return Ok(Vec::new());
+        }
+        let staging = self.staging(st, total);
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        st.recorder.encode(&self.ctx.queue, &mut encoder);
+        if let Some((src, start, size)) = data {
+            encoder.copy_buffer_to_buffer(src, start, &staging, 0, size);
+        }
+        if errors {
+            encoder.copy_buffer_to_buffer(&self.error_buffer, 0, &staging, data_size, 16);
+        }
+        self.finish_submit(st, encoder);
+        let mut bytes = self.map_read(&staging, total)?;
+        if errors {
+            self.record_kernel_error(st, bytemuck::pod_collect_to_vec(&bytes[data_size as usize..]));
+        }
+        bytes.truncate(data_size as usize);
+        Ok(bytes)
     }
 
     /// Submits pending work and waits for the GPU; returns the first pending error.
     pub fn sync(&self) -> Result<()> {
         let mut guard = self.state.lock().unwrap();
         let st = &mut *guard;
-        if st.recorder.pending() > 0 {
-            self.submit(st, None);
-        }
-        self.wait()?;
+        self.submit_and_read(st, None)?;
         self.take_errors(st)
     }
 
@@ -311,14 +342,8 @@ impl GpuDevice {
         // Copies must start and end on 4-byte boundaries; read the covering range.
         let start = offset / 4 * 4;
         let end = (offset + len).next_multiple_of(4);
-        let size = end - start;
-        if size == 0 {
-            self.take_errors(st)?;
-            return Ok(Vec::new());
-        }
-        let staging = self.staging(st, size);
-        self.submit(st, Some((buffer.raw(), start, &staging, size)));
-        let bytes = self.map_read(&staging, size)?;
+        let data = (end > start).then_some((buffer.raw(), start, end - start));
+        let bytes = self.submit_and_read(st, data)?;
         self.take_errors(st)?;
         let skip = (offset - start) as usize;
         Ok(bytes[skip..skip + len as usize].to_vec())
@@ -361,29 +386,29 @@ impl GpuDevice {
         Ok(bytes)
     }
 
+    /// Turns the error words a kernel wrote ([code, value, limit, negative magnitude])
+    /// into the pending error, and clears them on the device.
+    fn record_kernel_error(&self, st: &mut State, words: Vec<u32>) {
+        if words[0] == 0 {
+            return;
+        }
+        self.ctx.queue.write_buffer(&self.error_buffer, 0, &[0u8; 16]);
+        if words[0] == error_code::INDEX_OUT_OF_RANGE {
+            // Word 1: the largest bad id >= 0; word 3: the magnitude of the most negative
+            // bad i32 id, if any (named first).
+            let index = if words[3] != 0 { -(words[3] as i64) } else { words[1] as i64 };
+            st.error.get_or_insert(Error::IndexOutOfRange {
+                op: "index lookup (gather/index_select/embedding)",
+                index,
+                size: words[2] as u64,
+            });
+        }
+    }
+
     /// Returns (and clears) the first recorded, uncaptured or kernel-reported error.
     fn take_errors(&self, st: &mut State) -> Result<()> {
         if let Some(msg) = self.uncaptured.lock().unwrap().take() {
             st.error.get_or_insert(Error::Gpu(msg));
-        }
-        if st.errors_dirty {
-            st.errors_dirty = false;
-            let staging = self.staging(st, 16);
-            self.submit(st, Some((&self.error_buffer, 0, &staging, 16)));
-            let words: Vec<u32> = bytemuck::pod_collect_to_vec(&self.map_read(&staging, 16)?);
-            if words[0] != 0 {
-                self.ctx.queue.write_buffer(&self.error_buffer, 0, &[0u8; 16]);
-                if words[0] == crate::device::error_code::INDEX_OUT_OF_RANGE {
-                    // Word 1: the largest bad id >= 0; word 3: the magnitude of the most
-                    // negative bad i32 id, if any (named first).
-                    let index = if words[3] != 0 { -(words[3] as i64) } else { words[1] as i64 };
-                    st.error.get_or_insert(Error::IndexOutOfRange {
-                        op: "index lookup (gather/index_select/embedding)",
-                        index,
-                        size: words[2] as u64,
-                    });
-                }
-            }
         }
         match st.error.take() {
             Some(e) => Err(e),
