@@ -80,6 +80,16 @@ fn format_err(path: &Path, msg: impl std::fmt::Display) -> Error {
 /// fsync the directory, so `path` holds either the old file or the complete new one.
 /// Duplicate names are an `Err`.
 pub fn save_safetensors(path: impl AsRef<Path>, tensors: &(impl NamedTensors + ?Sized)) -> Result<()> {
+    save_safetensors_with_metadata(path, tensors, &BTreeMap::new())
+}
+
+/// [`save_safetensors`] with extra string entries in the header's `__metadata__` (what
+/// `safe_open(...).metadata()` returns in Python), beside `format: pt`.
+pub fn save_safetensors_with_metadata(
+    path: impl AsRef<Path>,
+    tensors: &(impl NamedTensors + ?Sized),
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
     let path = path.as_ref();
     let named = tensors.named_tensors();
     let mut raws: BTreeMap<&str, Raw> = BTreeMap::new();
@@ -97,7 +107,8 @@ pub fn save_safetensors(path: impl AsRef<Path>, tensors: &(impl NamedTensors + ?
             return Err(format_err(path, format_args!("cannot save: the name {name:?} appears twice")));
         }
     }
-    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    let mut metadata: HashMap<String, String> = metadata.clone().into_iter().collect();
+    metadata.insert("format".to_string(), "pt".to_string());
     let bytes = safetensors::serialize(raws.iter().map(|(n, r)| (*n, r)), Some(metadata))
         .map_err(|e| format_err(path, format_args!("cannot serialise: {e}")))?;
     write_atomic(path, &bytes)
@@ -146,6 +157,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// A missing, truncated or corrupt file (bad header, offsets out of range) or another
 /// dtype is an `Err` naming the file.
 pub fn load_safetensors(path: impl AsRef<Path>, device: &Device) -> Result<HashMap<String, Tensor>> {
+    load_safetensors_with_metadata(path, device).map(|(tensors, _)| tensors)
+}
+
+/// [`load_safetensors`] that also returns the header's `__metadata__` entries.
+pub fn load_safetensors_with_metadata(
+    path: impl AsRef<Path>,
+    device: &Device,
+) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
     // The parser validates lengths and offsets; the unwind guard is a second line of
@@ -164,7 +183,9 @@ pub fn load_safetensors(path: impl AsRef<Path>, device: &Device) -> Result<HashM
         let shape = crate::Shape::from(view.shape().to_vec());
         out.insert(name.to_string(), Tensor::from_host(storage, shape, device));
     }
-    Ok(out)
+    // The header parsed above, so reading its metadata again cannot fail.
+    let metadata = SafeTensors::read_metadata(&bytes).map(|(_, m)| m.metadata().clone().unwrap_or_default());
+    Ok((out, metadata.unwrap_or_default()))
 }
 
 /// Converts little-endian bytes of a safetensors dtype to host storage.

@@ -29,7 +29,7 @@ mod view;
 pub use anomaly::detect_anomaly;
 pub use autograd::{is_grad_enabled, no_grad, Gradients};
 pub use device::{Device, DeviceStats};
-pub use rng::{manual_seed, next_seed};
+pub use rng::{get_rng_state, manual_seed, next_seed, set_rng_state};
 pub use tensor::{Tensor, TensorId};
 pub use wgrad_core::ops::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
 pub use wgrad_core::{DType, Dim, Error, Layout, Result, Shape, WithDType};

@@ -41,6 +41,17 @@ pub fn manual_seed(seed: u64) {
     SEED.store(seed, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// The position of the process-wide stream (torch.get_rng_state): saved in training
+/// checkpoints so that a resumed run draws the same dropout masks as an uninterrupted one.
+pub fn get_rng_state() -> u64 {
+    SEED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Restores a position returned by [`get_rng_state`] (torch.set_rng_state).
+pub fn set_rng_state(state: u64) {
+    SEED.store(state, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// The next seed of the process-wide stream (advances it).
 pub fn next_seed() -> u64 {
     splitmix64(SEED.fetch_add(1, std::sync::atomic::Ordering::SeqCst))

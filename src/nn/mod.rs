@@ -30,6 +30,7 @@ mod pool;
 mod reshape;
 mod rnn;
 mod sequential;
+mod training;
 mod transformer;
 
 pub use crate::rng::manual_seed;
@@ -51,6 +52,7 @@ pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use reshape::{Flatten, Identity};
 pub use rnn::{Gru, Lstm, Rnn, RnnLayer};
 pub use sequential::Sequential;
+pub use training::TrainingCheckpoint;
 pub use transformer::TransformerEncoderLayer;
 
 module::inherent_module_methods!(

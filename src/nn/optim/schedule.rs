@@ -14,6 +14,9 @@ pub trait LrScheduler {
     fn last_step(&self) -> usize;
     /// Advances the counter (used by [`LrScheduler::step`]).
     fn advance(&mut self);
+    /// Sets the counter, as when resuming from a [`crate::nn::TrainingCheckpoint`]
+    /// (schedulers stepped once per optimizer step resume at its `step`).
+    fn set_last_step(&mut self, step: usize);
 
     /// Advances one step and sets the optimizer's learning rate; returns it.
     fn step(&mut self, opt: &mut dyn Optimizer) -> f64 {
@@ -36,6 +39,9 @@ macro_rules! counter {
         }
         fn advance(&mut self) {
             self.last_step += 1;
+        }
+        fn set_last_step(&mut self, step: usize) {
+            self.last_step = step;
         }
     };
 }
