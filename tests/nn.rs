@@ -440,3 +440,26 @@ fn transformer_encoder_layer_has_pytorch_names_and_composition() {
         assert_eq!(pre.parameters().iter().filter(|p| grads.get(&p.tensor()).is_some()).count(), 12);
     }
 }
+
+#[test]
+fn transformer_encoder_stacks_its_layers_then_the_norm() {
+    for dev in devices() {
+        let layers = seeded(47, || {
+            (0..2).map(|_| nn::TransformerEncoderLayer::new(8, 2, 16, 0.0, &dev).batch_first(true)).collect()
+        });
+        let enc = nn::TransformerEncoder::new(layers).with_norm(seeded(48, || nn::LayerNorm::new(8, &dev)));
+        let got_names = names(&enc);
+        assert_eq!(got_names.len(), 2 * 12 + 2);
+        assert_eq!(got_names[0], "layers.0.self_attn.in_proj_weight");
+        assert_eq!(got_names[12], "layers.1.self_attn.in_proj_weight");
+        assert_eq!(&got_names[24..], ["norm.weight", "norm.bias"]);
+        enc.eval();
+        let x = input(&[2, 5, 8], 49, &dev);
+        let keep = Tensor::from_vec(vec![1u32, 1, 1, 0, 0, 1, 1, 1, 1, 1], [2, 1, 1, 5], &dev);
+        let mask = F::AttnMask::Keep(&keep);
+        let by_hand = enc.layers[1].forward_with_mask(&enc.layers[0].forward_with_mask(&x, mask), mask);
+        let want = enc.norm.as_ref().unwrap().forward(&by_hand);
+        assert_close(&enc.forward_with_mask(&x, mask), &want, 1e-6, 1e-5, &format!("encoder on {dev:?}"));
+        assert!(!enc.layers[1].dropout.is_training(), "eval() reaches every layer");
+    }
+}

@@ -53,7 +53,7 @@ pub use reshape::{Flatten, Identity};
 pub use rnn::{Gru, Lstm, Rnn, RnnLayer};
 pub use sequential::Sequential;
 pub use training::TrainingCheckpoint;
-pub use transformer::TransformerEncoderLayer;
+pub use transformer::{TransformerEncoder, TransformerEncoderLayer};
 
 module::inherent_module_methods!(
     Linear,
@@ -77,6 +77,7 @@ module::inherent_module_methods!(
     BatchNorm,
     MultiheadAttention,
     TransformerEncoderLayer,
+    TransformerEncoder,
     Lstm,
     Gru,
     Rnn,

@@ -103,3 +103,51 @@ impl Module for TransformerEncoderLayer {
         ]
     }
 }
+
+/// A stack of encoder layers (nn.TransformerEncoder) with an optional final norm; state
+/// dict names `layers.<i>.…` and `norm.…` as in PyTorch.
+pub struct TransformerEncoder {
+    /// The layers, applied in order.
+    pub layers: Vec<TransformerEncoderLayer>,
+    /// A norm applied to the last layer's output (PyTorch's `norm=`; usual with pre-norm).
+    pub norm: Option<LayerNorm>,
+}
+
+impl TransformerEncoder {
+    /// The stack of `layers` (PyTorch copies one layer `num_layers` times; build each
+    /// here, e.g. `(0..n).map(|_| TransformerEncoderLayer::new(..)).collect()`, so each
+    /// gets its own initialisation).
+    pub fn new(layers: Vec<TransformerEncoderLayer>) -> Self {
+        TransformerEncoder { layers, norm: None }
+    }
+
+    /// The same stack with a final norm.
+    pub fn with_norm(mut self, norm: LayerNorm) -> Self {
+        self.norm = Some(norm);
+        self
+    }
+
+    /// The stack applied with an attention mask given to every layer.
+    pub fn forward_with_mask(&self, x: &Tensor, mask: F::AttnMask) -> Tensor {
+        let x = self.layers.iter().fold(x.clone(), |x, layer| layer.forward_with_mask(&x, mask));
+        match &self.norm {
+            Some(norm) => norm.forward(&x),
+            None => x,
+        }
+    }
+}
+
+impl Module for TransformerEncoder {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.forward_with_mask(x, F::AttnMask::None)
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        let mut out: Vec<(String, &dyn Module)> =
+            self.layers.iter().enumerate().map(|(i, l)| (format!("layers.{i}"), l as &dyn Module)).collect();
+        if let Some(norm) = &self.norm {
+            out.push(("norm".to_string(), norm));
+        }
+        out
+    }
+}
