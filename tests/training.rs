@@ -11,26 +11,10 @@ use wgrad::{Device, Tensor};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn seed_cnn(dev: &Device) -> nn::Sequential {
-    nn::Sequential::new()
-        .add(nn::Conv2d::new(1, 32, 3, dev))
-        .add(nn::ReLU)
-        .add(nn::MaxPool2d::new(2))
-        .add(nn::Conv2d::new(32, 64, 3, dev))
-        .add(nn::ReLU)
-        .add(nn::MaxPool2d::new(2))
-        .add(nn::Conv2d::new(64, 64, 3, dev))
-        .add(nn::ReLU)
-        .add(nn::Flatten)
-        .add(nn::Linear::new(576, 64, dev))
-        .add(nn::ReLU)
-        .add(nn::Linear::new(64, 10, dev))
-}
-
 /// Trains `steps` Adam steps on a fixed random batch; returns the losses and the model.
 fn train(dev: &Device, steps: usize) -> (Vec<f64>, nn::Sequential) {
     nn::manual_seed(42);
-    let model = seed_cnn(dev);
+    let model = common::seed_cnn(dev);
     let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr: 1e-3, ..Default::default() });
     let x = Tensor::randn([16, 1, 28, 28], 1, dev);
     let y = Tensor::from_vec((0..16u32).map(|i| (i * 7) % 10).collect(), [16], dev);
