@@ -17,6 +17,16 @@ fn weights(gates: usize, input: usize, hidden: usize, seed: u64, dev: &Device) -
     }
 }
 
+/// The same weights as leaves that require gradients.
+fn tracked(w: RnnWeights) -> RnnWeights {
+    RnnWeights {
+        w_ih: w.w_ih.requires_grad(),
+        w_hh: w.w_hh.requires_grad(),
+        b_ih: w.b_ih.map(|b| b.requires_grad()),
+        b_hh: w.b_hh.map(|b| b.requires_grad()),
+    }
+}
+
 /// The LSTM as plain tensor ops, one step at a time.
 fn lstm_reference(x: &Tensor, h0: &Tensor, c0: &Tensor, w: &RnnWeights) -> (Tensor, Tensor, Tensor) {
     let hidden = w.w_hh.dims()[1];
@@ -42,20 +52,24 @@ fn fused_lstm_matches_the_composed_reference_forward_and_backward() {
         let x = Tensor::randn([t, b, i], 1, &dev).requires_grad();
         let h0 = Tensor::randn([1, b, h], 2, &dev).requires_grad();
         let c0 = Tensor::randn([1, b, h], 3, &dev).requires_grad();
-        let w = weights(4, i, h, 4, &dev);
-        let w_ih = w.w_ih.requires_grad();
-        let w = RnnWeights { w_ih: w_ih.clone(), ..w };
+        let w = tracked(weights(4, i, h, 4, &dev));
         let (out, (h_n, c_n)) = F::lstm(&x, Some((&h0, &c0)), std::slice::from_ref(&w));
         let (r_out, r_h, r_c) = lstm_reference(&x, &h0.squeeze(0), &c0.squeeze(0), &w);
         // The same f32 arithmetic in another order: 1e-5.
         assert_close(&out.to_device(&cpu), &r_out.to_device(&cpu), 1e-5, 1e-5, "out");
         assert_close(&h_n.squeeze(0).to_device(&cpu), &r_h.to_device(&cpu), 1e-5, 1e-5, "h_n");
         assert_close(&c_n.squeeze(0).to_device(&cpu), &r_c.to_device(&cpu), 1e-5, 1e-5, "c_n");
-        let loss =
-            |o: &Tensor, c: &Tensor| o.mul(&Tensor::randn(o.shape().clone(), 9, o.device())).sum_all() + c.sum_all();
-        let g = loss(&out, &c_n).backward().unwrap();
-        let rg = loss(&r_out, &r_c.unsqueeze(0)).backward().unwrap();
-        for (name, p) in [("x", &x), ("h0", &h0), ("c0", &c0), ("w_ih", &w_ih)] {
+        let loss = |o: &Tensor, h: &Tensor, c: &Tensor| {
+            o.mul(&Tensor::randn(o.shape().clone(), 9, o.device())).sum_all()
+                + c.sum_all()
+                + h.mul_scalar(0.5).sum_all()
+        };
+        let g = loss(&out, &h_n, &c_n).backward().unwrap();
+        let rg = loss(&r_out, &r_h.unsqueeze(0), &r_c.unsqueeze(0)).backward().unwrap();
+        let (b_ih, b_hh) = (w.b_ih.as_ref().unwrap(), w.b_hh.as_ref().unwrap());
+        let params =
+            [("x", &x), ("h0", &h0), ("c0", &c0), ("w_ih", &w.w_ih), ("w_hh", &w.w_hh), ("b_ih", b_ih), ("b_hh", b_hh)];
+        for (name, p) in params {
             let (a, e) = (g.get(p).unwrap(), rg.get(p).unwrap());
             assert_close(&a.to_device(&cpu).contiguous(), &e.to_device(&cpu).contiguous(), 1e-5, 1e-4, name);
         }
@@ -148,16 +162,16 @@ fn fused_gru_matches_the_composed_reference_forward_and_backward() {
     for dev in common::devices() {
         let x = Tensor::randn([4, 3, 5], 31, &dev).requires_grad();
         let h0 = Tensor::randn([1, 3, 6], 32, &dev).requires_grad();
-        let w = weights(3, 5, 6, 33, &dev);
-        let w_hh = w.w_hh.requires_grad();
-        let w = RnnWeights { w_hh: w_hh.clone(), ..w };
+        let w = tracked(weights(3, 5, 6, 33, &dev));
         let (out, _) = F::gru(&x, Some(&h0), std::slice::from_ref(&w));
         let reference = gru_reference(&x, &h0.squeeze(0), &w);
         assert_close(&out.to_device(&cpu), &reference.to_device(&cpu), 1e-5, 1e-5, "gru out");
         let proj = Tensor::randn([4, 3, 6], 34, &dev);
         let g = out.mul(&proj).sum_all().backward().unwrap();
         let rg = reference.mul(&proj).sum_all().backward().unwrap();
-        for (name, p) in [("x", &x), ("h0", &h0), ("w_hh", &w_hh)] {
+        let (b_ih, b_hh) = (w.b_ih.as_ref().unwrap(), w.b_hh.as_ref().unwrap());
+        for (name, p) in [("x", &x), ("h0", &h0), ("w_ih", &w.w_ih), ("w_hh", &w.w_hh), ("b_ih", b_ih), ("b_hh", b_hh)]
+        {
             assert_close(
                 &g.get(p).unwrap().to_device(&cpu).contiguous(),
                 &rg.get(p).unwrap().to_device(&cpu).contiguous(),
@@ -165,6 +179,85 @@ fn fused_gru_matches_the_composed_reference_forward_and_backward() {
                 1e-4,
                 name,
             );
+        }
+    }
+}
+
+#[test]
+fn tanh_rnn_matches_the_composed_reference_forward_and_backward() {
+    let cpu = Device::cpu();
+    for dev in common::devices() {
+        let x = Tensor::randn([6, 2, 3], 41, &dev).requires_grad();
+        let h0 = Tensor::randn([1, 2, 5], 42, &dev).requires_grad();
+        let w = tracked(weights(1, 3, 5, 43, &dev));
+        let (out, h_n) = F::rnn_tanh(&x, Some(&h0), std::slice::from_ref(&w));
+        let (b_ih, b_hh) = (w.b_ih.as_ref().unwrap(), w.b_hh.as_ref().unwrap());
+        let mut h = h0.squeeze(0);
+        let mut outs = Vec::new();
+        for t in 0..6 {
+            let xt = x.narrow(0, t, 1).squeeze(0);
+            h = (xt.matmul(&w.w_ih.t()) + b_ih + h.matmul(&w.w_hh.t()) + b_hh).tanh();
+            outs.push(h.clone());
+        }
+        let reference = Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0);
+        assert_close(&out.to_device(&cpu), &reference.to_device(&cpu), 1e-5, 1e-5, "rnn out");
+        let proj = Tensor::randn([6, 2, 5], 44, &dev);
+        let g = (out.mul(&proj).sum_all() + h_n.sum_all()).backward().unwrap();
+        let rg = (reference.mul(&proj).sum_all() + h.sum_all()).backward().unwrap();
+        for (name, p) in [("x", &x), ("h0", &h0), ("w_ih", &w.w_ih), ("w_hh", &w.w_hh), ("b_ih", b_ih), ("b_hh", b_hh)]
+        {
+            assert_close(
+                &g.get(p).unwrap().to_device(&cpu).contiguous(),
+                &rg.get(p).unwrap().to_device(&cpu).contiguous(),
+                1e-5,
+                1e-4,
+                name,
+            );
+        }
+    }
+}
+
+#[test]
+fn sequence_backward_matches_finite_differences_for_every_cell() {
+    // f64-free check on the CPU: central differences of a random projection of the
+    // outputs, h_n included, with respect to the recurrent weights and the initial state.
+    let cpu = Device::cpu();
+    for gates in [4usize, 3, 1] {
+        let x = Tensor::randn([4, 2, 3], 51, &cpu);
+        let h0 = Tensor::randn([1, 2, 3], 52, &cpu).mul_scalar(0.5);
+        let w = weights(gates, 3, 3, 53, &cpu);
+        let proj = Tensor::randn([4, 2, 3], 54, &cpu);
+        let loss = |w_hh: &Tensor, h0: &Tensor| {
+            let w = RnnWeights { w_hh: w_hh.clone(), ..w.clone() };
+            let (out, h_n) = match gates {
+                4 => {
+                    let c0 = h0.mul_scalar(-1.0);
+                    let (o, (h, c)) = F::lstm(&x, Some((h0, &c0)), std::slice::from_ref(&w));
+                    (o, h.add(&c))
+                }
+                3 => F::gru(&x, Some(h0), std::slice::from_ref(&w)),
+                _ => F::rnn_tanh(&x, Some(h0), std::slice::from_ref(&w)),
+            };
+            out.mul(&proj).sum_all() + h_n.sum_all()
+        };
+        let (w_hh, h0t) = (w.w_hh.requires_grad(), h0.requires_grad());
+        let g = loss(&w_hh, &h0t).backward().unwrap();
+        for (name, p, other_is_w) in [("w_hh", &w.w_hh, false), ("h0", &h0, true)] {
+            let analytic = g.get(if other_is_w { &h0t } else { &w_hh }).unwrap().contiguous().to_vec::<f32>().unwrap();
+            let base = p.to_vec::<f32>().unwrap();
+            for k in 0..base.len() {
+                let eps = 1e-2f32;
+                let at = |d: f32| {
+                    let mut v = base.clone();
+                    v[k] += d;
+                    let t = Tensor::from_vec(v, p.shape().clone(), &cpu);
+                    let l = if other_is_w { loss(&w.w_hh, &t) } else { loss(&t, &h0) };
+                    l.to_scalar().unwrap()
+                };
+                let numeric = (at(eps) - at(-eps)) / (2.0 * eps as f64);
+                let err = (numeric - analytic[k] as f64).abs();
+                assert!(err < 2e-3 * (1.0 + numeric.abs()), "gates {gates} {name}[{k}]: {numeric} vs {}", analytic[k]);
+            }
         }
     }
 }

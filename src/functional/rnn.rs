@@ -4,8 +4,13 @@
 //! Every layer projects the inputs of all T steps with one matmul up front; each step
 //! then costs one recurrent matmul plus the cell. The LSTM and GRU cells are one fused
 //! kernel each (forward and backward); the tanh RNN's cell is a single add + tanh.
-//! Nothing reads back to the host, so a whole sequence is recorded as one batch of
-//! dispatches.
+//! A layer's whole sequence is one autograd node (rnn_sequence.rs) whose backward runs
+//! through time with one fused cell-backward kernel per step and computes the recurrent
+//! weights' gradients as one matmul after the loop. Nothing reads back to the host, so a
+//! whole sequence, forward or backward, is recorded as one batch of dispatches.
+
+#[path = "rnn_sequence.rs"]
+mod sequence;
 
 use crate::{DType, Tensor};
 
@@ -59,6 +64,7 @@ impl RnnWeights {
 
 fn check_input(x: &Tensor, layers: &[RnnWeights], name: &str) {
     assert!(x.rank() == 3, "{name}: expected time-major input [T, B, I], got {}", x.shape());
+    assert!(x.dims()[0] > 0, "{name}: expected at least one time step, got {}", x.shape());
     assert!(!layers.is_empty(), "{name}: expected at least one layer");
     assert_eq!(layers[0].w_ih.dims()[1], x.dims()[2], "{name}: input size differs from w_ih's columns");
 }
@@ -78,21 +84,13 @@ pub fn lstm(x: &Tensor, state: Option<(&Tensor, &Tensor)>, layers: &[RnnWeights]
     let (mut input, mut h_n, mut c_n) = (x.clone(), Vec::new(), Vec::new());
     for (l, w) in layers.iter().enumerate() {
         let hidden = w.hidden(4, "lstm");
-        let xw = w.project_inputs(&input, true);
-        let w_hh_t = w.w_hh.t();
-        let mut h = initial(state.map(|s| s.0), l, batch, hidden, x);
-        let mut c = initial(state.map(|s| s.1), l, batch, hidden, x);
-        let mut outs = Vec::with_capacity(steps);
-        for t in 0..steps {
-            let gates = xw.narrow(0, t, 1).squeeze(0).add(&h.matmul(&w_hh_t));
-            let hc = gates.lstm_cell(&c);
-            h = hc.narrow(0, 0, 1).squeeze(0);
-            c = hc.narrow(0, 1, 1).squeeze(0);
-            outs.push(h.clone());
-        }
-        input = Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0);
-        h_n.push(h);
-        c_n.push(c);
+        let h0 = initial(state.map(|s| s.0), l, batch, hidden, x);
+        let c0 = initial(state.map(|s| s.1), l, batch, hidden, x);
+        let hc = sequence::lstm_layer(&w.project_inputs(&input, true), &h0, &c0, &w.w_hh);
+        let last = hc.narrow(0, steps - 1, 1).squeeze(0);
+        input = hc.narrow(1, 0, 1).squeeze(1);
+        h_n.push(last.narrow(0, 0, 1).squeeze(0));
+        c_n.push(last.narrow(0, 1, 1).squeeze(0));
     }
     let stack = |v: &Vec<Tensor>| Tensor::stack(&v.iter().collect::<Vec<_>>(), 0);
     (input, (stack(&h_n), stack(&c_n)))
@@ -106,21 +104,9 @@ pub fn gru(x: &Tensor, h0: Option<&Tensor>, layers: &[RnnWeights]) -> (Tensor, T
     let (mut input, mut h_n) = (x.clone(), Vec::new());
     for (l, w) in layers.iter().enumerate() {
         let hidden = w.hidden(3, "gru");
-        let xw = w.project_inputs(&input, false);
-        let w_hh_t = w.w_hh.t();
-        let mut h = initial(h0, l, batch, hidden, x);
-        let mut outs = Vec::with_capacity(steps);
-        for t in 0..steps {
-            let xt = xw.narrow(0, t, 1).squeeze(0);
-            let mut hw = h.matmul(&w_hh_t);
-            if let Some(b) = &w.b_hh {
-                hw = hw.add(b);
-            }
-            h = xt.gru_cell(&hw, &h);
-            outs.push(h.clone());
-        }
-        input = Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0);
-        h_n.push(h);
+        let h = initial(h0, l, batch, hidden, x);
+        input = sequence::gru_layer(&w.project_inputs(&input, false), &h, &w.w_hh, w.b_hh.as_ref());
+        h_n.push(input.narrow(0, steps - 1, 1).squeeze(0));
     }
     (input, Tensor::stack(&h_n.iter().collect::<Vec<_>>(), 0))
 }
@@ -132,16 +118,9 @@ pub fn rnn_tanh(x: &Tensor, h0: Option<&Tensor>, layers: &[RnnWeights]) -> (Tens
     let (mut input, mut h_n) = (x.clone(), Vec::new());
     for (l, w) in layers.iter().enumerate() {
         let hidden = w.hidden(1, "rnn_tanh");
-        let xw = w.project_inputs(&input, true);
-        let w_hh_t = w.w_hh.t();
-        let mut h = initial(h0, l, batch, hidden, x);
-        let mut outs = Vec::with_capacity(steps);
-        for t in 0..steps {
-            h = xw.narrow(0, t, 1).squeeze(0).add(&h.matmul(&w_hh_t)).tanh();
-            outs.push(h.clone());
-        }
-        input = Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0);
-        h_n.push(h);
+        let h = initial(h0, l, batch, hidden, x);
+        input = sequence::tanh_layer(&w.project_inputs(&input, true), &h, &w.w_hh);
+        h_n.push(input.narrow(0, steps - 1, 1).squeeze(0));
     }
     (input, Tensor::stack(&h_n.iter().collect::<Vec<_>>(), 0))
 }

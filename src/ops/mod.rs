@@ -11,6 +11,7 @@ mod rnn;
 mod softmax;
 
 pub use optim::{AdamStep, AdamUpdate};
+pub(crate) use rnn::{gru_cell_backward, lstm_cell_backward};
 
 use crate::storage::Storage;
 use crate::Tensor;

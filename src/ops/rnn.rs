@@ -42,40 +42,7 @@ impl Tensor {
         };
         let (saved_gates, saved_c) = (gates.detach(), c_prev.detach());
         hc.record("lstm_cell", &[&gates, &c_prev], move |dhc| {
-            let dhc = dhc.contiguous();
-            let (dg, dc) = match (saved_gates.storage(), saved_c.storage(), dhc.storage()) {
-                (Storage::Cpu(_), Storage::Cpu(_), Storage::Cpu(_)) => {
-                    let (dg, dc) = wgrad_cpu::rnn::lstm_cell_backward(
-                        saved_gates.host_f32(),
-                        saved_c.host_f32(),
-                        dhc.host_f32(),
-                        batch,
-                        hidden,
-                    );
-                    (
-                        Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(dg), [batch, 4 * hidden]),
-                        Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(dc), [batch, hidden]),
-                    )
-                }
-                (Storage::Gpu(g), Storage::Gpu(c), Storage::Gpu(d)) => {
-                    let dev = saved_gates.device();
-                    let gpu = dev.gpu_runtime().expect("gpu device");
-                    let (dg, dc) = wgrad_gpu::kernels::rnn::lstm_cell_backward(
-                        gpu,
-                        DType::F32,
-                        (g, saved_gates.offset()),
-                        (c, saved_c.offset()),
-                        (d, dhc.offset()),
-                        batch,
-                        hidden,
-                    );
-                    (
-                        Tensor::from_gpu(dg, [batch, 4 * hidden], DType::F32, dev),
-                        Tensor::from_gpu(dc, [batch, hidden], DType::F32, dev),
-                    )
-                }
-                _ => unreachable!("one device"),
-            };
+            let (dg, dc) = lstm_cell_backward(&saved_gates, &saved_c, dhc);
             vec![Some(dg), Some(dc)]
         })
     }
@@ -109,37 +76,7 @@ impl Tensor {
         };
         let (sx, sh, sp) = (xw.detach(), hw.detach(), hp.detach());
         h.record("gru_cell", &[&xw, &hw, &hp], move |dh| {
-            let dh = dh.contiguous();
-            let shape3 = [batch, 3 * hidden];
-            let (dxw, dhw, dhp) = match dev.gpu_runtime() {
-                None => {
-                    let (a, b, c) = wgrad_cpu::rnn::gru_cell_backward(
-                        sx.host_f32(),
-                        sh.host_f32(),
-                        sp.host_f32(),
-                        dh.host_f32(),
-                        batch,
-                        hidden,
-                    );
-                    let t =
-                        |v: Vec<f32>, shape: &[usize]| Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(v), shape.to_vec());
-                    (t(a, &shape3), t(b, &shape3), t(c, &[batch, hidden]))
-                }
-                Some(gpu) => {
-                    let (a, b, c) = wgrad_gpu::kernels::rnn::gru_cell_backward(
-                        gpu,
-                        DType::F32,
-                        sx.view(),
-                        sh.view(),
-                        sp.view(),
-                        dh.view(),
-                        batch,
-                        hidden,
-                    );
-                    let t = |buf, shape: &[usize]| Tensor::from_gpu(buf, shape.to_vec(), DType::F32, &dev);
-                    (t(a, &shape3), t(b, &shape3), t(c, &[batch, hidden]))
-                }
-            };
+            let (dxw, dhw, dhp) = gru_cell_backward(&sx, &sh, &sp, dh);
             vec![Some(dxw), Some(dhw), Some(dhp)]
         })
     }
@@ -161,5 +98,78 @@ impl Tensor {
     pub(crate) fn host_f32(&self) -> &[f32] {
         let s = self.cpu_storage().as_slice::<f32>().expect("f32 storage");
         &s[self.layout().offset()..self.layout().offset() + self.numel()]
+    }
+}
+
+/// The fused LSTM cell's backward: from the step's gates [B, 4H], `c_prev` [B, H] and the
+/// gradient of its output `dhc` [2, B, H] (h then c), the gradients of the gates and of
+/// `c_prev`. One kernel on either device.
+pub(crate) fn lstm_cell_backward(gates: &Tensor, c_prev: &Tensor, dhc: &Tensor) -> (Tensor, Tensor) {
+    let (batch, hidden) = (c_prev.dims()[0], c_prev.dims()[1]);
+    let (gates, c_prev, dhc) = (gates.contiguous(), c_prev.contiguous(), dhc.contiguous());
+    match (gates.storage(), c_prev.storage(), dhc.storage()) {
+        (Storage::Cpu(_), Storage::Cpu(_), Storage::Cpu(_)) => {
+            let (dg, dc) =
+                wgrad_cpu::rnn::lstm_cell_backward(gates.host_f32(), c_prev.host_f32(), dhc.host_f32(), batch, hidden);
+            (
+                Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(dg), [batch, 4 * hidden]),
+                Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(dc), [batch, hidden]),
+            )
+        }
+        (Storage::Gpu(g), Storage::Gpu(c), Storage::Gpu(d)) => {
+            let dev = gates.device();
+            let gpu = dev.gpu_runtime().expect("gpu device");
+            let (dg, dc) = wgrad_gpu::kernels::rnn::lstm_cell_backward(
+                gpu,
+                DType::F32,
+                (g, gates.offset()),
+                (c, c_prev.offset()),
+                (d, dhc.offset()),
+                batch,
+                hidden,
+            );
+            (
+                Tensor::from_gpu(dg, [batch, 4 * hidden], DType::F32, dev),
+                Tensor::from_gpu(dc, [batch, hidden], DType::F32, dev),
+            )
+        }
+        _ => panic!("lstm_cell_backward: tensors on different devices"),
+    }
+}
+
+/// The fused GRU cell's backward: from the step's `xw` and `hw` [B, 3H], `h_prev` [B, H]
+/// and the output's gradient `dh` [B, H], the gradients of `xw`, `hw` and `h_prev`.
+pub(crate) fn gru_cell_backward(xw: &Tensor, hw: &Tensor, h_prev: &Tensor, dh: &Tensor) -> (Tensor, Tensor, Tensor) {
+    let (batch, hidden) = (h_prev.dims()[0], h_prev.dims()[1]);
+    let (xw, hw, h_prev, dh) = (xw.contiguous(), hw.contiguous(), h_prev.contiguous(), dh.contiguous());
+    let dev = xw.device().clone();
+    let shape3 = [batch, 3 * hidden];
+    match dev.gpu_runtime() {
+        None => {
+            let (a, b, c) = wgrad_cpu::rnn::gru_cell_backward(
+                xw.host_f32(),
+                hw.host_f32(),
+                h_prev.host_f32(),
+                dh.host_f32(),
+                batch,
+                hidden,
+            );
+            let t = |v: Vec<f32>, shape: &[usize]| Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(v), shape.to_vec());
+            (t(a, &shape3), t(b, &shape3), t(c, &[batch, hidden]))
+        }
+        Some(gpu) => {
+            let (a, b, c) = wgrad_gpu::kernels::rnn::gru_cell_backward(
+                gpu,
+                DType::F32,
+                xw.view(),
+                hw.view(),
+                h_prev.view(),
+                dh.view(),
+                batch,
+                hidden,
+            );
+            let t = |buf, shape: &[usize]| Tensor::from_gpu(buf, shape.to_vec(), DType::F32, &dev);
+            (t(a, &shape3), t(b, &shape3), t(c, &[batch, hidden]))
+        }
     }
 }
