@@ -167,9 +167,20 @@ pub fn load_safetensors_with_metadata(
 ) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+    parse_safetensors(&bytes, path, device)
+}
+
+/// Parses the bytes of a safetensors file as [`load_safetensors_with_metadata`] does;
+/// `path` only names the source in errors. Any byte string gives tensors or an `Err`
+/// (fuzzed: fuzz/fuzz_targets/safetensors.rs).
+pub fn parse_safetensors(
+    bytes: &[u8],
+    path: &Path,
+    device: &Device,
+) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
     // The parser validates lengths and offsets; the unwind guard is a second line of
     // defence so that no byte pattern can take the process down.
-    let parsed = std::panic::catch_unwind(|| SafeTensors::deserialize(&bytes))
+    let parsed = std::panic::catch_unwind(|| SafeTensors::deserialize(bytes))
         .map_err(|_| format_err(path, "not a valid safetensors file (malformed header)"))?
         .map_err(|e| format_err(path, format_args!("not a valid safetensors file: {e}")))?;
     let mut out = HashMap::new();
@@ -184,7 +195,7 @@ pub fn load_safetensors_with_metadata(
         out.insert(name.to_string(), Tensor::from_host(storage, shape, device));
     }
     // The header parsed above, so reading its metadata again cannot fail.
-    let metadata = SafeTensors::read_metadata(&bytes).map(|(_, m)| m.metadata().clone().unwrap_or_default());
+    let metadata = SafeTensors::read_metadata(bytes).map(|(_, m)| m.metadata().clone().unwrap_or_default());
     Ok((out, metadata.unwrap_or_default()))
 }
 

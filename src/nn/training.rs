@@ -81,16 +81,17 @@ impl TrainingCheckpoint {
                  metadata; a plain state dict loads with Module::load)"
                 .into()));
         }
-        if meta.get("wgrad.version").map(String::as_str) != Some(VERSION) {
-            return Err(err(format!("training checkpoint version {:?} is not {VERSION}", meta["wgrad.version"])));
-        }
         let field = |key: &str| meta.get(key).ok_or_else(|| err(format!("metadata has no {key:?}")));
+        let version = field("wgrad.version")?;
+        if version != VERSION {
+            return Err(err(format!("training checkpoint version {version:?} is not {VERSION}")));
+        }
         let int = |key: &str| -> Result<u64> {
             let v = field(key)?;
             v.parse().map_err(|_| err(format!("metadata {key:?} = {v:?} is not an unsigned integer")))
         };
-        let lr: f64 =
-            field("lr")?.parse().map_err(|_| err(format!("metadata \"lr\" = {:?} is not a number", meta["lr"])))?;
+        let lr = field("lr")?;
+        let lr: f64 = lr.parse().map_err(|_| err(format!("metadata lr = {lr:?} is not a number")))?;
         let (epoch, step, rng_state) = (int("epoch")?, int("step")?, int("rng_state")?);
 
         let mut model_state = HashMap::new();

@@ -53,6 +53,17 @@ pub fn read(path: &Path, magic: u32) -> Result<Idx> {
     }
 }
 
+/// Decodes the bytes of an IDX file, raw or gzipped, as [`read`] does; `path` only names
+/// the source in errors. Any byte string gives an [`Idx`] or an `Err`, and a lying header
+/// never makes it allocate more than the data present (fuzzed: fuzz/fuzz_targets/idx.rs).
+pub fn parse(bytes: &[u8], path: &Path, magic: u32) -> Result<Idx> {
+    if bytes.starts_with(&GZIP_MAGIC) {
+        decode(GzDecoder::new(bytes), path, magic, true)
+    } else {
+        decode(bytes, path, magic, false)
+    }
+}
+
 /// Decodes an IDX stream; `path` only names the source in errors, and `gzip` says whether
 /// read errors are decompression errors.
 fn decode(mut r: impl Read, path: &Path, magic: u32, gzip: bool) -> Result<Idx> {

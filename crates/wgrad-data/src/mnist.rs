@@ -147,21 +147,29 @@ pub fn load_npm_digits(dir: impl AsRef<Path>) -> Result<Dataset> {
     for digit in 0..CLASSES as u32 {
         let path = dir.join(format!("{digit}.json"));
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let file: DigitsFile =
-            serde_json::from_slice(&bytes).map_err(|e| Error::Json { path: path.clone(), cause: e })?;
-        if !file.data.len().is_multiple_of(PIXELS) {
-            return Err(Error::format(
-                &path,
-                format!("{} values is not a whole number of 784-pixel images", file.data.len()),
-            ));
-        }
-        if let Some(i) = file.data.iter().position(|v| !(0.0..=1.0).contains(v)) {
-            return Err(Error::format(&path, format!("value {} at index {i} is outside [0, 1]", file.data[i])));
-        }
-        images.extend(file.data.iter().map(|&v| v as f32));
-        labels.extend(std::iter::repeat_n(digit, file.data.len() / PIXELS));
+        let pixels = parse_npm_digits(&bytes, &path)?;
+        labels.extend(std::iter::repeat_n(digit, pixels.len() / PIXELS));
+        images.extend(pixels);
     }
     Ok(Dataset { n: labels.len(), images, labels })
+}
+
+/// Parses one file of the npm digits (`{"data": [...]}`, 784 values in `[0, 1]` per
+/// image) into its pixels; `path` only names the source in errors (fuzzed:
+/// fuzz/fuzz_targets/npm_digits.rs).
+pub fn parse_npm_digits(bytes: &[u8], path: &Path) -> Result<Vec<f32>> {
+    let file: DigitsFile =
+        serde_json::from_slice(bytes).map_err(|e| Error::Json { path: path.to_path_buf(), cause: e })?;
+    if !file.data.len().is_multiple_of(PIXELS) {
+        return Err(Error::format(
+            path,
+            format!("{} values is not a whole number of 784-pixel images", file.data.len()),
+        ));
+    }
+    if let Some(i) = file.data.iter().position(|v| !(0.0..=1.0).contains(v)) {
+        return Err(Error::format(path, format!("value {} at index {i} is outside [0, 1]", file.data[i])));
+    }
+    Ok(file.data.iter().map(|&v| v as f32).collect())
 }
 
 #[cfg(test)]

@@ -68,6 +68,17 @@ struct State {
     error: Option<Error>,
     /// True when a dispatch since the last check may have written the error buffer.
     errors_dirty: bool,
+    /// With WGRAD_PROFILE=1: every dispatch runs alone and is timed, by kernel and grid.
+    profile: Option<HashMap<String, ProfileEntry>>,
+}
+
+/// Dispatches of one kernel key and grid size, and their time (WGRAD_PROFILE=1).
+#[derive(Debug, Clone, Default)]
+pub struct ProfileEntry {
+    /// Dispatches.
+    pub count: u64,
+    /// Wall time of submitting each alone and waiting for it, summed.
+    pub total: std::time::Duration,
 }
 
 /// The GPU runtime of one adapter. Thread-safe; wgrad keeps one per process.
@@ -111,6 +122,7 @@ impl GpuDevice {
             stats: GpuStats::default(),
             error: None,
             errors_dirty: false,
+            profile: std::env::var("WGRAD_PROFILE").is_ok_and(|v| v == "1").then(HashMap::new),
         };
         Ok(GpuDevice {
             ctx,
@@ -271,6 +283,29 @@ impl GpuDevice {
         });
         st.recorder.push(Dispatch { pipeline, bind_group, workgroups: k.workgroups });
         st.stats.dispatches += 1;
+        if st.profile.is_some() {
+            self.profile_dispatch(st, &k.key, k.workgroups);
+        }
+    }
+
+    /// Runs everything pending (the launch just recorded last) and charges the time to
+    /// `key` at this grid size. Serialises the GPU: for finding slow kernels, not speed.
+    fn profile_dispatch(&self, st: &mut State, key: &str, workgroups: [u32; 3]) {
+        let start = std::time::Instant::now();
+        self.submit(st);
+        let _ = self.wait(); // errors surface through the normal paths
+        let elapsed = start.elapsed();
+        let entry = st.profile.as_mut().unwrap().entry(format!("{key} {workgroups:?}")).or_default();
+        entry.count += 1;
+        entry.total += elapsed;
+    }
+
+    /// The WGRAD_PROFILE=1 table so far, slowest first (empty when not profiling).
+    pub fn profile(&self) -> Vec<(String, ProfileEntry)> {
+        let st = self.state.lock().unwrap();
+        let mut rows: Vec<_> = st.profile.iter().flatten().map(|(k, e)| (k.clone(), e.clone())).collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.1.total));
+        rows
     }
 
     /// Encodes pending work and submits it.

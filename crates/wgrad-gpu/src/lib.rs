@@ -12,6 +12,6 @@ pub mod recorder;
 pub mod shaders;
 
 pub use context::{list_adapters, DeviceType, GpuContext};
-pub use device::{GpuDevice, GpuStats, KernelLaunch, Window};
+pub use device::{GpuDevice, GpuStats, KernelLaunch, ProfileEntry, Window};
 pub use pool::{size_class, BufferPool, PooledBuffer};
 pub use wgpu::Features;
