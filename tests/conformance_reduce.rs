@@ -104,6 +104,27 @@ fn long_runs_beyond_one_workgroup_match_cpu() {
 }
 
 #[test]
+fn many_short_runs_reduced_one_per_invocation_match_cpu() {
+    // At least 1024 outputs of runs up to 4096 take the one-invocation-per-output
+    // kernel; 4097 goes back to a workgroup per output. Contiguous, strided (the reduced
+    // dim first) and over two dims at once, with ties for the arg reductions.
+    let mut rng = Rng::new(23);
+    for (rows, n) in [(1024, 1), (1500, 37), (1100, 4096), (1024, 4097)] {
+        let x = data(&mut rng, &[rows, n], true);
+        for (op_name, op, (atol, rtol)) in OPS {
+            conform(&format!("{op_name} of {rows} runs of {n}"), atol, rtol, |dev| op(&x.to_device(dev), 1, false));
+            conform(&format!("{op_name} of {rows} strided runs of {n}"), atol, rtol, |dev| {
+                op(&x.to_device(dev).t(), 0, false)
+            });
+        }
+    }
+    let x = data(&mut rng, &[4, 1200, 3], false);
+    conform("sum over dims 0 and 2 of [4, 1200, 3]", SUM_TOL.0, SUM_TOL.1, |dev| {
+        x.to_device(dev).sum_dims(&[0, 2], false)
+    });
+}
+
+#[test]
 fn argmax_and_argmin_return_the_first_of_tied_extremes() {
     // Ties inside one thread's run, across threads of a workgroup (positions 5 and 261
     // land in different threads), and at the very end of a long run.

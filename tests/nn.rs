@@ -463,3 +463,73 @@ fn transformer_encoder_stacks_its_layers_then_the_norm() {
         assert!(!enc.layers[1].dropout.is_training(), "eval() reaches every layer");
     }
 }
+
+#[test]
+fn recurrent_dropout_applies_between_layers_in_training_only() {
+    let dev = Device::cpu();
+    let x = input(&[5, 2, 3], 61, &dev);
+    let lstm = seeded(62, || nn::Lstm::new(3, 4, 2, &dev)).dropout(0.5);
+    let gru = seeded(63, || nn::Gru::new(3, 4, 2, &dev)).dropout(0.5);
+    let plain_lstm = seeded(62, || nn::Lstm::new(3, 4, 2, &dev));
+    let plain_gru = seeded(63, || nn::Gru::new(3, 4, 2, &dev));
+    assert_eq!(names(&lstm), names(&plain_lstm), "dropout adds no state-dict entries");
+    for (m, plain) in [(&lstm as &dyn Module, &plain_lstm as &dyn Module), (&gru, &plain_gru)] {
+        m.eval();
+        assert_close(&m.forward(&x), &plain.forward(&x), 0.0, 0.0, "eval: no dropout");
+        m.train();
+        let (a, b) = (m.forward(&x), plain.forward(&x));
+        let diff = a.sub(&b).abs().max_all().to_scalar().unwrap();
+        assert!(diff > 1e-3, "train: the first layer's output is dropped before the second ({diff})");
+        // The last layer's output is not dropped: no exact zeros beyond chance.
+        let zeros = a.to_vec::<f32>().unwrap().iter().filter(|v| **v == 0.0).count();
+        assert_eq!(zeros, 0);
+    }
+    let (out, (h, c)) = lstm.forward_with_state(&x, None);
+    assert_eq!((out.dims(), h.dims(), c.dims()), (&[5usize, 2, 4][..], &[2usize, 2, 4][..], &[2usize, 2, 4][..]));
+}
+
+#[test]
+fn multihead_attention_takes_pytorch_masks_and_returns_weights() {
+    for dev in devices() {
+        let mha = seeded(71, || nn::MultiheadAttention::new(8, 2, &dev)).batch_first(true);
+        let x = input(&[2, 5, 8], 72, &dev);
+        // Batch 0 has 3 real tokens, batch 1 all 5 (PyTorch: True = padding).
+        let pad = Tensor::from_vec(vec![0u32, 0, 0, 1, 1, 0, 0, 0, 0, 0], [2, 5], &dev);
+        let args = nn::MhaArgs { key_padding_mask: Some(&pad), need_weights: true, ..Default::default() };
+        let (out, w) = mha.forward_qkv(&x, &x, &x, args);
+        let w = w.expect("need_weights");
+        assert_eq!(w.dims(), [2, 5, 5]);
+        let wv = common::values(&w);
+        for row in wv.chunks(5) {
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-5, "weights sum to 1: {row:?}");
+        }
+        assert!(wv[..25].chunks(5).all(|r| r[3] == 0.0 && r[4] == 0.0), "padded keys get no weight");
+        // Batch 0 equals attention over its 3 real keys alone.
+        let x0 = x.narrow(0, 0, 1);
+        let short = mha.attend(&x0, &x0.narrow(1, 0, 3), &x0.narrow(1, 0, 3), F::AttnMask::None);
+        assert_close(&out.narrow(0, 0, 1), &short, 1e-5, 1e-4, &format!("key padding on {dev:?}"));
+        // A bool attn_mask (True = not allowed) equals the additive -inf mask, and
+        // is_causal equals the causal keep-mask.
+        let upper: Vec<u32> = (0..25).map(|i| u32::from(i % 5 > i / 5)).collect();
+        let bool_mask = Tensor::from_vec(upper.clone(), [5, 5], &dev);
+        let add: Vec<f32> = upper.iter().map(|&u| if u == 1 { f32::NEG_INFINITY } else { 0.0 }).collect();
+        let add_mask = Tensor::from_vec(add, [5, 5], &dev);
+        let by_bool = mha.forward_qkv(&x, &x, &x, nn::MhaArgs { attn_mask: Some(&bool_mask), ..Default::default() }).0;
+        let by_add = mha.forward_qkv(&x, &x, &x, nn::MhaArgs { attn_mask: Some(&add_mask), ..Default::default() }).0;
+        let causal = mha.forward_qkv(&x, &x, &x, nn::MhaArgs { is_causal: true, ..Default::default() }).0;
+        assert_close(&by_bool, &by_add, 1e-5, 1e-4, "bool vs additive attn_mask");
+        assert_close(&by_bool, &causal, 1e-5, 1e-4, "upper-triangular mask vs is_causal");
+        // Padding and an additive mask together: both apply.
+        let both = nn::MhaArgs {
+            key_padding_mask: Some(&pad),
+            attn_mask: Some(&add_mask),
+            need_weights: true,
+            ..Default::default()
+        };
+        let w = common::values(&mha.forward_qkv(&x, &x, &x, both).1.unwrap());
+        assert!(w[..25]
+            .chunks(5)
+            .enumerate()
+            .all(|(q, r)| r.iter().enumerate().all(|(k, v)| (k <= q && k < 3) || *v == 0.0)));
+    }
+}

@@ -35,7 +35,7 @@ mod transformer;
 
 pub use crate::rng::manual_seed;
 pub use activation::{GeluTanh, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh, GELU};
-pub use attention::MultiheadAttention;
+pub use attention::{MhaArgs, MultiheadAttention};
 pub use conv::Conv2d;
 pub use dropout::Dropout;
 pub use embedding::Embedding;

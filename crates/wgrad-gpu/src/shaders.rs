@@ -25,6 +25,8 @@ macro_rules! shader_file {
 }
 shader_file!(ELEMENTWISE, "elementwise.wgsl");
 shader_file!(REDUCE, "reduce.wgsl");
+shader_file!(REDUCE_WORKGROUP, "reduce_workgroup.wgsl");
+shader_file!(REDUCE_ROWS, "reduce_rows.wgsl");
 shader_file!(MATMUL, "matmul.wgsl");
 shader_file!(MATMUL_VEC4, "matmul_vec4.wgsl");
 shader_file!(MATMUL_TILED, "matmul_tiled.wgsl");
@@ -50,6 +52,8 @@ shader_file!(MAX_POOL2D_BOUNDS, "max_pool2d_bounds.wgsl");
 pub const ALL: &[ShaderFile] = &[
     ELEMENTWISE,
     REDUCE,
+    REDUCE_WORKGROUP,
+    REDUCE_ROWS,
     MATMUL,
     MATMUL_VEC4,
     MATMUL_TILED,

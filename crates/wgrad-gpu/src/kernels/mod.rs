@@ -76,7 +76,9 @@ pub fn all_variants() -> Vec<(String, String)> {
             out.push(map(format!("cast {d}->{to}"), "a", &[d], to));
         }
         for op in ReduceOp::ALL.into_iter().filter(|op| d.is_float() || *op != ReduceOp::Mean) {
-            out.push((format!("reduce {} {d}", op.name()), reduce::source(op, d)));
+            for strategy in [reduce::Strategy::Workgroup, reduce::Strategy::Rows] {
+                out.push((format!("reduce {} {d} {strategy:?}", op.name()), reduce::source(op, d, strategy)));
+            }
         }
         for ids in [DType::U32, DType::I32] {
             out.push((format!("gather {d} by {ids}"), gather::source(d, ids)));

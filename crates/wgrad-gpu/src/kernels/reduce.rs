@@ -26,6 +26,33 @@ struct Params {
 /// partial results when threads loop ~21k times before a barrier).
 const MAX_CHUNK: usize = 1 << 14;
 
+/// Runs at most this long are reduced by one invocation each (reduce_rows.wgsl) when
+/// there are at least [`ROWS_MIN_OUTPUTS`] of them; lavapipe ends invocations that loop
+/// 65535 times.
+const ROWS_MAX_INNER: usize = 4096;
+/// Enough outputs to keep a GPU busy with one invocation each.
+const ROWS_MIN_OUTPUTS: usize = 1024;
+
+/// How a launch reduces: a workgroup per output (long runs) or an invocation per output
+/// (many short runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// reduce_workgroup.wgsl.
+    Workgroup,
+    /// reduce_rows.wgsl.
+    Rows,
+}
+
+impl Strategy {
+    fn pick(n_out: usize, n_in: usize) -> Strategy {
+        if n_in <= ROWS_MAX_INNER && n_out >= ROWS_MIN_OUTPUTS {
+            Strategy::Rows
+        } else {
+            Strategy::Workgroup
+        }
+    }
+}
+
 /// Output dtype of a reduction of `dtype`.
 pub fn output_dtype(op: ReduceOp, dtype: DType) -> DType {
     if op.is_arg() {
@@ -71,8 +98,13 @@ fn prelude(op: ReduceOp, dtype: DType) -> String {
 }
 
 /// The WGSL module of a reduction, for launching and for validation.
-pub fn source(op: ReduceOp, dtype: DType) -> String {
-    shaders::compose(&[dtype], &prelude(op, dtype), shaders::REDUCE)
+pub fn source(op: ReduceOp, dtype: DType, strategy: Strategy) -> String {
+    let common = format!("{}\n// {}\n{}", prelude(op, dtype), shaders::REDUCE.name, shaders::REDUCE.source);
+    let main = match strategy {
+        Strategy::Workgroup => shaders::REDUCE_WORKGROUP,
+        Strategy::Rows => shaders::REDUCE_ROWS,
+    };
+    shaders::compose(&[dtype], &common, main)
 }
 
 /// Reduces `dims` of `x` into a new contiguous buffer holding the kept dims in order.
@@ -119,6 +151,8 @@ fn launch(gpu: &GpuDevice, op: ReduceOp, x: Operand, outer: &Layout, inner: &Lay
     if n_out == 0 {
         return out;
     }
+    // Split runs are long by construction; the rows strategy is for short ones.
+    let strategy = if splits == 1 { Strategy::pick(n_out, n_in) } else { Strategy::Workgroup };
     let dims_all: Vec<usize> = outer.dims().iter().chain(inner.dims()).copied().collect();
     let strides_all: Vec<usize> = outer.strides().iter().chain(inner.strides()).copied().collect();
     let params = Params {
@@ -146,12 +180,15 @@ fn launch(gpu: &GpuDevice, op: ReduceOp, x: Operand, outer: &Layout, inner: &Lay
     let params = Params { offset: to_u32(l.offset() - x_w.first_elem, "reduce"), ..params };
     gpu.launch_windowed(
         KernelLaunch {
-            key: format!("reduce|{}|{}", op.name(), x.dtype.name()),
-            source: &|| source(op, x.dtype),
+            key: format!("reduce|{}|{}|{strategy:?}", op.name(), x.dtype.name()),
+            source: &|| source(op, x.dtype, strategy),
             params: bytemuck::bytes_of(&params),
             buffers: &[&out, x.buffer],
             uses_errors: false,
-            workgroups: shaders::linear_workgroups(n_out * splits, 1),
+            workgroups: match strategy {
+                Strategy::Workgroup => shaders::linear_workgroups(n_out * splits, 1),
+                Strategy::Rows => shaders::linear_workgroups(n_out, 256),
+            },
         },
         &[out_w, x_w],
     );
