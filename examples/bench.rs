@@ -257,7 +257,8 @@ fn adapter(dev: &Device) -> String {
 fn print_profile(name: &str, rows: &[(String, wgrad::gpu::ProfileEntry)]) {
     let total: f64 = rows.iter().map(|(_, e)| e.total.as_secs_f64()).sum();
     eprintln!("profile after {name}: {:.1} ms in {} kernel/grid pairs", total * 1e3, rows.len());
-    for (key, e) in rows.iter().take(12) {
+    let shown: usize = std::env::var("WGRAD_PROFILE_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(12);
+    for (key, e) in rows.iter().take(shown) {
         eprintln!("  {:>9.1} ms {:>6}x  {key}", e.total.as_secs_f64() * 1e3, e.count);
     }
 }
