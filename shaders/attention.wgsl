@@ -8,14 +8,21 @@
 // top-left alignment (key j visible to query i iff j <= i) and also shortens the loop.
 // A row with every key masked divides 0 by 0 (NaN), as PyTorch's math path does.
 //
+// For the backward (attention_backward_*.wgsl) each row also stores its logsumexp
+// L = m + log(l) in stats[2 * row] (EMPTY_ROW for a row with every key masked, so the
+// backward gives it zero gradients); stats[2 * row + 1] is left for the backward's D.
+//
 // q, k, v, out are contiguous [B, H, L, E] views (offsets allowed). The mask is any
 // broadcast view of [B, H, Lq, Lk] given by 4 strides (0 on broadcast dims).
-// The prelude supplies: alias T; bindings out (1), q (2), k (3), v (4), [mask (5)];
+// The prelude supplies: alias T; bindings out (1), stats (2, f32), q (3), k (4), v (5),
+// [mask (6)];
 // fn hidden(o: u32) -> bool (keep-mask says skip) and fn bias(o: u32) -> f32 (additive).
 
 override WG: u32 = 64;
 const MAX_E: u32 = 128u;
 const NEG_BIG: f32 = -3.4028234e38;
+// The logsumexp stored for a row that sees no key: exp(s - EMPTY_ROW) is 0 for any s.
+const EMPTY_ROW: f32 = 3.4028234e38;
 
 struct Params {
     batch: u32,
@@ -88,4 +95,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var d = 0u; d < e; d++) {
         out[out_base + d] = T(acc[d] / l);
     }
+    stats[2u * row] = select(m + log(l), EMPTY_ROW, l == 0.0);
 }

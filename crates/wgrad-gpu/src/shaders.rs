@@ -33,6 +33,8 @@ shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
 shader_file!(INDEX_ADD, "index_add.wgsl");
 shader_file!(SOFTMAX, "softmax.wgsl");
 shader_file!(ATTENTION, "attention.wgsl");
+shader_file!(ATTENTION_BACKWARD_DQ, "attention_backward_dq.wgsl");
+shader_file!(ATTENTION_BACKWARD_DKDV, "attention_backward_dkdv.wgsl");
 shader_file!(ADAM, "adam.wgsl");
 shader_file!(LSTM_CELL, "lstm_cell.wgsl");
 shader_file!(LSTM_CELL_BACKWARD, "lstm_cell_backward.wgsl");
@@ -62,6 +64,8 @@ pub const ALL: &[ShaderFile] = &[
     GRU_CELL,
     GRU_CELL_BACKWARD,
     ATTENTION,
+    ATTENTION_BACKWARD_DQ,
+    ATTENTION_BACKWARD_DKDV,
     ADAM,
     CONV2D,
     CONV2D_PACK,

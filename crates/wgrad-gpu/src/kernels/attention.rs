@@ -31,6 +31,7 @@ struct Params {
 /// How the mask operand (if any) is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaskKind {
+    /// No mask operand.
     None,
     /// u32, non-zero = attend.
     Keep,
@@ -38,29 +39,45 @@ pub enum MaskKind {
     Additive,
 }
 
+/// The storage bindings (1, 2, ...: name, WGSL type, access) followed by the mask's
+/// binding and the `hidden`/`bias` helpers for `mask`: the prelude shared by the forward
+/// and backward attention kernels.
+pub(crate) fn prelude(dtype: DType, bindings: &[(&str, &str, &str)], mask: MaskKind) -> String {
+    let mut p = format!("alias T = {};\n", wgsl_type(dtype));
+    for (i, (name, ty, access)) in bindings.iter().enumerate() {
+        p += &format!("@group(0) @binding({}) var<storage, {access}> {name}: array<{ty}>;\n", i + 1);
+    }
+    let m = bindings.len() + 1;
+    p += &match mask {
+        MaskKind::None => "fn hidden(o: u32) -> bool { return false; }\nfn bias(o: u32) -> f32 { return 0.0; }\n".into(),
+        MaskKind::Keep => format!(
+            "@group(0) @binding({m}) var<storage, read> mask: array<u32>;\n\
+             fn hidden(o: u32) -> bool {{ return mask[o] == 0u; }}\nfn bias(o: u32) -> f32 {{ return 0.0; }}\n"
+        ),
+        MaskKind::Additive => format!(
+            "@group(0) @binding({m}) var<storage, read> mask: array<f32>;\n\
+             fn hidden(o: u32) -> bool {{ return false; }}\nfn bias(o: u32) -> f32 {{ return mask[o]; }}\n"
+        ),
+    };
+    p
+}
+
 /// The WGSL module for element type `dtype` and mask kind.
 pub fn source(dtype: DType, mask: MaskKind) -> String {
-    let mut p = format!("alias T = {};\n", wgsl_type(dtype));
-    p += "@group(0) @binding(1) var<storage, read_write> out: array<T>;\n";
-    for (i, name) in ["q", "k", "v"].iter().enumerate() {
-        p += &format!("@group(0) @binding({}) var<storage, read> {name}: array<T>;\n", i + 2);
-    }
-    p += match mask {
-        MaskKind::None => "fn hidden(o: u32) -> bool { return false; }\nfn bias(o: u32) -> f32 { return 0.0; }\n",
-        MaskKind::Keep => {
-            "@group(0) @binding(5) var<storage, read> mask: array<u32>;\n\
-             fn hidden(o: u32) -> bool { return mask[o] == 0u; }\nfn bias(o: u32) -> f32 { return 0.0; }\n"
-        }
-        MaskKind::Additive => {
-            "@group(0) @binding(5) var<storage, read> mask: array<f32>;\n\
-             fn hidden(o: u32) -> bool { return false; }\nfn bias(o: u32) -> f32 { return mask[o]; }\n"
-        }
-    };
-    shaders::compose(&[dtype], &p, shaders::ATTENTION)
+    let bindings = [
+        ("out", "T", "read_write"),
+        ("stats", "f32", "read_write"),
+        ("q", "T", "read"),
+        ("k", "T", "read"),
+        ("v", "T", "read"),
+    ];
+    shaders::compose(&[dtype], &prelude(dtype, &bindings, mask), shaders::ATTENTION)
 }
 
 /// Fused attention over contiguous `q` [B, H, Lq, E], `k`/`v` [B, H, Lk, E]; `mask` is
-/// a view broadcast to [B, H, Lq, Lk]. Returns a contiguous [B, H, Lq, E] buffer.
+/// a view broadcast to [B, H, Lq, Lk]. Returns the output, a contiguous [B, H, Lq, E]
+/// buffer, and the row statistics the backward needs: f32 [B, H, Lq, 2], each row's
+/// logsumexp in slot 0 (slot 1 is filled by the backward).
 pub fn attention(
     gpu: &GpuDevice,
     q: Operand,
@@ -69,13 +86,14 @@ pub fn attention(
     mask: Option<(Operand, MaskKind)>,
     causal: bool,
     scale: f32,
-) -> PooledBuffer {
+) -> (PooledBuffer, PooledBuffer) {
     let d = q.layout.dims();
     let (batch, heads, lq, e) = (d[0], d[1], d[2], d[3]);
     let lk = k.layout.dims()[2];
     assert!(e <= MAX_HEAD_DIM, "attention: head dim {e} exceeds {MAX_HEAD_DIM}");
     let rows = batch * heads * lq;
     let out = gpu.output_buffer((rows * e * q.dtype.size_in_bytes()) as u64);
+    let stats = gpu.output_buffer((rows * 2 * DType::F32.size_in_bytes()) as u64);
     let (kind, mask_layout) = match &mask {
         Some((m, kind)) => (*kind, m.layout.clone()),
         None => (MaskKind::None, Layout::new(vec![batch, heads, lq, lk], vec![0; 4], 0)),
@@ -97,7 +115,7 @@ pub fn attention(
         v_offset: u(v.layout.offset()),
         _pad: 0,
     };
-    let mut buffers = vec![&out, q.buffer, k.buffer, v.buffer];
+    let mut buffers = vec![&out, &stats, q.buffer, k.buffer, v.buffer];
     if let Some((m, _)) = &mask {
         buffers.push(m.buffer);
     }
@@ -109,5 +127,5 @@ pub fn attention(
         uses_errors: false,
         workgroups: shaders::linear_workgroups(rows, WG),
     });
-    out
+    (out, stats)
 }

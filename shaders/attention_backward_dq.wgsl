@@ -1,0 +1,104 @@
+// Fused scaled dot-product attention, backward part 1 of 2: D and dQ.
+// FlashAttention-2's backward with the query side split off (no atomics): part 2,
+// attention_backward_dkdv.wgsl, runs after this and accumulates dK and dV.
+//
+// One invocation per query row (b, h, i). It keeps q_i (times scale), dO_i and a dQ
+// accumulator in registers, stores D_i = dO_i . O_i in stats[2 * row + 1] for part 2,
+// then walks the keys the forward saw, recomputing each score instead of reading an
+// [Lq, Lk] matrix:
+//   S_ij = q_i . k_j * scale + mask_ij      (summed in the forward's order)
+//   P_ij = exp(S_ij - L_i)                  (L_i = stats[2 * row], the forward's logsumexp)
+//   dP_ij = dO_i . v_j,  dS_ij = P_ij (dP_ij - D_i),  dQ_i += dS_ij k_j
+// and finally dQ_i *= scale. A row that saw no key (L_i = EMPTY_ROW; its forward output
+// is NaN) gets dQ_i = 0 and D_i = 0, and part 2 skips it, so it adds nothing anywhere.
+//
+// q, k, v, d_out are contiguous [B, H, L, E] views (offsets allowed); out (the forward's
+// output) and dq are contiguous from 0. The mask is any broadcast view of [B, H, Lq, Lk]
+// given by 4 strides (0 on broadcast dims).
+// The prelude supplies: alias T; bindings dq (1), stats (2, f32, read_write), q (3), k (4),
+// v (5), d_out (6), out (7), [mask (8)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
+
+override WG: u32 = 64;
+const MAX_E: u32 = 128u;
+const EMPTY_ROW: f32 = 3.4028234e38;
+
+struct Params {
+    batch: u32,
+    heads: u32,
+    lq: u32,
+    lk: u32,
+    e: u32,
+    scale: f32,
+    causal: u32,
+    mask_offset: u32,
+    mask_strides: vec4<u32>,
+    q_offset: u32,
+    k_offset: u32,
+    v_offset: u32,
+    d_out_offset: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let row = gid.x + gid.y * groups.x * WG;
+    if (row >= params.batch * params.heads * params.lq) {
+        return;
+    }
+    let e = min(params.e, MAX_E);
+    let bh = row / params.lq;
+    let i = row % params.lq;
+    let b = bh / params.heads;
+    let h = bh % params.heads;
+    let lse = stats[2u * row];
+    let empty = lse >= EMPTY_ROW;
+    var q_row: array<f32, MAX_E>;
+    var do_row: array<f32, MAX_E>;
+    var acc: array<f32, MAX_E>;
+    let q_base = params.q_offset + row * params.e;
+    let do_base = params.d_out_offset + row * params.e;
+    var delta = 0.0;
+    for (var d = 0u; d < e; d++) {
+        q_row[d] = f32(q[q_base + d]) * params.scale;
+        do_row[d] = f32(d_out[do_base + d]);
+        delta += do_row[d] * f32(out[row * params.e + d]);
+        acc[d] = 0.0;
+    }
+    if (empty) {
+        delta = 0.0;
+    }
+    stats[2u * row + 1u] = delta;
+    let k_base = params.k_offset + bh * params.lk * params.e;
+    let v_base = params.v_offset + bh * params.lk * params.e;
+    let ms = params.mask_strides;
+    let mask_row = params.mask_offset + b * ms.x + h * ms.y + i * ms.z;
+    var end = params.lk;
+    if (params.causal != 0u) {
+        end = min(params.lk, i + 1u);
+    }
+    if (empty) {
+        end = 0u;
+    }
+    for (var j = 0u; j < end; j++) {
+        let mo = mask_row + j * ms.w;
+        if (hidden(mo)) {
+            continue;
+        }
+        let kj = k_base + j * params.e;
+        let vj = v_base + j * params.e;
+        var s = bias(mo);
+        var dp = 0.0;
+        for (var d = 0u; d < e; d++) {
+            s += q_row[d] * f32(k[kj + d]);
+            dp += do_row[d] * f32(v[vj + d]);
+        }
+        let ds = exp(s - lse) * (dp - delta);
+        for (var d = 0u; d < e; d++) {
+            acc[d] += ds * f32(k[kj + d]);
+        }
+    }
+    for (var d = 0u; d < e; d++) {
+        dq[row * params.e + d] = T(acc[d] * params.scale);
+    }
+}
