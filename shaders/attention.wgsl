@@ -8,9 +8,16 @@
 // top-left alignment (key j visible to query i iff j <= i) and also shortens the loop.
 // A row with every key masked divides 0 by 0 (NaN), as PyTorch's math path does.
 //
+// Chunks: a dispatch walks only keys [chunk_from, chunk_to); m, l and the accumulator
+// are carried to the next dispatch in stats[2 * row + 1] (l), stats[2 * row] (m) and out
+// (acc), and the last chunk normalises. Lavapipe (llvmpipe) stops any invocation after
+// 65535 loop iterations in total (its infinite-loop guard), silently leaving the outputs
+// half written; the launcher sizes chunks to stay far below that. Same arithmetic in
+// the same order as one long loop, so the result does not depend on the chunking.
+//
 // For the backward (attention_backward_*.wgsl) each row also stores its logsumexp
 // L = m + log(l) in stats[2 * row] (EMPTY_ROW for a row with every key masked, so the
-// backward gives it zero gradients); stats[2 * row + 1] is left for the backward's D.
+// backward gives it zero gradients); stats[2 * row + 1] is then free for the backward's D.
 //
 // q, k, v, out are contiguous [B, H, L, E] views (offsets allowed). The mask is any
 // broadcast view of [B, H, Lq, Lk] given by 4 strides (0 on broadcast dims).
@@ -37,7 +44,11 @@ struct Params {
     q_offset: u32,
     k_offset: u32,
     v_offset: u32,
-    _pad: u32,
+    chunk_from: u32,
+    chunk_to: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -57,21 +68,27 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var q_row: array<f32, MAX_E>;
     var acc: array<f32, MAX_E>;
     let q_base = params.q_offset + row * params.e;
+    let out_base = row * params.e;
+    let first = params.chunk_from == 0u;
     for (var d = 0u; d < e; d++) {
         q_row[d] = f32(q[q_base + d]) * params.scale;
-        acc[d] = 0.0;
+        acc[d] = select(f32(out[out_base + d]), 0.0, first);
     }
     let k_base = params.k_offset + bh * params.lk * params.e;
     let v_base = params.v_offset + bh * params.lk * params.e;
     let ms = params.mask_strides;
     let mask_row = params.mask_offset + b * ms.x + h * ms.y + i * ms.z;
-    var end = params.lk;
+    var end = min(params.lk, params.chunk_to);
     if (params.causal != 0u) {
-        end = min(params.lk, i + 1u);
+        end = min(end, i + 1u);
     }
     var m = NEG_BIG;
     var l = 0.0;
-    for (var j = 0u; j < end; j++) {
+    if (!first) {
+        m = stats[2u * row];
+        l = stats[2u * row + 1u];
+    }
+    for (var j = params.chunk_from; j < end; j++) {
         let mo = mask_row + j * ms.w;
         if (hidden(mo)) {
             continue;
@@ -91,7 +108,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         m = m_new;
     }
-    let out_base = row * params.e;
+    if (params.chunk_to < params.lk) {
+        for (var d = 0u; d < e; d++) {
+            out[out_base + d] = T(acc[d]);
+        }
+        stats[2u * row] = m;
+        stats[2u * row + 1u] = l;
+        return;
+    }
     for (var d = 0u; d < e; d++) {
         out[out_base + d] = T(acc[d] / l);
     }

@@ -7,7 +7,9 @@
 // key j (i >= j when causal), recomputing the score instead of reading an [Lq, Lk] matrix:
 //   S_ij = q_i . k_j * scale + mask_ij,  P_ij = exp(S_ij - L_i)
 //   dV_j += P_ij dO_i,  dP_ij = dO_i . v_j,  dS_ij = P_ij (dP_ij - D_i),  dK_j += dS_ij q_i
-// and finally dK_j *= scale. Query rows that saw no key (L_i = EMPTY_ROW) and masked
+// and finally dK_j *= scale. A dispatch walks only query rows [chunk_from, chunk_to)
+// (see attention.wgsl on lavapipe's loop limit); the unscaled accumulators are carried
+// between chunks in dk and dv. Query rows that saw no key (L_i = EMPTY_ROW) and masked
 // pairs are skipped, so they add exactly zero (even where dO_i is NaN).
 //
 // q, k, v, d_out are contiguous [B, H, L, E] views (offsets allowed); dk and dv are
@@ -33,6 +35,10 @@ struct Params {
     k_offset: u32,
     v_offset: u32,
     d_out_offset: u32,
+    chunk_from: u32,
+    chunk_to: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -48,49 +54,47 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let j = row % params.lk;
     let b = bh / params.heads;
     let h = bh % params.heads;
-    var k_row: array<f32, MAX_E>;
-    var v_row: array<f32, MAX_E>;
     var dk_acc: array<f32, MAX_E>;
     var dv_acc: array<f32, MAX_E>;
     let k_base = params.k_offset + row * params.e;
     let v_base = params.v_offset + row * params.e;
+    let out_base = row * params.e;
+    let first = params.chunk_from == 0u;
     for (var d = 0u; d < e; d++) {
-        k_row[d] = f32(k[k_base + d]);
-        v_row[d] = f32(v[v_base + d]);
-        dk_acc[d] = 0.0;
-        dv_acc[d] = 0.0;
+        dk_acc[d] = select(f32(dk[out_base + d]), 0.0, first);
+        dv_acc[d] = select(f32(dv[out_base + d]), 0.0, first);
     }
     let ms = params.mask_strides;
     let mask_col = params.mask_offset + b * ms.x + h * ms.y + j * ms.w;
-    var i = 0u;
+    var start = params.chunk_from;
     if (params.causal != 0u) {
-        i = j;
+        start = max(start, j);
     }
-    for (; i < params.lq; i++) {
+    let end = min(params.lq, params.chunk_to);
+    for (var i = start; i < end; i++) {
         let qrow = bh * params.lq + i;
         let lse = stats[2u * qrow];
         let mo = mask_col + i * ms.z;
-        if (lse >= EMPTY_ROW || hidden(mo)) {
-            continue;
-        }
-        let qi = params.q_offset + qrow * params.e;
-        let oi = params.d_out_offset + qrow * params.e;
-        var s = bias(mo);
-        var dp = 0.0;
-        for (var d = 0u; d < e; d++) {
-            s += (f32(q[qi + d]) * params.scale) * k_row[d];
-            dp += f32(d_out[oi + d]) * v_row[d];
-        }
-        let p = exp(s - lse);
-        let ds = p * (dp - stats[2u * qrow + 1u]);
-        for (var d = 0u; d < e; d++) {
-            dv_acc[d] += p * f32(d_out[oi + d]);
-            dk_acc[d] += ds * f32(q[qi + d]);
+        if (lse < EMPTY_ROW && !hidden(mo)) {
+            let qi = params.q_offset + qrow * params.e;
+            let oi = params.d_out_offset + qrow * params.e;
+            var s = bias(mo);
+            var dp = 0.0;
+            for (var d = 0u; d < e; d++) {
+                s += (f32(q[qi + d]) * params.scale) * f32(k[k_base + d]);
+                dp += f32(d_out[oi + d]) * f32(v[v_base + d]);
+            }
+            let p = exp(s - lse);
+            let ds = p * (dp - stats[2u * qrow + 1u]);
+            for (var d = 0u; d < e; d++) {
+                dv_acc[d] += p * f32(d_out[oi + d]);
+                dk_acc[d] += ds * f32(q[qi + d]);
+            }
         }
     }
-    let out_base = row * params.e;
+    let factor = select(1.0, params.scale, params.chunk_to >= params.lq);
     for (var d = 0u; d < e; d++) {
-        dk[out_base + d] = T(dk_acc[d] * params.scale);
+        dk[out_base + d] = T(dk_acc[d] * factor);
         dv[out_base + d] = T(dv_acc[d]);
     }
 }

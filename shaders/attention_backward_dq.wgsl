@@ -9,7 +9,9 @@
 //   S_ij = q_i . k_j * scale + mask_ij      (summed in the forward's order)
 //   P_ij = exp(S_ij - L_i)                  (L_i = stats[2 * row], the forward's logsumexp)
 //   dP_ij = dO_i . v_j,  dS_ij = P_ij (dP_ij - D_i),  dQ_i += dS_ij k_j
-// and finally dQ_i *= scale. A row that saw no key (L_i = EMPTY_ROW; its forward output
+// and finally dQ_i *= scale. A dispatch walks only keys [chunk_from, chunk_to) (see
+// attention.wgsl on lavapipe's loop limit); the unscaled accumulator is carried between
+// chunks in dq, D is computed by the first chunk. A row that saw no key (L_i = EMPTY_ROW; its forward output
 // is NaN) gets dQ_i = 0 and D_i = 0, and part 2 skips it, so it adds nothing anywhere.
 //
 // q, k, v, d_out are contiguous [B, H, L, E] views (offsets allowed); out (the forward's
@@ -36,6 +38,10 @@ struct Params {
     k_offset: u32,
     v_offset: u32,
     d_out_offset: u32,
+    chunk_from: u32,
+    chunk_to: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -58,29 +64,36 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var acc: array<f32, MAX_E>;
     let q_base = params.q_offset + row * params.e;
     let do_base = params.d_out_offset + row * params.e;
+    let first = params.chunk_from == 0u;
     var delta = 0.0;
     for (var d = 0u; d < e; d++) {
         q_row[d] = f32(q[q_base + d]) * params.scale;
         do_row[d] = f32(d_out[do_base + d]);
-        delta += do_row[d] * f32(out[row * params.e + d]);
-        acc[d] = 0.0;
+        if (first) {
+            delta += do_row[d] * f32(out[row * params.e + d]);
+            acc[d] = 0.0;
+        } else {
+            acc[d] = f32(dq[row * params.e + d]);
+        }
     }
-    if (empty) {
-        delta = 0.0;
+    if (first) {
+        delta = select(delta, 0.0, empty);
+        stats[2u * row + 1u] = delta;
+    } else {
+        delta = stats[2u * row + 1u];
     }
-    stats[2u * row + 1u] = delta;
     let k_base = params.k_offset + bh * params.lk * params.e;
     let v_base = params.v_offset + bh * params.lk * params.e;
     let ms = params.mask_strides;
     let mask_row = params.mask_offset + b * ms.x + h * ms.y + i * ms.z;
-    var end = params.lk;
+    var end = min(params.lk, params.chunk_to);
     if (params.causal != 0u) {
-        end = min(params.lk, i + 1u);
+        end = min(end, i + 1u);
     }
     if (empty) {
         end = 0u;
     }
-    for (var j = 0u; j < end; j++) {
+    for (var j = params.chunk_from; j < end; j++) {
         let mo = mask_row + j * ms.w;
         if (hidden(mo)) {
             continue;
@@ -98,7 +111,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             acc[d] += ds * f32(k[kj + d]);
         }
     }
+    let factor = select(1.0, params.scale, params.chunk_to >= params.lk);
     for (var d = 0u; d < e; d++) {
-        dq[row * params.e + d] = T(acc[d] * params.scale);
+        dq[row * params.e + d] = T(acc[d] * factor);
     }
 }

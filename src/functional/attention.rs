@@ -205,8 +205,19 @@ pub fn scaled_dot_product_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: At
     let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
     // A tracked additive mask needs dS, which the fused backward never forms.
     let mask_tracked = matches!(mask, AttnMask::Additive(m) if m.is_tracked());
+    let mask_numel = match mask {
+        AttnMask::Keep(m) | AttnMask::KeepCausal(m) | AttnMask::Additive(m) => m.numel(),
+        AttnMask::None | AttnMask::Causal => 0,
+    };
     match q.device().gpu_runtime() {
-        Some(gpu) if e <= MAX_HEAD_DIM && q.dtype() == DType::F32 && lk > 0 && !mask_tracked => {
+        // The kernels bind every operand whole, so each must fit one binding.
+        Some(gpu)
+            if e <= MAX_HEAD_DIM
+                && q.dtype() == DType::F32
+                && lk > 0
+                && !mask_tracked
+                && [q.numel(), k.numel(), mask_numel].iter().all(|&n| (n * 4) as u64 <= gpu.max_binding_bytes()) =>
+        {
             fused(gpu, q, k, v, mask, scale)
         }
         _ => composed(q, k, v, mask, scale),

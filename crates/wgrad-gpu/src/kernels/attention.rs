@@ -25,7 +25,31 @@ struct Params {
     q_offset: u32,
     k_offset: u32,
     v_offset: u32,
-    _pad: u32,
+    chunk_from: u32,
+    chunk_to: u32,
+    _pad: [u32; 3],
+}
+
+/// Loop iterations one invocation may spend per dispatch. Lavapipe (llvmpipe) ends an
+/// invocation after 65535 loop iterations in total, leaving its outputs half written;
+/// the attention kernels therefore walk their long loop in chunks of [`chunk_len`]
+/// steps, one dispatch per chunk, carrying the accumulators through memory.
+const ITERATION_BUDGET: usize = 40_000;
+
+/// Steps of the long loop (keys, or query rows) per dispatch for head dim `e`: each step
+/// costs about 2e + 3 loop iterations (two passes over the head dim).
+pub(crate) fn chunk_len(e: usize) -> usize {
+    (ITERATION_BUDGET / (2 * e + 3)).max(1)
+}
+
+/// The chunks [from, to) covering 0..n (one empty chunk when n is 0).
+pub(crate) fn chunks(n: usize, e: usize) -> Vec<(usize, usize)> {
+    let len = chunk_len(e);
+    let mut out: Vec<(usize, usize)> = (0..n).step_by(len).map(|from| (from, (from + len).min(n))).collect();
+    if out.is_empty() {
+        out.push((0, 0));
+    }
+    out
 }
 
 /// How the mask operand (if any) is read.
@@ -49,7 +73,9 @@ pub(crate) fn prelude(dtype: DType, bindings: &[(&str, &str, &str)], mask: MaskK
     }
     let m = bindings.len() + 1;
     p += &match mask {
-        MaskKind::None => "fn hidden(o: u32) -> bool { return false; }\nfn bias(o: u32) -> f32 { return 0.0; }\n".into(),
+        MaskKind::None => {
+            "fn hidden(o: u32) -> bool { return false; }\nfn bias(o: u32) -> f32 { return 0.0; }\n".into()
+        }
         MaskKind::Keep => format!(
             "@group(0) @binding({m}) var<storage, read> mask: array<u32>;\n\
              fn hidden(o: u32) -> bool {{ return mask[o] == 0u; }}\nfn bias(o: u32) -> f32 {{ return 0.0; }}\n"
@@ -100,7 +126,7 @@ pub fn attention(
     };
     let ms = mask_layout.strides();
     let u = |v: usize| to_u32(v, "attention");
-    let params = Params {
+    let mut params = Params {
         batch: u(batch),
         heads: u(heads),
         lq: u(lq),
@@ -113,19 +139,24 @@ pub fn attention(
         q_offset: u(q.layout.offset()),
         k_offset: u(k.layout.offset()),
         v_offset: u(v.layout.offset()),
-        _pad: 0,
+        chunk_from: 0,
+        chunk_to: 0,
+        _pad: [0; 3],
     };
     let mut buffers = vec![&out, &stats, q.buffer, k.buffer, v.buffer];
     if let Some((m, _)) = &mask {
         buffers.push(m.buffer);
     }
-    gpu.launch(KernelLaunch {
-        key: format!("attention|{}|{kind:?}", q.dtype.name()),
-        source: &|| source(q.dtype, kind),
-        params: bytemuck::bytes_of(&params),
-        buffers: &buffers,
-        uses_errors: false,
-        workgroups: shaders::linear_workgroups(rows, WG),
-    });
+    for (from, to) in chunks(lk, e) {
+        (params.chunk_from, params.chunk_to) = (u(from), u(to));
+        gpu.launch(KernelLaunch {
+            key: format!("attention|{}|{kind:?}", q.dtype.name()),
+            source: &|| source(q.dtype, kind),
+            params: bytemuck::bytes_of(&params),
+            buffers: &buffers,
+            uses_errors: false,
+            workgroups: shaders::linear_workgroups(rows, WG),
+        });
+    }
     (out, stats)
 }

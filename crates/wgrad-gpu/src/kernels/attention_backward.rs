@@ -2,7 +2,7 @@
 //! shaders/attention_backward_dkdv.wgsl (CPU reference: the composed gradient in wgrad's
 //! functional::attention, which the tests compare against).
 
-use super::attention::{prelude, MaskKind, MAX_HEAD_DIM};
+use super::attention::{chunks, prelude, MaskKind, MAX_HEAD_DIM};
 use super::{to_u32, Operand};
 use crate::shaders::{self, ShaderFile};
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
@@ -26,6 +26,9 @@ struct Params {
     k_offset: u32,
     v_offset: u32,
     d_out_offset: u32,
+    chunk_from: u32,
+    chunk_to: u32,
+    _pad: [u32; 2],
 }
 
 /// The two backward passes, in the order they run.
@@ -105,7 +108,7 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
         None => (MaskKind::None, 0, vec![0; 4]),
     };
     let u = |v: usize| to_u32(v, "attention backward");
-    let params = Params {
+    let mut params = Params {
         batch: u(batch),
         heads: u(heads),
         lq: u(lq),
@@ -119,26 +122,37 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
         k_offset: u(saved.k.layout.offset()),
         v_offset: u(saved.v.layout.offset()),
         d_out_offset: u(d_out.layout.offset()),
+        chunk_from: 0,
+        chunk_to: 0,
+        _pad: [0; 2],
     };
     let bytes = |rows: usize| (rows * e * dtype.size_in_bytes()) as u64;
-    let (dq, dk, dv) = (gpu.output_buffer(bytes(batch * heads * lq)), gpu.output_buffer(bytes(batch * heads * lk)), gpu.output_buffer(bytes(batch * heads * lk)));
+    let (dq, dk, dv) = (
+        gpu.output_buffer(bytes(batch * heads * lq)),
+        gpu.output_buffer(bytes(batch * heads * lk)),
+        gpu.output_buffer(bytes(batch * heads * lk)),
+    );
     let (q, k, v) = (saved.q.buffer, saved.k.buffer, saved.v.buffer);
-    let passes: [(Pass, Vec<&PooledBuffer>, usize); 2] = [
-        (Pass::Dq, vec![&dq, saved.stats, q, k, v, d_out.buffer, saved.out], batch * heads * lq),
-        (Pass::DkDv, vec![&dk, &dv, saved.stats, q, k, v, d_out.buffer], batch * heads * lk),
+    // (pass, buffers, invocations, length of the loop each invocation walks in chunks)
+    let passes: [(Pass, Vec<&PooledBuffer>, usize, usize); 2] = [
+        (Pass::Dq, vec![&dq, saved.stats, q, k, v, d_out.buffer, saved.out], batch * heads * lq, lk),
+        (Pass::DkDv, vec![&dk, &dv, saved.stats, q, k, v, d_out.buffer], batch * heads * lk, lq),
     ];
-    for (pass, mut buffers, rows) in passes {
+    for (pass, mut buffers, rows, walk) in passes {
         if let Some((m, _)) = &saved.mask {
             buffers.push(m.buffer);
         }
-        gpu.launch(KernelLaunch {
-            key: format!("attention_backward|{pass:?}|{}|{kind:?}", dtype.name()),
-            source: &|| source(pass, dtype, kind),
-            params: bytemuck::bytes_of(&params),
-            buffers: &buffers,
-            uses_errors: false,
-            workgroups: shaders::linear_workgroups(rows, WG),
-        });
+        for (from, to) in chunks(walk, e) {
+            (params.chunk_from, params.chunk_to) = (u(from), u(to));
+            gpu.launch(KernelLaunch {
+                key: format!("attention_backward|{pass:?}|{}|{kind:?}", dtype.name()),
+                source: &|| source(pass, dtype, kind),
+                params: bytemuck::bytes_of(&params),
+                buffers: &buffers,
+                uses_errors: false,
+                workgroups: shaders::linear_workgroups(rows, WG),
+            });
+        }
     }
     [dq, dk, dv]
 }
