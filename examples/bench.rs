@@ -186,6 +186,24 @@ fn workload(name: &'static str, dev: &Device, iters: usize) -> Result<Option<Row
                 })?,
             )
         }
+        "W5b" => {
+            // W5 forward and backward: gradients of sum(out * w) for q, k, v.
+            use wgrad::functional::{scaled_dot_product_attention, AttnMask};
+            let q = Tensor::randn([8, 8, 256, 64], 1, dev).requires_grad();
+            let k = Tensor::randn([8, 8, 256, 64], 2, dev).requires_grad();
+            let v = Tensor::randn([8, 8, 256, 64], 3, dev).requires_grad();
+            let w = Tensor::randn([8, 8, 256, 64], 4, dev);
+            let flops = 3.0 * 4.0 * 8.0 * 8.0 * 256.0 * 256.0 * 64.0;
+            (
+                Some(flops),
+                time(dev, 1, iters, || {
+                    let out = scaled_dot_product_attention(&q, &k, &v, AttnMask::None, Some(0.125));
+                    let grads = out.mul(&w).sum_all().backward()?;
+                    let total = [&q, &k, &v].iter().map(|t| grads.get(t).expect("grad").sum_all()).fold(out.sum_all(), |a, b| a.add(&b));
+                    total.to_scalar().map(|_| ()).map_err(Into::into)
+                })?,
+            )
+        }
         "W4" => {
             use wgrad::functional::{lstm, RnnWeights};
             let x = Tensor::randn([64, 32, 128], 1, dev);
@@ -223,7 +241,7 @@ fn workload(name: &'static str, dev: &Device, iters: usize) -> Result<Option<Row
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut quick = false;
-    let mut filter: Vec<String> = ["W1", "W1b", "W2", "W2b", "W3", "W4", "W5", "W5c"].map(String::from).to_vec();
+    let mut filter: Vec<String> = ["W1", "W1b", "W2", "W2b", "W3", "W4", "W5", "W5b", "W5c"].map(String::from).to_vec();
     let mut devices = vec!["cpu".to_string(), "gpu".to_string()];
     let mut json = None;
     let mut it = args.iter();
@@ -257,6 +275,7 @@ fn main() -> Result<()> {
                 "W3" => "W3",
                 "W4" => "W4",
                 "W5" => "W5",
+                "W5b" => "W5b",
                 "W5c" => "W5c",
                 other => {
                     eprintln!("{other}: not implemented yet, skipped");

@@ -172,7 +172,13 @@ fn fused(gpu: &GpuDevice, q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, sc
     let out = Tensor::from_gpu(out, [b, h, lq, e], q.dtype(), q.device());
     let stats = Tensor::from_gpu(stats, [b, h, lq, 2], DType::F32, q.device());
     let (qs, ks, vs, os) = (qc.detach(), kc.detach(), vc.detach(), out.detach());
+    let composed_backward = std::env::var("WGRAD_ATTENTION_BACKWARD").is_ok_and(|v| v == "composed");
+    let saved_mask = SavedMask::new(mask);
     out.record("scaled_dot_product_attention", &[&qc, &kc, &vc], move |d_out| {
+        if composed_backward {
+            let [dq, dk, dv, _] = reference_backward(&qs, &ks, &vs, saved_mask.get(), scale, d_out);
+            return vec![Some(dq), Some(dk), Some(dv)];
+        }
         let d_out = d_out.contiguous();
         let gpu = d_out.device().gpu_runtime().expect("the fused attention backward runs on the GPU");
         let Storage::Gpu(out_buffer) = os.storage() else { unreachable!("fused attention output on the CPU") };
@@ -200,6 +206,8 @@ fn fused(gpu: &GpuDevice, q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, sc
 /// Attention output [B, H, Lq, E] for q [B, H, Lq, E], k and v [B, H, Lk, E];
 /// `scale` None means 1/sqrt(E). On a GPU, f32 with E <= 128 runs the fused kernels
 /// (forward and backward); everything else runs the composed reference.
+/// `WGRAD_ATTENTION_BACKWARD=composed` keeps the fused forward but runs the composed
+/// backward on the GPU (for comparisons and benchmarks).
 pub fn scaled_dot_product_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: Option<f64>) -> Tensor {
     let (.., lk, e) = check(q, k, v);
     let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());

@@ -28,6 +28,7 @@ shader_file!(REDUCE, "reduce.wgsl");
 shader_file!(MATMUL, "matmul.wgsl");
 shader_file!(MATMUL_VEC4, "matmul_vec4.wgsl");
 shader_file!(MATMUL_TILED, "matmul_tiled.wgsl");
+shader_file!(MATMUL_ROWS, "matmul_rows.wgsl");
 shader_file!(GATHER, "gather.wgsl");
 shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
 shader_file!(INDEX_ADD, "index_add.wgsl");
@@ -55,6 +56,7 @@ pub const ALL: &[ShaderFile] = &[
     MATMUL,
     MATMUL_VEC4,
     MATMUL_TILED,
+    MATMUL_ROWS,
     GATHER,
     GATHER_BACKWARD,
     INDEX_ADD,

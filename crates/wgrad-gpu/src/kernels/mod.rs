@@ -108,6 +108,9 @@ pub fn all_variants() -> Vec<(String, String)> {
     }
     for d in floats {
         out.push((format!("matmul {d}"), matmul::source(d)));
+        for rows in [1, 2, 4, 8] {
+            out.push((format!("matmul FewRows rows={rows} {d}"), matmul::rows_source(d, rows)));
+        }
     }
     out.push(("adam".into(), optim::source()));
     out.extend(conv::variants());
