@@ -199,8 +199,28 @@ fn workload(name: &'static str, dev: &Device, iters: usize) -> Result<Option<Row
                 time(dev, 1, iters, || {
                     let out = scaled_dot_product_attention(&q, &k, &v, AttnMask::None, Some(0.125));
                     let grads = out.mul(&w).sum_all().backward()?;
-                    let total = [&q, &k, &v].iter().map(|t| grads.get(t).expect("grad").sum_all()).fold(out.sum_all(), |a, b| a.add(&b));
+                    let total = [&q, &k, &v]
+                        .iter()
+                        .map(|t| grads.get(t).expect("grad").sum_all())
+                        .fold(out.sum_all(), |a, b| a.add(&b));
                     total.to_scalar().map(|_| ()).map_err(Into::into)
+                })?,
+            )
+        }
+        "MR32" | "MR1" => {
+            // Few-rows products (WGRAD_MATMUL=blocked|tiled|rows picks the kernel): 20 per
+            // iteration in one submit, [32, 256] @ [256, 1024] or [1, 512] @ [512, 2048].
+            let (m, k, n) = if name == "MR32" { (32, 256, 1024) } else { (1, 512, 2048) };
+            let a = Tensor::randn([m, k], 1, dev);
+            let b = Tensor::randn([k, n], 2, dev);
+            (
+                Some(20.0 * 2.0 * (m * k * n) as f64),
+                time(dev, 2, iters, || {
+                    let mut last = a.matmul(&b);
+                    for _ in 1..20 {
+                        last = a.matmul(&b);
+                    }
+                    last.sum_all().to_scalar().map(|_| ()).map_err(Into::into)
                 })?,
             )
         }
@@ -276,6 +296,8 @@ fn main() -> Result<()> {
                 "W4" => "W4",
                 "W5" => "W5",
                 "W5b" => "W5b",
+                "MR32" => "MR32",
+                "MR1" => "MR1",
                 "W5c" => "W5c",
                 other => {
                     eprintln!("{other}: not implemented yet, skipped");

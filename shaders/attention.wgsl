@@ -1,8 +1,8 @@
 // Fused scaled dot-product attention, forward: out = softmax(q k^T * scale + mask) v
 // without materialising the [Lq, Lk] score matrix.
 //
-// One invocation per query row (b, h, i): it keeps the row of q and an output
-// accumulator in registers and walks the keys once with the online softmax
+// One invocation per query row (b, h, i), a workgroup per WG rows of one (b, h): it
+// keeps the row of q and an output accumulator in registers and walks the keys once with the online softmax
 // (running max m, normaliser l; on a new max both rescale by exp(m_old - m_new)), the
 // flash-attention recurrence. Head dim up to MAX_E (128). Causal masking is PyTorch's
 // top-left alignment (key j visible to query i iff j <= i) and also shortens the loop.
@@ -54,15 +54,20 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let row = gid.x + gid.y * groups.x * WG;
-    let rows = params.batch * params.heads * params.lq;
-    if (row >= rows) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    // Workgroup (x, y + z * groups.y) = (block of WG query rows, b * heads + h), so that
+    // bh, the key index j and every k / v address are the same across the workgroup.
+    let bh = wid.y + wid.z * groups.y;
+    let i = wid.x * WG + lid.x;
+    if (bh >= params.batch * params.heads || i >= params.lq) {
         return;
     }
+    let row = bh * params.lq + i;
     let e = min(params.e, MAX_E);
-    let bh = row / params.lq;
-    let i = row % params.lq;
     let b = bh / params.heads;
     let h = bh % params.heads;
     var q_row: array<f32, MAX_E>;
@@ -78,9 +83,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let v_base = params.v_offset + bh * params.lk * params.e;
     let ms = params.mask_strides;
     let mask_row = params.mask_offset + b * ms.x + h * ms.y + i * ms.z;
+    // Causal: the loop ends after the block's last row (uniform); later keys are skipped.
     var end = min(params.lk, params.chunk_to);
-    if (params.causal != 0u) {
-        end = min(end, i + 1u);
+    let causal = params.causal != 0u;
+    if (causal) {
+        end = min(end, min(params.lq, (wid.x + 1u) * WG));
     }
     var m = NEG_BIG;
     var l = 0.0;
@@ -90,7 +97,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     for (var j = params.chunk_from; j < end; j++) {
         let mo = mask_row + j * ms.w;
-        if (hidden(mo)) {
+        if ((causal && j > i) || hidden(mo)) {
             continue;
         }
         var s = bias(mo);

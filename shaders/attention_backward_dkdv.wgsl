@@ -2,8 +2,8 @@
 // Runs after attention_backward_dq.wgsl, which stored D_i = dO_i . O_i next to the
 // forward's logsumexp L_i (stats[2 * row] = L_i, stats[2 * row + 1] = D_i).
 //
-// One invocation per key row (b, h, j); a workgroup owns WG consecutive keys. It keeps
-// k_j, v_j and the dK, dV accumulators in registers and walks every query row that sees
+// One invocation per key row (b, h, j); a workgroup owns WG consecutive keys of one
+// (b, h). It keeps k_j, v_j and the dK, dV accumulators in registers and walks every query row that sees
 // key j (i >= j when causal), recomputing the score instead of reading an [Lq, Lk] matrix:
 //   S_ij = q_i . k_j * scale + mask_ij,  P_ij = exp(S_ij - L_i)
 //   dV_j += P_ij dO_i,  dP_ij = dO_i . v_j,  dS_ij = P_ij (dP_ij - D_i),  dK_j += dS_ij q_i
@@ -44,45 +44,58 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let row = gid.x + gid.y * groups.x * WG;
-    if (row >= params.batch * params.heads * params.lk) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    // Workgroup (x, y + z * groups.y) = (block of WG keys, b * heads + h), so that bh,
+    // the query index i and every q / d_out / stats address are the same across the
+    // workgroup.
+    let bh = wid.y + wid.z * groups.y;
+    let j = wid.x * WG + lid.x;
+    if (bh >= params.batch * params.heads || j >= params.lk) {
         return;
     }
+    let row = bh * params.lk + j;
     let e = min(params.e, MAX_E);
-    let bh = row / params.lk;
-    let j = row % params.lk;
     let b = bh / params.heads;
     let h = bh % params.heads;
     var dk_acc: array<f32, MAX_E>;
     var dv_acc: array<f32, MAX_E>;
     let k_base = params.k_offset + row * params.e;
     let v_base = params.v_offset + row * params.e;
+    var k_row: array<f32, MAX_E>;
+    var v_row: array<f32, MAX_E>;
     let out_base = row * params.e;
     let first = params.chunk_from == 0u;
     for (var d = 0u; d < e; d++) {
+        k_row[d] = f32(k[k_base + d]);
+        v_row[d] = f32(v[v_base + d]);
         dk_acc[d] = select(f32(dk[out_base + d]), 0.0, first);
         dv_acc[d] = select(f32(dv[out_base + d]), 0.0, first);
     }
     let ms = params.mask_strides;
     let mask_col = params.mask_offset + b * ms.x + h * ms.y + j * ms.w;
+    // Causal: the loop starts at the block's first key (uniform); earlier rows are skipped.
     var start = params.chunk_from;
-    if (params.causal != 0u) {
-        start = max(start, j);
+    let causal = params.causal != 0u;
+    if (causal) {
+        start = max(start, wid.x * WG);
     }
     let end = min(params.lq, params.chunk_to);
     for (var i = start; i < end; i++) {
         let qrow = bh * params.lq + i;
         let lse = stats[2u * qrow];
         let mo = mask_col + i * ms.z;
-        if (lse < EMPTY_ROW && !hidden(mo)) {
+        if (lse < EMPTY_ROW && !(causal && i < j) && !hidden(mo)) {
             let qi = params.q_offset + qrow * params.e;
             let oi = params.d_out_offset + qrow * params.e;
             var s = bias(mo);
             var dp = 0.0;
             for (var d = 0u; d < e; d++) {
-                s += (f32(q[qi + d]) * params.scale) * f32(k[k_base + d]);
-                dp += f32(d_out[oi + d]) * f32(v[v_base + d]);
+                s += (f32(q[qi + d]) * params.scale) * k_row[d];
+                dp += f32(d_out[oi + d]) * v_row[d];
             }
             let p = exp(s - lse);
             let ds = p * (dp - stats[2u * qrow + 1u]);

@@ -2,8 +2,8 @@
 // FlashAttention-2's backward with the query side split off (no atomics): part 2,
 // attention_backward_dkdv.wgsl, runs after this and accumulates dK and dV.
 //
-// One invocation per query row (b, h, i). It keeps q_i (times scale), dO_i and a dQ
-// accumulator in registers, stores D_i = dO_i . O_i in stats[2 * row + 1] for part 2,
+// One invocation per query row (b, h, i), a workgroup per WG rows of one (b, h). It
+// keeps q_i (times scale), dO_i and a dQ accumulator in registers, stores D_i = dO_i . O_i in stats[2 * row + 1] for part 2,
 // then walks the keys the forward saw, recomputing each score instead of reading an
 // [Lq, Lk] matrix:
 //   S_ij = q_i . k_j * scale + mask_ij      (summed in the forward's order)
@@ -47,14 +47,20 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let row = gid.x + gid.y * groups.x * WG;
-    if (row >= params.batch * params.heads * params.lq) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    // Workgroup (x, y + z * groups.y) = (block of WG query rows, b * heads + h), so that
+    // bh, the key index j and every k / v address are the same across the workgroup.
+    let bh = wid.y + wid.z * groups.y;
+    let i = wid.x * WG + lid.x;
+    if (bh >= params.batch * params.heads || i >= params.lq) {
         return;
     }
+    let row = bh * params.lq + i;
     let e = min(params.e, MAX_E);
-    let bh = row / params.lq;
-    let i = row % params.lq;
     let b = bh / params.heads;
     let h = bh % params.heads;
     let lse = stats[2u * row];
@@ -86,16 +92,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let v_base = params.v_offset + bh * params.lk * params.e;
     let ms = params.mask_strides;
     let mask_row = params.mask_offset + b * ms.x + h * ms.y + i * ms.z;
+    // Causal: the loop ends after the block's last row (uniform); later keys are skipped.
     var end = min(params.lk, params.chunk_to);
-    if (params.causal != 0u) {
-        end = min(end, i + 1u);
-    }
-    if (empty) {
-        end = 0u;
+    let causal = params.causal != 0u;
+    if (causal) {
+        end = min(end, min(params.lq, (wid.x + 1u) * WG));
     }
     for (var j = params.chunk_from; j < end; j++) {
         let mo = mask_row + j * ms.w;
-        if (hidden(mo)) {
+        if (empty || (causal && j > i) || hidden(mo)) {
             continue;
         }
         let kj = k_base + j * params.e;

@@ -42,6 +42,13 @@ pub(crate) fn chunk_len(e: usize) -> usize {
     (ITERATION_BUDGET / (2 * e + 3)).max(1)
 }
 
+/// Workgroups for `rows` invocations per (b, h) pair over `bh` pairs: x over blocks of
+/// WG rows, y + z * groups.y over the pairs (z only past 65535 pairs).
+pub(crate) fn grid(rows: usize, bh: usize) -> [u32; 3] {
+    let y = bh.min(65535);
+    [rows.div_ceil(WG as usize), y, bh.div_ceil(y.max(1))].map(|g| to_u32(g, "attention grid"))
+}
+
 /// The chunks [from, to) covering 0..n (one empty chunk when n is 0).
 pub(crate) fn chunks(n: usize, e: usize) -> Vec<(usize, usize)> {
     let len = chunk_len(e);
@@ -155,7 +162,7 @@ pub fn attention(
             params: bytemuck::bytes_of(&params),
             buffers: &buffers,
             uses_errors: false,
-            workgroups: shaders::linear_workgroups(rows, WG),
+            workgroups: grid(lq, batch * heads),
         });
     }
     (out, stats)

@@ -2,13 +2,11 @@
 //! shaders/attention_backward_dkdv.wgsl (CPU reference: the composed gradient in wgrad's
 //! functional::attention, which the tests compare against).
 
-use super::attention::{chunks, prelude, MaskKind, MAX_HEAD_DIM};
+use super::attention::{chunks, grid, prelude, MaskKind, MAX_HEAD_DIM};
 use super::{to_u32, Operand};
 use crate::shaders::{self, ShaderFile};
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
-
-const WG: u32 = 64;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -133,10 +131,10 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
         gpu.output_buffer(bytes(batch * heads * lk)),
     );
     let (q, k, v) = (saved.q.buffer, saved.k.buffer, saved.v.buffer);
-    // (pass, buffers, invocations, length of the loop each invocation walks in chunks)
+    // (pass, buffers, invocations per (b, h), length of the loop each walks in chunks)
     let passes: [(Pass, Vec<&PooledBuffer>, usize, usize); 2] = [
-        (Pass::Dq, vec![&dq, saved.stats, q, k, v, d_out.buffer, saved.out], batch * heads * lq, lk),
-        (Pass::DkDv, vec![&dk, &dv, saved.stats, q, k, v, d_out.buffer], batch * heads * lk, lq),
+        (Pass::Dq, vec![&dq, saved.stats, q, k, v, d_out.buffer, saved.out], lq, lk),
+        (Pass::DkDv, vec![&dk, &dv, saved.stats, q, k, v, d_out.buffer], lk, lq),
     ];
     for (pass, mut buffers, rows, walk) in passes {
         if let Some((m, _)) = &saved.mask {
@@ -150,7 +148,7 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
                 params: bytemuck::bytes_of(&params),
                 buffers: &buffers,
                 uses_errors: false,
-                workgroups: shaders::linear_workgroups(rows, WG),
+                workgroups: grid(rows, batch * heads),
             });
         }
     }
