@@ -120,7 +120,7 @@ fn check_fused_backward(gpu: &Device, (b, h, lq, lk, e): (usize, usize, usize, u
     let k = Tensor::randn([b, h, lk, e], seed + 1, &cpu);
     let v = Tensor::randn([b, h, lk, e], seed + 2, &cpu);
     let w = Tensor::randn([b, h, lq, e], seed + 3, &cpu);
-    let (keep, add) = mask_tensors(&mut rng, b, lq, lk, seed % 2 == 0);
+    let (keep, add) = mask_tensors(&mut rng, b, lq, lk, seed.is_multiple_of(2));
     let (keep_g, add_g) = (keep.to_device(gpu), add.to_device(gpu));
     let cases: [(&str, AttnMask, AttnMask); 5] = [
         ("none", AttnMask::None, AttnMask::None),
