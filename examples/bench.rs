@@ -235,6 +235,42 @@ fn job(name: &str, dev: &Device) -> Option<Job> {
                 }),
             )
         }
+        "W5b" => {
+            // W5 forward and backward: gradients of sum(out * w) for q, k, v.
+            use wgrad::functional::{scaled_dot_product_attention, AttnMask};
+            let q = Tensor::randn([8, 8, 256, 64], 1, &dev).requires_grad();
+            let k = Tensor::randn([8, 8, 256, 64], 2, &dev).requires_grad();
+            let v = Tensor::randn([8, 8, 256, 64], 3, &dev).requires_grad();
+            let w = Tensor::randn([8, 8, 256, 64], 4, &dev);
+            let flops = 3.0 * 4.0 * 8.0 * 8.0 * 256.0 * 256.0 * 64.0;
+            job(
+                Some(flops),
+                1,
+                Box::new(move || {
+                    let out = scaled_dot_product_attention(&q, &k, &v, AttnMask::None, Some(0.125));
+                    let grads = out.mul(&w).sum_all().backward()?;
+                    let g = |t: &Tensor| grads.get(t).expect("every input has a gradient").sum_all();
+                    total(&[&q, &k, &v].iter().fold(out.sum_all(), |acc, t| acc.add(&g(t))))
+                }),
+            )
+        }
+        "MR32" | "MR1" => {
+            // Few-rows products (WGRAD_MATMUL=blocked|tiled|rows picks the kernel): 20 per
+            // iteration in one submit, [32, 256] @ [256, 1024] or [1, 512] @ [512, 2048].
+            let (m, k, n) = if name == "MR32" { (32, 256, 1024) } else { (1, 512, 2048) };
+            let (a, b) = (Tensor::randn([m, k], 1, &dev), Tensor::randn([k, n], 2, &dev));
+            job(
+                Some(20.0 * 2.0 * (m * k * n) as f64),
+                2,
+                Box::new(move || {
+                    let mut last = a.matmul(&b);
+                    for _ in 1..20 {
+                        last = a.matmul(&b);
+                    }
+                    total(&last)
+                }),
+            )
+        }
         "W6" => training::w6(&dev).map(|run| Job { flops: None, warmup: 2, run }),
         "W7" => training::w7(&dev).map(|run| Job { flops: None, warmup: 2, run }),
         "W8" => training::w8(&dev).map(|run| Job { flops: None, warmup: 2, run }),
@@ -268,7 +304,9 @@ fn rel_diff(a: f64, b: f64) -> f64 {
     (a - b).abs() / a.abs().max(b.abs()).max(1e-6)
 }
 
-const ALL: [&str; 12] = ["W1", "W1b", "W2", "W2b", "W3", "W4", "W4b", "W5", "W5c", "W6", "W7", "W8"];
+const ALL: [&str; 13] = ["W1", "W1b", "W2", "W2b", "W3", "W4", "W4b", "W5", "W5b", "W5c", "W6", "W7", "W8"];
+/// Extra workloads run only when named in --filter: few-rows matmuls.
+const EXTRA: [&str; 2] = ["MR32", "MR1"];
 const USAGE: &str = "cargo xtask bench [--quick] [--check] [--filter W1,W6] [--device cpu,gpu] [--json PATH]\n  \
     --quick   3 timed iterations after 1 warm-up (default 15 after 1-2)\n  \
     --check   also run each GPU workload's first iteration on the CPU and fail unless the values agree";
@@ -294,8 +332,8 @@ fn main() -> Result<()> {
             other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
-    if let Some(unknown) = filter.iter().find(|w| !ALL.contains(&w.as_str())) {
-        bail!("unknown workload {unknown} (one of {})", ALL.join(", "));
+    if let Some(unknown) = filter.iter().find(|w| !ALL.contains(&w.as_str()) && !EXTRA.contains(&w.as_str())) {
+        bail!("unknown workload {unknown} (one of {}, {})", ALL.join(", "), EXTRA.join(", "));
     }
     let iters = if quick { 3 } else { 15 };
     let mut rows = vec![ref_gemm(iters)];
@@ -306,8 +344,8 @@ fn main() -> Result<()> {
             "gpu" => Device::gpu()?,
             other => bail!("unknown device {other} (cpu or gpu)"),
         };
-        for name in ALL.iter().filter(|w| filter.iter().any(|f| f == *w)) {
-            let mut work = job(name, &dev).expect("every name in ALL has a job");
+        for name in ALL.iter().chain(&EXTRA).filter(|w| filter.iter().any(|f| f == *w)) {
+            let mut work = job(name, &dev).expect("every listed name has a job");
             if quick {
                 work.warmup = 1;
             }
@@ -318,7 +356,7 @@ fn main() -> Result<()> {
             }
             let mut checked = None;
             if check && dev.is_gpu() {
-                let mut reference = job(name, &Device::cpu()).expect("every name in ALL has a job");
+                let mut reference = job(name, &Device::cpu()).expect("every listed name has a job");
                 let want = (reference.run)()?;
                 let diff = rel_diff(timed.first_value, want);
                 // f32 sums of 10^5-10^6 terms, and losses after one step: 1e-3 relative.

@@ -1,21 +1,35 @@
 // Fused scaled dot-product attention, forward: out = softmax(q k^T * scale + mask) v
 // without materialising the [Lq, Lk] score matrix.
 //
-// One invocation per query row (b, h, i): it keeps the row of q and an output
-// accumulator in registers and walks the keys once with the online softmax
+// One invocation per query row (b, h, i), a workgroup per WG rows of one (b, h): it
+// keeps the row of q and an output accumulator in registers and walks the keys once with the online softmax
 // (running max m, normaliser l; on a new max both rescale by exp(m_old - m_new)), the
 // flash-attention recurrence. Head dim up to MAX_E (128). Causal masking is PyTorch's
 // top-left alignment (key j visible to query i iff j <= i) and also shortens the loop.
 // A row with every key masked divides 0 by 0 (NaN), as PyTorch's math path does.
 //
+// Chunks: a dispatch walks only keys [chunk_from, chunk_to); m, l and the accumulator
+// are carried to the next dispatch in stats[2 * row + 1] (l), stats[2 * row] (m) and out
+// (acc), and the last chunk normalises. Lavapipe (llvmpipe) stops any invocation after
+// 65535 loop iterations in total (its infinite-loop guard), silently leaving the outputs
+// half written; the launcher sizes chunks to stay far below that. Same arithmetic in
+// the same order as one long loop, so the result does not depend on the chunking.
+//
+// For the backward (attention_backward_*.wgsl) each row also stores its logsumexp
+// L = m + log(l) in stats[2 * row] (EMPTY_ROW for a row with every key masked, so the
+// backward gives it zero gradients); stats[2 * row + 1] is then free for the backward's D.
+//
 // q, k, v, out are contiguous [B, H, L, E] views (offsets allowed). The mask is any
 // broadcast view of [B, H, Lq, Lk] given by 4 strides (0 on broadcast dims).
-// The prelude supplies: alias T; bindings out (1), q (2), k (3), v (4), [mask (5)];
+// The prelude supplies: alias T; bindings out (1), stats (2, f32), q (3), k (4), v (5),
+// [mask (6)];
 // fn hidden(o: u32) -> bool (keep-mask says skip) and fn bias(o: u32) -> f32 (additive).
 
 override WG: u32 = 64;
 const MAX_E: u32 = 128u;
 const NEG_BIG: f32 = -3.4028234e38;
+// The logsumexp stored for a row that sees no key: exp(s - EMPTY_ROW) is 0 for any s.
+const EMPTY_ROW: f32 = 3.4028234e38;
 
 struct Params {
     batch: u32,
@@ -30,43 +44,60 @@ struct Params {
     q_offset: u32,
     k_offset: u32,
     v_offset: u32,
-    _pad: u32,
+    chunk_from: u32,
+    chunk_to: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let row = gid.x + gid.y * groups.x * WG;
-    let rows = params.batch * params.heads * params.lq;
-    if (row >= rows) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    // Workgroup (x, y + z * groups.y) = (block of WG query rows, b * heads + h), so that
+    // bh, the key index j and every k / v address are the same across the workgroup.
+    let bh = wid.y + wid.z * groups.y;
+    let i = wid.x * WG + lid.x;
+    if (bh >= params.batch * params.heads || i >= params.lq) {
         return;
     }
+    let row = bh * params.lq + i;
     let e = min(params.e, MAX_E);
-    let bh = row / params.lq;
-    let i = row % params.lq;
     let b = bh / params.heads;
     let h = bh % params.heads;
     var q_row: array<f32, MAX_E>;
     var acc: array<f32, MAX_E>;
     let q_base = params.q_offset + row * params.e;
+    let out_base = row * params.e;
+    let first = params.chunk_from == 0u;
     for (var d = 0u; d < e; d++) {
         q_row[d] = f32(q[q_base + d]) * params.scale;
-        acc[d] = 0.0;
+        acc[d] = select(f32(out[out_base + d]), 0.0, first);
     }
     let k_base = params.k_offset + bh * params.lk * params.e;
     let v_base = params.v_offset + bh * params.lk * params.e;
     let ms = params.mask_strides;
     let mask_row = params.mask_offset + b * ms.x + h * ms.y + i * ms.z;
-    var end = params.lk;
-    if (params.causal != 0u) {
-        end = min(params.lk, i + 1u);
+    // Causal: the loop ends after the block's last row (uniform); later keys are skipped.
+    var end = min(params.lk, params.chunk_to);
+    let causal = params.causal != 0u;
+    if (causal) {
+        end = min(end, min(params.lq, (wid.x + 1u) * WG));
     }
     var m = NEG_BIG;
     var l = 0.0;
-    for (var j = 0u; j < end; j++) {
+    if (!first) {
+        m = stats[2u * row];
+        l = stats[2u * row + 1u];
+    }
+    for (var j = params.chunk_from; j < end; j++) {
         let mo = mask_row + j * ms.w;
-        if (hidden(mo)) {
+        if ((causal && j > i) || hidden(mo)) {
             continue;
         }
         var s = bias(mo);
@@ -84,8 +115,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         m = m_new;
     }
-    let out_base = row * params.e;
+    if (params.chunk_to < params.lk) {
+        for (var d = 0u; d < e; d++) {
+            out[out_base + d] = T(acc[d]);
+        }
+        stats[2u * row] = m;
+        stats[2u * row + 1u] = l;
+        return;
+    }
     for (var d = 0u; d < e; d++) {
         out[out_base + d] = T(acc[d] / l);
     }
+    stats[2u * row] = select(m + log(l), EMPTY_ROW, l == 0.0);
 }

@@ -1,5 +1,5 @@
-//! Every matmul kernel variant (vec4 register-blocked in each operand orientation, and
-//! the generic strided one) against the CPU reference.
+//! Every matmul kernel variant (vec4 register-blocked and tiled in each operand
+//! orientation, few-rows, and the generic strided one) against the CPU reference.
 
 mod common;
 use wgrad::{Device, Tensor};
@@ -8,11 +8,50 @@ use wgrad::{Device, Tensor};
 fn vec4_orientations_and_edges_match_cpu_with_both_kernels() {
     use wgrad::gpu::kernels::matmul::{force_variant, Variant};
     // This binary holds only this test, so forcing a variant affects nothing else.
-    for v in [Variant::RegisterBlocked, Variant::Tiled] {
+    for v in [Variant::RegisterBlocked, Variant::Tiled, Variant::FewRows] {
         force_variant(Some(v));
         check_vec4_orientations_and_edges();
     }
     force_variant(None);
+    // Few rows on odd shapes: forced, then chosen by shape (M <= 32).
+    for v in [Some(Variant::FewRows), None] {
+        force_variant(v);
+        check_few_rows();
+    }
+    force_variant(None);
+}
+
+/// M = 1, 3, 17, 32 (and 40, past the automatic threshold) with odd N and K, every
+/// operand orientation, batched with a broadcast operand, and a long K.
+fn check_few_rows() {
+    let Some(gpu) = common::gpu() else { return };
+    let cpu = Device::cpu();
+    for (m, k, n) in [(1, 7, 9), (3, 33, 5), (17, 65, 131), (32, 255, 257), (1, 512, 2048), (40, 9, 13), (8, 4, 4)] {
+        let a = Tensor::randn([m, k], (m * 7 + k) as u64, &cpu);
+        let b = Tensor::randn([k, n], (k * 5 + n) as u64, &cpu);
+        let expected = a.matmul(&b);
+        let (at, bt) = (a.t().contiguous(), b.t().contiguous());
+        let cases = [
+            ("A, B", a.to_device(&gpu), b.to_device(&gpu)),
+            ("A, B^T", a.to_device(&gpu), bt.to_device(&gpu).t()),
+            ("A^T, B", at.to_device(&gpu).t(), b.to_device(&gpu)),
+            ("A^T, B^T", at.to_device(&gpu).t(), bt.to_device(&gpu).t()),
+        ];
+        for (name, x, y) in cases {
+            let tol = 1e-5 * (k as f64).sqrt() * 10.0;
+            common::assert_close(&x.matmul(&y).to_device(&cpu), &expected, tol, 1e-5, &format!("{name} {m}x{k}x{n}"));
+        }
+    }
+    // Batched: [2, 3, 17] @ [17, 11] (broadcast B) and [2, 3, 17] @ [2, 17, 11].
+    let a = Tensor::randn([2, 3, 17], 3, &cpu);
+    for b in [Tensor::randn([17, 11], 4, &cpu), Tensor::randn([2, 17, 11], 5, &cpu)] {
+        let got = a.to_device(&gpu).matmul(&b.to_device(&gpu)).to_device(&cpu);
+        common::assert_close(&got, &a.matmul(&b), 1e-4, 1e-5, &format!("batched few rows {:?}", b.dims()));
+    }
+    // A long K: one invocation walks all of it (lavapipe stops loops past 65535 iterations).
+    let (a, b) = (Tensor::randn([8, 20000], 6, &cpu), Tensor::randn([20000, 4], 7, &cpu));
+    let got = a.to_device(&gpu).matmul(&b.to_device(&gpu)).to_device(&cpu);
+    common::assert_close(&got, &a.matmul(&b), 1e-5 * 20000f64.sqrt() * 10.0, 1e-5, "few rows, K = 20000");
 }
 
 fn check_vec4_orientations_and_edges() {

@@ -1,12 +1,17 @@
 //! Scaled dot-product attention (torch.nn.functional.scaled_dot_product_attention).
 //!
 //! On a GPU, the forward is one fused kernel (online softmax, no [Lq, Lk] matrix in
-//! memory). The backward, the CPU path and the path that returns the attention weights
-//! are the plain composition softmax(q k^T * scale + mask) v, which is also the reference
-//! the fused kernel is tested against.
+//! memory) that also saves each row's logsumexp, and the backward is two fused kernels
+//! (FlashAttention-2 style: the weights are recomputed tile by tile from the logsumexp).
+//! The CPU path and the path that returns the attention weights are the plain composition
+//! softmax(q k^T * scale + mask) v with a composed backward, which is also the reference
+//! the fused kernels are tested against.
 
+use crate::storage::Storage;
 use crate::{DType, Tensor};
 use wgrad_gpu::kernels::attention::{self as kernel, MaskKind, MAX_HEAD_DIM};
+use wgrad_gpu::kernels::attention_backward as backward;
+use wgrad_gpu::GpuDevice;
 
 /// Which keys each query may attend to.
 #[derive(Clone, Copy, Debug)]
@@ -49,8 +54,8 @@ fn check(q: &Tensor, k: &Tensor, v: &Tensor) -> (usize, usize, usize, usize, usi
     (b, h, lq, lk, e)
 }
 
-/// softmax(q k^T * scale + mask) as tensor ops: the attention weights [B, H, Lq, Lk].
-fn weights(q: &Tensor, k: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
+/// q k^T * scale with the mask applied (hidden scores -inf) as tensor ops: [B, H, Lq, Lk].
+fn scores(q: &Tensor, k: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     let (lq, lk) = (q.dims()[2], k.dims()[2]);
     let mut scores = q.matmul(&k.transpose(-1, -2)).mul_scalar(scale);
     let neg_inf = Tensor::full([], f64::NEG_INFINITY, q.dtype(), q.device());
@@ -65,57 +70,166 @@ fn weights(q: &Tensor, k: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     if let AttnMask::Additive(add) = mask {
         scores = scores.add(add);
     }
-    scores.softmax(-1)
+    scores
 }
 
-/// Attention output [B, H, Lq, E] for q [B, H, Lq, E], k and v [B, H, Lk, E];
-/// `scale` None means 1/sqrt(E).
-pub fn scaled_dot_product_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: Option<f64>) -> Tensor {
-    let (b, h, lq, lk, e) = check(q, k, v);
-    let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
-    let Some(gpu) = q.device().gpu_runtime() else {
-        return weights(q, k, mask, scale).matmul(v);
-    };
-    if e > MAX_HEAD_DIM || q.dtype() != DType::F32 || lk == 0 {
-        return weights(q, k, mask, scale).matmul(v);
+/// softmax(q k^T * scale + mask) as tensor ops: the attention weights [B, H, Lq, Lk].
+fn weights(q: &Tensor, k: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
+    scores(q, k, mask, scale).softmax(-1)
+}
+
+/// The mask with its tensor owned, for a backward closure.
+enum SavedMask {
+    None,
+    Causal,
+    Keep(Tensor),
+    KeepCausal(Tensor),
+    Additive(Tensor),
+}
+
+impl SavedMask {
+    fn new(mask: AttnMask) -> SavedMask {
+        match mask {
+            AttnMask::None => SavedMask::None,
+            AttnMask::Causal => SavedMask::Causal,
+            AttnMask::Keep(m) => SavedMask::Keep(m.detach()),
+            AttnMask::KeepCausal(m) => SavedMask::KeepCausal(m.detach()),
+            AttnMask::Additive(m) => SavedMask::Additive(m.detach()),
+        }
     }
+
+    fn get(&self) -> AttnMask<'_> {
+        match self {
+            SavedMask::None => AttnMask::None,
+            SavedMask::Causal => AttnMask::Causal,
+            SavedMask::Keep(m) => AttnMask::Keep(m),
+            SavedMask::KeepCausal(m) => AttnMask::KeepCausal(m),
+            SavedMask::Additive(m) => AttnMask::Additive(m),
+        }
+    }
+}
+
+/// The reference backward, composed from tensor ops (the CPU's, and the GPU's when the
+/// fused kernel does not apply): recomputes the weights P and returns (dq, dk, dv, dS),
+/// dS being the gradient of the masked scores (that of an additive mask, broadcast).
+/// A query row that sees no key (its output is NaN) contributes zero gradients, as in
+/// the fused kernel, instead of spreading NaN over every key.
+fn reference_backward(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64, d_out: &Tensor) -> [Tensor; 4] {
+    let s = scores(q, k, mask, scale);
+    let lowest = Tensor::full([], f64::from(f32::MIN), q.dtype(), q.device());
+    let seen = s.max(-1, true).gt(&lowest);
+    let zero = Tensor::zeros([], q.dtype(), q.device());
+    let p = seen.where_cond(&s.softmax(-1), &zero);
+    let d_out = seen.where_cond(d_out, &zero);
+    let dv = p.transpose(-1, -2).matmul(&d_out);
+    let dp = d_out.matmul(&v.transpose(-1, -2));
+    let ds = p.mul(&dp.sub(&dp.mul(&p).sum(-1, true)));
+    let dq = ds.matmul(k).mul_scalar(scale);
+    let dk = ds.transpose(-1, -2).matmul(q).mul_scalar(scale);
+    [dq, dk, dv, ds]
+}
+
+/// The composed path: forward softmax(q k^T * scale + mask) v, backward
+/// [`reference_backward`] (gradients for q, k, v and an additive mask).
+fn composed(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
+    let out = crate::no_grad(|| weights(q, k, mask, scale).matmul(v));
+    let mut inputs = vec![q, k, v];
+    if let AttnMask::Additive(add) = mask {
+        inputs.push(add);
+    }
+    let (qs, ks, vs, saved_mask) = (q.detach(), k.detach(), v.detach(), SavedMask::new(mask));
+    out.record("scaled_dot_product_attention", &inputs, move |d_out| {
+        let [dq, dk, dv, ds] = reference_backward(&qs, &ks, &vs, saved_mask.get(), scale, d_out);
+        let mut grads = vec![Some(dq), Some(dk), Some(dv)];
+        if let SavedMask::Additive(add) = &saved_mask {
+            grads.push(Some(ds.sum_to(add.dims())));
+        }
+        grads
+    })
+}
+
+/// The fused GPU path: one forward kernel that also saves each row's logsumexp, and the
+/// fused backward (two kernels; no [Lq, Lk] matrix in memory on either pass).
+fn fused(gpu: &GpuDevice, q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
+    let (b, h, lq, lk, e) = check(q, k, v);
     let (qc, kc, vc) = (q.contiguous(), k.contiguous(), v.contiguous());
     let mask_operand = match mask {
         AttnMask::Keep(m) | AttnMask::KeepCausal(m) => Some((m.cast(DType::U32), MaskKind::Keep)),
         AttnMask::Additive(m) => Some((m.cast(DType::F32), MaskKind::Additive)),
         AttnMask::None | AttnMask::Causal => None,
     }
-    .map(|(m, kind)| (m.broadcast_to([b, h, lq, lk]), kind));
-    let buffer = kernel::attention(
+    .map(|(m, kind)| (m.broadcast_to([b, h, lq, lk]).detach(), kind));
+    let causal = mask.is_causal();
+    let (out, stats) = kernel::attention(
         gpu,
         qc.operand(),
         kc.operand(),
         vc.operand(),
         mask_operand.as_ref().map(|(m, kind)| (m.operand(), *kind)),
-        mask.is_causal(),
+        causal,
         scale as f32,
     );
-    let out = Tensor::from_gpu(buffer, [b, h, lq, e], q.dtype(), q.device());
-    let (q, k, v) = (q.detach(), k.detach(), v.detach());
-    let saved_mask = mask_operand.map(|(m, kind)| (m.detach(), kind));
-    let causal = mask.is_causal();
+    let out = Tensor::from_gpu(out, [b, h, lq, e], q.dtype(), q.device());
+    let stats = Tensor::from_gpu(stats, [b, h, lq, 2], DType::F32, q.device());
+    let (qs, ks, vs, os) = (qc.detach(), kc.detach(), vc.detach(), out.detach());
+    let composed_backward = std::env::var("WGRAD_ATTENTION_BACKWARD").is_ok_and(|v| v == "composed");
+    let saved_mask = SavedMask::new(mask);
     out.record("scaled_dot_product_attention", &[&qc, &kc, &vc], move |d_out| {
-        // Recompute the weights, then the softmax-attention gradients.
-        let mask = match (&saved_mask, causal) {
-            (Some((m, MaskKind::Keep)), true) => AttnMask::KeepCausal(m),
-            (Some((m, MaskKind::Keep)), false) => AttnMask::Keep(m),
-            (Some((m, _)), _) => AttnMask::Additive(m),
-            (None, true) => AttnMask::Causal,
-            (None, false) => AttnMask::None,
+        if composed_backward {
+            let [dq, dk, dv, _] = reference_backward(&qs, &ks, &vs, saved_mask.get(), scale, d_out);
+            return vec![Some(dq), Some(dk), Some(dv)];
+        }
+        let d_out = d_out.contiguous();
+        let gpu = d_out.device().gpu_runtime().expect("the fused attention backward runs on the GPU");
+        let Storage::Gpu(out_buffer) = os.storage() else { unreachable!("fused attention output on the CPU") };
+        let Storage::Gpu(stats_buffer) = stats.storage() else { unreachable!("attention statistics on the CPU") };
+        let saved = backward::AttentionSaved {
+            q: qs.operand(),
+            k: ks.operand(),
+            v: vs.operand(),
+            out: out_buffer,
+            stats: stats_buffer,
+            mask: mask_operand.as_ref().map(|(m, kind)| (m.operand(), *kind)),
+            causal,
+            scale: scale as f32,
         };
-        let p = weights(&q, &k, mask, scale);
-        let dv = p.transpose(-1, -2).matmul(d_out);
-        let dp = d_out.matmul(&v.transpose(-1, -2));
-        let ds = p.mul(&dp.sub(&dp.mul(&p).sum(-1, true)));
-        let dq = ds.matmul(&k).mul_scalar(scale);
-        let dk = ds.transpose(-1, -2).matmul(&q).mul_scalar(scale);
-        vec![Some(dq), Some(dk), Some(dv)]
+        let [dq, dk, dv] = backward::attention_backward(gpu, &saved, d_out.operand());
+        let dev = d_out.device();
+        vec![
+            Some(Tensor::from_gpu(dq, [b, h, lq, e], qs.dtype(), dev)),
+            Some(Tensor::from_gpu(dk, [b, h, lk, e], ks.dtype(), dev)),
+            Some(Tensor::from_gpu(dv, [b, h, lk, e], vs.dtype(), dev)),
+        ]
     })
+}
+
+/// Attention output [B, H, Lq, E] for q [B, H, Lq, E], k and v [B, H, Lk, E];
+/// `scale` None means 1/sqrt(E). On a GPU, f32 with E <= 128 runs the fused kernels
+/// (forward and backward); everything else runs the composed reference.
+/// `WGRAD_ATTENTION_BACKWARD=composed` keeps the fused forward but runs the composed
+/// backward on the GPU (for comparisons and benchmarks).
+pub fn scaled_dot_product_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: Option<f64>) -> Tensor {
+    let (.., lk, e) = check(q, k, v);
+    let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
+    // A tracked additive mask needs dS, which the fused backward never forms.
+    let mask_tracked = matches!(mask, AttnMask::Additive(m) if m.is_tracked());
+    let mask_numel = match mask {
+        AttnMask::Keep(m) | AttnMask::KeepCausal(m) | AttnMask::Additive(m) => m.numel(),
+        AttnMask::None | AttnMask::Causal => 0,
+    };
+    match q.device().gpu_runtime() {
+        // The kernels bind every operand whole, so each must fit one binding.
+        Some(gpu)
+            if e <= MAX_HEAD_DIM
+                && q.dtype() == DType::F32
+                && lk > 0
+                && !mask_tracked
+                && [q.numel(), k.numel(), mask_numel].iter().all(|&n| (n * 4) as u64 <= gpu.max_binding_bytes()) =>
+        {
+            fused(gpu, q, k, v, mask, scale)
+        }
+        _ => composed(q, k, v, mask, scale),
+    }
 }
 
 /// Attention output and the weights [B, H, Lq, Lk] (for need_weights); always the

@@ -30,11 +30,14 @@ shader_file!(REDUCE_ROWS, "reduce_rows.wgsl");
 shader_file!(MATMUL, "matmul.wgsl");
 shader_file!(MATMUL_VEC4, "matmul_vec4.wgsl");
 shader_file!(MATMUL_TILED, "matmul_tiled.wgsl");
+shader_file!(MATMUL_ROWS, "matmul_rows.wgsl");
 shader_file!(GATHER, "gather.wgsl");
 shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
 shader_file!(INDEX_ADD, "index_add.wgsl");
 shader_file!(SOFTMAX, "softmax.wgsl");
 shader_file!(ATTENTION, "attention.wgsl");
+shader_file!(ATTENTION_BACKWARD_DQ, "attention_backward_dq.wgsl");
+shader_file!(ATTENTION_BACKWARD_DKDV, "attention_backward_dkdv.wgsl");
 shader_file!(ADAM, "adam.wgsl");
 shader_file!(LSTM_CELL, "lstm_cell.wgsl");
 shader_file!(LSTM_CELL_BACKWARD, "lstm_cell_backward.wgsl");
@@ -57,6 +60,7 @@ pub const ALL: &[ShaderFile] = &[
     MATMUL,
     MATMUL_VEC4,
     MATMUL_TILED,
+    MATMUL_ROWS,
     GATHER,
     GATHER_BACKWARD,
     INDEX_ADD,
@@ -66,6 +70,8 @@ pub const ALL: &[ShaderFile] = &[
     GRU_CELL,
     GRU_CELL_BACKWARD,
     ATTENTION,
+    ATTENTION_BACKWARD_DQ,
+    ATTENTION_BACKWARD_DKDV,
     ADAM,
     CONV2D,
     CONV2D_PACK,

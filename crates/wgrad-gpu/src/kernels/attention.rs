@@ -25,12 +25,44 @@ struct Params {
     q_offset: u32,
     k_offset: u32,
     v_offset: u32,
-    _pad: u32,
+    chunk_from: u32,
+    chunk_to: u32,
+    _pad: [u32; 3],
+}
+
+/// Loop iterations one invocation may spend per dispatch. Lavapipe (llvmpipe) ends an
+/// invocation after 65535 loop iterations in total, leaving its outputs half written;
+/// the attention kernels therefore walk their long loop in chunks of [`chunk_len`]
+/// steps, one dispatch per chunk, carrying the accumulators through memory.
+const ITERATION_BUDGET: usize = 40_000;
+
+/// Steps of the long loop (keys, or query rows) per dispatch for head dim `e`: each step
+/// costs about 2e + 3 loop iterations (two passes over the head dim).
+pub(crate) fn chunk_len(e: usize) -> usize {
+    (ITERATION_BUDGET / (2 * e + 3)).max(1)
+}
+
+/// Workgroups for `rows` invocations per (b, h) pair over `bh` pairs: x over blocks of
+/// WG rows, y + z * groups.y over the pairs (z only past 65535 pairs).
+pub(crate) fn grid(rows: usize, bh: usize) -> [u32; 3] {
+    let y = bh.min(65535);
+    [rows.div_ceil(WG as usize), y, bh.div_ceil(y.max(1))].map(|g| to_u32(g, "attention grid"))
+}
+
+/// The chunks [from, to) covering 0..n (one empty chunk when n is 0).
+pub(crate) fn chunks(n: usize, e: usize) -> Vec<(usize, usize)> {
+    let len = chunk_len(e);
+    let mut out: Vec<(usize, usize)> = (0..n).step_by(len).map(|from| (from, (from + len).min(n))).collect();
+    if out.is_empty() {
+        out.push((0, 0));
+    }
+    out
 }
 
 /// How the mask operand (if any) is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaskKind {
+    /// No mask operand.
     None,
     /// u32, non-zero = attend.
     Keep,
@@ -38,29 +70,47 @@ pub enum MaskKind {
     Additive,
 }
 
+/// The storage bindings (1, 2, ...: name, WGSL type, access) followed by the mask's
+/// binding and the `hidden`/`bias` helpers for `mask`: the prelude shared by the forward
+/// and backward attention kernels.
+pub(crate) fn prelude(dtype: DType, bindings: &[(&str, &str, &str)], mask: MaskKind) -> String {
+    let mut p = format!("alias T = {};\n", wgsl_type(dtype));
+    for (i, (name, ty, access)) in bindings.iter().enumerate() {
+        p += &format!("@group(0) @binding({}) var<storage, {access}> {name}: array<{ty}>;\n", i + 1);
+    }
+    let m = bindings.len() + 1;
+    p += &match mask {
+        MaskKind::None => {
+            "fn hidden(o: u32) -> bool { return false; }\nfn bias(o: u32) -> f32 { return 0.0; }\n".into()
+        }
+        MaskKind::Keep => format!(
+            "@group(0) @binding({m}) var<storage, read> mask: array<u32>;\n\
+             fn hidden(o: u32) -> bool {{ return mask[o] == 0u; }}\nfn bias(o: u32) -> f32 {{ return 0.0; }}\n"
+        ),
+        MaskKind::Additive => format!(
+            "@group(0) @binding({m}) var<storage, read> mask: array<f32>;\n\
+             fn hidden(o: u32) -> bool {{ return false; }}\nfn bias(o: u32) -> f32 {{ return mask[o]; }}\n"
+        ),
+    };
+    p
+}
+
 /// The WGSL module for element type `dtype` and mask kind.
 pub fn source(dtype: DType, mask: MaskKind) -> String {
-    let mut p = format!("alias T = {};\n", wgsl_type(dtype));
-    p += "@group(0) @binding(1) var<storage, read_write> out: array<T>;\n";
-    for (i, name) in ["q", "k", "v"].iter().enumerate() {
-        p += &format!("@group(0) @binding({}) var<storage, read> {name}: array<T>;\n", i + 2);
-    }
-    p += match mask {
-        MaskKind::None => "fn hidden(o: u32) -> bool { return false; }\nfn bias(o: u32) -> f32 { return 0.0; }\n",
-        MaskKind::Keep => {
-            "@group(0) @binding(5) var<storage, read> mask: array<u32>;\n\
-             fn hidden(o: u32) -> bool { return mask[o] == 0u; }\nfn bias(o: u32) -> f32 { return 0.0; }\n"
-        }
-        MaskKind::Additive => {
-            "@group(0) @binding(5) var<storage, read> mask: array<f32>;\n\
-             fn hidden(o: u32) -> bool { return false; }\nfn bias(o: u32) -> f32 { return mask[o]; }\n"
-        }
-    };
-    shaders::compose(&[dtype], &p, shaders::ATTENTION)
+    let bindings = [
+        ("out", "T", "read_write"),
+        ("stats", "f32", "read_write"),
+        ("q", "T", "read"),
+        ("k", "T", "read"),
+        ("v", "T", "read"),
+    ];
+    shaders::compose(&[dtype], &prelude(dtype, &bindings, mask), shaders::ATTENTION)
 }
 
 /// Fused attention over contiguous `q` [B, H, Lq, E], `k`/`v` [B, H, Lk, E]; `mask` is
-/// a view broadcast to [B, H, Lq, Lk]. Returns a contiguous [B, H, Lq, E] buffer.
+/// a view broadcast to [B, H, Lq, Lk]. Returns the output, a contiguous [B, H, Lq, E]
+/// buffer, and the row statistics the backward needs: f32 [B, H, Lq, 2], each row's
+/// logsumexp in slot 0 (slot 1 is filled by the backward).
 pub fn attention(
     gpu: &GpuDevice,
     q: Operand,
@@ -69,20 +119,21 @@ pub fn attention(
     mask: Option<(Operand, MaskKind)>,
     causal: bool,
     scale: f32,
-) -> PooledBuffer {
+) -> (PooledBuffer, PooledBuffer) {
     let d = q.layout.dims();
     let (batch, heads, lq, e) = (d[0], d[1], d[2], d[3]);
     let lk = k.layout.dims()[2];
     assert!(e <= MAX_HEAD_DIM, "attention: head dim {e} exceeds {MAX_HEAD_DIM}");
     let rows = batch * heads * lq;
     let out = gpu.output_buffer((rows * e * q.dtype.size_in_bytes()) as u64);
+    let stats = gpu.output_buffer((rows * 2 * DType::F32.size_in_bytes()) as u64);
     let (kind, mask_layout) = match &mask {
         Some((m, kind)) => (*kind, m.layout.clone()),
         None => (MaskKind::None, Layout::new(vec![batch, heads, lq, lk], vec![0; 4], 0)),
     };
     let ms = mask_layout.strides();
     let u = |v: usize| to_u32(v, "attention");
-    let params = Params {
+    let mut params = Params {
         batch: u(batch),
         heads: u(heads),
         lq: u(lq),
@@ -95,19 +146,24 @@ pub fn attention(
         q_offset: u(q.layout.offset()),
         k_offset: u(k.layout.offset()),
         v_offset: u(v.layout.offset()),
-        _pad: 0,
+        chunk_from: 0,
+        chunk_to: 0,
+        _pad: [0; 3],
     };
-    let mut buffers = vec![&out, q.buffer, k.buffer, v.buffer];
+    let mut buffers = vec![&out, &stats, q.buffer, k.buffer, v.buffer];
     if let Some((m, _)) = &mask {
         buffers.push(m.buffer);
     }
-    gpu.launch(KernelLaunch {
-        key: format!("attention|{}|{kind:?}", q.dtype.name()),
-        source: &|| source(q.dtype, kind),
-        params: bytemuck::bytes_of(&params),
-        buffers: &buffers,
-        uses_errors: false,
-        workgroups: shaders::linear_workgroups(rows, WG),
-    });
-    out
+    for (from, to) in chunks(lk, e) {
+        (params.chunk_from, params.chunk_to) = (u(from), u(to));
+        gpu.launch(KernelLaunch {
+            key: format!("attention|{}|{kind:?}", q.dtype.name()),
+            source: &|| source(q.dtype, kind),
+            params: bytemuck::bytes_of(&params),
+            buffers: &buffers,
+            uses_errors: false,
+            workgroups: grid(lq, batch * heads),
+        });
+    }
+    (out, stats)
 }

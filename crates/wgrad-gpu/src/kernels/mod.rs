@@ -4,6 +4,7 @@
 //! in wgrad-cpu under the same name.
 
 pub mod attention;
+pub mod attention_backward;
 pub mod conv;
 pub mod conv_grad_weight;
 pub mod elementwise;
@@ -97,6 +98,10 @@ pub fn all_variants() -> Vec<(String, String)> {
             out.push((format!("gru_cell_backward {d}"), rnn::gru_backward_source(d)));
             for m in [attention::MaskKind::None, attention::MaskKind::Keep, attention::MaskKind::Additive] {
                 out.push((format!("attention {m:?} {d}"), attention::source(d, m)));
+                for pass in [attention_backward::Pass::Dq, attention_backward::Pass::DkDv] {
+                    let name = format!("attention_backward {pass:?} {m:?} {d}");
+                    out.push((name, attention_backward::source(pass, d, m)));
+                }
             }
             for log in [false, true] {
                 out.push((format!("softmax log={log} {d}"), softmax::source(d, log)));
@@ -105,6 +110,9 @@ pub fn all_variants() -> Vec<(String, String)> {
     }
     for d in floats {
         out.push((format!("matmul {d}"), matmul::source(d)));
+        for rows in [1, 2, 4, 8] {
+            out.push((format!("matmul FewRows rows={rows} {d}"), matmul::rows_source(d, rows)));
+        }
     }
     out.push(("adam".into(), optim::source()));
     out.extend(conv::variants());

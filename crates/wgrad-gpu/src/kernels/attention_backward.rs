@@ -1,0 +1,156 @@
+//! Launcher for the fused attention backward, shaders/attention_backward_dq.wgsl then
+//! shaders/attention_backward_dkdv.wgsl (CPU reference: the composed gradient in wgrad's
+//! functional::attention, which the tests compare against).
+
+use super::attention::{chunks, grid, prelude, MaskKind, MAX_HEAD_DIM};
+use super::{to_u32, Operand};
+use crate::shaders::{self, ShaderFile};
+use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use wgrad_core::DType;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    batch: u32,
+    heads: u32,
+    lq: u32,
+    lk: u32,
+    e: u32,
+    scale: f32,
+    causal: u32,
+    mask_offset: u32,
+    mask_strides: [u32; 4],
+    q_offset: u32,
+    k_offset: u32,
+    v_offset: u32,
+    d_out_offset: u32,
+    chunk_from: u32,
+    chunk_to: u32,
+    _pad: [u32; 2],
+}
+
+/// The two backward passes, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// D = rowsum(dO * O) and dQ, one invocation per query row.
+    Dq,
+    /// dK and dV, one invocation per key row.
+    DkDv,
+}
+
+impl Pass {
+    fn file(self) -> ShaderFile {
+        match self {
+            Pass::Dq => shaders::ATTENTION_BACKWARD_DQ,
+            Pass::DkDv => shaders::ATTENTION_BACKWARD_DKDV,
+        }
+    }
+}
+
+/// The WGSL module of `pass` for element type `dtype` and mask kind.
+pub fn source(pass: Pass, dtype: DType, mask: MaskKind) -> String {
+    let bindings: &[(&str, &str, &str)] = match pass {
+        Pass::Dq => &[
+            ("dq", "T", "read_write"),
+            ("stats", "f32", "read_write"),
+            ("q", "T", "read"),
+            ("k", "T", "read"),
+            ("v", "T", "read"),
+            ("d_out", "T", "read"),
+            ("out", "T", "read"),
+        ],
+        Pass::DkDv => &[
+            ("dk", "T", "read_write"),
+            ("dv", "T", "read_write"),
+            ("stats", "f32", "read"),
+            ("q", "T", "read"),
+            ("k", "T", "read"),
+            ("v", "T", "read"),
+            ("d_out", "T", "read"),
+        ],
+    };
+    shaders::compose(&[dtype], &prelude(dtype, bindings, mask), pass.file())
+}
+
+/// What the forward saved, with the output gradient: everything the backward reads.
+pub struct AttentionSaved<'a> {
+    /// Contiguous q [B, H, Lq, E] (offset allowed), as given to the forward.
+    pub q: Operand<'a>,
+    /// Contiguous k [B, H, Lk, E].
+    pub k: Operand<'a>,
+    /// Contiguous v [B, H, Lk, E].
+    pub v: Operand<'a>,
+    /// The forward's output buffer, contiguous [B, H, Lq, E] from offset 0.
+    pub out: &'a PooledBuffer,
+    /// The forward's row statistics (f32 [B, H, Lq, 2]); the backward fills slot 1.
+    pub stats: &'a PooledBuffer,
+    /// The mask view broadcast to [B, H, Lq, Lk], as given to the forward.
+    pub mask: Option<(Operand<'a>, MaskKind)>,
+    /// Causal masking, as in the forward.
+    pub causal: bool,
+    /// The score scale, as in the forward.
+    pub scale: f32,
+}
+
+/// Gradients (dq, dk, dv), contiguous like q, k, v, of the fused attention for the output
+/// gradient `d_out` (contiguous [B, H, Lq, E], offset allowed). Records two dispatches;
+/// no [Lq, Lk] buffer is allocated.
+pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operand) -> [PooledBuffer; 3] {
+    let d = saved.q.layout.dims();
+    let (batch, heads, lq, e) = (d[0], d[1], d[2], d[3]);
+    let lk = saved.k.layout.dims()[2];
+    assert!(e <= MAX_HEAD_DIM, "attention backward: head dim {e} exceeds {MAX_HEAD_DIM}");
+    let dtype = saved.q.dtype;
+    let (kind, mask_offset, ms) = match &saved.mask {
+        Some((m, kind)) => (*kind, m.layout.offset(), m.layout.strides().to_vec()),
+        None => (MaskKind::None, 0, vec![0; 4]),
+    };
+    let u = |v: usize| to_u32(v, "attention backward");
+    let mut params = Params {
+        batch: u(batch),
+        heads: u(heads),
+        lq: u(lq),
+        lk: u(lk),
+        e: u(e),
+        scale: saved.scale,
+        causal: saved.causal as u32,
+        mask_offset: u(mask_offset),
+        mask_strides: [u(ms[0]), u(ms[1]), u(ms[2]), u(ms[3])],
+        q_offset: u(saved.q.layout.offset()),
+        k_offset: u(saved.k.layout.offset()),
+        v_offset: u(saved.v.layout.offset()),
+        d_out_offset: u(d_out.layout.offset()),
+        chunk_from: 0,
+        chunk_to: 0,
+        _pad: [0; 2],
+    };
+    let bytes = |rows: usize| (rows * e * dtype.size_in_bytes()) as u64;
+    let (dq, dk, dv) = (
+        gpu.output_buffer(bytes(batch * heads * lq)),
+        gpu.output_buffer(bytes(batch * heads * lk)),
+        gpu.output_buffer(bytes(batch * heads * lk)),
+    );
+    let (q, k, v) = (saved.q.buffer, saved.k.buffer, saved.v.buffer);
+    // (pass, buffers, invocations per (b, h), length of the loop each walks in chunks)
+    let passes: [(Pass, Vec<&PooledBuffer>, usize, usize); 2] = [
+        (Pass::Dq, vec![&dq, saved.stats, q, k, v, d_out.buffer, saved.out], lq, lk),
+        (Pass::DkDv, vec![&dk, &dv, saved.stats, q, k, v, d_out.buffer], lk, lq),
+    ];
+    for (pass, mut buffers, rows, walk) in passes {
+        if let Some((m, _)) = &saved.mask {
+            buffers.push(m.buffer);
+        }
+        for (from, to) in chunks(walk, e) {
+            (params.chunk_from, params.chunk_to) = (u(from), u(to));
+            gpu.launch(KernelLaunch {
+                key: format!("attention_backward|{pass:?}|{}|{kind:?}", dtype.name()),
+                source: &|| source(pass, dtype, kind),
+                params: bytemuck::bytes_of(&params),
+                buffers: &buffers,
+                uses_errors: false,
+                workgroups: grid(rows, batch * heads),
+            });
+        }
+    }
+    [dq, dk, dv]
+}

@@ -1,0 +1,123 @@
+// Fused scaled dot-product attention, backward part 1 of 2: D and dQ.
+// FlashAttention-2's backward with the query side split off (no atomics): part 2,
+// attention_backward_dkdv.wgsl, runs after this and accumulates dK and dV.
+//
+// One invocation per query row (b, h, i), a workgroup per WG rows of one (b, h). It
+// keeps q_i (times scale), dO_i and a dQ accumulator in registers, stores D_i = dO_i . O_i in stats[2 * row + 1] for part 2,
+// then walks the keys the forward saw, recomputing each score instead of reading an
+// [Lq, Lk] matrix:
+//   S_ij = q_i . k_j * scale + mask_ij      (summed in the forward's order)
+//   P_ij = exp(S_ij - L_i)                  (L_i = stats[2 * row], the forward's logsumexp)
+//   dP_ij = dO_i . v_j,  dS_ij = P_ij (dP_ij - D_i),  dQ_i += dS_ij k_j
+// and finally dQ_i *= scale. A dispatch walks only keys [chunk_from, chunk_to) (see
+// attention.wgsl on lavapipe's loop limit); the unscaled accumulator is carried between
+// chunks in dq, D is computed by the first chunk. A row that saw no key (L_i = EMPTY_ROW; its forward output
+// is NaN) gets dQ_i = 0 and D_i = 0, and part 2 skips it, so it adds nothing anywhere.
+//
+// q, k, v, d_out are contiguous [B, H, L, E] views (offsets allowed); out (the forward's
+// output) and dq are contiguous from 0. The mask is any broadcast view of [B, H, Lq, Lk]
+// given by 4 strides (0 on broadcast dims).
+// The prelude supplies: alias T; bindings dq (1), stats (2, f32, read_write), q (3), k (4),
+// v (5), d_out (6), out (7), [mask (8)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
+
+override WG: u32 = 64;
+const MAX_E: u32 = 128u;
+const EMPTY_ROW: f32 = 3.4028234e38;
+
+struct Params {
+    batch: u32,
+    heads: u32,
+    lq: u32,
+    lk: u32,
+    e: u32,
+    scale: f32,
+    causal: u32,
+    mask_offset: u32,
+    mask_strides: vec4<u32>,
+    q_offset: u32,
+    k_offset: u32,
+    v_offset: u32,
+    d_out_offset: u32,
+    chunk_from: u32,
+    chunk_to: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+@compute @workgroup_size(WG)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    // Workgroup (x, y + z * groups.y) = (block of WG query rows, b * heads + h), so that
+    // bh, the key index j and every k / v address are the same across the workgroup.
+    let bh = wid.y + wid.z * groups.y;
+    let i = wid.x * WG + lid.x;
+    if (bh >= params.batch * params.heads || i >= params.lq) {
+        return;
+    }
+    let row = bh * params.lq + i;
+    let e = min(params.e, MAX_E);
+    let b = bh / params.heads;
+    let h = bh % params.heads;
+    let lse = stats[2u * row];
+    let empty = lse >= EMPTY_ROW;
+    var q_row: array<f32, MAX_E>;
+    var do_row: array<f32, MAX_E>;
+    var acc: array<f32, MAX_E>;
+    let q_base = params.q_offset + row * params.e;
+    let do_base = params.d_out_offset + row * params.e;
+    let first = params.chunk_from == 0u;
+    var delta = 0.0;
+    for (var d = 0u; d < e; d++) {
+        q_row[d] = f32(q[q_base + d]) * params.scale;
+        do_row[d] = f32(d_out[do_base + d]);
+        if (first) {
+            delta += do_row[d] * f32(out[row * params.e + d]);
+            acc[d] = 0.0;
+        } else {
+            acc[d] = f32(dq[row * params.e + d]);
+        }
+    }
+    if (first) {
+        delta = select(delta, 0.0, empty);
+        stats[2u * row + 1u] = delta;
+    } else {
+        delta = stats[2u * row + 1u];
+    }
+    let k_base = params.k_offset + bh * params.lk * params.e;
+    let v_base = params.v_offset + bh * params.lk * params.e;
+    let ms = params.mask_strides;
+    let mask_row = params.mask_offset + b * ms.x + h * ms.y + i * ms.z;
+    // Causal: the loop ends after the block's last row (uniform); later keys are skipped.
+    var end = min(params.lk, params.chunk_to);
+    let causal = params.causal != 0u;
+    if (causal) {
+        end = min(end, min(params.lq, (wid.x + 1u) * WG));
+    }
+    for (var j = params.chunk_from; j < end; j++) {
+        let mo = mask_row + j * ms.w;
+        if (empty || (causal && j > i) || hidden(mo)) {
+            continue;
+        }
+        let kj = k_base + j * params.e;
+        let vj = v_base + j * params.e;
+        var s = bias(mo);
+        var dp = 0.0;
+        for (var d = 0u; d < e; d++) {
+            s += q_row[d] * f32(k[kj + d]);
+            dp += do_row[d] * f32(v[vj + d]);
+        }
+        let ds = exp(s - lse) * (dp - delta);
+        for (var d = 0u; d < e; d++) {
+            acc[d] += ds * f32(k[kj + d]);
+        }
+    }
+    let factor = select(1.0, params.scale, params.chunk_to >= params.lk);
+    for (var d = 0u; d < e; d++) {
+        dq[row * params.e + d] = T(acc[d] * factor);
+    }
+}
