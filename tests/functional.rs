@@ -160,3 +160,51 @@ fn embedding_backward_matches_cpu_with_many_repeats() {
     let g = reference.to_vec::<f32>().unwrap();
     assert!(g[3 * 16..4 * 16].iter().all(|&v| v == 0.0), "padding row has no gradient");
 }
+
+#[test]
+fn fused_layer_norm_matches_the_composed_reference_forward_and_backward() {
+    // The GPU runs one fused kernel per pass for rows up to 4096; the CPU composes
+    // mean, variance, scale and shift. Tolerance: sums of D terms in f32 in another
+    // order, 1e-5 absolute on normalised values, 1e-4 on gradients.
+    let Some(gpu) = common::gpu() else { return };
+    let cpu = Device::cpu();
+    let mut rng = common::Rng::new(81);
+    type View = fn(&Tensor) -> Tensor;
+    let cases: [(&[usize], &[usize], View); 6] = [
+        (&[3, 5, 7], &[7], |t| t.clone()),
+        (&[2, 3, 4], &[3, 4], |t| t.clone()),
+        (&[4, 1], &[1], |t| t.clone()),
+        (&[6, 9], &[6], |t| t.t()), // a non-contiguous input [9, 6]
+        (&[2, 4096], &[4096], |t| t.clone()),
+        (&[2, 4097], &[4097], |t| t.clone()), // beyond the fused kernel's rows: composed
+    ];
+    for (shape, norm, view) in cases {
+        let x = rng.tensor(shape, DType::F32, -3.0, 5.0);
+        let w = rng.tensor(norm, DType::F32, 0.5, 1.5);
+        let b = rng.tensor(norm, DType::F32, -1.0, 1.0);
+        let proj = rng.tensor(view(&x).dims(), DType::F32, -1.0, 1.0);
+        for affine in [true, false] {
+            let run = |dev: &Device| {
+                let (x, w, b) = (
+                    x.to_device(dev).requires_grad(),
+                    w.to_device(dev).requires_grad(),
+                    b.to_device(dev).requires_grad(),
+                );
+                let (wa, ba) = if affine { (Some(&w), Some(&b)) } else { (None, None) };
+                let y = F::layer_norm(&view(&x), norm, wa, ba, 1e-5);
+                let g = y.mul(&proj.to_device(dev)).sum_all().backward().unwrap();
+                let mut out = vec![y.to_device(&cpu), g.get(&x).unwrap().to_device(&cpu)];
+                if affine {
+                    out.push(g.get(&w).unwrap().to_device(&cpu));
+                    out.push(g.get(&b).unwrap().to_device(&cpu));
+                }
+                out
+            };
+            let (got, want) = (run(&gpu), run(&cpu));
+            for (i, (a, e)) in got.iter().zip(&want).enumerate() {
+                let what = format!("layer_norm {shape:?} over {norm:?} affine={affine}: output {i}");
+                assert_close(&a.contiguous(), &e.contiguous(), if i == 0 { 1e-5 } else { 1e-4 }, 1e-4, &what);
+            }
+        }
+    }
+}

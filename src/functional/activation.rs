@@ -38,6 +38,9 @@ pub fn layer_norm(
         "layer_norm: normalized_shape {normalized_shape:?} does not match the trailing dims of input {}",
         x.shape()
     );
+    if let Some(y) = fused_layer_norm(x, normalized_shape, weight, bias, eps) {
+        return y;
+    }
     let dims: Vec<isize> = (x.rank() - n..x.rank()).map(|d| d as isize).collect();
     let mean = x.mean_dims(&dims, true);
     let centered = x - &mean;
@@ -50,6 +53,64 @@ pub fn layer_norm(
         y = y.add(b);
     }
     y
+}
+
+/// The GPU's fused layer norm (one kernel forward, one for the input gradient plus two
+/// column sums backward) for f32 rows of at most `MAX_ROW` elements; None where the
+/// composed version (the CPU reference) runs instead.
+fn fused_layer_norm(
+    x: &Tensor,
+    normalized_shape: &[usize],
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Option<Tensor> {
+    use wgrad_gpu::kernels::layer_norm as kernel;
+    let gpu = x.device().gpu_runtime()?;
+    let d: usize = normalized_shape.iter().product();
+    let f32s = [Some(x), weight, bias].iter().flatten().all(|t| t.dtype() == crate::DType::F32);
+    if d == 0 || d > kernel::MAX_ROW || !f32s || (x.numel() * 4) as u64 > gpu.max_binding_bytes() {
+        return None;
+    }
+    let rows = x.numel() / d;
+    let dev = x.device();
+    let xc = x.contiguous();
+    let w = weight.map_or_else(|| Tensor::ones([d], crate::DType::F32, dev), |w| w.reshape([d]).contiguous());
+    let b = bias.map_or_else(|| Tensor::zeros([d], crate::DType::F32, dev), |b| b.reshape([d]).contiguous());
+    fn buf(t: &Tensor) -> (&wgrad_gpu::PooledBuffer, usize) {
+        match t.storage() {
+            crate::storage::Storage::Gpu(b) => (b, t.layout().offset()),
+            crate::storage::Storage::Cpu(_) => unreachable!("a GPU tensor"),
+        }
+    }
+    let (y, stats) = kernel::layer_norm(gpu, rows, d, buf(&xc), buf(&w), buf(&b), eps as f32);
+    let y = Tensor::from_gpu(y, x.shape().clone(), crate::DType::F32, dev);
+    let stats = Tensor::from_gpu(stats, [rows, 2], crate::DType::F32, dev);
+    let (xs, ws) = (xc.detach(), w.detach());
+    let mut inputs = vec![&xc];
+    inputs.extend(weight);
+    inputs.extend(bias);
+    let (has_w, has_b) = (weight.is_some(), bias.is_some());
+    let w_shape = weight.map(|w| w.shape().clone());
+    Some(y.record("layer_norm", &inputs, move |dy| {
+        let dy = dy.contiguous();
+        let gpu = dy.device().gpu_runtime().expect("the fused layer norm's gradient is on the GPU");
+        let crate::storage::Storage::Gpu(stats_buf) = stats.storage() else {
+            unreachable!("layer norm stats on the GPU")
+        };
+        let dx = kernel::layer_norm_backward(gpu, rows, d, buf(&xs), buf(&ws), buf(&dy), stats_buf);
+        let dx = Tensor::from_gpu(dx, xs.shape().clone(), crate::DType::F32, dy.device());
+        let dy2 = dy.reshape([rows, d]);
+        let mut grads = vec![Some(dx)];
+        if has_w {
+            let xhat = xs.reshape([rows, d]).sub(&stats.narrow(1, 0, 1)).mul(&stats.narrow(1, 1, 1));
+            grads.push(Some(dy2.mul(&xhat).sum(0, false).reshape(w_shape.clone().unwrap())));
+        }
+        if has_b {
+            grads.push(Some(dy2.sum(0, false).reshape(w_shape.clone().unwrap_or_else(|| [d].into()))));
+        }
+        grads
+    }))
 }
 
 /// Dropout: in training, zeroes each element with probability `p` and scales the rest

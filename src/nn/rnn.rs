@@ -85,12 +85,7 @@ impl Stack {
 
     /// Runs `cell` (F::gru or F::rnn_tanh) layer by layer with dropout between layers;
     /// returns the last output and h_n [layers, B, H].
-    fn layerwise(
-        &self,
-        x: &Tensor,
-        h0: Option<&Tensor>,
-        cell: SingleStateRnn,
-    ) -> (Tensor, Tensor) {
+    fn layerwise(&self, x: &Tensor, h0: Option<&Tensor>, cell: SingleStateRnn) -> (Tensor, Tensor) {
         let weights = self.weights();
         let mut input = x.clone();
         let mut h_n = Vec::new();

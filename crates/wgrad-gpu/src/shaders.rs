@@ -35,6 +35,8 @@ shader_file!(GATHER, "gather.wgsl");
 shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
 shader_file!(INDEX_ADD, "index_add.wgsl");
 shader_file!(SOFTMAX, "softmax.wgsl");
+shader_file!(LAYER_NORM, "layer_norm.wgsl");
+shader_file!(LAYER_NORM_BACKWARD, "layer_norm_backward.wgsl");
 shader_file!(ATTENTION, "attention.wgsl");
 shader_file!(ATTENTION_BACKWARD_DQ, "attention_backward_dq.wgsl");
 shader_file!(ATTENTION_BACKWARD_DKDV, "attention_backward_dkdv.wgsl");
@@ -65,6 +67,8 @@ pub const ALL: &[ShaderFile] = &[
     GATHER_BACKWARD,
     INDEX_ADD,
     SOFTMAX,
+    LAYER_NORM,
+    LAYER_NORM_BACKWARD,
     LSTM_CELL,
     LSTM_CELL_BACKWARD,
     GRU_CELL,

@@ -10,6 +10,7 @@ pub mod conv_grad_weight;
 pub mod elementwise;
 pub mod gather;
 pub mod index_add;
+pub mod layer_norm;
 pub mod matmul;
 pub mod optim;
 pub mod pool;
@@ -115,6 +116,8 @@ pub fn all_variants() -> Vec<(String, String)> {
         }
     }
     out.push(("adam".into(), optim::source()));
+    out.push(("layer_norm".into(), layer_norm::source()));
+    out.push(("layer_norm backward".into(), layer_norm::backward_source()));
     out.extend(conv::variants());
     out.extend(conv_grad_weight::variants());
     out.extend(pool::variants());

@@ -1,0 +1,102 @@
+//! Launchers for shaders/layer_norm.wgsl and layer_norm_backward.wgsl (the CPU
+//! reference is the composed `F::layer_norm`: mean, variance, scale, shift).
+
+use super::to_u32;
+use crate::shaders;
+use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use wgrad_core::DType;
+
+/// Longest row one invocation normalises (lavapipe ends invocations after 65535 loop
+/// iterations; the kernels walk a row three times).
+pub const MAX_ROW: usize = 4096;
+/// Rows per workgroup.
+const WG: u32 = 64;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    d: u32,
+    x_offset: u32,
+    w_offset: u32,
+    b_offset: u32,
+    eps: f32,
+    _pad: [u32; 2],
+}
+
+/// The forward module.
+pub fn source() -> String {
+    shaders::compose(&[DType::F32], "", shaders::LAYER_NORM)
+}
+
+/// The backward (input gradient) module.
+pub fn backward_source() -> String {
+    shaders::compose(&[DType::F32], "", shaders::LAYER_NORM_BACKWARD)
+}
+
+/// Normalises `rows` contiguous rows of `d` f32 values of `x` (buffer, element offset)
+/// with weight and bias rows `w`, `b`; returns `(y [rows, d], stats [rows, 2])`, the
+/// stats being each row's mean and 1/sqrt(var + eps).
+pub fn layer_norm(
+    gpu: &GpuDevice,
+    rows: usize,
+    d: usize,
+    x: (&PooledBuffer, usize),
+    w: (&PooledBuffer, usize),
+    b: (&PooledBuffer, usize),
+    eps: f32,
+) -> (PooledBuffer, PooledBuffer) {
+    assert!(d <= MAX_ROW, "layer_norm kernel: rows of {d} > {MAX_ROW}");
+    let y = gpu.output_buffer((rows * d * 4) as u64);
+    let stats = gpu.output_buffer((rows * 2 * 4) as u64);
+    let params = Params {
+        rows: to_u32(rows, "layer_norm"),
+        d: to_u32(d, "layer_norm"),
+        x_offset: to_u32(x.1, "layer_norm"),
+        w_offset: to_u32(w.1, "layer_norm"),
+        b_offset: to_u32(b.1, "layer_norm"),
+        eps,
+        _pad: [0; 2],
+    };
+    gpu.launch(KernelLaunch {
+        key: "layer_norm".into(),
+        source: &source,
+        params: bytemuck::bytes_of(&params),
+        buffers: &[&y, &stats, x.0, w.0, b.0],
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(rows, WG),
+    });
+    (y, stats)
+}
+
+/// The input gradient of [`layer_norm`] from `dy` (contiguous rows), the forward's input
+/// `x`, weight `w` and `stats`.
+pub fn layer_norm_backward(
+    gpu: &GpuDevice,
+    rows: usize,
+    d: usize,
+    x: (&PooledBuffer, usize),
+    w: (&PooledBuffer, usize),
+    dy: (&PooledBuffer, usize),
+    stats: &PooledBuffer,
+) -> PooledBuffer {
+    let dx = gpu.output_buffer((rows * d * 4) as u64);
+    let params = Params {
+        rows: to_u32(rows, "layer_norm_backward"),
+        d: to_u32(d, "layer_norm_backward"),
+        x_offset: to_u32(x.1, "layer_norm_backward"),
+        w_offset: to_u32(w.1, "layer_norm_backward"),
+        b_offset: to_u32(dy.1, "layer_norm_backward"),
+        eps: 0.0,
+        _pad: [0; 2],
+    };
+    gpu.launch(KernelLaunch {
+        key: "layer_norm_backward".into(),
+        source: &backward_source,
+        params: bytemuck::bytes_of(&params),
+        buffers: &[&dx, x.0, w.0, dy.0, stats],
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(rows, WG),
+    });
+    dx
+}

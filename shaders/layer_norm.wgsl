@@ -1,0 +1,53 @@
+// Layer normalisation forward, fused: one invocation per row of D elements (the trailing
+// normalised dims, contiguous). Two passes over the row: mean, then the biased variance
+// of the centred values (stable when the mean is large); then y = (x - mean) * rstd * w + b.
+// Also writes stats[2 row] = mean, stats[2 row + 1] = rstd for the backward pass.
+// The host keeps D <= 4096 (lavapipe ends invocations that loop 65535 times).
+//
+// Bindings: y (1), stats (2), x (3), w (4), b (5); offsets are in elements.
+
+override WG: u32 = 64;
+
+struct Params {
+    rows: u32,
+    d: u32,
+    x_offset: u32,
+    w_offset: u32,
+    b_offset: u32,
+    eps: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(3) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read> w: array<f32>;
+@group(0) @binding(5) var<storage, read> b: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let row = gid.x + gid.y * groups.x * WG;
+    if (row >= params.rows) {
+        return;
+    }
+    let d = params.d;
+    let base = params.x_offset + row * d;
+    var sum = 0.0;
+    for (var i = 0u; i < d; i++) {
+        sum += x[base + i];
+    }
+    let mean = sum / f32(d);
+    var sq = 0.0;
+    for (var i = 0u; i < d; i++) {
+        let c = x[base + i] - mean;
+        sq += c * c;
+    }
+    let rstd = inverseSqrt(sq / f32(d) + params.eps);
+    for (var i = 0u; i < d; i++) {
+        y[row * d + i] = (x[base + i] - mean) * rstd * w[params.w_offset + i] + b[params.b_offset + i];
+    }
+    stats[2u * row] = mean;
+    stats[2u * row + 1u] = rstd;
+}

@@ -1,0 +1,53 @@
+// Layer normalisation backward for the input, fused: one invocation per row. With
+// xhat = (x - mean) * rstd and g = dy * w (mean and rstd from the forward's stats):
+//   dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
+// (the weight and bias gradients are column sums, reduced by the host).
+//
+// Bindings: dx (1), x (2), w (3), dy (4), stats (5); offsets are in elements.
+
+override WG: u32 = 64;
+
+struct Params {
+    rows: u32,
+    d: u32,
+    x_offset: u32,
+    w_offset: u32,
+    dy_offset: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+@group(0) @binding(5) var<storage, read> stats: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let row = gid.x + gid.y * groups.x * WG;
+    if (row >= params.rows) {
+        return;
+    }
+    let d = params.d;
+    let xb = params.x_offset + row * d;
+    let gb = params.dy_offset + row * d;
+    let mean = stats[2u * row];
+    let rstd = stats[2u * row + 1u];
+    var sum_g = 0.0;
+    var sum_gx = 0.0;
+    for (var i = 0u; i < d; i++) {
+        let g = dy[gb + i] * w[params.w_offset + i];
+        sum_g += g;
+        sum_gx += g * (x[xb + i] - mean) * rstd;
+    }
+    let mean_g = sum_g / f32(d);
+    let mean_gx = sum_gx / f32(d);
+    for (var i = 0u; i < d; i++) {
+        let g = dy[gb + i] * w[params.w_offset + i];
+        let xhat = (x[xb + i] - mean) * rstd;
+        dx[row * d + i] = rstd * (g - mean_g - xhat * mean_gx);
+    }
+}
