@@ -11,4 +11,5 @@ pub mod progress;
 pub mod sentences;
 
 pub use cli::CommonArgs;
+#[allow(unused_imports)] // mnist uses only part of it
 pub use progress::{EpochBar, History};

@@ -45,19 +45,51 @@ fn ci() -> Result<()> {
     Ok(())
 }
 
-/// One short epoch of the digits CNN on each device, on a slice of the real data (fetched
-/// on first use), failing unless the loss falls.
+/// The demos' smoke runs: one short epoch of each on a small slice of its real data
+/// (fetched on first use), on the CPU device and on the GPU, failing unless the loss falls.
+/// Each takes well under a minute on two cores, lavapipe included.
+const SMOKE_RUNS: &[(&str, &[&str])] = &[
+    ("mnist", &["--limit", "768"]),
+    ("sentiment_lstm", &["--limit", "512"]),
+    ("speaker_lstm", &["--limit", "128"]),
+    (
+        "char_lstm",
+        &[
+            "--limit",
+            "20000",
+            "--steps",
+            "12",
+            "--seq-len",
+            "32",
+            "--hidden",
+            "64",
+            "--val-chars",
+            "2048",
+            "--sample-len",
+            "40",
+        ],
+    ),
+    ("transformer", &["--limit", "512", "--warmup", "4", "--lr", "1e-3"]),
+];
+
+/// Runs every [`SMOKE_RUNS`] entry for one epoch on each device.
 fn demo_smoke() -> Result<()> {
     let mut devices = vec!["cpu"];
     if !std::env::var("WGRAD_SKIP_GPU").is_ok_and(|v| v == "1") {
         devices.push("gpu");
     }
-    for device in devices {
-        let args = ["--device", device, "--limit", "768", "--epochs", "1", "--check-loss-falls"];
-        let mut all = vec!["run", "--quiet", "--example", "mnist", "--"];
-        all.extend(args);
-        run("cargo", &all)?;
+    let out = std::env::temp_dir().join(format!("wgrad-smoke-{}", std::process::id()));
+    for (example, extra) in SMOKE_RUNS {
+        for device in &devices {
+            let dir = out.join(format!("{example}-{device}"));
+            let dir = dir.to_string_lossy();
+            let mut all = vec!["run", "--quiet", "--example", example, "--", "--device", device, "--epochs", "1"];
+            all.extend(["--check-loss-falls", "--out", &dir]);
+            all.extend(*extra);
+            run("cargo", &all)?;
+        }
     }
+    let _ = std::fs::remove_dir_all(&out);
     Ok(())
 }
 
