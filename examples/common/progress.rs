@@ -1,0 +1,118 @@
+//! The progress bar of one epoch and the history of a run: its summary lines, its `final:`
+//! line, its chart, and the check that the loss fell.
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use std::time::Instant;
+
+/// An indicatif bar over one epoch's steps, showing the loss and the examples per second.
+pub struct EpochBar {
+    bar: ProgressBar,
+    started: Instant,
+    examples: usize,
+}
+
+impl EpochBar {
+    /// A bar for epoch `epoch` of `epochs` with `steps` steps.
+    pub fn new(epoch: usize, epochs: usize, steps: usize) -> EpochBar {
+        let style = ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg} [{elapsed}<{eta}]")
+            .expect("valid progress template");
+        let bar = ProgressBar::new(steps as u64).with_style(style);
+        bar.set_prefix(format!("{epoch}/{epochs}"));
+        EpochBar { bar, started: Instant::now(), examples: 0 }
+    }
+
+    /// One step of `examples` examples done; `loss` when it was read this step.
+    pub fn step(&mut self, examples: usize, loss: Option<f64>, unit: &str) {
+        self.examples += examples;
+        if let Some(l) = loss {
+            let rate = self.examples as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            self.bar.set_message(format!("loss {l:.4} {rate:.0} {unit}/s"));
+        }
+        self.bar.inc(1);
+    }
+
+    /// Removes the bar; returns the epoch's seconds so far.
+    pub fn finish(self) -> f64 {
+        self.bar.finish_and_clear();
+        self.started.elapsed().as_secs_f64()
+    }
+}
+
+/// One epoch's numbers.
+#[derive(Debug, Clone, Copy)]
+pub struct Epoch {
+    /// Mean training loss over the steps whose loss was read.
+    pub train_loss: f64,
+    /// Loss on the test (or validation) data.
+    pub test_loss: f64,
+    /// The demo's metric (accuracy in [0, 1], or bits per character).
+    pub metric: f64,
+    /// Seconds the epoch took, evaluation included.
+    pub seconds: f64,
+}
+
+/// The run so far: the first loss read, each epoch's numbers, and the clock.
+pub struct History {
+    /// The metric's name in the summary, the `final:` line and the chart
+    /// (`test_accuracy`, `val_bpc`, ...).
+    pub metric: &'static str,
+    /// Whether the metric is a fraction shown as a percentage.
+    pub percent: bool,
+    /// The first training loss read.
+    pub first_loss: Option<f64>,
+    /// Finished epochs.
+    pub epochs: Vec<Epoch>,
+    started: Instant,
+}
+
+impl History {
+    /// An empty history of a run measuring `metric` (`percent`: a fraction shown in %).
+    pub fn new(metric: &'static str, percent: bool) -> History {
+        History { metric, percent, first_loss: None, epochs: Vec::new(), started: Instant::now() }
+    }
+
+    /// Notes a training loss read during the run (the first one is kept).
+    pub fn saw_loss(&mut self, loss: f64) {
+        self.first_loss.get_or_insert(loss);
+    }
+
+    fn show(&self, v: f64) -> String {
+        if self.percent {
+            format!("{:.2}%", v * 100.0)
+        } else {
+            format!("{v:.4}")
+        }
+    }
+
+    /// Records an epoch, prints its summary line and writes the chart to `out`/`chart.png`.
+    pub fn push(&mut self, e: Epoch, out: &Path, title: &str) -> Result<()> {
+        self.epochs.push(e);
+        println!(
+            "epoch {}: train loss {:.4}  test loss {:.4}  {} {}  {:.1}s",
+            self.epochs.len(),
+            e.train_loss,
+            e.test_loss,
+            self.metric,
+            self.show(e.metric),
+            e.seconds
+        );
+        super::chart::write(&out.join("chart.png"), title, self)
+    }
+
+    /// With `check`, fails unless the last epoch's training loss is below the first loss
+    /// read; then prints `final: <metric>=... first_loss=... device=... seconds=...`.
+    pub fn finish(&self, check: bool, device: &str) -> Result<()> {
+        let last = self.epochs.last().map_or(f64::NAN, |e| e.train_loss);
+        let first = self.first_loss.unwrap_or(f64::NAN);
+        anyhow::ensure!(!check || last < first, "training loss did not fall: {first} -> {last}");
+        let metric = self.epochs.last().map_or(f64::NAN, |e| e.metric);
+        println!(
+            "final: {}={metric:.4} first_loss={first:.4} last_loss={last:.4} device={device} seconds={:.1}",
+            self.metric,
+            self.started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,55 @@
+//! The movie-review sentences as token ids for the text demos: the seeded 80/20 split, a
+//! word vocabulary fitted on the training part, and shuffled padded batches prepared on a
+//! background thread.
+
+use super::CommonArgs;
+use anyhow::Result;
+use std::sync::Arc;
+use wgrad_data::batch::Prefetch;
+use wgrad_data::text::{self, Padded, WordTokenizer};
+
+/// One split: token ids and 0/1 labels per sentence.
+pub struct Encoded {
+    /// The word ids of each sentence.
+    pub ids: Arc<Vec<Vec<u32>>>,
+    /// 1 for positive sentences.
+    pub labels: Arc<Vec<u32>>,
+}
+
+impl Encoded {
+    /// The number of sentences.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// The batches of one pass: shuffled with `seed` (or in stored order), each padded to
+    /// its longest sentence (at most `cap` words), assembled on a background thread.
+    pub fn batches(&self, batch_size: usize, cap: usize, seed: Option<u64>) -> Prefetch<(Padded, Vec<u32>)> {
+        let order = match seed {
+            Some(s) => wgrad_data::rng::permutation(self.len(), s),
+            None => (0..self.len()).collect(),
+        };
+        let (ids, labels) = (self.ids.clone(), self.labels.clone());
+        let chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+        Prefetch::new(chunks.into_iter().map(move |idx| {
+            let seqs: Vec<&[u32]> = idx.iter().map(|&i| ids[i].as_slice()).collect();
+            (text::pad(&seqs, Some(cap), WordTokenizer::PAD), idx.iter().map(|&i| labels[i]).collect())
+        }))
+    }
+}
+
+/// Loads the sentences (fetching them on first use), holds out a seeded 20% as the test
+/// set, applies `--limit` to both parts, and encodes them with a vocabulary of the
+/// `vocab` most frequent training words.
+pub fn load(args: &CommonArgs, vocab: usize) -> Result<(WordTokenizer, Encoded, Encoded)> {
+    let dir = args.data_dir(&wgrad_data::sources::SENTIMENT)?;
+    let (train, test) = text::load_movie_reviews(&dir)?.split(0.2, 1234);
+    let (train, test) = (train.subset(&args.limited(train.len())), test.subset(&args.limited(test.len())));
+    let tok = WordTokenizer::fit(train.texts.iter().map(String::as_str), vocab);
+    let encode = |s: &text::Sentences| Encoded {
+        ids: Arc::new(s.texts.iter().map(|t| tok.encode(t)).collect()),
+        labels: Arc::new(s.labels.clone()),
+    };
+    let (train, test) = (encode(&train), encode(&test));
+    Ok((tok, train, test))
+}

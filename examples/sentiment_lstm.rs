@@ -1,0 +1,149 @@
+//! An LSTM sentiment classifier on movie-review sentences (the seeds' text LSTM).
+//!
+//! cargo run --release --example sentiment_lstm                 # fetches the data on first use
+//! cargo run --release --example sentiment_lstm -- --device gpu --limit 512 --epochs 1   # smoke run
+//!
+//! Embedding(vocab, 64) -> LSTM(64 -> 64, batch_first) -> the hidden state at each
+//! sentence's last real word -> Linear(64 -> 1); BCE with logits; Adam. Data: the 10,605
+//! movie-review sentences of Hutto & Gilbert (PyPI vaderSentiment 3.3.2), positive when
+//! the mean human rating is above 0, a seeded 20% held out for testing.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use anyhow::Result;
+use clap::Parser;
+use common::{sentences, CommonArgs, EpochBar, History};
+use std::time::Instant;
+use wgrad::functional as F;
+use wgrad::nn::{self, Module};
+use wgrad::{DType, Device, Tensor};
+use wgrad_data::text::Padded;
+
+#[derive(Parser, Debug)]
+#[command(about = "Train an LSTM sentiment classifier on movie-review sentences")]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Vocabulary: this many most frequent training words (plus <pad> and <unk>)
+    #[arg(long, default_value_t = 8000)]
+    vocab: usize,
+    /// Sentences are cut to this many words
+    #[arg(long, default_value_t = 50)]
+    max_len: usize,
+}
+
+/// Embedding -> LSTM -> last real hidden state -> Linear, with PyTorch's child names.
+struct SentimentLstm {
+    embedding: nn::Embedding,
+    lstm: nn::Lstm,
+    fc: nn::Linear,
+}
+
+impl SentimentLstm {
+    fn new(vocab: usize, dev: &Device) -> SentimentLstm {
+        SentimentLstm {
+            embedding: nn::Embedding::new(vocab, 64, dev).with_padding_idx(0),
+            lstm: nn::Lstm::new(64, 64, 1, dev).batch_first(true),
+            fc: nn::Linear::new(64, 1, dev),
+        }
+    }
+
+    /// Logits `[B]` of padded ids `[B, T]`, reading the LSTM output at `last` (the flat
+    /// `[B * T]` row of each sentence's last real word).
+    fn logits(&self, ids: &Tensor, last: &Tensor) -> Tensor {
+        let (b, t) = (ids.dims()[0], ids.dims()[1]);
+        let out = self.lstm.forward(&self.embedding.forward(ids)); // [B, T, 64]
+        let h = out.reshape([b * t, 64]).index_select(0, last); // [B, 64]
+        self.fc.forward(&h).reshape([b])
+    }
+}
+
+impl Module for SentimentLstm {
+    /// Logits of unpadded `[B, T]` ids (the last column is every sentence's last word).
+    fn forward(&self, ids: &Tensor) -> Tensor {
+        let (b, t) = (ids.dims()[0], ids.dims()[1]);
+        let last: Vec<u32> = (0..b).map(|i| (i * t + t - 1) as u32).collect();
+        self.logits(ids, &Tensor::from_vec(last, [b], ids.device()))
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![("embedding".into(), &self.embedding as &dyn Module), ("lstm".into(), &self.lstm), ("fc".into(), &self.fc)]
+    }
+}
+
+/// The tensors of a batch: ids `[B, T]`, last positions `[B]`, float labels `[B]`.
+fn tensors(p: &Padded, labels: &[u32], dev: &Device) -> (Tensor, Tensor, Tensor) {
+    let b = labels.len();
+    let y: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
+    (
+        Tensor::from_vec(p.ids.clone(), [b, p.len], dev),
+        Tensor::from_vec(p.last_positions(), [b], dev),
+        Tensor::from_vec(y, [b], dev),
+    )
+}
+
+/// Test loss (mean) and accuracy.
+fn evaluate(model: &SentimentLstm, data: &sentences::Encoded, cap: usize, dev: &Device) -> Result<(f64, f64)> {
+    let (mut loss_sum, mut correct) = (0.0, 0.0);
+    for (p, labels) in data.batches(256, cap, None) {
+        let (ids, last, y) = tensors(&p, &labels, dev);
+        let logits = wgrad::no_grad(|| model.logits(&ids, &last));
+        loss_sum += F::binary_cross_entropy_with_logits(&logits, &y, F::Reduction::Sum).to_scalar()?;
+        let predicted = logits.gt(&Tensor::zeros([1], DType::F32, dev)).cast(DType::F32);
+        correct += predicted.eq(&y).cast(DType::F32).sum_all().to_scalar()?;
+    }
+    Ok((loss_sum / data.len() as f64, correct / data.len() as f64))
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let c = &args.common;
+    let dev = c.device()?;
+    let (epochs, batch_size, lr) = (c.epochs(3), c.batch_size(32), c.lr(2e-3));
+    let out = c.out_dir("sentiment_lstm")?;
+    let (tok, train, test) = sentences::load(c, args.vocab)?;
+    println!(
+        "movie reviews: {} training and {} test sentences, vocabulary {} words, on {}",
+        train.len(),
+        test.len(),
+        tok.len(),
+        dev.name()
+    );
+    nn::manual_seed(c.seed);
+    let model = SentimentLstm::new(tok.len(), &dev);
+    let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr, ..Default::default() });
+    let mut history = History::new("test_accuracy", true);
+    for epoch in 1..=epochs {
+        let steps = train.len().div_ceil(batch_size);
+        let mut bar = EpochBar::new(epoch, epochs, steps);
+        let epoch_start = Instant::now();
+        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
+        for (step, (p, labels)) in
+            train.batches(batch_size, args.max_len, Some(c.seed * 1000 + epoch as u64)).enumerate()
+        {
+            let (ids, last, y) = tensors(&p, &labels, &dev);
+            let loss = F::binary_cross_entropy_with_logits(&model.logits(&ids, &last), &y, F::Reduction::Mean);
+            opt.step(&loss.backward()?)?;
+            // Reading the loss waits for the step: every 10 steps, not every step.
+            let read = step % 10 == 0 || step + 1 == steps;
+            let l = if read { Some(loss.to_scalar()?) } else { None };
+            if let Some(l) = l {
+                history.saw_loss(l);
+                (loss_sum, loss_count) = (loss_sum + l, loss_count + 1);
+            }
+            bar.step(labels.len(), l, "sentences");
+        }
+        bar.finish();
+        let (test_loss, accuracy) = evaluate(&model, &test, args.max_len, &dev)?;
+        model.save(out.join("sentiment_lstm.safetensors"))?;
+        let train_loss = loss_sum / loss_count.max(1) as f64;
+        let seconds = epoch_start.elapsed().as_secs_f64();
+        history.push(
+            common::progress::Epoch { train_loss, test_loss, metric: accuracy, seconds },
+            &out,
+            "sentiment LSTM",
+        )?;
+    }
+    history.finish(c.check_loss_falls, &dev.name())
+}

@@ -1,0 +1,170 @@
+//! Speaker identification with an LSTM over cepstral frames (the seeds' "speech
+//! recognition with LSTM on cepstral features").
+//!
+//! cargo run --release --example speaker_lstm                  # fetches the data on first use
+//! cargo run --release --example speaker_lstm -- --device gpu --limit 96 --epochs 1   # smoke run
+//!
+//! JapaneseVowels (Kudo, Toyama & Shimbo 1999; PyPI aeon 1.6.0): 9 speakers saying "ae",
+//! 12 LPC cepstrum coefficients per frame, 7-29 frames; the official 270 training and 370
+//! test utterances. Frames are normalised with the training set's per-coefficient mean and
+//! deviation and padded to the batch's longest utterance; LSTM(12 -> 64, batch_first) ->
+//! the hidden state at the last real frame -> Linear(64 -> 9); cross-entropy; Adam.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use anyhow::Result;
+use clap::Parser;
+use common::progress::Epoch;
+use common::{CommonArgs, EpochBar, History};
+use std::sync::Arc;
+use std::time::Instant;
+use wgrad::functional as F;
+use wgrad::nn::{self, Module};
+use wgrad::{DType, Device, Tensor};
+use wgrad_data::batch::Prefetch;
+use wgrad_data::ts::{self, TsData};
+
+#[derive(Parser, Debug)]
+#[command(about = "Train an LSTM speaker classifier on JapaneseVowels")]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// LSTM hidden size
+    #[arg(long, default_value_t = 64)]
+    hidden: usize,
+}
+
+/// LSTM -> last real hidden state -> Linear, with PyTorch's child names.
+struct SpeakerLstm {
+    lstm: nn::Lstm,
+    fc: nn::Linear,
+    hidden: usize,
+}
+
+impl SpeakerLstm {
+    fn new(dims: usize, hidden: usize, classes: usize, dev: &Device) -> SpeakerLstm {
+        SpeakerLstm {
+            lstm: nn::Lstm::new(dims, hidden, 1, dev).batch_first(true),
+            fc: nn::Linear::new(hidden, classes, dev),
+            hidden,
+        }
+    }
+
+    /// Logits `[B, classes]` of padded frames `[B, T, dims]`, reading the LSTM output at
+    /// `last` (the flat `[B * T]` row of each utterance's last real frame).
+    fn logits(&self, x: &Tensor, last: &Tensor) -> Tensor {
+        let (b, t) = (x.dims()[0], x.dims()[1]);
+        let out = self.lstm.forward(x);
+        self.fc.forward(&out.reshape([b * t, self.hidden]).index_select(0, last))
+    }
+}
+
+impl Module for SpeakerLstm {
+    /// Logits of unpadded `[B, T, dims]` frames.
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let (b, t) = (x.dims()[0], x.dims()[1]);
+        let last: Vec<u32> = (0..b).map(|i| (i * t + t - 1) as u32).collect();
+        self.logits(x, &Tensor::from_vec(last, [b], x.device()))
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![("lstm".into(), &self.lstm as &dyn Module), ("fc".into(), &self.fc)]
+    }
+}
+
+/// A batch: frames `[B, T, dims]` (flat), T, last-frame rows, labels.
+type Batch = (Vec<f32>, usize, Vec<u32>, Vec<u32>);
+
+/// Batches of `data` in a `seed`ed order (or stored order), assembled on a background thread.
+fn batches(data: &Arc<TsData>, batch_size: usize, seed: Option<u64>) -> Prefetch<Batch> {
+    let order = match seed {
+        Some(s) => wgrad_data::rng::permutation(data.len(), s),
+        None => (0..data.len()).collect(),
+    };
+    let chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+    let data = data.clone();
+    Prefetch::new(chunks.into_iter().map(move |idx| {
+        let (x, t, lengths) = data.padded_batch(&idx);
+        let last = lengths.iter().enumerate().map(|(b, &l)| (b * t + l - 1) as u32).collect();
+        (x, t, last, idx.iter().map(|&i| data.labels[i]).collect())
+    }))
+}
+
+fn tensors((x, t, last, y): &Batch, dims: usize, dev: &Device) -> (Tensor, Tensor, Tensor) {
+    let b = y.len();
+    (
+        Tensor::from_vec(x.clone(), [b, *t, dims], dev),
+        Tensor::from_vec(last.clone(), [b], dev),
+        Tensor::from_vec(y.clone(), [b], dev),
+    )
+}
+
+/// Test loss (mean) and accuracy.
+fn evaluate(model: &SpeakerLstm, data: &Arc<TsData>, dev: &Device) -> Result<(f64, f64)> {
+    let (mut loss_sum, mut correct) = (0.0, 0.0);
+    for batch in batches(data, 128, None) {
+        let (x, last, y) = tensors(&batch, data.dims, dev);
+        let logits = wgrad::no_grad(|| model.logits(&x, &last));
+        loss_sum += F::cross_entropy(&logits, &y, F::Reduction::Sum, 0.0).to_scalar()?;
+        correct += logits.argmax(1, false).eq(&y).cast(DType::F32).sum_all().to_scalar()?;
+    }
+    Ok((loss_sum / data.len() as f64, correct / data.len() as f64))
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let c = &args.common;
+    let dev = c.device()?;
+    let (epochs, batch_size, lr) = (c.epochs(30), c.batch_size(16), c.lr(3e-3));
+    let out = c.out_dir("speaker_lstm")?;
+    let dir = c.data_dir(&wgrad_data::sources::VOWELS)?;
+    let mut train = ts::load_ts(&dir.join("JapaneseVowels_TRAIN.ts"))?;
+    let mut test = ts::load_ts(&dir.join("JapaneseVowels_TEST.ts"))?;
+    (train, test) = (train.subset(&c.limited(train.len())), test.subset(&c.limited(test.len())));
+    let (mean, std) = train.moments();
+    train.normalize(&mean, &std);
+    test.normalize(&mean, &std);
+    let (train, test) = (Arc::new(train), Arc::new(test));
+    println!(
+        "JapaneseVowels: {} training and {} test utterances, {} speakers, {} coefficients per frame, on {}",
+        train.len(),
+        test.len(),
+        train.classes.len(),
+        train.dims,
+        dev.name()
+    );
+    nn::manual_seed(c.seed);
+    let model = SpeakerLstm::new(train.dims, args.hidden, train.classes.len(), &dev);
+    let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr, ..Default::default() });
+    let mut history = History::new("test_accuracy", true);
+    for epoch in 1..=epochs {
+        let steps = train.len().div_ceil(batch_size);
+        let mut bar = EpochBar::new(epoch, epochs, steps);
+        let epoch_start = Instant::now();
+        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
+        for (step, batch) in batches(&train, batch_size, Some(c.seed * 1000 + epoch as u64)).enumerate() {
+            let (x, last, y) = tensors(&batch, train.dims, &dev);
+            let loss = F::cross_entropy(&model.logits(&x, &last), &y, F::Reduction::Mean, 0.0);
+            opt.step(&loss.backward()?)?;
+            let read = step % 5 == 0 || step + 1 == steps;
+            let l = if read { Some(loss.to_scalar()?) } else { None };
+            if let Some(l) = l {
+                history.saw_loss(l);
+                (loss_sum, loss_count) = (loss_sum + l, loss_count + 1);
+            }
+            bar.step(batch.3.len(), l, "utterances");
+        }
+        bar.finish();
+        let (test_loss, accuracy) = evaluate(&model, &test, &dev)?;
+        model.save(out.join("speaker_lstm.safetensors"))?;
+        let train_loss = loss_sum / loss_count.max(1) as f64;
+        let seconds = epoch_start.elapsed().as_secs_f64();
+        history.push(
+            Epoch { train_loss, test_loss, metric: accuracy, seconds },
+            &out,
+            "speaker LSTM (JapaneseVowels)",
+        )?;
+    }
+    history.finish(c.check_loss_falls, &dev.name())
+}

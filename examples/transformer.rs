@@ -1,0 +1,178 @@
+//! A Transformer encoder classifying movie-review sentences (workload W8's model).
+//!
+//! cargo run --release --example transformer                   # fetches the data on first use
+//! cargo run --release --example transformer -- --device gpu --limit 512 --epochs 1   # smoke run
+//!
+//! Token embedding (vocab, 128) + learned position embedding (max_len, 128) -> 2 post-norm
+//! encoder layers (d 128, 4 heads, feed-forward 512, dropout 0.1) attending only to real
+//! tokens (a key padding mask) -> mean over the real tokens -> Linear(128 -> 2);
+//! cross-entropy; AdamW with a linear learning-rate warm-up. Data as sentiment_lstm: the
+//! 10,605 movie-review sentences, a seeded 20% held out.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use anyhow::Result;
+use clap::Parser;
+use common::progress::Epoch;
+use common::{sentences, CommonArgs, EpochBar, History};
+use std::time::Instant;
+use wgrad::functional as F;
+use wgrad::nn::{self, LrScheduler, Module};
+use wgrad::{DType, Device, Tensor};
+use wgrad_data::text::Padded;
+
+#[derive(Parser, Debug)]
+#[command(about = "Train a Transformer encoder sentiment classifier on movie-review sentences")]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Vocabulary: this many most frequent training words (plus <pad> and <unk>)
+    #[arg(long, default_value_t = 8000)]
+    vocab: usize,
+    /// Sentences are cut to this many words (the number of learned positions)
+    #[arg(long, default_value_t = 50)]
+    max_len: usize,
+    /// Steps of linear learning-rate warm-up
+    #[arg(long, default_value_t = 100)]
+    warmup: usize,
+}
+
+/// Width, heads and feed-forward size of W8's encoder.
+const D_MODEL: usize = 128;
+const HEADS: usize = 4;
+const FF: usize = 512;
+
+/// Embeddings -> encoder layers -> masked mean -> Linear, with PyTorch-style child names.
+struct Encoder {
+    tok_embedding: nn::Embedding,
+    pos_embedding: nn::Embedding,
+    layers: Vec<nn::TransformerEncoderLayer>,
+    fc: nn::Linear,
+}
+
+impl Encoder {
+    fn new(vocab: usize, max_len: usize, dev: &Device) -> Encoder {
+        Encoder {
+            tok_embedding: nn::Embedding::new(vocab, D_MODEL, dev).with_padding_idx(0),
+            pos_embedding: nn::Embedding::new(max_len, D_MODEL, dev),
+            layers: (0..2)
+                .map(|_| nn::TransformerEncoderLayer::new(D_MODEL, HEADS, FF, 0.1, dev).batch_first(true))
+                .collect(),
+            fc: nn::Linear::new(D_MODEL, 2, dev),
+        }
+    }
+
+    /// Logits `[B, 2]` of ids `[B, T]`; `keep` `[B, 1, 1, T]` (u32) marks the real tokens for
+    /// attention and `weights` `[B, T, 1]` (f32) averages over them.
+    fn logits(&self, ids: &Tensor, keep: &Tensor, weights: &Tensor) -> Tensor {
+        let t = ids.dims()[1];
+        let positions = Tensor::from_vec((0..t as u32).collect::<Vec<_>>(), [t], ids.device());
+        let mut x = self.tok_embedding.forward(ids).add(&self.pos_embedding.forward(&positions));
+        for layer in &self.layers {
+            x = layer.forward_with_mask(&x, F::AttnMask::Keep(keep));
+        }
+        let pooled = x.mul(weights).sum(1, false); // [B, D]
+        self.fc.forward(&pooled)
+    }
+}
+
+impl Module for Encoder {
+    /// Logits of unpadded `[B, T]` ids.
+    fn forward(&self, ids: &Tensor) -> Tensor {
+        let (b, t) = (ids.dims()[0], ids.dims()[1]);
+        let keep = Tensor::from_vec(vec![1u32; b * t], [b, 1, 1, t], ids.device());
+        let weights = Tensor::full([b, t, 1], 1.0 / t as f64, DType::F32, ids.device());
+        self.logits(ids, &keep, &weights)
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        let mut out = vec![
+            ("tok_embedding".to_string(), &self.tok_embedding as &dyn Module),
+            ("pos_embedding".to_string(), &self.pos_embedding),
+        ];
+        out.extend(self.layers.iter().enumerate().map(|(k, l)| (format!("layers.{k}"), l as &dyn Module)));
+        out.push(("fc".to_string(), &self.fc));
+        out
+    }
+}
+
+/// ids `[B, T]`, the attention keep-mask `[B, 1, 1, T]`, pooling weights `[B, T, 1]`
+/// (1/length at real tokens), labels `[B]`.
+fn tensors(p: &Padded, labels: &[u32], dev: &Device) -> (Tensor, Tensor, Tensor, Tensor) {
+    let (b, t) = (labels.len(), p.len);
+    let mask = p.mask();
+    let keep: Vec<u32> = mask.iter().map(|&m| m as u32).collect();
+    let weights: Vec<f32> = mask.iter().enumerate().map(|(k, &m)| m / p.lengths[k / t] as f32).collect();
+    (
+        Tensor::from_vec(p.ids.clone(), [b, t], dev),
+        Tensor::from_vec(keep, [b, 1, 1, t], dev),
+        Tensor::from_vec(weights, [b, t, 1], dev),
+        Tensor::from_vec(labels.to_vec(), [b], dev),
+    )
+}
+
+/// Test loss (mean) and accuracy, in evaluation mode (no dropout).
+fn evaluate(model: &Encoder, data: &sentences::Encoded, cap: usize, dev: &Device) -> Result<(f64, f64)> {
+    model.eval();
+    let (mut loss_sum, mut correct) = (0.0, 0.0);
+    for (p, labels) in data.batches(256, cap, None) {
+        let (ids, keep, weights, y) = tensors(&p, &labels, dev);
+        let logits = wgrad::no_grad(|| model.logits(&ids, &keep, &weights));
+        loss_sum += F::cross_entropy(&logits, &y, F::Reduction::Sum, 0.0).to_scalar()?;
+        correct += logits.argmax(1, false).eq(&y).cast(DType::F32).sum_all().to_scalar()?;
+    }
+    model.train();
+    Ok((loss_sum / data.len() as f64, correct / data.len() as f64))
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let c = &args.common;
+    let dev = c.device()?;
+    let (epochs, batch_size, lr) = (c.epochs(4), c.batch_size(32), c.lr(1e-3));
+    let out = c.out_dir("transformer")?;
+    let (tok, train, test) = sentences::load(c, args.vocab)?;
+    println!(
+        "movie reviews: {} training and {} test sentences, vocabulary {} words, on {}",
+        train.len(),
+        test.len(),
+        tok.len(),
+        dev.name()
+    );
+    nn::manual_seed(c.seed);
+    let model = Encoder::new(tok.len(), args.max_len, &dev);
+    model.train();
+    let mut opt = nn::AdamW::new(model.parameters(), nn::AdamWConfig { lr, ..Default::default() });
+    let mut schedule = nn::LinearLR::warmup(lr, args.warmup);
+    opt.set_lr(schedule.lr());
+    let mut history = History::new("test_accuracy", true);
+    for epoch in 1..=epochs {
+        let steps = train.len().div_ceil(batch_size);
+        let mut bar = EpochBar::new(epoch, epochs, steps);
+        let epoch_start = Instant::now();
+        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
+        for (step, (p, labels)) in
+            train.batches(batch_size, args.max_len, Some(c.seed * 1000 + epoch as u64)).enumerate()
+        {
+            let (ids, keep, weights, y) = tensors(&p, &labels, &dev);
+            let loss = F::cross_entropy(&model.logits(&ids, &keep, &weights), &y, F::Reduction::Mean, 0.0);
+            opt.step(&loss.backward()?)?;
+            schedule.step(&mut opt);
+            let read = step % 10 == 0 || step + 1 == steps;
+            let l = if read { Some(loss.to_scalar()?) } else { None };
+            if let Some(l) = l {
+                history.saw_loss(l);
+                (loss_sum, loss_count) = (loss_sum + l, loss_count + 1);
+            }
+            bar.step(labels.len(), l, "sentences");
+        }
+        bar.finish();
+        let (test_loss, accuracy) = evaluate(&model, &test, args.max_len, &dev)?;
+        model.save(out.join("transformer.safetensors"))?;
+        let train_loss = loss_sum / loss_count.max(1) as f64;
+        let seconds = epoch_start.elapsed().as_secs_f64();
+        history.push(Epoch { train_loss, test_loss, metric: accuracy, seconds }, &out, "Transformer encoder (W8)")?;
+    }
+    history.finish(c.check_loss_falls, &dev.name())
+}
