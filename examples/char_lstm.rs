@@ -204,9 +204,10 @@ fn main() -> Result<()> {
     let params = model.parameters();
     let mut opt = nn::Adam::new(params.clone(), nn::AdamConfig { lr, ..Default::default() });
     let mut history = History::new("val_bpc", false);
+    let (first_epoch, _step) = common::resume::restore(c.resume, &out, &model, &mut opt, &mut history)?;
     let mut streams = Streams::new(train, batch);
     let mut state: Option<State> = None;
-    for epoch in 1..=epochs {
+    for epoch in first_epoch..=epochs {
         let mut bar = EpochBar::new(epoch, epochs, args.steps);
         let epoch_start = Instant::now();
         let (mut loss_sum, mut loss_count) = (0.0, 0usize);
@@ -242,6 +243,7 @@ fn main() -> Result<()> {
             &out,
             "char-LSTM on Shakespeare",
         )?;
+        common::resume::save(&out, epoch, 0, &model, &opt, &history)?;
     }
     let text = sample(&model, &tok, "ROMEO:\n", args.sample_len, args.temperature, c.seed)?;
     println!("--- sample (temperature {}) ---\n{text}\n---", args.temperature);

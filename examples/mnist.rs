@@ -50,6 +50,9 @@ struct Args {
     /// Where the checkpoint (one per epoch, PyTorch state-dict names) and chart.png go
     #[arg(long, default_value = "runs/mnist")]
     out: String,
+    /// Continue from the training checkpoint in --out (written after every epoch)
+    #[arg(long)]
+    resume: bool,
     /// Fail unless the training loss fell (for CI smoke runs)
     #[arg(long)]
     check_loss_falls: bool,
@@ -138,7 +141,9 @@ fn main() -> Result<()> {
     let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr: args.lr, ..Default::default() });
     std::fs::create_dir_all(&args.out)?;
     let mut history = History::new("test_accuracy", true);
-    for epoch in 1..=args.epochs {
+    let (first_epoch, _step) =
+        common::resume::restore(args.resume, Path::new(&args.out), &model, &mut opt, &mut history)?;
+    for epoch in first_epoch..=args.epochs {
         let epoch_start = Instant::now();
         let batches = train.len().div_ceil(args.batch_size);
         let bar = ProgressBar::new(batches as u64).with_style(
@@ -172,6 +177,7 @@ fn main() -> Result<()> {
         let seconds = epoch_start.elapsed().as_secs_f64();
         let title = format!("seed CNN on {}", args.dataset);
         history.push(Epoch { train_loss, test_loss, metric: accuracy, seconds }, Path::new(&args.out), &title)?;
+        common::resume::save(Path::new(&args.out), epoch, 0, &model, &opt, &history)?;
     }
     history.finish(args.check_loss_falls, &dev.name())
 }

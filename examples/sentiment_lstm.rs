@@ -114,7 +114,8 @@ fn main() -> Result<()> {
     let model = SentimentLstm::new(tok.len(), &dev);
     let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr, ..Default::default() });
     let mut history = History::new("test_accuracy", true);
-    for epoch in 1..=epochs {
+    let (first_epoch, _step) = common::resume::restore(c.resume, &out, &model, &mut opt, &mut history)?;
+    for epoch in first_epoch..=epochs {
         let steps = train.len().div_ceil(batch_size);
         let mut bar = EpochBar::new(epoch, epochs, steps);
         let epoch_start = Instant::now();
@@ -144,6 +145,7 @@ fn main() -> Result<()> {
             &out,
             "sentiment LSTM",
         )?;
+        common::resume::save(&out, epoch, 0, &model, &opt, &history)?;
     }
     history.finish(c.check_loss_falls, &dev.name())
 }

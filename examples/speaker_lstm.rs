@@ -138,7 +138,8 @@ fn main() -> Result<()> {
     let model = SpeakerLstm::new(train.dims, args.hidden, train.classes.len(), &dev);
     let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr, ..Default::default() });
     let mut history = History::new("test_accuracy", true);
-    for epoch in 1..=epochs {
+    let (first_epoch, _step) = common::resume::restore(c.resume, &out, &model, &mut opt, &mut history)?;
+    for epoch in first_epoch..=epochs {
         let steps = train.len().div_ceil(batch_size);
         let mut bar = EpochBar::new(epoch, epochs, steps);
         let epoch_start = Instant::now();
@@ -165,6 +166,7 @@ fn main() -> Result<()> {
             &out,
             "speaker LSTM (JapaneseVowels)",
         )?;
+        common::resume::save(&out, epoch, 0, &model, &opt, &history)?;
     }
     history.finish(c.check_loss_falls, &dev.name())
 }

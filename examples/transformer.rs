@@ -147,7 +147,9 @@ fn main() -> Result<()> {
     let mut schedule = nn::LinearLR::warmup(lr, args.warmup);
     opt.set_lr(schedule.lr());
     let mut history = History::new("test_accuracy", true);
-    for epoch in 1..=epochs {
+    let (first_epoch, step) = common::resume::restore(c.resume, &out, &model, &mut opt, &mut history)?;
+    schedule.set_last_step(step as usize);
+    for epoch in first_epoch..=epochs {
         let steps = train.len().div_ceil(batch_size);
         let mut bar = EpochBar::new(epoch, epochs, steps);
         let epoch_start = Instant::now();
@@ -173,6 +175,7 @@ fn main() -> Result<()> {
         let train_loss = loss_sum / loss_count.max(1) as f64;
         let seconds = epoch_start.elapsed().as_secs_f64();
         history.push(Epoch { train_loss, test_loss, metric: accuracy, seconds }, &out, "Transformer encoder (W8)")?;
+        common::resume::save(&out, epoch, schedule.last_step() as u64, &model, &opt, &history)?;
     }
     history.finish(c.check_loss_falls, &dev.name())
 }

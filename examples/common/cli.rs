@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use wgrad::Device;
 
 /// `--device`, `--epochs`, `--batch-size`, `--lr`, `--seed`, `--data`, `--out`, `--limit`,
-/// `--check-loss-falls`; flatten into a demo's own clap struct. Options without a value
+/// `--check-loss-falls`, `--resume`; flatten into a demo's own clap struct. Options without a value
 /// take the demo's default (see the accessors).
 #[derive(clap::Args, Debug, Clone)]
 pub struct CommonArgs {
@@ -36,6 +36,9 @@ pub struct CommonArgs {
     /// Fail unless the training loss fell (for CI smoke runs)
     #[arg(long)]
     pub check_loss_falls: bool,
+    /// Continue from the training checkpoint in --out (written after every epoch)
+    #[arg(long)]
+    pub resume: bool,
 }
 
 impl CommonArgs {

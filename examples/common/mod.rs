@@ -1,6 +1,6 @@
 //! Shared by the training demos (included with `#[path = "common/mod.rs"] mod common;`):
 //! the common flags, the per-epoch progress bar, the run's history with its summary and
-//! `final:` lines and PNG chart, and the atomic checkpoint.
+//! `final:` lines and PNG chart, and the training checkpoint behind `--resume`.
 
 // Each demo uses a different part of this module.
 #![allow(dead_code)]
@@ -8,6 +8,7 @@
 mod chart;
 mod cli;
 pub mod progress;
+pub mod resume;
 pub mod sentences;
 
 pub use cli::CommonArgs;

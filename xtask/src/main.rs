@@ -90,7 +90,35 @@ fn demo_smoke() -> Result<()> {
             run("cargo", &all)?;
         }
     }
+    resume_smoke(&out)?;
     let _ = std::fs::remove_dir_all(&out);
+    Ok(())
+}
+
+/// `--resume` continues exactly: 2 epochs in one run and 1 epoch + a resumed second give
+/// the same `final:` numbers (the digits demo on the CPU, a small slice).
+fn resume_smoke(out: &std::path::Path) -> Result<()> {
+    let final_line = |dir: &str, epochs: &str, resume: bool| -> Result<String> {
+        let mut args = vec!["run", "--quiet", "--example", "mnist", "--", "--device", "cpu", "--limit", "256"];
+        args.extend(["--epochs", epochs, "--out", dir]);
+        if resume {
+            args.push("--resume");
+        }
+        eprintln!("$ cargo {}", args.join(" "));
+        let output = Command::new("cargo").args(&args).output().context("starting cargo")?;
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        anyhow::ensure!(output.status.success(), "`cargo {}` failed:\n{stdout}", args.join(" "));
+        let line = stdout.lines().find(|l| l.starts_with("final:")).context("no final: line")?;
+        // Everything but the wall-clock seconds must agree.
+        Ok(line.split_whitespace().filter(|f| !f.starts_with("seconds=")).collect::<Vec<_>>().join(" "))
+    };
+    let (whole, parts) = (out.join("resume-whole"), out.join("resume-parts"));
+    let (whole, parts) = (whole.to_string_lossy(), parts.to_string_lossy());
+    let expected = final_line(&whole, "2", false)?;
+    final_line(&parts, "1", false)?;
+    let resumed = final_line(&parts, "2", true)?;
+    anyhow::ensure!(resumed == expected, "--resume differs from the uninterrupted run:\n  {resumed}\n  {expected}");
+    eprintln!("xtask ci: --resume continues exactly ({resumed})");
     Ok(())
 }
 
