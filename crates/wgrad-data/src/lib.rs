@@ -32,6 +32,6 @@ mod testutil;
 pub mod text;
 pub mod ts;
 pub mod unpack;
-mod zip;
+pub mod zip;
 
 pub use error::{Error, Result};
