@@ -161,8 +161,10 @@ fn fetch_archive(root: &Path, source: &Source, log: &mut dyn FnMut(&str)) -> Res
 
 /// Downloads `url` to `to` with the first of curl, wget and python3 that is installed.
 fn download_url(url: &str, to: &Path, manual: &str) -> Result<()> {
-    let dir = to.parent().unwrap_or(Path::new("."));
-    let to = to.as_os_str();
+    // The tools run in the target's directory, so they are given its bare file name (a
+    // relative `to` would otherwise be resolved a second time, from inside `dir`).
+    let dir = to.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let to = to.file_name().expect("download_url: a file path");
     let tries: [(&str, Vec<&std::ffi::OsStr>); 3] = [
         ("curl", vec!["-fsSL".as_ref(), "--retry".as_ref(), "3".as_ref(), "-o".as_ref(), to, url.as_ref()]),
         ("wget", vec!["-q".as_ref(), "-O".as_ref(), to, url.as_ref()]),

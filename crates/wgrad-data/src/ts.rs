@@ -141,6 +141,9 @@ pub fn parse_ts(text: &str, path: &Path) -> Result<TsData> {
         } else {
             None
         };
+        if parts.is_empty() {
+            return Err(bad("no values, only a class label".to_string()));
+        }
         let d = *dims.get_or_insert(parts.len());
         if parts.len() != d {
             return Err(bad(format!("{} dimensions, expected {d} (truncated line?)", parts.len())));
