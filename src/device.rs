@@ -107,6 +107,16 @@ impl Device {
         }
     }
 
+    /// Caps the bytes live tensors may hold on a GPU device (`None` removes the cap; like
+    /// PyTorch's `set_per_process_memory_fraction`). Past it, new tensors are an
+    /// `Error::OutOfMemory` (asked-for and live bytes) from the next `sync`/readback, and
+    /// the device keeps working. No effect on the CPU device.
+    pub fn set_memory_limit(&self, bytes: Option<u64>) {
+        if let Device::Gpu(g) = self {
+            g.set_memory_limit(bytes.unwrap_or(0));
+        }
+    }
+
     /// Dispatches, submits, pipelines compiled, buffers allocated vs reused, live bytes.
     pub fn stats(&self) -> DeviceStats {
         match self {

@@ -54,3 +54,28 @@ fn errors_surface_through_sync_too() {
         dev.sync().unwrap();
     }
 }
+
+#[test]
+fn past_the_memory_limit_tensors_are_out_of_memory_errors_naming_the_sizes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(dev) = common::gpu() else { return };
+    let kept = Tensor::ones([1024, 1024], wgrad::DType::F32, &dev); // 4 MiB live
+    dev.sync().unwrap();
+    let live = dev.stats().live_buffer_bytes;
+    dev.set_memory_limit(Some(live + (1 << 20)));
+    // An upload and a kernel output that would pass the limit.
+    let too_big = Tensor::randn([2048, 1024], 1, &dev);
+    let err = dev.sync().expect_err("an upload past the limit is an error");
+    let msg = err.to_string();
+    assert!(matches!(err, wgrad::Error::OutOfMemory { requested: 8388608, .. }), "{msg}");
+    assert!(msg.contains("8388608") && msg.contains(&live.to_string()), "names the request and the live bytes: {msg}");
+    drop(too_big);
+    let doubled = kept.matmul(&kept.t()).add(&kept);
+    let err = doubled.to_vec::<f32>().expect_err("a kernel output past the limit is an error");
+    assert!(matches!(err, wgrad::Error::OutOfMemory { requested: 4194304, .. }), "{err}");
+    // Small tensors still fit, and without the limit everything works again.
+    assert_eq!(Tensor::from_vec(vec![1.0f32, 2.0], [2], &dev).to_vec::<f32>().unwrap(), vec![1.0, 2.0]);
+    dev.set_memory_limit(None);
+    let sum = kept.matmul(&kept.t()).sum_all().to_scalar().unwrap();
+    assert_eq!(sum, 1024.0 * 1024.0 * 1024.0);
+}

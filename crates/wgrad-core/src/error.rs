@@ -13,6 +13,13 @@ pub enum Error {
     /// A tensor or buffer is larger than the device allows.
     #[error("{what} needs {bytes} bytes but the device allows at most {limit} bytes")]
     TooLarge { what: String, bytes: u64, limit: u64 },
+    /// Device memory ran out: the memory limit set on the device
+    /// (`Device::set_memory_limit`) or the driver's own; what was asked for and what the
+    /// tensors already hold.
+    #[error(
+        "out of device memory: asked for {requested} bytes with {live} bytes live in tensors (limit {limit} bytes)"
+    )]
+    OutOfMemory { requested: u64, live: u64, limit: u64 },
     /// An index read from data (token id, class id, gather index) is out of range
     /// (negative i32 ids included, reported with their sign).
     #[error("{op}: index {index} is out of range for a dimension of size {size}")]

@@ -92,6 +92,8 @@ pub struct GpuDevice {
     uncaptured: Arc<Mutex<Option<String>>>,
     /// Whether shader modules are created with runtime bounds checks.
     checked_shaders: bool,
+    /// Most bytes live tensors may hold (0: no cap); see [`GpuDevice::set_memory_limit`].
+    memory_limit: std::sync::atomic::AtomicU64,
 }
 
 impl GpuDevice {
@@ -131,6 +133,7 @@ impl GpuDevice {
             error_buffer,
             uncaptured,
             checked_shaders,
+            memory_limit: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -175,7 +178,19 @@ impl GpuDevice {
         if bytes > limit {
             return Err(Error::TooLarge { what: what.to_string(), bytes, limit });
         }
+        let budget = self.memory_limit.load(std::sync::atomic::Ordering::Relaxed);
+        let live = self.pool.counters().live_bytes;
+        if budget > 0 && live + crate::size_class(bytes) > budget {
+            return Err(Error::OutOfMemory { requested: bytes, live, limit: budget });
+        }
         Ok(())
+    }
+
+    /// Caps the bytes live tensors may hold on this device (like PyTorch's
+    /// `set_per_process_memory_fraction`); 0 removes the cap. A tensor that would pass it
+    /// is an `Error::OutOfMemory` from the next fallible call, as when the driver runs out.
+    pub fn set_memory_limit(&self, bytes: u64) {
+        self.memory_limit.store(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A pooled buffer for a kernel output of `bytes`. Too large: the error is recorded
@@ -443,6 +458,13 @@ impl GpuDevice {
     /// Returns (and clears) the first recorded, uncaptured or kernel-reported error.
     fn take_errors(&self, st: &mut State) -> Result<()> {
         if let Some(msg) = self.uncaptured.lock().unwrap().take() {
+            // The driver's out-of-memory report does not say how much is in use: add it.
+            let live = self.pool.counters().live_bytes;
+            let msg = if msg.to_lowercase().contains("memory") {
+                format!("{msg} ({live} bytes live in tensors)")
+            } else {
+                msg
+            };
             st.error.get_or_insert(Error::Gpu(msg));
         }
         match st.error.take() {
