@@ -58,23 +58,6 @@ struct Args {
     check_loss_falls: bool,
 }
 
-/// The seed CNN, with PyTorch's layers, names and default initialisation.
-fn seed_cnn(dev: &Device) -> nn::Sequential {
-    nn::Sequential::new()
-        .add(nn::Conv2d::new(1, 32, 3, dev))
-        .add(nn::ReLU)
-        .add(nn::MaxPool2d::new(2))
-        .add(nn::Conv2d::new(32, 64, 3, dev))
-        .add(nn::ReLU)
-        .add(nn::MaxPool2d::new(2))
-        .add(nn::Conv2d::new(64, 64, 3, dev))
-        .add(nn::ReLU)
-        .add(nn::Flatten)
-        .add(nn::Linear::new(576, 64, dev))
-        .add(nn::ReLU)
-        .add(nn::Linear::new(64, 10, dev))
-}
-
 /// Train and test sets: fetched into data/ on first use (sha256-checked) unless --data
 /// names a directory.
 fn load(args: &Args) -> Result<(Dataset, Dataset)> {
@@ -137,7 +120,7 @@ fn main() -> Result<()> {
     let (train, test) = (Arc::new(train), Arc::new(test));
     println!("{}: {} training and {} test images on {}", args.dataset, train.len(), test.len(), dev.name());
     nn::manual_seed(args.seed);
-    let model = seed_cnn(&dev);
+    let model = common::seed_cnn::seed_cnn(&dev);
     let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr: args.lr, ..Default::default() });
     std::fs::create_dir_all(&args.out)?;
     let mut history = History::new("test_accuracy", true);

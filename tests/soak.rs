@@ -45,7 +45,7 @@ fn snapshot(step: usize, dev: &Device) -> Snapshot {
 /// returns the snapshots after warm-up and at the end.
 fn soak(dev: &Device, steps: usize, batch: usize) -> (Snapshot, Snapshot) {
     nn::manual_seed(1);
-    let model = common::seed_cnn(dev);
+    let model = common::seed_cnn::seed_cnn(dev);
     let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr: 1e-3, ..Default::default() });
     let mut first = None;
     let mut losses = Vec::new();

@@ -14,7 +14,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// Trains `steps` Adam steps on a fixed random batch; returns the losses and the model.
 fn train(dev: &Device, steps: usize) -> (Vec<f64>, nn::Sequential) {
     nn::manual_seed(42);
-    let model = common::seed_cnn(dev);
+    let model = common::seed_cnn::seed_cnn(dev);
     let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr: 1e-3, ..Default::default() });
     let x = Tensor::randn([16, 1, 28, 28], 1, dev);
     let y = Tensor::from_vec((0..16u32).map(|i| (i * 7) % 10).collect(), [16], dev);

@@ -7,6 +7,9 @@ use wgrad::functional as F;
 use wgrad::nn::{self, Optimizer};
 use wgrad::{Device, Tensor};
 
+#[path = "../common/seed_cnn.rs"]
+mod seed_cnn;
+
 /// One training step as a job: `forward` gives the loss of the fixed batch.
 fn step_job(opt: impl Optimizer + 'static, forward: impl Fn() -> Tensor + 'static) -> Box<dyn FnMut() -> Result<f64>> {
     let mut opt = opt;
@@ -28,19 +31,7 @@ fn tokens(shape: [usize; 2], vocab: u32, seed: u64, dev: &Device) -> Tensor {
 /// W6: the seed CNN, batch 64 of 1x28x28, softmax cross-entropy, Adam lr 1e-3.
 pub fn w6(dev: &Device) -> Option<Box<dyn FnMut() -> Result<f64>>> {
     nn::manual_seed(0);
-    let model = nn::Sequential::new()
-        .add(nn::Conv2d::new(1, 32, 3, dev))
-        .add(nn::ReLU)
-        .add(nn::MaxPool2d::new(2))
-        .add(nn::Conv2d::new(32, 64, 3, dev))
-        .add(nn::ReLU)
-        .add(nn::MaxPool2d::new(2))
-        .add(nn::Conv2d::new(64, 64, 3, dev))
-        .add(nn::ReLU)
-        .add(nn::Flatten)
-        .add(nn::Linear::new(576, 64, dev))
-        .add(nn::ReLU)
-        .add(nn::Linear::new(64, 10, dev));
+    let model = seed_cnn::seed_cnn(dev);
     let opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr: 1e-3, ..Default::default() });
     let x = Tensor::randn([64, 1, 28, 28], 1, dev);
     let y = Tensor::from_vec((0..64u32).map(|i| (i * 7) % 10).collect::<Vec<u32>>(), [64], dev);

@@ -9,6 +9,7 @@ mod chart;
 mod cli;
 pub mod progress;
 pub mod resume;
+pub mod seed_cnn;
 pub mod sentences;
 
 pub use cli::CommonArgs;

@@ -114,20 +114,6 @@ impl Rng {
     }
 }
 
-/// The seed CNN of shared/workloads.md W6 (Keras' MNIST example) for 1x28x28 inputs.
-pub fn seed_cnn(dev: &Device) -> wgrad::nn::Sequential {
-    use wgrad::nn;
-    nn::Sequential::new()
-        .add(nn::Conv2d::new(1, 32, 3, dev))
-        .add(nn::ReLU)
-        .add(nn::MaxPool2d::new(2))
-        .add(nn::Conv2d::new(32, 64, 3, dev))
-        .add(nn::ReLU)
-        .add(nn::MaxPool2d::new(2))
-        .add(nn::Conv2d::new(64, 64, 3, dev))
-        .add(nn::ReLU)
-        .add(nn::Flatten)
-        .add(nn::Linear::new(576, 64, dev))
-        .add(nn::ReLU)
-        .add(nn::Linear::new(64, 10, dev))
-}
+/// The seed CNN of shared/workloads.md W6, shared with the examples.
+#[path = "../../examples/common/seed_cnn.rs"]
+pub mod seed_cnn;
