@@ -103,13 +103,7 @@ fn main() -> Result<()> {
     let (epochs, batch_size, lr) = (c.epochs(3), c.batch_size(32), c.lr(2e-3));
     let out = c.out_dir("sentiment_lstm")?;
     let (tok, train, test) = sentences::load(c, args.vocab)?;
-    println!(
-        "movie reviews: {} training and {} test sentences, vocabulary {} words, on {}",
-        train.len(),
-        test.len(),
-        tok.len(),
-        dev.name()
-    );
+    println!("training on {}", dev.name());
     nn::manual_seed(c.seed);
     let model = SentimentLstm::new(tok.len(), &dev);
     let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr, ..Default::default() });

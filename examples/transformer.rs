@@ -133,13 +133,7 @@ fn main() -> Result<()> {
     let (epochs, batch_size, lr) = (c.epochs(4), c.batch_size(32), c.lr(1e-3));
     let out = c.out_dir("transformer")?;
     let (tok, train, test) = sentences::load(c, args.vocab)?;
-    println!(
-        "movie reviews: {} training and {} test sentences, vocabulary {} words, on {}",
-        train.len(),
-        test.len(),
-        tok.len(),
-        dev.name()
-    );
+    println!("training on {}", dev.name());
     nn::manual_seed(c.seed);
     let model = Encoder::new(tok.len(), args.max_len, &dev);
     model.train();

@@ -40,7 +40,7 @@ impl Encoded {
 
 /// Loads the sentences (fetching them on first use), holds out a seeded 20% as the test
 /// set, applies `--limit` to both parts, and encodes them with a vocabulary of the
-/// `vocab` most frequent training words.
+/// `vocab` most frequent training words; prints what it loaded.
 pub fn load(args: &CommonArgs, vocab: usize) -> Result<(WordTokenizer, Encoded, Encoded)> {
     let dir = args.data_dir(&wgrad_data::sources::SENTIMENT)?;
     let (train, test) = text::load_movie_reviews(&dir)?.split(0.2, 1234);
@@ -51,5 +51,11 @@ pub fn load(args: &CommonArgs, vocab: usize) -> Result<(WordTokenizer, Encoded, 
         labels: Arc::new(s.labels.clone()),
     };
     let (train, test) = (encode(&train), encode(&test));
+    println!(
+        "movie reviews: {} training and {} test sentences, vocabulary {} words",
+        train.len(),
+        test.len(),
+        tok.len()
+    );
     Ok((tok, train, test))
 }

@@ -178,10 +178,13 @@ impl GpuDevice {
         if bytes > limit {
             return Err(Error::TooLarge { what: what.to_string(), bytes, limit });
         }
+        // Every allocation passes here: read the pool's counters only when a cap is set.
         let budget = self.memory_limit.load(std::sync::atomic::Ordering::Relaxed);
-        let live = self.pool.counters().live_bytes;
-        if budget > 0 && live + crate::size_class(bytes) > budget {
-            return Err(Error::OutOfMemory { requested: bytes, live, limit: budget });
+        if budget > 0 {
+            let live = self.pool.counters().live_bytes;
+            if live + crate::size_class(bytes) > budget {
+                return Err(Error::OutOfMemory { requested: bytes, live, limit: budget });
+            }
         }
         Ok(())
     }
