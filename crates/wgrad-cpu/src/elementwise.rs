@@ -2,7 +2,9 @@
 //! comparisons, `where`, casts and strided copies. Floats compute in f32 (f16 is
 //! widened to f32 and rounded back); integers compute in i64 and wrap.
 
+use crate::fastmath;
 use crate::storage::{strided_vec, HostElem};
+use crate::strided::rows;
 use crate::{with_storage, CpuStorage};
 use half::f16;
 use rayon::prelude::*;
@@ -37,11 +39,11 @@ pub fn unary_f32(op: UnaryOp, x: f32, s: f32) -> f32 {
                 e / (1.0 + e)
             }
         }
-        UnaryOp::Tanh => x.tanh(),
+        UnaryOp::Tanh => fastmath::tanh(x),
         UnaryOp::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
         UnaryOp::GeluTanh => {
             let c = (2.0 / std::f32::consts::PI).sqrt();
-            0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
+            0.5 * x * (1.0 + fastmath::tanh(c * (x + 0.044715 * x * x * x)))
         }
         UnaryOp::PowScalar => x.powf(s),
     }
@@ -76,7 +78,7 @@ pub fn unary_grad_f32(op: UnaryOp, x: f32, g: f32, s: f32) -> f32 {
             g * y * (1.0 - y)
         }
         UnaryOp::Tanh => {
-            let t = x.tanh();
+            let t = fastmath::tanh(x);
             g * (1.0 - t * t)
         }
         UnaryOp::Gelu => {
@@ -86,7 +88,7 @@ pub fn unary_grad_f32(op: UnaryOp, x: f32, g: f32, s: f32) -> f32 {
         }
         UnaryOp::GeluTanh => {
             let c = (2.0 / std::f32::consts::PI).sqrt();
-            let t = (c * (x + 0.044715 * x * x * x)).tanh();
+            let t = fastmath::tanh(c * (x + 0.044715 * x * x * x));
             g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x))
         }
         UnaryOp::PowScalar => {
@@ -153,7 +155,7 @@ fn binary_i64(op: BinaryOp, a: i64, b: i64) -> i64 {
 }
 
 /// Elementwise map of one strided input into a new contiguous vector.
-fn map1<A: Copy + Sync, O: Send>(a: &[A], la: &Layout, f: impl Fn(A) -> O + Sync) -> Vec<O> {
+fn map1<A: Copy + Sync, O: Copy + Default + Send>(a: &[A], la: &Layout, f: impl Fn(A) -> O + Sync) -> Vec<O> {
     if la.is_contiguous() {
         let src = &a[la.offset()..la.offset() + la.numel()];
         if src.len() >= PARALLEL_MIN {
@@ -161,11 +163,24 @@ fn map1<A: Copy + Sync, O: Send>(a: &[A], la: &Layout, f: impl Fn(A) -> O + Sync
         }
         return src.iter().map(|&x| f(x)).collect();
     }
-    la.indices().map(|i| f(a[i])).collect()
+    if la.numel() == 0 {
+        return Vec::new();
+    }
+    let r = rows(&[la]);
+    let (n, s) = (r.len, r.strides[0]);
+    fill_rows(la.numel(), n, |row, dst| {
+        let i = r.starts[row];
+        if s == 1 {
+            dst.iter_mut().zip(&a[i..i + n]).for_each(|(d, &x)| *d = f(x));
+        } else {
+            dst.iter_mut().enumerate().for_each(|(k, d)| *d = f(a[i + k * s]));
+        }
+    })
 }
 
-/// Elementwise map of two strided inputs of the same logical shape.
-fn map2<A: Copy + Sync, B: Copy + Sync, O: Send>(
+/// Elementwise map of two strided inputs of the same logical shape (broadcast dims have
+/// stride 0), a row of the innermost dim at a time.
+fn map2<A: Copy + Sync, B: Copy + Sync, O: Copy + Default + Send>(
     a: &[A],
     la: &Layout,
     b: &[B],
@@ -179,7 +194,34 @@ fn map2<A: Copy + Sync, B: Copy + Sync, O: Send>(
         }
         return sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect();
     }
-    la.indices().zip(lb.indices()).map(|(i, j)| f(a[i], b[j])).collect()
+    if la.numel() == 0 {
+        return Vec::new();
+    }
+    let r = rows(&[la, lb]);
+    let (n, si, sj) = (r.len, r.strides[0], r.strides[1]);
+    fill_rows(la.numel(), n, |row, dst| {
+        let (i, j) = (r.starts[2 * row], r.starts[2 * row + 1]);
+        // The common shapes (bias rows, scalars broadcast along a row) get loops the
+        // compiler vectorises.
+        match (si, sj) {
+            (1, 1) => dst.iter_mut().zip(a[i..i + n].iter().zip(&b[j..j + n])).for_each(|(d, (&x, &y))| *d = f(x, y)),
+            (1, 0) => dst.iter_mut().zip(&a[i..i + n]).for_each(|(d, &x)| *d = f(x, b[j])),
+            (0, 1) => dst.iter_mut().zip(&b[j..j + n]).for_each(|(d, &y)| *d = f(a[i], y)),
+            _ => dst.iter_mut().enumerate().for_each(|(k, d)| *d = f(a[i + k * si], b[j + k * sj])),
+        }
+    })
+}
+
+/// A new vector of `numel` elements filled by `fill(row, out_row)` for each row of `len`
+/// elements, on rayon's pool when it is big.
+fn fill_rows<O: Copy + Default + Send>(numel: usize, len: usize, fill: impl Fn(usize, &mut [O]) + Sync) -> Vec<O> {
+    let mut out = vec![O::default(); numel];
+    if numel >= PARALLEL_MIN {
+        out.par_chunks_mut(len).enumerate().for_each(|(row, dst)| fill(row, dst));
+    } else {
+        out.chunks_mut(len).enumerate().for_each(|(row, dst)| fill(row, dst));
+    }
+    out
 }
 
 /// Applies a unary op; `scalar` is the exponent for `PowScalar`. Output is contiguous.
@@ -292,10 +334,10 @@ pub fn where_cond(
 /// Converts to `dtype` (floats round to nearest; float to int truncates toward zero and
 /// saturates; i32 <-> u32 wraps).
 pub fn cast(x: &CpuStorage, layout: &Layout, dtype: DType) -> CpuStorage {
-    fn conv<A: WithDType, O: WithDType + Send>(v: &[A], l: &Layout) -> Vec<O> {
+    fn conv<A: WithDType, O: WithDType + Default + Send>(v: &[A], l: &Layout) -> Vec<O> {
         map1(v, l, |x| O::from_f64(x.to_f64()))
     }
-    fn to<O: HostElem + Send>(x: &CpuStorage, l: &Layout) -> CpuStorage {
+    fn to<O: HostElem + Default + Send>(x: &CpuStorage, l: &Layout) -> CpuStorage {
         CpuStorage::from_vec::<O>(with_storage!(x, v => conv(v, l)))
     }
     // Between the two 32-bit integer types the bits are kept (two's complement wrap), as

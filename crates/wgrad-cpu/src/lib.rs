@@ -3,8 +3,10 @@
 //! return new contiguous storage. They are written to be read first and fast second:
 //! every GPU kernel is tested against them.
 
+pub mod attention;
 pub mod conv;
 mod elementwise;
+mod fastmath;
 mod index;
 mod matmul;
 pub mod optim;
@@ -13,6 +15,7 @@ mod reduce;
 pub mod rnn;
 mod softmax;
 mod storage;
+mod strided;
 
 pub use elementwise::{binary, binary_scalar, cast, cmp, copy_into, unary, unary_grad, where_cond};
 pub use index::{gather, gather_backward, index_select};

@@ -81,6 +81,52 @@ fn gemm_batched<T: Copy + Default + 'static + Send + Sync>(
     out
 }
 
+/// `dst [m, n] = a [m, k] @ b [k, n]` (f32) on the calling thread; `a` and `b` are
+/// (data, row stride, column stride), `dst` is contiguous.
+pub(crate) fn gemm_f32(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize, usize),
+) {
+    let last = |rows: usize, cols: usize, (_, rs, cs): (&[f32], usize, usize)| (rows - 1) * rs + (cols - 1) * cs;
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(dst.len() >= m * n, "gemm_f32: dst too small");
+    if k == 0 {
+        dst[..m * n].fill(0.0);
+        return;
+    }
+    assert!(last(m, k, a) < a.0.len() && last(k, n, b) < b.0.len(), "gemm_f32: operand out of bounds");
+    // Safety: the asserts above keep every index the kernel touches inside the slices.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.0.as_ptr(),
+            a.2 as isize,
+            a.1 as isize,
+            b.0.as_ptr(),
+            b.2 as isize,
+            b.1 as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

