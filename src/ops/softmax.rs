@@ -1,5 +1,5 @@
-//! Softmax and log-softmax along a dim: one fused kernel forward; the backward is
-//! composed from tensor ops.
+//! Softmax and log-softmax along a dim: one fused kernel forward; on a GPU the backward
+//! is one fused kernel too, on the CPU it is composed from tensor ops (the reference).
 
 use super::require_float;
 use crate::Tensor;
@@ -30,6 +30,15 @@ impl Tensor {
         };
         let y = out.detach();
         out.record(name, &[self], move |g| {
+            if let (Some(gpu), crate::storage::Storage::Gpu(yb)) = (g.device().gpu_runtime(), y.storage()) {
+                let g = g.contiguous();
+                let crate::storage::Storage::Gpu(gb) = g.storage() else { unreachable!("g is on the GPU") };
+                let fits = (y.numel() * y.dtype().size_in_bytes()) as u64 <= gpu.max_binding_bytes();
+                if fits && y.layout().is_contiguous() && y.offset() == 0 && g.offset() == 0 {
+                    let dx = wgrad_gpu::kernels::softmax::softmax_backward(gpu, yb, gb, y.dims(), y.dtype(), dim, log);
+                    return vec![Some(Tensor::from_gpu(dx, y.shape().clone(), y.dtype(), y.device()))];
+                }
+            }
             let d = dim as isize;
             let grad = if log {
                 // d log_softmax: g - softmax * sum(g)

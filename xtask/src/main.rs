@@ -41,8 +41,19 @@ fn ci() -> Result<()> {
     check_shaders()?;
     run("cargo", &["test", "--workspace"])?;
     demo_smoke()?;
+    bench_check()?;
     eprintln!("xtask ci: all green in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Every benchmark workload once (`bench --quick --check`, dev profile): each GPU
+/// workload's first result must match the CPU's (1e-3 relative), so kernel and
+/// dispatch-count work cannot silently break what the benchmarks measure. Its timings
+/// mean nothing here (unoptimised host code); `cargo xtask bench` measures.
+fn bench_check() -> Result<()> {
+    let skip_gpu = std::env::var("WGRAD_SKIP_GPU").is_ok_and(|v| v == "1");
+    let device = if skip_gpu { "cpu" } else { "gpu" };
+    run("cargo", &["run", "--quiet", "--example", "bench", "--", "--quick", "--check", "--device", device])
 }
 
 /// The demos' smoke runs: one short epoch of each on a small slice of its real data

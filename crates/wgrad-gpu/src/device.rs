@@ -142,6 +142,11 @@ impl GpuDevice {
         format!("{} ({:?}, {:?})", self.ctx.info.name, self.ctx.info.backend, self.ctx.info.device_type)
     }
 
+    /// The device's limits (the adapter's, which were all requested).
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.ctx.limits
+    }
+
     /// Largest range a single kernel binding may cover (a multiple of 4).
     pub fn max_binding_bytes(&self) -> u64 {
         self.ctx.limits.max_storage_buffer_binding_size.min(self.ctx.limits.max_buffer_size) / 4 * 4

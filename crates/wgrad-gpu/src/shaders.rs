@@ -35,6 +35,7 @@ shader_file!(GATHER, "gather.wgsl");
 shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
 shader_file!(INDEX_ADD, "index_add.wgsl");
 shader_file!(SOFTMAX, "softmax.wgsl");
+shader_file!(SOFTMAX_BACKWARD, "softmax_backward.wgsl");
 shader_file!(LAYER_NORM, "layer_norm.wgsl");
 shader_file!(LAYER_NORM_BACKWARD, "layer_norm_backward.wgsl");
 shader_file!(ATTENTION, "attention.wgsl");
@@ -48,6 +49,7 @@ shader_file!(GRU_CELL_BACKWARD, "gru_cell_backward.wgsl");
 shader_file!(CONV2D, "conv2d.wgsl");
 shader_file!(CONV2D_PACK, "conv2d_pack.wgsl");
 shader_file!(CONV2D_GRAD_WEIGHT, "conv2d_grad_weight.wgsl");
+shader_file!(PAD_ROWS, "pad_rows.wgsl");
 shader_file!(POOL2D, "pool2d.wgsl");
 shader_file!(POOL2D_BACKWARD, "pool2d_backward.wgsl");
 shader_file!(MAX_POOL2D_BACKWARD, "max_pool2d_backward.wgsl");
@@ -67,6 +69,7 @@ pub const ALL: &[ShaderFile] = &[
     GATHER_BACKWARD,
     INDEX_ADD,
     SOFTMAX,
+    SOFTMAX_BACKWARD,
     LAYER_NORM,
     LAYER_NORM_BACKWARD,
     LSTM_CELL,
@@ -80,6 +83,7 @@ pub const ALL: &[ShaderFile] = &[
     CONV2D,
     CONV2D_PACK,
     CONV2D_GRAD_WEIGHT,
+    PAD_ROWS,
     POOL2D,
     POOL2D_BACKWARD,
     MAX_POOL2D_BACKWARD,

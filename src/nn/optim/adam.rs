@@ -1,5 +1,5 @@
 //! [`Adam`] and [`AdamW`] (torch.optim.Adam / AdamW, amsgrad included). f32 parameters
-//! use the fused update kernel ([`Tensor::adam_step`], one dispatch per parameter);
+//! use the fused update kernel ([`Tensor::adam_step_many`], a few parameters per launch);
 //! other dtypes, or `fused(false)`, compose the same update from tensor ops.
 
 use super::{check_state, delegate_optimizer, gradient, place, read_step, step_name, step_tensor};
@@ -91,21 +91,31 @@ impl AdamCore {
             }
         }
         let rows = self.rows();
+        let mut fused: Vec<(usize, u64, Tensor, Tensor, Tensor)> = Vec::new();
         for (i, p, g) in work {
             let (step, state) = match self.state[i].take() {
                 Some((s, t)) => (s + 1, t),
                 None => (1, Tensor::zeros([rows, p.numel()], p.dtype(), p.device())),
             };
-            let (new_p, new_state) = no_grad(|| {
-                if self.fused && p.dtype() == DType::F32 {
-                    let u = p.adam_step(&g, &state, &self.hyper(step));
-                    (u.param, u.state)
-                } else {
-                    self.composed(&p, &g, &state, step)
-                }
-            });
+            if self.fused && p.dtype() == DType::F32 {
+                fused.push((i, step, p, g, state));
+                continue;
+            }
+            let (new_p, new_state) = no_grad(|| self.composed(&p, &g, &state, step));
             self.params[i].set(new_p);
             self.state[i] = Some((step, new_state));
+        }
+        // The fused kernel updates the parameters of one step count together (all of
+        // them, unless some went without gradients), a few per launch.
+        fused.sort_by_key(|item| item.1);
+        for same_step in fused.chunk_by(|a, b| a.1 == b.1) {
+            let step = same_step[0].1;
+            let items: Vec<_> = same_step.iter().map(|(_, _, p, g, s)| (p, g, s)).collect();
+            let updates = no_grad(|| Tensor::adam_step_many(&items, &self.hyper(step)));
+            for ((i, ..), u) in same_step.iter().zip(updates) {
+                self.params[*i].set(u.param);
+                self.state[*i] = Some((step, u.state));
+            }
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use super::conv::{contiguous_view, whole, window_of, Consts, View};
 use super::{to_u32, Operand};
 use crate::shaders;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelLaunch, PooledBuffer, Window};
 use wgrad_core::params::Conv2dDims;
 use wgrad_core::{DType, Layout};
 
@@ -70,18 +70,51 @@ fn vec4_rows(v: &View, ow: usize) -> bool {
         && [v.off, v.strides[0], v.strides[1], v.strides[2]].iter().all(|s| s.is_multiple_of(4))
 }
 
-/// A contiguous copy of `dy` [N, O, OH, OW] with rows padded to `ow4` columns of zeros.
-fn padded_rows(gpu: &GpuDevice, dy: &Operand, ow4: usize) -> PooledBuffer {
+/// The module of shaders/pad_rows.wgsl.
+pub fn pad_rows_source() -> String {
+    let prelude = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
+                   @group(0) @binding(2) var<storage, read> dy: array<f32>;\n";
+    shaders::compose(&[DType::F32], prelude, shaders::PAD_ROWS)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct PadParams {
+    total: u32,
+    ow: u32,
+    ow4: u32,
+    offset: u32,
+    dims: [u32; 4],
+    strides: [u32; 4],
+}
+
+/// A contiguous copy of `dy` [N, O, OH, OW] (bound through `dyw`) with rows padded to
+/// `ow4` columns of zeros, in one launch.
+fn padded_rows(gpu: &GpuDevice, dy: &Operand, dyw: Window, ow4: usize) -> Option<PooledBuffer> {
     let [n, o, oh, ow] = [0, 1, 2, 3].map(|i| dy.layout.dims()[i]);
-    let out = gpu.output_buffer((n * o * oh * ow4 * 4) as u64);
-    let strides = vec![o * oh * ow4, oh * ow4, ow4, 1];
-    let zero = super::elementwise::Map { expr: "0.0", inputs: &[], scalar_dtype: DType::F32, scalar: 0 };
-    let pad = Layout::new([n, o, oh, ow4 - ow], strides.clone(), ow);
-    super::elementwise::map_into(gpu, &zero, &out, &pad, DType::F32);
-    let copy =
-        super::elementwise::Map { expr: "a", inputs: std::slice::from_ref(dy), scalar_dtype: DType::F32, scalar: 0 };
-    super::elementwise::map_into(gpu, &copy, &out, &Layout::new([n, o, oh, ow], strides, 0), DType::F32);
-    out
+    let total = n * o * oh * ow4;
+    let out = gpu.output_buffer((total * 4) as u64);
+    let out_window = whole(gpu, &out, total)?;
+    let view = View::of(dy.layout, &dyw);
+    let u = |v: usize| to_u32(v, "conv2d weight gradient padding");
+    let params = PadParams {
+        total: u(total),
+        ow: u(ow),
+        ow4: u(ow4),
+        offset: u(view.off),
+        dims: [n, o, oh, ow].map(u),
+        strides: view.strides.map(u),
+    };
+    let launch = KernelLaunch {
+        key: "pad_rows".into(),
+        source: &pad_rows_source,
+        params: bytemuck::bytes_of(&params),
+        buffers: &[&out, dy.buffer],
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(total, 256),
+    };
+    gpu.launch_windowed(launch, &[out_window, dyw]);
+    Some(out)
 }
 
 /// Weight-gradient consts: up to 4 taps per invocation (in equal blocks), 8 or 4 output
@@ -134,8 +167,9 @@ pub fn conv2d_grad_weight(gpu: &GpuDevice, dy: Operand, x: Operand, d: &Conv2dDi
     let (dy_buffer, gv, dyw) = match window_of(gpu, &dy) {
         None => return partial,
         Some(w) if vec4_rows(&View::of(dy.layout, &w), d.ow) => (dy.buffer, View::of(dy.layout, &w), w),
-        Some(_) => {
-            padded = padded_rows(gpu, &dy, ow4);
+        Some(w) => {
+            let Some(p) = padded_rows(gpu, &dy, w, ow4) else { return partial };
+            padded = p;
             let Some(w) = whole(gpu, &padded, d.n * d.o * d.oh * ow4) else { return partial };
             (&padded, contiguous_view([d.n, d.o, d.oh, ow4]), w)
         }
@@ -194,8 +228,7 @@ pub fn conv2d_grad_weight(gpu: &GpuDevice, dy: Operand, x: Operand, d: &Conv2dDi
     // leading dim, keeps every invocation busy (on lavapipe 1 ms instead of 120 ms for
     // 10 x 18432).
     let ones_layout = Layout::contiguous([1, 1, splits]);
-    let one = super::elementwise::Map { expr: "1.0", inputs: &[], scalar_dtype: DType::F32, scalar: 0 };
-    let ones = super::elementwise::map(gpu, &one, &[splits], DType::F32);
+    let Some(ones) = super::constant(gpu, &vec![1.0f32; splits]) else { return partial };
     let layout = Layout::contiguous([1, splits, size]);
     super::matmul::matmul(
         gpu,
@@ -215,5 +248,6 @@ pub fn variants() -> Vec<(String, String)> {
         let k = grad_weight_consts(&dims);
         out.push((format!("conv2d_grad_weight {}", k.key()), source(k)));
     }
+    out.push(("pad_rows".into(), pad_rows_source()));
     out
 }

@@ -106,6 +106,7 @@ pub fn all_variants() -> Vec<(String, String)> {
             }
             for log in [false, true] {
                 out.push((format!("softmax log={log} {d}"), softmax::source(d, log)));
+                out.push((format!("softmax backward log={log} {d}"), softmax::backward_source(d, log)));
             }
         }
     }
@@ -115,7 +116,9 @@ pub fn all_variants() -> Vec<(String, String)> {
             out.push((format!("matmul FewRows rows={rows} {d}"), matmul::rows_source(d, rows)));
         }
     }
-    out.push(("adam".into(), optim::source()));
+    for tensors in 1..=6 {
+        out.push((format!("adam {tensors}"), optim::source(tensors)));
+    }
     out.push(("layer_norm".into(), layer_norm::source()));
     out.push(("layer_norm backward".into(), layer_norm::backward_source()));
     out.extend(conv::variants());
@@ -128,4 +131,11 @@ pub fn all_variants() -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// A small constant buffer (initial values, ones), uploaded with the next submit instead
+/// of filled by a dispatch. An allocation error is recorded on the device (surfacing at
+/// the next sync) and gives None.
+pub(crate) fn constant<T: bytemuck::Pod>(gpu: &crate::GpuDevice, values: &[T]) -> Option<crate::PooledBuffer> {
+    gpu.upload(bytemuck::cast_slice(values)).map_err(|e| gpu.record_error(e)).ok()
 }

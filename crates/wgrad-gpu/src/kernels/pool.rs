@@ -6,7 +6,7 @@ use super::to_u32;
 use crate::shaders;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer, Window};
 use wgrad_core::params::Pool2d;
-use wgrad_core::{DType, Layout};
+use wgrad_core::DType;
 
 const WG: u32 = 256;
 
@@ -231,11 +231,9 @@ pub fn max_pool2d_backward(
         return out;
     }
     let lines = hw[0] + hw[1];
-    let bounds = gpu.output_buffer((2 * lines * 4) as u64);
-    for (start, value) in [(0, u32::MAX), (lines, 0)] {
-        let fill = super::elementwise::Map { expr: "s", inputs: &[], scalar_dtype: DType::U32, scalar: value };
-        super::elementwise::map_into(gpu, &fill, &bounds, &Layout::new([lines], vec![1], start), DType::U32);
-    }
+    // Lower bounds start at u32::MAX, upper bounds at 0 (uploaded: no fill dispatches).
+    let initial: Vec<u32> = (0..2 * lines).map(|i| if i < lines { u32::MAX } else { 0 }).collect();
+    let Some(bounds) = super::constant(gpu, &initial) else { return out };
     let ranges = [
         (&out, 0, planes * plane_in),
         (dy.0, dy.1, planes * plane_out),

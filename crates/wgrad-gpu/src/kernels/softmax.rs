@@ -1,4 +1,5 @@
-//! Launcher for shaders/softmax.wgsl (CPU reference: wgrad_cpu::softmax).
+//! Launchers for shaders/softmax.wgsl and softmax_backward.wgsl (CPU reference:
+//! wgrad_cpu::softmax, and the composed backward in wgrad's ops::softmax).
 
 use super::{pack8, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
@@ -67,6 +68,70 @@ pub fn softmax(gpu: &GpuDevice, x: Operand, dim: usize, log: bool) -> PooledBuff
         source: &|| source(x.dtype, log),
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, x.buffer],
+        uses_errors: false,
+        workgroups: shaders::linear_workgroups(rows, 1),
+    });
+    out
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct BackwardParams {
+    rows: u32,
+    len: u32,
+    outer_rank: u32,
+    dim_stride: u32,
+    shape: [u32; 8],
+    strides: [u32; 8],
+}
+
+/// The WGSL module of the backward for element type `dtype`; `log` selects log-softmax.
+pub fn backward_source(dtype: DType, log: bool) -> String {
+    let prelude = format!(
+        "alias T = {};\nconst LOG: bool = {log};\n\
+         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
+         @group(0) @binding(2) var<storage, read> y: array<T>;\n\
+         @group(0) @binding(3) var<storage, read> g: array<T>;\n",
+        wgsl_type(dtype)
+    );
+    shaders::compose(&[dtype], &prelude, shaders::SOFTMAX_BACKWARD)
+}
+
+/// The input gradient of softmax (log-softmax when `log`) along `dim`, from the forward
+/// output `y` and its gradient `g`: whole contiguous buffers of one `shape`. Returns a new
+/// contiguous buffer of that shape.
+pub fn softmax_backward(
+    gpu: &GpuDevice,
+    y: &PooledBuffer,
+    g: &PooledBuffer,
+    shape: &[usize],
+    dtype: DType,
+    dim: usize,
+    log: bool,
+) -> PooledBuffer {
+    let l = Layout::contiguous(shape.to_vec());
+    let out = gpu.output_buffer((l.numel() * dtype.size_in_bytes()) as u64);
+    if l.numel() == 0 {
+        return out;
+    }
+    let len = shape[dim];
+    let rows = l.numel() / len;
+    let others: Vec<usize> = (0..l.rank()).filter(|&d| d != dim).collect();
+    let pick = |v: &[usize]| others.iter().map(|&d| v[d]).collect::<Vec<_>>();
+    let outer = Layout::new(pick(l.dims()), pick(l.strides()), 0).collapsed();
+    let params = BackwardParams {
+        rows: to_u32(rows, "softmax backward"),
+        len: to_u32(len, "softmax backward"),
+        outer_rank: outer.rank() as u32,
+        dim_stride: to_u32(l.strides()[dim], "softmax backward"),
+        shape: pack8(outer.dims(), "softmax backward"),
+        strides: pack8(outer.strides(), "softmax backward"),
+    };
+    gpu.launch(KernelLaunch {
+        key: format!("softmax_backward|{}|{log}", dtype.name()),
+        source: &|| backward_source(dtype, log),
+        params: bytemuck::bytes_of(&params),
+        buffers: &[&out, y, g],
         uses_errors: false,
         workgroups: shaders::linear_workgroups(rows, 1),
     });

@@ -1,0 +1,38 @@
+// Copies dy [N, O, OH, OW] (any strides) into contiguous rows of OW4 >= OW columns,
+// zero-filling columns OW..OW4: the vec4-aligned operand of the conv weight-gradient
+// kernel, in one launch. One invocation per output element.
+//
+// The prelude supplies bindings out (1), dy (2).
+
+override WG: u32 = 256;
+
+struct Params {
+    total: u32,
+    ow: u32,
+    ow4: u32,
+    offset: u32,
+    dims: vec4<u32>,     // N, O, OH, OW
+    strides: vec4<u32>,  // dy's, in elements
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * WG;
+    if (i >= params.total) {
+        return;
+    }
+    let col = i % params.ow4;
+    var row = i / params.ow4;
+    let h = row % params.dims.z;
+    row /= params.dims.z;
+    let o = row % params.dims.y;
+    let n = row / params.dims.y;
+    var v = 0.0;
+    if (col < params.ow) {
+        let s = params.strides;
+        v = dy[params.offset + n * s.x + o * s.y + h * s.z + col * s.w];
+    }
+    out[i] = v;
+}

@@ -1,0 +1,68 @@
+// Backward of softmax / log-softmax along one dim, fused: one workgroup per row reduces
+// the row's sum, then writes the row's input gradient. With y the forward output and g
+// the gradient of y (same shape, both contiguous):
+//
+//   softmax:      dx = y * (g - sum_r(g * y))
+//   log-softmax:  dx = g - exp(y) * sum_r(g)
+//
+// Rows are laid out as in softmax.wgsl (outer dims collapsed on the host, `dim_stride`
+// along the row). The prelude supplies: alias T; const LOG: bool; bindings out (1),
+// y (2), g (3).
+
+override WG: u32 = 256;
+
+struct Params {
+    rows: u32,
+    len: u32,
+    outer_rank: u32,
+    dim_stride: u32,
+    shape: array<vec4<u32>, 2>,
+    strides: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let o = wg.x + wg.y * groups.x;
+    if (o >= params.rows) {
+        return;
+    }
+    var rem = o;
+    var base = 0u;
+    for (var d = params.outer_rank; d > 0u; d--) {
+        let dd = d - 1u;
+        let size = params.shape[dd / 4u][dd % 4u];
+        base += (rem % size) * params.strides[dd / 4u][dd % 4u];
+        rem /= size;
+    }
+    var s = 0.0;
+    for (var r = lid; r < params.len; r += WG) {
+        let i = base + r * params.dim_stride;
+        if (LOG) {
+            s += f32(g[i]);
+        } else {
+            s += f32(g[i]) * f32(y[i]);
+        }
+    }
+    partial[lid] = s;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if (lid < stride) {
+            partial[lid] += partial[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    let total = partial[0];
+    for (var r = lid; r < params.len; r += WG) {
+        let i = base + r * params.dim_stride;
+        if (LOG) {
+            out[i] = T(f32(g[i]) - exp(f32(y[i])) * total);
+        } else {
+            out[i] = T(f32(y[i]) * (f32(g[i]) - total));
+        }
+    }
+}
