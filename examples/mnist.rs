@@ -33,7 +33,8 @@ struct Args {
     epochs: usize,
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    #[arg(long, default_value_t = 1e-3)]
+    /// Peak learning rate (a half cosine takes it to 0 over the epochs)
+    #[arg(long, default_value_t = 2e-3)]
     lr: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
