@@ -93,6 +93,64 @@ fn cpu_fused_forward_matches_the_composed_path() {
 }
 
 #[test]
+fn cpu_fused_backward_matches_the_composed_path() {
+    // Gradients of sum(attention * w) through the CPU's fused backward against autograd
+    // through the composed weights path. Every query sees key 0, so no row is NaN.
+    let cpu = Device::cpu();
+    let mut rng = common::Rng::new(12);
+    for (b, h, lq, lk, e) in [(1, 1, 1, 1, 1), (2, 3, 5, 7, 8), (1, 2, 130, 67, 16), (2, 1, 64, 200, 5)] {
+        let q = Tensor::randn([b, lq, h, e], 30, &cpu).transpose(1, 2);
+        let k = Tensor::randn([b, h, lk, e], 31, &cpu);
+        let v = Tensor::randn([b, h, lk, e], 32, &cpu);
+        let w = Tensor::randn([b, h, lq, e], 33, &cpu);
+        let keep: Vec<u32> = (0..b * lq * lk).map(|i| u32::from(i % lk == 0 || rng.range(0, 3) != 0)).collect();
+        let keep = Tensor::from_vec(keep, [b, 1, lq, lk], &cpu);
+        let additive = Tensor::randn([1, 1, lq, lk], 34, &cpu);
+        for (name, mask) in [
+            ("none", AttnMask::None),
+            ("causal", AttnMask::Causal),
+            ("keep", AttnMask::Keep(&keep)),
+            ("keep+causal", AttnMask::KeepCausal(&keep)),
+            ("additive", AttnMask::Additive(&additive)),
+        ] {
+            let grads = |composed: bool| {
+                let (qt, kt, vt) = (q.requires_grad(), k.requires_grad(), v.requires_grad());
+                let out = if composed {
+                    F::scaled_dot_product_attention_with_weights(&qt, &kt, &vt, mask, Some(0.3)).0
+                } else {
+                    F::scaled_dot_product_attention(&qt, &kt, &vt, mask, Some(0.3))
+                };
+                let g = out.mul(&w).sum_all().backward().unwrap();
+                [&qt, &kt, &vt].map(|t| g.get(t).unwrap())
+            };
+            for (i, (got, want)) in grads(false).iter().zip(grads(true).iter()).enumerate() {
+                let err = rel_max_err(got, want);
+                assert!(err <= 1e-5, "{name} {b}x{h}x{lq}x{lk}x{e}: grad {i} max error {err:.2e} of the largest");
+            }
+        }
+    }
+    // A query that sees no key: its output is NaN, and it adds nothing to any gradient.
+    let (q, k, v) = (
+        Tensor::randn([1, 1, 2, 4], 35, &cpu),
+        Tensor::randn([1, 1, 3, 4], 36, &cpu),
+        Tensor::randn([1, 1, 3, 4], 37, &cpu),
+    );
+    let keep = Tensor::from_vec(vec![1u32, 1, 0, 0, 0, 0], [1, 1, 2, 3], &cpu);
+    let (qt, kt, vt) = (q.requires_grad(), k.requires_grad(), v.requires_grad());
+    let out = F::scaled_dot_product_attention(&qt, &kt, &vt, AttnMask::Keep(&keep), None);
+    let o = out.to_vec::<f32>().unwrap();
+    assert!(o[..4].iter().all(|x| x.is_finite()) && o[4..].iter().all(|x| x.is_nan()), "{o:?}");
+    let w = Tensor::from_vec(vec![1.0f32, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0], [1, 1, 2, 4], &cpu);
+    let g = out.mul(&w).sum_all().backward().unwrap();
+    let dq = g.get(&qt).unwrap().to_vec::<f32>().unwrap();
+    assert!(dq[4..].iter().all(|&x| x == 0.0), "{dq:?}");
+    for t in [&kt, &vt] {
+        let d = g.get(t).unwrap().to_vec::<f32>().unwrap();
+        assert!(d.iter().all(|x| x.is_finite()) && d[8..].iter().all(|&x| x == 0.0), "{d:?}");
+    }
+}
+
+#[test]
 fn weights_path_and_causal_rows() {
     let cpu = Device::cpu();
     for dev in common::devices() {

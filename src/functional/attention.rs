@@ -136,8 +136,9 @@ fn composed(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> T
     with_reference_backward(out, q, k, v, mask, scale)
 }
 
-/// The CPU path for f32: the fused forward of wgrad_cpu (a block of query rows at a time,
-/// no [B, H, Lq, Lk] tensor), and the composed backward.
+/// The CPU path for f32: the fused forward and backward of wgrad_cpu (a block of query
+/// rows at a time, no [B, H, Lq, Lk] tensor); the composed backward when an additive mask
+/// needs its own gradient.
 fn cpu_fused(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     let (batch, heads, lq, lk, e) = check(q, k, v);
     let (qc, kc, vc) = (q.contiguous(), k.contiguous(), v.contiguous());
@@ -151,22 +152,49 @@ fn cpu_fused(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> 
         AttnMask::None | AttnMask::Causal => None,
     }
     .map(|b| b.broadcast_to([batch, heads, lq, lk]));
-    let bias_view = bias.as_ref().map(|b| wgrad_cpu::attention::ScoreBias {
-        data: b.cpu_storage().as_slice::<f32>().expect("f32 mask"),
-        layout: b.layout(),
-    });
     let dims = wgrad_cpu::attention::AttentionDims { batch, heads, lq, lk, e };
+    let (causal, scale32) = (mask.is_causal(), scale as f32);
     let out = wgrad_cpu::attention::attention(
         qc.host_f32(),
         kc.host_f32(),
         vc.host_f32(),
         dims,
-        bias_view,
-        mask.is_causal(),
-        scale as f32,
+        score_bias(&bias),
+        causal,
+        scale32,
     );
     let out = Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(out), [batch, heads, lq, e]);
-    with_reference_backward(out, q, k, v, mask, scale)
+    if matches!(mask, AttnMask::Additive(m) if m.is_tracked()) {
+        return with_reference_backward(out, q, k, v, mask, scale);
+    }
+    let (qs, ks, vs) = (qc.detach(), kc.detach(), vc.detach());
+    out.record("scaled_dot_product_attention", &[q, k, v], move |d_out| {
+        let d_out = d_out.contiguous();
+        let grads = wgrad_cpu::attention::attention_backward(
+            qs.host_f32(),
+            ks.host_f32(),
+            vs.host_f32(),
+            d_out.host_f32(),
+            dims,
+            score_bias(&bias),
+            causal,
+            scale32,
+        );
+        let [dq, dk, dv] = grads.map(wgrad_cpu::CpuStorage::F32);
+        vec![
+            Some(Tensor::from_cpu(dq, [batch, heads, lq, e])),
+            Some(Tensor::from_cpu(dk, [batch, heads, lk, e])),
+            Some(Tensor::from_cpu(dv, [batch, heads, lk, e])),
+        ]
+    })
+}
+
+/// The CPU kernels' view of a mask tensor [B, H, Lq, Lk] (f32, any strides).
+fn score_bias(bias: &Option<Tensor>) -> Option<wgrad_cpu::attention::ScoreBias<'_>> {
+    bias.as_ref().map(|b| wgrad_cpu::attention::ScoreBias {
+        data: b.cpu_storage().as_slice::<f32>().expect("f32 mask"),
+        layout: b.layout(),
+    })
 }
 
 /// Records `out` (computed without tracking) as attention of q, k, v with

@@ -1,7 +1,8 @@
-//! Scaled dot-product attention forward, fused: for each (batch, head) and each block of
-//! query rows, the scores of the block are one GEMM into a small buffer, softmax runs in
-//! place, and a second GEMM writes the block's output. The [Lq, Lk] matrix of all rows
-//! never exists; (batch, head) pairs run in parallel. The composed tensor-op path in
+//! Scaled dot-product attention, fused: for each (batch, head) and each block of query
+//! rows, the scores of the block are one GEMM into a small buffer and softmax runs in
+//! place; the forward's second GEMM writes the block's output, the backward's four GEMMs
+//! its share of dq, dk and dv. The [Lq, Lk] matrix of all rows never exists; (batch, head)
+//! pairs run in parallel. The composed tensor-op path in
 //! wgrad's functional::attention is the reference it is tested against.
 
 use crate::fastmath;
@@ -55,30 +56,108 @@ pub fn attention(
     }
     out.par_chunks_mut(lq * e).enumerate().for_each(|(bh, out)| {
         let (q, k, v) = (&q[bh * lq * e..][..lq * e], &k[bh * lk * e..][..lk * e], &v[bh * lk * e..][..lk * e]);
-        let mut scores = vec![0.0f32; QUERY_BLOCK.min(lq) * lk];
+        let mut p = vec![0.0f32; QUERY_BLOCK.min(lq) * lk];
         for first in (0..lq).step_by(QUERY_BLOCK) {
             let rows = QUERY_BLOCK.min(lq - first);
-            let s = &mut scores[..rows * lk];
-            // s [rows, Lk] = q[first..first + rows] [rows, E] @ k^T [E, Lk]
-            crate::matmul::gemm_f32(rows, lk, e, s, (&q[first * e..], e, 1), (k, 1, e));
-            for (r, row) in s.chunks_mut(lk).enumerate() {
-                let i = first + r;
-                row.iter_mut().for_each(|x| *x *= scale);
-                if let Some(ScoreBias { data, layout }) = bias {
-                    let st = layout.strides();
-                    let base = layout.offset() + (bh / heads) * st[0] + (bh % heads) * st[1] + i * st[2];
-                    row.iter_mut().enumerate().for_each(|(j, x)| *x += data[base + j * st[3]]);
-                }
-                if causal && i + 1 < lk {
-                    row[i + 1..].fill(f32::NEG_INFINITY);
-                }
-                softmax_in_place(row);
-            }
+            let p = &mut p[..rows * lk];
+            weights(p, Block { bh, first, q, k }, d, bias, causal, scale);
             // out[first..first + rows] [rows, E] = p [rows, Lk] @ v [Lk, E]
-            crate::matmul::gemm_f32(rows, e, lk, &mut out[first * e..(first + rows) * e], (s, lk, 1), (v, e, 1));
+            crate::matmul::gemm_f32(rows, e, lk, &mut out[first * e..(first + rows) * e], (p, lk, 1), (v, e, 1));
         }
     });
     out
+}
+
+/// Gradients (dq, dk, dv) of [`attention`]'s output from `d_out` [B, H, Lq, E], all
+/// contiguous f32. The weights are recomputed a block of query rows at a time (as
+/// FlashAttention's backward does), so no [Lq, Lk] matrix of all rows exists either; a
+/// query that sees no key contributes nothing (its output was NaN).
+#[allow(clippy::too_many_arguments)]
+pub fn attention_backward(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    d_out: &[f32],
+    d: AttentionDims,
+    bias: Option<ScoreBias>,
+    causal: bool,
+    scale: f32,
+) -> [Vec<f32>; 3] {
+    let AttentionDims { heads, lq, lk, e, .. } = d;
+    let (mut dq, mut dk, mut dv) = (
+        vec![0.0f32; d.batch * heads * lq * e],
+        vec![0.0f32; d.batch * heads * lk * e],
+        vec![0.0f32; d.batch * heads * lk * e],
+    );
+    if dq.is_empty() || lk == 0 || e == 0 {
+        return [dq, dk, dv];
+    }
+    let per_head = dq.par_chunks_mut(lq * e).zip(dk.par_chunks_mut(lk * e)).zip(dv.par_chunks_mut(lk * e));
+    per_head.enumerate().for_each(|(bh, ((dq, dk), dv))| {
+        let (q, k, v) = (&q[bh * lq * e..][..lq * e], &k[bh * lk * e..][..lk * e], &v[bh * lk * e..][..lk * e]);
+        let d_out = &d_out[bh * lq * e..][..lq * e];
+        let block_len = QUERY_BLOCK.min(lq) * lk;
+        let (mut p, mut ds) = (vec![0.0f32; block_len], vec![0.0f32; block_len]);
+        for first in (0..lq).step_by(QUERY_BLOCK) {
+            let rows = QUERY_BLOCK.min(lq - first);
+            let (p, ds) = (&mut p[..rows * lk], &mut ds[..rows * lk]);
+            weights(p, Block { bh, first, q, k }, d, bias, causal, scale);
+            // Rows that saw no key (NaN) take no part.
+            for row in p.chunks_mut(lk).filter(|r| r[0].is_nan()) {
+                row.fill(0.0);
+            }
+            let (d_out_block, q_block) = (&d_out[first * e..(first + rows) * e], &q[first * e..(first + rows) * e]);
+            // dv [Lk, E] += p^T [Lk, rows] @ d_out [rows, E]
+            crate::matmul::gemm_f32_acc(lk, e, rows, dv, (p, 1, lk), (d_out_block, e, 1), true, 1.0);
+            // dp [rows, Lk] = d_out [rows, E] @ v^T [E, Lk]
+            crate::matmul::gemm_f32(rows, lk, e, ds, (d_out_block, e, 1), (v, 1, e));
+            // ds = p * (dp - rowsum(p * dp)): the gradient of the scaled, masked scores.
+            for (p_row, ds_row) in p.chunks(lk).zip(ds.chunks_mut(lk)) {
+                let dot: f32 = p_row.iter().zip(ds_row.iter()).map(|(a, b)| a * b).sum();
+                ds_row.iter_mut().zip(p_row).for_each(|(g, &w)| *g = w * (*g - dot));
+            }
+            // dq [rows, E] = scale * ds [rows, Lk] @ k [Lk, E]
+            let dq_block = &mut dq[first * e..(first + rows) * e];
+            crate::matmul::gemm_f32_acc(rows, e, lk, dq_block, (ds, lk, 1), (k, e, 1), false, scale);
+            // dk [Lk, E] += scale * ds^T [Lk, rows] @ q [rows, E]
+            crate::matmul::gemm_f32_acc(lk, e, rows, dk, (ds, 1, lk), (q_block, e, 1), true, scale);
+        }
+    });
+    [dq, dk, dv]
+}
+
+/// Query rows `first..` of head `bh`: the head's q [Lq, E] and k [Lk, E].
+#[derive(Clone, Copy)]
+struct Block<'a> {
+    bh: usize,
+    first: usize,
+    q: &'a [f32],
+    k: &'a [f32],
+}
+
+/// The attention weights of `p.len() / Lk` query rows of a block into `p` [rows, Lk]:
+/// scores by one GEMM, scaled, masked, softmaxed in place (NaN rows where no key is seen).
+fn weights(p: &mut [f32], b: Block, d: AttentionDims, bias: Option<ScoreBias>, causal: bool, scale: f32) {
+    let (lk, e) = (d.lk, d.e);
+    let rows = p.len() / lk;
+    // p [rows, Lk] = scale * q[first..first + rows] [rows, E] @ k^T [E, Lk]
+    crate::matmul::gemm_f32_acc(rows, lk, e, p, (&b.q[b.first * e..], e, 1), (b.k, 1, e), false, scale);
+    for (r, row) in p.chunks_mut(lk).enumerate() {
+        let i = b.first + r;
+        if let Some(ScoreBias { data, layout }) = bias {
+            let st = layout.strides();
+            let base = layout.offset() + (b.bh / d.heads) * st[0] + (b.bh % d.heads) * st[1] + i * st[2];
+            match st[3] {
+                1 => row.iter_mut().zip(&data[base..base + lk]).for_each(|(x, m)| *x += m),
+                0 => row.iter_mut().for_each(|x| *x += data[base]),
+                s => row.iter_mut().enumerate().for_each(|(j, x)| *x += data[base + j * s]),
+            }
+        }
+        if causal && i + 1 < lk {
+            row[i + 1..].fill(f32::NEG_INFINITY);
+        }
+        softmax_in_place(row);
+    }
 }
 
 /// Softmax of one row of scores; a row of all -inf becomes NaN.

@@ -135,6 +135,36 @@ pub fn binary_f32(op: BinaryOp, a: f32, b: f32) -> f32 {
     }
 }
 
+/// Runs `$body` with `$f` bound to the f32 formula of `$op` as its own closure for the
+/// four arithmetic ops, so their loops are monomorphised and vectorise (a `match` per
+/// element does not); the rest go through [`binary_f32`].
+macro_rules! with_f32_op {
+    ($op:expr, $f:ident => $body:expr) => {
+        match $op {
+            BinaryOp::Add => {
+                let $f = |p: f32, q: f32| p + q;
+                $body
+            }
+            BinaryOp::Sub => {
+                let $f = |p: f32, q: f32| p - q;
+                $body
+            }
+            BinaryOp::Mul => {
+                let $f = |p: f32, q: f32| p * q;
+                $body
+            }
+            BinaryOp::Div => {
+                let $f = |p: f32, q: f32| p / q;
+                $body
+            }
+            op => {
+                let $f = |p: f32, q: f32| binary_f32(op, p, q);
+                $body
+            }
+        }
+    };
+}
+
 /// Integer formulas, with 32-bit wrapping. Division truncates; `x / 0` is `x`, as in WGSL.
 fn binary_i64(op: BinaryOp, a: i64, b: i64) -> i64 {
     match op {
@@ -252,7 +282,7 @@ pub fn unary_grad(op: UnaryOp, scalar: f64, x: &CpuStorage, lx: &Layout, g: &Cpu
 /// Applies a binary op to two inputs of one dtype whose layouts share the output shape.
 pub fn binary(op: BinaryOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) -> CpuStorage {
     match (a, b) {
-        (CpuStorage::F32(x), CpuStorage::F32(y)) => CpuStorage::F32(map2(x, la, y, lb, |p, q| binary_f32(op, p, q))),
+        (CpuStorage::F32(x), CpuStorage::F32(y)) => CpuStorage::F32(with_f32_op!(op, f => map2(x, la, y, lb, f))),
         (CpuStorage::F16(x), CpuStorage::F16(y)) => {
             CpuStorage::F16(map2(x, la, y, lb, |p, q| f16::from_f32(binary_f32(op, p.to_f32(), q.to_f32()))))
         }
@@ -269,7 +299,10 @@ pub fn binary(op: BinaryOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &La
 /// `x op scalar`, with the scalar converted to x's dtype.
 pub fn binary_scalar(op: BinaryOp, x: &CpuStorage, layout: &Layout, scalar: f64) -> CpuStorage {
     match x {
-        CpuStorage::F32(v) => CpuStorage::F32(map1(v, layout, |p| binary_f32(op, p, scalar as f32))),
+        CpuStorage::F32(v) => {
+            let s = scalar as f32;
+            CpuStorage::F32(with_f32_op!(op, f => map1(v, layout, |p| f(p, s))))
+        }
         CpuStorage::F16(v) => {
             let s = f16::from_f64(scalar).to_f32();
             CpuStorage::F16(map1(v, layout, |p| f16::from_f32(binary_f32(op, p.to_f32(), s))))

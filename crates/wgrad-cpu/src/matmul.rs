@@ -83,21 +83,35 @@ fn gemm_batched<T: Copy + Default + 'static + Send + Sync>(
 
 /// `dst [m, n] = a [m, k] @ b [k, n]` (f32) on the calling thread; `a` and `b` are
 /// (data, row stride, column stride), `dst` is contiguous.
-pub(crate) fn gemm_f32(
+pub(crate) fn gemm_f32(m: usize, n: usize, k: usize, dst: &mut [f32], a: Strided, b: Strided) {
+    gemm_f32_acc(m, n, k, dst, a, b, false, 1.0);
+}
+
+/// An f32 matrix operand: (data, row stride, column stride).
+pub(crate) type Strided<'a> = (&'a [f32], usize, usize);
+
+/// [`gemm_f32`] computing `dst = scale * a @ b`, or `dst += scale * a @ b` with
+/// `accumulate`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_f32_acc(
     m: usize,
     n: usize,
     k: usize,
     dst: &mut [f32],
-    a: (&[f32], usize, usize),
-    b: (&[f32], usize, usize),
+    a: Strided,
+    b: Strided,
+    accumulate: bool,
+    scale: f32,
 ) {
-    let last = |rows: usize, cols: usize, (_, rs, cs): (&[f32], usize, usize)| (rows - 1) * rs + (cols - 1) * cs;
+    let last = |rows: usize, cols: usize, (_, rs, cs): Strided| (rows - 1) * rs + (cols - 1) * cs;
     if m == 0 || n == 0 {
         return;
     }
     assert!(dst.len() >= m * n, "gemm_f32: dst too small");
     if k == 0 {
-        dst[..m * n].fill(0.0);
+        if !accumulate {
+            dst[..m * n].fill(0.0);
+        }
         return;
     }
     assert!(last(m, k, a) < a.0.len() && last(k, n, b) < b.0.len(), "gemm_f32: operand out of bounds");
@@ -110,15 +124,15 @@ pub(crate) fn gemm_f32(
             dst.as_mut_ptr(),
             1,
             n as isize,
-            false,
+            accumulate,
             a.0.as_ptr(),
             a.2 as isize,
             a.1 as isize,
             b.0.as_ptr(),
             b.2 as isize,
             b.1 as isize,
-            0.0,
-            1.0,
+            if accumulate { 1.0 } else { 0.0 },
+            scale,
             false,
             false,
             false,

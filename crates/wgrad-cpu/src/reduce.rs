@@ -48,6 +48,10 @@ fn reduce_rows<T: WithDType>(op: ReduceOp, v: &[T], outer: &Layout, inner: &Layo
     let n = inner.numel();
     let contiguous = inner.rank() <= 1 && inner.strides().first().is_none_or(|&s| s == 1);
     let offsets: Vec<usize> = if contiguous { Vec::new() } else { inner.indices().collect() };
+    let kept_run = outer.rank() == 1 && outer.strides()[0] == 1 && outer.numel() > 0;
+    if matches!(op, ReduceOp::Sum | ReduceOp::Mean) && !contiguous && n > 0 && kept_run {
+        return column_sums(op, v, outer, &offsets);
+    }
     let row = |&base: &usize| -> f64 {
         if n == 0 {
             // An empty run (sum 0, mean NaN); `base` may lie past the end of an empty storage.
@@ -63,6 +67,22 @@ fn reduce_rows<T: WithDType>(op: ReduceOp, v: &[T], outer: &Layout, inner: &Layo
     } else {
         bases.iter().map(row).collect()
     }
+}
+
+/// Sum or mean over rows when the kept elements are one contiguous run (a bias gradient:
+/// `[N, C]` summed over N): whole rows are added into f64 accumulators, a loop that
+/// vectorises, instead of gathering each output's strided column.
+fn column_sums<T: WithDType>(op: ReduceOp, v: &[T], outer: &Layout, row_offsets: &[usize]) -> Vec<f64> {
+    let (start, width) = (outer.offset(), outer.dims()[0]);
+    let mut acc = vec![0.0f64; width];
+    for &o in row_offsets {
+        acc.iter_mut().zip(&v[start + o..start + o + width]).for_each(|(a, x)| *a += x.to_f64());
+    }
+    if op == ReduceOp::Mean {
+        let n = row_offsets.len() as f64;
+        acc.iter_mut().for_each(|a| *a /= n);
+    }
+    acc
 }
 
 /// NaN is treated as larger than everything for max/argmax and smaller for min/argmin,
@@ -109,6 +129,9 @@ mod tests {
         assert_eq!(reduce(ReduceOp::Max, &x, &l, &[0]), CpuStorage::F32(vec![4.0, 5.0, 6.0]));
         assert_eq!(reduce(ReduceOp::ArgMin, &x, &l, &[1]), CpuStorage::U32(vec![0, 1]));
         assert_eq!(reduce(ReduceOp::Mean, &x, &l, &[0, 1]), CpuStorage::F32(vec![3.5]));
+        // Column sums (kept dim contiguous): the row-adding path.
+        assert_eq!(reduce(ReduceOp::Sum, &x, &l, &[0]), CpuStorage::F32(vec![5.0, 7.0, 9.0]));
+        assert_eq!(reduce(ReduceOp::Mean, &x, &l, &[0]), CpuStorage::F32(vec![2.5, 3.5, 4.5]));
         let t = l.transpose(0, 1);
         assert_eq!(reduce(ReduceOp::ArgMax, &x, &t, &[1]), CpuStorage::U32(vec![1, 0, 1]));
     }
