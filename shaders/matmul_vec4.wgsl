@@ -1,8 +1,8 @@
 // Batched matrix multiply, register-blocked with vec4 loads: out[b] = A[b] @ B[b].
 //
-// Each invocation computes an 8 x 16 block of outputs (two groups of 4 rows, four
+// Each invocation computes a 16 x 16 block of outputs (four groups of 4 rows, four
 // groups of 4 columns) held in registers, walking K four at a time: per step it loads
-// two 4x4 blocks of A and four 4x4 blocks of B as vec4s (24 loads) for 512 FMAs, with
+// four 4x4 blocks of A and four 4x4 blocks of B as vec4s (32 loads) for 1024 FMAs, with
 // no shared memory. On software adapters (lavapipe), where every load is a per-lane
 // loop, this FMA-to-load ratio is what matters; shared-memory tiling measured slower.
 //
@@ -23,8 +23,8 @@
 
 override WG_X: u32 = 8;
 override WG_Y: u32 = 8;
-const ROWS: u32 = 8;
-const COLS: u32 = 16;
+const ROWS: u32 = 16;
+const COLS: u32 = 32;
 
 struct Params {
     m: u32,
@@ -57,13 +57,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     // every load stays in range (stores are masked below).
     let r_hi = params.m - 4u;
     let c_hi = params.n - 4u;
-    let rg = vec2<u32>(min(row0, r_hi), min(row0 + 4u, r_hi));
-    let cg = vec4<u32>(min(col0, c_hi), min(col0 + 4u, c_hi), min(col0 + 8u, c_hi), min(col0 + 12u, c_hi));
-    var acc: array<array<vec4<f32>, 4>, 8>;
+    let rg = vec4<u32>(min(row0, r_hi), min(row0 + 4u, r_hi), min(row0 + 8u, r_hi), min(row0 + 12u, r_hi));
+    var cg: array<u32, 8>;
+    for (var g = 0u; g < 8u; g++) {
+        cg[g] = min(col0 + 4u * g, c_hi);
+    }
+    var acc: array<array<vec4<f32>, 8>, 16>;
     for (var k = 0u; k < params.k; k += 4u) {
         let a0 = load_a(rg.x, k, a_base);
         let a1 = load_a(rg.y, k, a_base);
-        for (var g = 0u; g < 4u; g++) {
+        let a2 = load_a(rg.z, k, a_base);
+        let a3 = load_a(rg.w, k, a_base);
+        for (var g = 0u; g < 8u; g++) {
             let bm = load_b(cg[g], k, b_base);
             acc[0][g] += bm * a0[0];
             acc[1][g] += bm * a0[1];
@@ -73,15 +78,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             acc[5][g] += bm * a1[1];
             acc[6][g] += bm * a1[2];
             acc[7][g] += bm * a1[3];
+            acc[8][g] += bm * a2[0];
+            acc[9][g] += bm * a2[1];
+            acc[10][g] += bm * a2[2];
+            acc[11][g] += bm * a2[3];
+            acc[12][g] += bm * a3[0];
+            acc[13][g] += bm * a3[1];
+            acc[14][g] += bm * a3[2];
+            acc[15][g] += bm * a3[3];
         }
     }
     let out_base = batch * params.m * params.n;
     for (var r = 0u; r < ROWS; r++) {
         // Row r of the block was loaded from clamped group start rg[r / 4].
-        let row = select(rg.x, rg.y, r >= 4u) + r % 4u;
+        let row = rg[r / 4u] + r % 4u;
         let intended = row0 + r;
         if (intended < params.m && row == intended) {
-            for (var g = 0u; g < 4u; g++) {
+            for (var g = 0u; g < 8u; g++) {
                 let col = cg[g];
                 if (col0 + g * 4u < params.n && col == col0 + g * 4u) {
                     let o = out_base + row * params.n + col;

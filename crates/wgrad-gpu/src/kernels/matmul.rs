@@ -246,7 +246,7 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
     }
     if let Some((ax, bx)) = vec4 {
         let workgroups = match v {
-            Variant::RegisterBlocked => [n.div_ceil(16 * WG as usize), m.div_ceil(8 * WG as usize), batch],
+            Variant::RegisterBlocked => [n.div_ceil(32 * WG as usize), m.div_ceil(16 * WG as usize), batch],
             Variant::Tiled => [n.div_ceil(128), m.div_ceil(128), batch],
             Variant::FewRows => unreachable!("launched above"),
         };
