@@ -3,7 +3,7 @@
 //! cargo run --release --example char_lstm                     # fetches the text on first use
 //! cargo run --release --example char_lstm -- --device gpu --limit 20000 --epochs 1   # smoke run
 //!
-//! Embedding(chars, 64) -> LSTM(64 -> 256, 2 layers, batch_first) -> Linear(256 -> chars);
+//! Embedding(chars, 64) -> LSTM(64 -> 512, 2 layers, batch_first) -> Linear(512 -> chars);
 //! cross-entropy on the next character; Adam with gradient-norm clipping and a cosine
 //! learning-rate decay over the run. Training is
 //! truncated back-propagation through time: the text is cut into `batch` parallel streams
@@ -40,7 +40,7 @@ struct Args {
     #[arg(long, default_value_t = 250)]
     steps: usize,
     /// LSTM hidden size
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 512)]
     hidden: usize,
     /// Validation characters scored each epoch
     #[arg(long, default_value_t = 65536)]

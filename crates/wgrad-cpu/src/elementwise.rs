@@ -15,6 +15,7 @@ use wgrad_core::{DType, Layout, WithDType};
 const PARALLEL_MIN: usize = 1 << 16;
 
 /// The f32 formula of each unary op; `s` is the op's scalar (the exponent of `PowScalar`).
+#[inline]
 pub fn unary_f32(op: UnaryOp, x: f32, s: f32) -> f32 {
     match op {
         UnaryOp::Neg => -x,
@@ -50,6 +51,7 @@ pub fn unary_f32(op: UnaryOp, x: f32, s: f32) -> f32 {
 }
 
 /// The derivative of each unary op at `x`, times the incoming gradient `g`.
+#[inline]
 pub fn unary_grad_f32(op: UnaryOp, x: f32, g: f32, s: f32) -> f32 {
     match op {
         UnaryOp::Neg => -g,
@@ -258,7 +260,13 @@ fn fill_rows<O: Copy + Default + Send>(numel: usize, len: usize, fill: impl Fn(u
 pub fn unary(op: UnaryOp, scalar: f64, x: &CpuStorage, layout: &Layout) -> CpuStorage {
     let s = scalar as f32;
     match x {
-        CpuStorage::F32(v) => CpuStorage::F32(map1(v, layout, |x| unary_f32(op, x, s))),
+        // The hot ones get their own loops (a `match` per element keeps them scalar).
+        CpuStorage::F32(v) => CpuStorage::F32(match op {
+            UnaryOp::Relu => map1(v, layout, |x| unary_f32(UnaryOp::Relu, x, s)),
+            UnaryOp::Tanh => map1(v, layout, fastmath::tanh),
+            UnaryOp::Neg => map1(v, layout, |x| -x),
+            _ => map1(v, layout, |x| unary_f32(op, x, s)),
+        }),
         CpuStorage::F16(v) => CpuStorage::F16(map1(v, layout, |x| f16::from_f32(unary_f32(op, x.to_f32(), s)))),
         CpuStorage::U32(v) => CpuStorage::U32(map1(v, layout, |x| unary_i64(op, x as i64) as u32)),
         CpuStorage::I32(v) => CpuStorage::I32(map1(v, layout, |x| unary_i64(op, x as i64) as i32)),
@@ -269,9 +277,11 @@ pub fn unary(op: UnaryOp, scalar: f64, x: &CpuStorage, layout: &Layout) -> CpuSt
 pub fn unary_grad(op: UnaryOp, scalar: f64, x: &CpuStorage, lx: &Layout, g: &CpuStorage, lg: &Layout) -> CpuStorage {
     let s = scalar as f32;
     match (x, g) {
-        (CpuStorage::F32(x), CpuStorage::F32(g)) => {
-            CpuStorage::F32(map2(x, lx, g, lg, |a, b| unary_grad_f32(op, a, b, s)))
-        }
+        (CpuStorage::F32(x), CpuStorage::F32(g)) => CpuStorage::F32(match op {
+            UnaryOp::Relu => map2(x, lx, g, lg, |a, b| unary_grad_f32(UnaryOp::Relu, a, b, s)),
+            UnaryOp::Tanh => map2(x, lx, g, lg, |a, b| unary_grad_f32(UnaryOp::Tanh, a, b, s)),
+            _ => map2(x, lx, g, lg, |a, b| unary_grad_f32(op, a, b, s)),
+        }),
         (CpuStorage::F16(x), CpuStorage::F16(g)) => {
             CpuStorage::F16(map2(x, lx, g, lg, |a, b| f16::from_f32(unary_grad_f32(op, a.to_f32(), b.to_f32(), s))))
         }

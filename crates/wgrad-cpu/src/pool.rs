@@ -40,22 +40,29 @@ pub fn adaptive_bin(i: usize, n: usize, size: usize) -> (usize, usize) {
 pub fn max_pool2d(x: &[f32], planes: usize, hw: [usize; 2], p: &Pool2d) -> (Vec<f32>, Vec<u32>) {
     let [oh, ow] = p.output_hw(hw);
     let mut out = vec![(0.0f32, 0u32); planes * oh * ow];
+    // The column windows are the same on every output row: computed once.
+    let columns: Vec<(usize, usize)> = (0..ow)
+        .map(|j| {
+            let (w0, w1, _) = window(j, p.kernel[1], p.stride[1], p.padding[1], hw[1]);
+            (w0, w1)
+        })
+        .collect();
     for_planes(&mut out, oh * ow, |plane, o| {
         let xp = &x[plane * hw[0] * hw[1]..(plane + 1) * hw[0] * hw[1]];
-        for (i, slot) in o.iter_mut().enumerate() {
-            let (h0, h1, _) = window(i / ow, p.kernel[0], p.stride[0], p.padding[0], hw[0]);
-            let (w0, w1, _) = window(i % ow, p.kernel[1], p.stride[1], p.padding[1], hw[1]);
-            let (mut best, mut arg) = (f32::NEG_INFINITY, h0 * hw[1] + w0);
-            for ih in h0..h1 {
-                for iw in w0..w1 {
-                    let v = xp[ih * hw[1] + iw];
-                    if v > best || v.is_nan() {
-                        best = v;
-                        arg = ih * hw[1] + iw;
+        for (r, out_row) in o.chunks_mut(ow.max(1)).enumerate() {
+            let (h0, h1, _) = window(r, p.kernel[0], p.stride[0], p.padding[0], hw[0]);
+            for (slot, &(w0, w1)) in out_row.iter_mut().zip(&columns) {
+                let (mut best, mut arg) = (f32::NEG_INFINITY, h0 * hw[1] + w0);
+                for ih in h0..h1 {
+                    for (iw, &v) in xp[ih * hw[1] + w0..ih * hw[1] + w1].iter().enumerate() {
+                        if v > best || v.is_nan() {
+                            best = v;
+                            arg = ih * hw[1] + w0 + iw;
+                        }
                     }
                 }
+                *slot = (best, arg as u32);
             }
-            *slot = (best, arg as u32);
         }
     });
     out.into_iter().unzip()
