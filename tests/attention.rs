@@ -9,8 +9,21 @@ use wgrad::{Device, Tensor};
 #[test]
 fn fused_attention_matches_the_composed_reference() {
     let Some(gpu) = common::gpu() else { return };
+    // Both forward kernels on this adapter: the vec4 four-row one (the default on software
+    // adapters, head dims that are multiples of 4) and the one-row one (every head dim).
+    for one_row in [false, true] {
+        wgrad::gpu::kernels::attention::force_vec4(Some(!one_row));
+        check_fused_against_composed(&gpu);
+    }
+    wgrad::gpu::kernels::attention::force_vec4(None);
+}
+
+fn check_fused_against_composed(gpu: &Device) {
+    let gpu = gpu.clone();
     let cpu = Device::cpu();
-    for (b, h, lq, lk, e) in [(1, 1, 1, 1, 4), (2, 3, 5, 7, 8), (1, 2, 33, 17, 64), (1, 1, 4, 70, 128)] {
+    let shapes =
+        [(1, 1, 1, 1, 4), (2, 3, 5, 7, 8), (1, 2, 33, 17, 64), (1, 1, 4, 70, 128), (2, 2, 9, 21, 6), (1, 1, 6, 40, 20)];
+    for (b, h, lq, lk, e) in shapes {
         let q = Tensor::randn([b, h, lq, e], 1, &cpu);
         let k = Tensor::randn([b, h, lk, e], 2, &cpu);
         let v = Tensor::randn([b, h, lk, e], 3, &cpu);

@@ -39,6 +39,7 @@ shader_file!(SOFTMAX_BACKWARD, "softmax_backward.wgsl");
 shader_file!(LAYER_NORM, "layer_norm.wgsl");
 shader_file!(LAYER_NORM_BACKWARD, "layer_norm_backward.wgsl");
 shader_file!(ATTENTION, "attention.wgsl");
+shader_file!(ATTENTION_VEC4, "attention_vec4.wgsl");
 shader_file!(ATTENTION_BACKWARD_DQ, "attention_backward_dq.wgsl");
 shader_file!(ATTENTION_BACKWARD_DKDV, "attention_backward_dkdv.wgsl");
 shader_file!(ADAM, "adam.wgsl");
@@ -77,6 +78,7 @@ pub const ALL: &[ShaderFile] = &[
     GRU_CELL,
     GRU_CELL_BACKWARD,
     ATTENTION,
+    ATTENTION_VEC4,
     ATTENTION_BACKWARD_DQ,
     ATTENTION_BACKWARD_DKDV,
     ADAM,

@@ -99,6 +99,9 @@ pub fn all_variants() -> Vec<(String, String)> {
             out.push((format!("gru_cell_backward {d}"), rnn::gru_backward_source(d)));
             for m in [attention::MaskKind::None, attention::MaskKind::Keep, attention::MaskKind::Additive] {
                 out.push((format!("attention {m:?} {d}"), attention::source(d, m)));
+                if d == DType::F32 {
+                    out.push((format!("attention_vec4 {m:?}"), attention::vec4_source(m)));
+                }
                 for pass in [attention_backward::Pass::Dq, attention_backward::Pass::DkDv] {
                     let name = format!("attention_backward {pass:?} {m:?} {d}");
                     out.push((name, attention_backward::source(pass, d, m)));
