@@ -113,6 +113,21 @@ impl Mat {
 
 /// `dst [m, n] (row-major) = (accumulate ? dst : 0) + a [m, k] @ b [k, n]`.
 fn gemm(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, [m, k, n]: [usize; 3], parallel: bool) {
+    gemm_into(dst, n as isize, 1, accumulate, a, b, [m, k, n], parallel);
+}
+
+/// [`gemm`] with the destination's row and column strides given.
+#[allow(clippy::too_many_arguments)]
+fn gemm_into(
+    dst: &mut [f32],
+    dst_rs: isize,
+    dst_cs: isize,
+    accumulate: bool,
+    a: Mat,
+    b: Mat,
+    [m, k, n]: [usize; 3],
+    parallel: bool,
+) {
     assert!(dst.len() >= m * n);
     if m == 0 || n == 0 {
         return;
@@ -137,8 +152,8 @@ fn gemm(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, [m, k, n]: [usize; 3]
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            dst_cs,
+            dst_rs,
             accumulate,
             a.ptr,
             a.cs,
@@ -191,7 +206,18 @@ pub fn conv2d(x: &[f32], w: &[f32], bias: Option<&[f32]>, d: &Conv2dDims) -> Vec
                 &col
             };
             let wg = &w[g * og * k..(g + 1) * og * k];
-            gemm(yg, bias.is_some(), Mat::rows(wg, k), Mat::rows(cols, p), [og, k, p], parallel);
+            // As y^T [p, og] = cols^T [p, k] @ w^T [k, og], written through y's strides: the
+            // long dim (pixels) is the GEMM's M, where its microkernel is efficient.
+            gemm_into(
+                yg,
+                1,
+                p as isize,
+                bias.is_some(),
+                Mat::transposed(cols, p),
+                Mat::transposed(wg, k),
+                [p, k, og],
+                parallel,
+            );
         }
     });
     y
@@ -241,7 +267,7 @@ pub fn conv2d_grad_weight(dy: &[f32], x: &[f32], d: &Conv2dDims) -> Vec<f32> {
                 };
                 let dyg = &dy[(ni * d.o + g * og) * p..][..og * p];
                 let dwg = &mut dw[g * og * k..(g + 1) * og * k];
-                gemm(dwg, true, Mat::rows(dyg, p), Mat::transposed(cols, p), [og, p, k], parallel);
+                gemm_into(dwg, 1, k as isize, true, Mat::rows(cols, p), Mat::transposed(dyg, p), [k, p, og], parallel);
             }
         }
         dw
