@@ -52,12 +52,25 @@ fn reduce_rows<T: WithDType>(op: ReduceOp, v: &[T], outer: &Layout, inner: &Layo
     if matches!(op, ReduceOp::Sum | ReduceOp::Mean) && !contiguous && n > 0 && kept_run {
         return column_sums(op, v, outer, &offsets);
     }
+    // Sums over several contiguous runs (a conv bias gradient: [N, C, H*W] over N and
+    // H*W) add each run as a slice.
+    let run = inner.dims().last().copied().filter(|_| inner.strides().last() == Some(&1)).unwrap_or(1);
+    let runs: Vec<usize> = offsets.iter().copied().step_by(run.max(1)).collect();
+    let sum_runs = matches!(op, ReduceOp::Sum | ReduceOp::Mean) && run >= 16 && !contiguous;
     let row = |&base: &usize| -> f64 {
         if n == 0 {
             // An empty run (sum 0, mean NaN); `base` may lie past the end of an empty storage.
             reduce_run(op, std::iter::empty())
         } else if contiguous {
             reduce_run(op, v[base..base + n].iter().map(|x| x.to_f64()))
+        } else if sum_runs {
+            let sum: f64 =
+                runs.iter().map(|&o| v[base + o..base + o + run].iter().map(|x| x.to_f64()).sum::<f64>()).sum();
+            if op == ReduceOp::Mean {
+                sum / n as f64
+            } else {
+                sum
+            }
         } else {
             reduce_run(op, offsets.iter().map(|&o| v[base + o].to_f64()))
         }
