@@ -572,3 +572,32 @@ fn multihead_attention_takes_pytorch_masks_and_returns_weights() {
             .all(|(q, r)| r.iter().enumerate().all(|(k, v)| (k <= q && k < 3) || *v == 0.0)));
     }
 }
+
+#[test]
+fn linear_edge_shapes_and_contiguous_weight_gradient() {
+    for dev in devices() {
+        // A 1-D input: [in] -> [out].
+        let lin = seeded(3, || nn::Linear::new(4, 3, &dev));
+        let x = input(&[4], 4, &dev);
+        let y = lin.forward(&x);
+        assert_eq!(y.dims(), &[3]);
+        // The input is not tracked: no gradient for it, and the weight's is contiguous
+        // like the weight (the optimizer reads it without a copy).
+        let g = y.sum_all().backward().unwrap();
+        assert!(g.get(&x).is_none());
+        let gw = g.get(&lin.weight.tensor()).unwrap();
+        assert!(gw.is_contiguous() && gw.dims() == [3, 4]);
+        assert_close(
+            &gw,
+            &Tensor::ones([3, 1], DType::F32, &dev).matmul(&x.reshape([1, 4])),
+            1e-6,
+            1e-6,
+            "outer product",
+        );
+        // No input features: the output is the bias.
+        let empty = seeded(5, || nn::Linear::new(0, 2, &dev));
+        let y = empty.forward(&Tensor::zeros([3, 0], DType::F32, &dev));
+        let b = empty.bias.as_ref().unwrap().tensor().to_vec::<f32>().unwrap();
+        assert_eq!(y.to_vec::<f32>().unwrap(), [b.clone(), b.clone(), b].concat());
+    }
+}

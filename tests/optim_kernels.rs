@@ -55,3 +55,50 @@ fn gpu_steps_match_cpu_steps_with_every_option() {
         common::assert_close(&runs[1].1, &runs[0].1, 1e-6, 1e-5, "state");
     }
 }
+
+#[test]
+fn many_tensors_per_launch_match_one_at_a_time() {
+    // More tensors than one launch takes (6 on Vulkan), of odd sizes, one empty, one
+    // gradient a transposed view and one parameter a view with an offset: the multi-tensor
+    // launches give what one-tensor steps give, on both devices.
+    let cpu = Device::cpu();
+    let shapes: [&[usize]; 9] = [&[5, 7], &[1], &[0], &[3, 4, 2], &[17], &[2, 2], &[64], &[9, 3], &[1, 1]];
+    for dev in common::devices() {
+        for amsgrad in [false, true] {
+            let rows = if amsgrad { 3 } else { 2 };
+            let mut params: Vec<Tensor> =
+                shapes.iter().enumerate().map(|(i, s)| Tensor::randn(s.to_vec(), i as u64, &dev)).collect();
+            // A parameter that is a view into a bigger buffer, at an offset.
+            params[4] = Tensor::randn([40], 99, &dev).narrow(0, 3, 17);
+            let mut states: Vec<Tensor> =
+                params.iter().map(|p| Tensor::zeros([rows, p.numel()], DType::F32, &dev)).collect();
+            let (mut singles, mut single_states) = (params.clone(), states.clone());
+            for step in 1..=3u64 {
+                let grads: Vec<Tensor> = params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| match i {
+                        // [9, 3] as the transpose of a [3, 9] tensor.
+                        7 => Tensor::randn([3, 9], 50 + step, &dev).t(),
+                        _ => Tensor::randn(p.dims().to_vec(), 20 * step + i as u64, &dev),
+                    })
+                    .collect();
+                let h = hyper(step, amsgrad, 0.01, 0.0);
+                let items: Vec<_> = params.iter().zip(&grads).zip(&states).map(|((p, g), s)| (p, g, s)).collect();
+                let updates = Tensor::adam_step_many(&items, &h);
+                assert_eq!(updates.len(), params.len());
+                (params, states) = updates.into_iter().map(|u| (u.param, u.state)).unzip();
+                for i in 0..singles.len() {
+                    let u = singles[i].adam_step(&grads[i], &single_states[i], &h);
+                    (singles[i], single_states[i]) = (u.param, u.state);
+                }
+            }
+            for i in 0..params.len() {
+                assert_eq!(params[i].dims(), shapes[i], "shape of parameter {i}");
+                let what = format!("parameter {i} amsgrad={amsgrad} on {dev:?}");
+                common::assert_close(&params[i].to_device(&cpu), &singles[i].to_device(&cpu), 1e-7, 1e-6, &what);
+                common::assert_close(&states[i].to_device(&cpu), &single_states[i].to_device(&cpu), 1e-7, 1e-6, &what);
+            }
+        }
+    }
+}

@@ -17,7 +17,8 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
     let (inner, out) = (w.dims()[1], w.dims()[0]);
     let mut out_dims = x.dims()[..x.rank() - 1].to_vec();
     out_dims.push(out);
-    let x2 = x.reshape([x.numel() / inner.max(1), inner]);
+    let rows: usize = x.dims()[..x.rank() - 1].iter().product();
+    let x2 = x.reshape([rows, inner]);
     let y = crate::no_grad(|| x2.matmul(&w.t()));
     // Its own node, so that the weight's gradient is computed as g^T x: contiguous
     // [out, in] like the weight (through `w.t()` it would arrive transposed, and the
