@@ -42,6 +42,8 @@ shader_file!(ATTENTION, "attention.wgsl");
 shader_file!(ATTENTION_VEC4, "attention_vec4.wgsl");
 shader_file!(ATTENTION_BACKWARD_DQ, "attention_backward_dq.wgsl");
 shader_file!(ATTENTION_BACKWARD_DKDV, "attention_backward_dkdv.wgsl");
+shader_file!(ATTENTION_BACKWARD_DQ_VEC4, "attention_backward_dq_vec4.wgsl");
+shader_file!(ATTENTION_BACKWARD_DKDV_VEC4, "attention_backward_dkdv_vec4.wgsl");
 shader_file!(ADAM, "adam.wgsl");
 shader_file!(LSTM_CELL, "lstm_cell.wgsl");
 shader_file!(LSTM_CELL_BACKWARD, "lstm_cell_backward.wgsl");
@@ -81,6 +83,8 @@ pub const ALL: &[ShaderFile] = &[
     ATTENTION_VEC4,
     ATTENTION_BACKWARD_DQ,
     ATTENTION_BACKWARD_DKDV,
+    ATTENTION_BACKWARD_DQ_VEC4,
+    ATTENTION_BACKWARD_DKDV_VEC4,
     ADAM,
     CONV2D,
     CONV2D_PACK,

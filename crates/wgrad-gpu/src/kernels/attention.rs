@@ -99,9 +99,9 @@ pub(crate) fn prelude(dtype: DType, bindings: &[(&str, &str, &str)], mask: MaskK
 /// applies. For tests that must run both on one adapter.
 static FORCED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
-/// Forces the forward kernel for the whole process: `Some(true)` the vec4 four-row kernel
-/// (where the head dim and offsets allow it), `Some(false)` the one-row kernel, `None`
-/// by adapter class (vec4 on software adapters).
+/// Forces the attention kernels (forward and backward) for the whole process:
+/// `Some(true)` the vec4 four-row kernels (where the head dim and offsets allow them),
+/// `Some(false)` the one-row kernels, `None` by adapter class (vec4 on software adapters).
 pub fn force_vec4(v: Option<bool>) {
     let code = match v {
         None => 0,
@@ -109,6 +109,19 @@ pub fn force_vec4(v: Option<bool>) {
         Some(true) => 2,
     };
     FORCED.store(code, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether the vec4 kernels (four rows per invocation, vec4 loads over the head dim) run:
+/// f32, a head dim and operand offsets that are multiples of 4, and a software adapter
+/// (where they are 1.5-2x faster; hardware GPUs keep the one-row kernels, not measured
+/// against them yet) or [`force_vec4`].
+pub(crate) fn use_vec4(gpu: &GpuDevice, dtype: DType, e: usize, offsets: &[usize]) -> bool {
+    let fits = dtype == DType::F32 && e.is_multiple_of(4) && offsets.iter().all(|o| o.is_multiple_of(4));
+    fits && match FORCED.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => gpu.ctx.is_software(),
+    }
 }
 
 /// The module of shaders/attention_vec4.wgsl (f32, head dim a multiple of 4).
@@ -182,18 +195,7 @@ pub fn attention(
     if let Some((m, _)) = &mask {
         buffers.push(m.buffer);
     }
-    // The vec4 kernel (four query rows per invocation, vec4 loads over the head dim) is
-    // ~3x faster on lavapipe; on hardware GPUs it is not measured yet, so they keep the
-    // one-row kernel.
-    let fits = q.dtype == DType::F32
-        && e.is_multiple_of(4)
-        && [q.layout.offset(), k.layout.offset(), v.layout.offset()].iter().all(|o| o.is_multiple_of(4));
-    let vec4 = fits
-        && match FORCED.load(std::sync::atomic::Ordering::Relaxed) {
-            1 => false,
-            2 => true,
-            _ => gpu.ctx.is_software(),
-        };
+    let vec4 = use_vec4(gpu, q.dtype, e, &[q.layout.offset(), k.layout.offset(), v.layout.offset()]);
     for (from, to) in chunks(lk, e) {
         (params.chunk_from, params.chunk_to) = (u(from), u(to));
         if vec4 {

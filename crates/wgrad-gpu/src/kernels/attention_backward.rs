@@ -2,7 +2,7 @@
 //! shaders/attention_backward_dkdv.wgsl (CPU reference: the composed gradient in wgrad's
 //! functional::attention, which the tests compare against).
 
-use super::attention::{chunks, grid, prelude, MaskKind, MAX_HEAD_DIM};
+use super::attention::{chunks, grid, prelude, use_vec4, MaskKind, MAX_HEAD_DIM};
 use super::{to_u32, Operand};
 use crate::shaders::{self, ShaderFile};
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
@@ -39,18 +39,21 @@ pub enum Pass {
 }
 
 impl Pass {
-    fn file(self) -> ShaderFile {
-        match self {
-            Pass::Dq => shaders::ATTENTION_BACKWARD_DQ,
-            Pass::DkDv => shaders::ATTENTION_BACKWARD_DKDV,
+    fn file(self, vec4: bool) -> ShaderFile {
+        match (self, vec4) {
+            (Pass::Dq, false) => shaders::ATTENTION_BACKWARD_DQ,
+            (Pass::DkDv, false) => shaders::ATTENTION_BACKWARD_DKDV,
+            (Pass::Dq, true) => shaders::ATTENTION_BACKWARD_DQ_VEC4,
+            (Pass::DkDv, true) => shaders::ATTENTION_BACKWARD_DKDV_VEC4,
         }
     }
 }
 
-/// The WGSL module of `pass` for element type `dtype` and mask kind.
-pub fn source(pass: Pass, dtype: DType, mask: MaskKind) -> String {
-    let bindings: &[(&str, &str, &str)] = match pass {
-        Pass::Dq => &[
+/// The WGSL module of `pass` for element type `dtype` and mask kind; `vec4`: the
+/// four-rows-per-invocation variant (f32 only), which reads every tensor as vec4s.
+pub fn source(pass: Pass, dtype: DType, mask: MaskKind, vec4: bool) -> String {
+    let mut bindings: Vec<(&str, &str, &str)> = match pass {
+        Pass::Dq => vec![
             ("dq", "T", "read_write"),
             ("stats", "f32", "read_write"),
             ("q", "T", "read"),
@@ -59,7 +62,7 @@ pub fn source(pass: Pass, dtype: DType, mask: MaskKind) -> String {
             ("d_out", "T", "read"),
             ("out", "T", "read"),
         ],
-        Pass::DkDv => &[
+        Pass::DkDv => vec![
             ("dk", "T", "read_write"),
             ("dv", "T", "read_write"),
             ("stats", "f32", "read"),
@@ -68,8 +71,14 @@ pub fn source(pass: Pass, dtype: DType, mask: MaskKind) -> String {
             ("v", "T", "read"),
             ("d_out", "T", "read"),
         ],
-    };
-    shaders::compose(&[dtype], &prelude(dtype, bindings, mask), pass.file())
+    }
+    .to_vec();
+    if vec4 {
+        for binding in bindings.iter_mut().filter(|b| b.0 != "stats") {
+            binding.1 = "vec4<f32>";
+        }
+    }
+    shaders::compose(&[dtype], &prelude(dtype, &bindings, mask), pass.file(vec4))
 }
 
 /// What the forward saved, with the output gradient: everything the backward reads.
@@ -136,6 +145,8 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
         (Pass::Dq, vec![&dq, saved.stats, q, k, v, d_out.buffer, saved.out], lq, lk),
         (Pass::DkDv, vec![&dk, &dv, saved.stats, q, k, v, d_out.buffer], lk, lq),
     ];
+    let offsets = [saved.q.layout.offset(), saved.k.layout.offset(), saved.v.layout.offset(), d_out.layout.offset()];
+    let vec4 = use_vec4(gpu, dtype, e, &offsets);
     for (pass, mut buffers, rows, walk) in passes {
         if let Some((m, _)) = &saved.mask {
             buffers.push(m.buffer);
@@ -143,12 +154,12 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
         for (from, to) in chunks(walk, e) {
             (params.chunk_from, params.chunk_to) = (u(from), u(to));
             gpu.launch(KernelLaunch {
-                key: format!("attention_backward|{pass:?}|{}|{kind:?}", dtype.name()),
-                source: &|| source(pass, dtype, kind),
+                key: format!("attention_backward|{pass:?}|{}|{kind:?}|vec4={vec4}", dtype.name()),
+                source: &|| source(pass, dtype, kind, vec4),
                 params: bytemuck::bytes_of(&params),
                 buffers: &buffers,
                 uses_errors: false,
-                workgroups: grid(rows, batch * heads),
+                workgroups: grid(if vec4 { rows.div_ceil(4) } else { rows }, batch * heads),
             });
         }
     }

@@ -104,7 +104,11 @@ pub fn all_variants() -> Vec<(String, String)> {
                 }
                 for pass in [attention_backward::Pass::Dq, attention_backward::Pass::DkDv] {
                     let name = format!("attention_backward {pass:?} {m:?} {d}");
-                    out.push((name, attention_backward::source(pass, d, m)));
+                    out.push((name, attention_backward::source(pass, d, m, false)));
+                    if d == DType::F32 {
+                        let name = format!("attention_backward vec4 {pass:?} {m:?}");
+                        out.push((name, attention_backward::source(pass, d, m, true)));
+                    }
                 }
             }
             for log in [false, true] {
