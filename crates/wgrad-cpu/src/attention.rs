@@ -162,18 +162,29 @@ fn weights(p: &mut [f32], b: Block, d: AttentionDims, bias: Option<ScoreBias>, c
 
 /// Softmax of one row of scores; a row of all -inf becomes NaN.
 fn softmax_in_place(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = lanes(row, f32::NEG_INFINITY, |m, x| if x > m { x } else { m });
     if max == f32::NEG_INFINITY {
         row.fill(f32::NAN);
         return;
     }
-    let mut sum = 0.0;
-    for x in row.iter_mut() {
-        *x = fastmath::exp(*x - max);
-        sum += *x;
-    }
-    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|x| *x = fastmath::exp(*x - max));
+    let inv = 1.0 / lanes(row, 0.0, |s, x| s + x);
     row.iter_mut().for_each(|x| *x *= inv);
+}
+
+/// Folds `v` with `f` in 8 independent lanes (then folds the lanes), so the loop
+/// vectorises; a single running value would serialise it.
+fn lanes(v: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [init; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] = f(acc[i], c[i]);
+        }
+    }
+    let folded = acc.iter().fold(init, |a, &x| f(a, x));
+    rest.iter().fold(folded, |a, &x| f(a, x))
 }
 
 #[cfg(test)]
