@@ -196,26 +196,20 @@ pub fn attention(
         buffers.push(m.buffer);
     }
     let vec4 = use_vec4(gpu, q.dtype, e, &[q.layout.offset(), k.layout.offset(), v.layout.offset()]);
+    let (key, rows) = match vec4 {
+        true => (format!("attention_vec4|{kind:?}"), lq.div_ceil(4)),
+        false => (format!("attention|{}|{kind:?}", q.dtype.name()), lq),
+    };
+    let module = || if vec4 { vec4_source(kind) } else { source(q.dtype, kind) };
     for (from, to) in chunks(lk, e) {
         (params.chunk_from, params.chunk_to) = (u(from), u(to));
-        if vec4 {
-            gpu.launch(KernelLaunch {
-                key: format!("attention_vec4|{kind:?}"),
-                source: &|| vec4_source(kind),
-                params: bytemuck::bytes_of(&params),
-                buffers: &buffers,
-                uses_errors: false,
-                workgroups: grid(lq.div_ceil(4), batch * heads),
-            });
-            continue;
-        }
         gpu.launch(KernelLaunch {
-            key: format!("attention|{}|{kind:?}", q.dtype.name()),
-            source: &|| source(q.dtype, kind),
+            key: key.clone(),
+            source: &module,
             params: bytemuck::bytes_of(&params),
             buffers: &buffers,
             uses_errors: false,
-            workgroups: grid(lq, batch * heads),
+            workgroups: grid(rows, batch * heads),
         });
     }
     (out, stats)
