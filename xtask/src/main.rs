@@ -56,8 +56,9 @@ fn bench_check() -> Result<()> {
     run("cargo", &["run", "--quiet", "--example", "bench", "--", "--quick", "--check", "--device", device])
 }
 
-/// The demos' smoke runs: one short epoch of each on a small slice of its real data
-/// (fetched on first use), on the CPU device and on the GPU, failing unless the loss falls.
+/// The demos' smoke runs: one short epoch of each training demo on a small slice of its
+/// real data (fetched on first use), on the CPU device and on the GPU, failing unless the
+/// loss falls; then `device_info`.
 /// Each takes well under a minute on two cores, lavapipe included.
 const SMOKE_RUNS: &[(&str, &[&str])] = &[
     ("mnist", &["--limit", "768"]),
@@ -103,7 +104,8 @@ fn demo_smoke() -> Result<()> {
     }
     resume_smoke(&out)?;
     let _ = std::fs::remove_dir_all(&out);
-    Ok(())
+    // The sixth demo lists the adapters and what Device::best() picks.
+    run("cargo", &["run", "--quiet", "--example", "device_info"])
 }
 
 /// `--resume` continues exactly: 2 epochs in one run and 1 epoch + a resumed second give
