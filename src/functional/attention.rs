@@ -239,7 +239,7 @@ fn fused(gpu: &GpuDevice, q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, sc
     let out = Tensor::from_gpu(out, [b, h, lq, e], q.dtype(), q.device());
     let stats = Tensor::from_gpu(stats, [b, h, lq, 2], DType::F32, q.device());
     let (qs, ks, vs, os) = (qc.detach(), kc.detach(), vc.detach(), out.detach());
-    let composed_backward = std::env::var("WGRAD_ATTENTION_BACKWARD").is_ok_and(|v| v == "composed");
+    let composed_backward = composed_forced(true);
     let saved_mask = SavedMask::new(mask);
     out.record("scaled_dot_product_attention", &[&qc, &kc, &vc], move |d_out| {
         if composed_backward {
@@ -270,6 +270,17 @@ fn fused(gpu: &GpuDevice, q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, sc
     })
 }
 
+/// `WGRAD_ATTENTION=composed` (the CPU's forward) and `WGRAD_ATTENTION_BACKWARD=composed`
+/// (the GPU's backward) select the composed path for comparisons; read once per process,
+/// not on every call.
+fn composed_forced(backward: bool) -> bool {
+    use std::sync::OnceLock;
+    static FORWARD: OnceLock<bool> = OnceLock::new();
+    static BACKWARD: OnceLock<bool> = OnceLock::new();
+    let (cell, var) = if backward { (&BACKWARD, "WGRAD_ATTENTION_BACKWARD") } else { (&FORWARD, "WGRAD_ATTENTION") };
+    *cell.get_or_init(|| std::env::var(var).is_ok_and(|v| v == "composed"))
+}
+
 /// Attention output [B, H, Lq, E] for q [B, H, Lq, E], k and v [B, H, Lk, E];
 /// `scale` None means 1/sqrt(E). On a GPU, f32 with E <= 128 runs the fused kernels
 /// (forward and backward); everything else runs the composed reference.
@@ -295,9 +306,7 @@ pub fn scaled_dot_product_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: At
         {
             fused(gpu, q, k, v, mask, scale)
         }
-        None if q.dtype() == DType::F32 && std::env::var("WGRAD_ATTENTION").map_or(true, |v| v != "composed") => {
-            cpu_fused(q, k, v, mask, scale)
-        }
+        None if q.dtype() == DType::F32 && !composed_forced(false) => cpu_fused(q, k, v, mask, scale),
         _ => composed(q, k, v, mask, scale),
     }
 }

@@ -6,6 +6,7 @@
 //! wgrad's functional::attention is the reference it is tested against.
 
 use crate::fastmath;
+use crate::matmul::{gemm_f32, Mat};
 use rayon::prelude::*;
 use wgrad_core::Layout;
 
@@ -62,7 +63,15 @@ pub fn attention(
             let p = &mut p[..rows * lk];
             weights(p, Block { bh, first, q, k }, d, bias, causal, scale);
             // out[first..first + rows] [rows, E] = p [rows, Lk] @ v [Lk, E]
-            crate::matmul::gemm_f32(rows, e, lk, &mut out[first * e..(first + rows) * e], (p, lk, 1), (v, e, 1));
+            gemm_f32(
+                (&mut out[first * e..(first + rows) * e], e, 1),
+                Mat::rows(p, lk),
+                Mat::rows(v, e),
+                [rows, lk, e],
+                false,
+                1.0,
+                false,
+            );
         }
     });
     out
@@ -108,9 +117,25 @@ pub fn attention_backward(
             }
             let (d_out_block, q_block) = (&d_out[first * e..(first + rows) * e], &q[first * e..(first + rows) * e]);
             // dv [Lk, E] += p^T [Lk, rows] @ d_out [rows, E]
-            crate::matmul::gemm_f32_acc(lk, e, rows, dv, (p, 1, lk), (d_out_block, e, 1), true, 1.0);
+            gemm_f32(
+                (&mut dv[..], e, 1),
+                Mat::transposed(p, lk),
+                Mat::rows(d_out_block, e),
+                [lk, rows, e],
+                true,
+                1.0,
+                false,
+            );
             // dp [rows, Lk] = d_out [rows, E] @ v^T [E, Lk]
-            crate::matmul::gemm_f32(rows, lk, e, ds, (d_out_block, e, 1), (v, 1, e));
+            gemm_f32(
+                (&mut ds[..], lk, 1),
+                Mat::rows(d_out_block, e),
+                Mat::transposed(v, e),
+                [rows, e, lk],
+                false,
+                1.0,
+                false,
+            );
             // ds = p * (dp - rowsum(p * dp)): the gradient of the scaled, masked scores.
             for (p_row, ds_row) in p.chunks(lk).zip(ds.chunks_mut(lk)) {
                 let dot: f32 = p_row.iter().zip(ds_row.iter()).map(|(a, b)| a * b).sum();
@@ -118,9 +143,17 @@ pub fn attention_backward(
             }
             // dq [rows, E] = scale * ds [rows, Lk] @ k [Lk, E]
             let dq_block = &mut dq[first * e..(first + rows) * e];
-            crate::matmul::gemm_f32_acc(rows, e, lk, dq_block, (ds, lk, 1), (k, e, 1), false, scale);
+            gemm_f32((dq_block, e, 1), Mat::rows(ds, lk), Mat::rows(k, e), [rows, lk, e], false, scale, false);
             // dk [Lk, E] += scale * ds^T [Lk, rows] @ q [rows, E]
-            crate::matmul::gemm_f32_acc(lk, e, rows, dk, (ds, 1, lk), (q_block, e, 1), true, scale);
+            gemm_f32(
+                (&mut dk[..], e, 1),
+                Mat::transposed(ds, lk),
+                Mat::rows(q_block, e),
+                [lk, rows, e],
+                true,
+                scale,
+                false,
+            );
         }
     });
     [dq, dk, dv]
@@ -141,7 +174,15 @@ fn weights(p: &mut [f32], b: Block, d: AttentionDims, bias: Option<ScoreBias>, c
     let (lk, e) = (d.lk, d.e);
     let rows = p.len() / lk;
     // p [rows, Lk] = scale * q[first..first + rows] [rows, E] @ k^T [E, Lk]
-    crate::matmul::gemm_f32_acc(rows, lk, e, p, (&b.q[b.first * e..], e, 1), (b.k, 1, e), false, scale);
+    gemm_f32(
+        (&mut p[..], lk, 1),
+        Mat::rows(&b.q[b.first * e..], e),
+        Mat::transposed(b.k, e),
+        [rows, e, lk],
+        false,
+        scale,
+        false,
+    );
     for (r, row) in p.chunks_mut(lk).enumerate() {
         let i = b.first + r;
         if let Some(ScoreBias { data, layout }) = bias {

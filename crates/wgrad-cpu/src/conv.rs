@@ -8,6 +8,7 @@
 //!   grad weight  dW_g [Og, K] += dy_g [Og, P] @ col^T [P, K], summed over the batch
 //! where col[(c, kh, kw), (oh, ow)] = x[c, oh*s - p + kh*d, ow*s - p + kw*d] (0 in the padding).
 
+use crate::matmul::{gemm_f32, Mat};
 use rayon::prelude::*;
 use wgrad_core::params::Conv2dDims;
 
@@ -94,81 +95,9 @@ fn col2im(col: &[f32], d: &Conv2dDims, x: &mut [f32]) {
     });
 }
 
-/// A strided row-major matrix view for [`gemm`]: element (i, j) at `ptr[i * rs + j * cs]`.
-#[derive(Clone, Copy)]
-struct Mat {
-    ptr: *const f32,
-    rs: isize,
-    cs: isize,
-}
-
-impl Mat {
-    fn rows(s: &[f32], cols: usize) -> Mat {
-        Mat { ptr: s.as_ptr(), rs: cols as isize, cs: 1 }
-    }
-    fn transposed(s: &[f32], cols: usize) -> Mat {
-        Mat { ptr: s.as_ptr(), rs: 1, cs: cols as isize }
-    }
-}
-
-/// `dst [m, n] (row-major) = (accumulate ? dst : 0) + a [m, k] @ b [k, n]`.
+/// Row-major `dst [m, n] = (accumulate ? dst : 0) + a [m, k] @ b [k, n]`.
 fn gemm(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, [m, k, n]: [usize; 3], parallel: bool) {
-    gemm_into(dst, n as isize, 1, accumulate, a, b, [m, k, n], parallel);
-}
-
-/// [`gemm`] with the destination's row and column strides given.
-#[allow(clippy::too_many_arguments)]
-fn gemm_into(
-    dst: &mut [f32],
-    dst_rs: isize,
-    dst_cs: isize,
-    accumulate: bool,
-    a: Mat,
-    b: Mat,
-    [m, k, n]: [usize; 3],
-    parallel: bool,
-) {
-    assert!(dst.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            dst[..m * n].fill(0.0);
-        }
-        return;
-    }
-    let threads = rayon::current_num_threads();
-    let parallelism = if parallel && m * n * k >= 64 * 64 * 64 && threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    // Safety: the callers build `a` and `b` over slices holding m x k and k x n elements
-    // at the given strides, and dst holds m x n.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            dst_cs,
-            dst_rs,
-            accumulate,
-            a.ptr,
-            a.cs,
-            a.rs,
-            b.ptr,
-            b.cs,
-            b.rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
+    gemm_f32((dst, n, 1), a, b, [m, k, n], accumulate, 1.0, parallel);
 }
 
 /// Runs `f(batch item, its output chunk)` over the batch: in parallel across items, or
@@ -208,16 +137,8 @@ pub fn conv2d(x: &[f32], w: &[f32], bias: Option<&[f32]>, d: &Conv2dDims) -> Vec
             let wg = &w[g * og * k..(g + 1) * og * k];
             // As y^T [p, og] = cols^T [p, k] @ w^T [k, og], written through y's strides: the
             // long dim (pixels) is the GEMM's M, where its microkernel is efficient.
-            gemm_into(
-                yg,
-                1,
-                p as isize,
-                bias.is_some(),
-                Mat::transposed(cols, p),
-                Mat::transposed(wg, k),
-                [p, k, og],
-                parallel,
-            );
+            let (a, b) = (Mat::transposed(cols, p), Mat::transposed(wg, k));
+            gemm_f32((yg, 1, p), a, b, [p, k, og], bias.is_some(), 1.0, parallel);
         }
     });
     y
@@ -267,7 +188,8 @@ pub fn conv2d_grad_weight(dy: &[f32], x: &[f32], d: &Conv2dDims) -> Vec<f32> {
                 };
                 let dyg = &dy[(ni * d.o + g * og) * p..][..og * p];
                 let dwg = &mut dw[g * og * k..(g + 1) * og * k];
-                gemm_into(dwg, 1, k as isize, true, Mat::rows(cols, p), Mat::transposed(dyg, p), [k, p, og], parallel);
+                let (a, b) = (Mat::rows(cols, p), Mat::transposed(dyg, p));
+                gemm_f32((dwg, 1, k), a, b, [k, p, og], true, 1.0, parallel);
             }
         }
         dw

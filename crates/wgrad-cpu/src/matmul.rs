@@ -81,40 +81,63 @@ fn gemm_batched<T: Copy + Default + 'static + Send + Sync>(
     out
 }
 
-/// `dst [m, n] = a [m, k] @ b [k, n]` (f32) on the calling thread; `a` and `b` are
-/// (data, row stride, column stride), `dst` is contiguous.
-pub(crate) fn gemm_f32(m: usize, n: usize, k: usize, dst: &mut [f32], a: Strided, b: Strided) {
-    gemm_f32_acc(m, n, k, dst, a, b, false, 1.0);
+/// An f32 matrix view: element (i, j) at `data[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Mat<'a> {
+    pub data: &'a [f32],
+    pub rs: usize,
+    pub cs: usize,
 }
 
-/// An f32 matrix operand: (data, row stride, column stride).
-pub(crate) type Strided<'a> = (&'a [f32], usize, usize);
+impl<'a> Mat<'a> {
+    /// Row-major rows of `cols` elements.
+    pub fn rows(data: &'a [f32], cols: usize) -> Mat<'a> {
+        Mat { data, rs: cols, cs: 1 }
+    }
 
-/// [`gemm_f32`] computing `dst = scale * a @ b`, or `dst += scale * a @ b` with
-/// `accumulate`.
+    /// The transpose of row-major rows of `cols` elements.
+    pub fn transposed(data: &'a [f32], cols: usize) -> Mat<'a> {
+        Mat { data, rs: 1, cs: cols }
+    }
+
+    /// True if a `rows` x `cols` matrix lies inside the slice.
+    fn holds(&self, rows: usize, cols: usize) -> bool {
+        (rows - 1) * self.rs + (cols - 1) * self.cs < self.data.len()
+    }
+}
+
+/// The f32 GEMM every CPU kernel calls: `dst = scale * a [m, k] @ b [k, n]`, or
+/// `dst += ...` with `accumulate`. `dst` is `(data, row stride, column stride)` over a
+/// dense m x n block (row-major or transposed). With `parallel`, big products run on
+/// rayon's pool; callers already parallel over batch items or heads pass false.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_f32_acc(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    a: Strided,
-    b: Strided,
+pub(crate) fn gemm_f32(
+    dst: (&mut [f32], usize, usize),
+    a: Mat,
+    b: Mat,
+    [m, k, n]: [usize; 3],
     accumulate: bool,
     scale: f32,
+    parallel: bool,
 ) {
-    let last = |rows: usize, cols: usize, (_, rs, cs): Strided| (rows - 1) * rs + (cols - 1) * cs;
+    let (dst, dst_rs, dst_cs) = dst;
     if m == 0 || n == 0 {
         return;
     }
-    assert!(dst.len() >= m * n, "gemm_f32: dst too small");
+    assert!(dst.len() >= m * n && (m - 1) * dst_rs + (n - 1) * dst_cs < dst.len(), "gemm_f32: dst out of bounds");
     if k == 0 {
         if !accumulate {
             dst[..m * n].fill(0.0);
         }
         return;
     }
-    assert!(last(m, k, a) < a.0.len() && last(k, n, b) < b.0.len(), "gemm_f32: operand out of bounds");
+    assert!(a.holds(m, k) && b.holds(k, n), "gemm_f32: operand out of bounds");
+    let threads = rayon::current_num_threads();
+    let parallelism = if parallel && m * n * k >= 64 * 64 * 64 && threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
     // Safety: the asserts above keep every index the kernel touches inside the slices.
     unsafe {
         gemm::gemm(
@@ -122,21 +145,21 @@ pub(crate) fn gemm_f32_acc(
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            dst_cs as isize,
+            dst_rs as isize,
             accumulate,
-            a.0.as_ptr(),
-            a.2 as isize,
-            a.1 as isize,
-            b.0.as_ptr(),
-            b.2 as isize,
-            b.1 as isize,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
             if accumulate { 1.0 } else { 0.0 },
             scale,
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         );
     }
 }
