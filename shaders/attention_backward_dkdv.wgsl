@@ -14,34 +14,13 @@
 //
 // q, k, v, d_out are contiguous [B, H, L, E] views (offsets allowed); dk and dv are
 // contiguous from 0. The mask is any broadcast view of [B, H, Lq, Lk] given by 4 strides.
-// The prelude supplies: alias T; bindings dk (1), dv (2), stats (3, f32), q (4), k (5),
+// The prelude supplies: the Params block (attention.rs: PARAMS_WGSL) at binding 0;
+// alias T; bindings dk (1), dv (2), stats (3, f32), q (4), k (5),
 // v (6), d_out (7), [mask (8)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
 
 override WG: u32 = 64;
 const MAX_E: u32 = 128u;
 const EMPTY_ROW: f32 = 3.4028234e38;
-
-struct Params {
-    batch: u32,
-    heads: u32,
-    lq: u32,
-    lk: u32,
-    e: u32,
-    scale: f32,
-    causal: u32,
-    mask_offset: u32,
-    mask_strides: vec4<u32>,
-    q_offset: u32,
-    k_offset: u32,
-    v_offset: u32,
-    d_out_offset: u32,
-    chunk_from: u32,
-    chunk_to: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 
 @compute @workgroup_size(WG)
 fn main(

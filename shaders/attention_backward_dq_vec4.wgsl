@@ -4,35 +4,14 @@
 // serves four queries, and vec4s over the head dim. Rows past the end repeat the last
 // row (computed, never stored).
 //
-// The prelude supplies: bindings dq (1, vec4<f32>), stats (2, f32, read_write), q, k, v,
+// The prelude supplies: the Params block (attention.rs: PARAMS_WGSL) at binding 0;
+// bindings dq (1, vec4<f32>), stats (2, f32, read_write), q, k, v,
 // d_out, out (3-7, vec4<f32>), [mask (8)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
 
 override WG: u32 = 64;
 const ROWS: u32 = 4u;
 const MAX_E4: u32 = 32u;
 const EMPTY_ROW: f32 = 3.4028234e38;
-
-struct Params {
-    batch: u32,
-    heads: u32,
-    lq: u32,
-    lk: u32,
-    e: u32,
-    scale: f32,
-    causal: u32,
-    mask_offset: u32,
-    mask_strides: vec4<u32>,
-    q_offset: u32,
-    k_offset: u32,
-    v_offset: u32,
-    d_out_offset: u32,
-    chunk_from: u32,
-    chunk_to: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 
 @compute @workgroup_size(WG)
 fn main(

@@ -13,7 +13,8 @@
 // no key keeps m = NEG_BIG, correction 1 and l = 0. Stats, chunking and the output are
 // exactly as in attention.wgsl, so the backward kernels read either.
 //
-// The prelude supplies: bindings out (1, array<vec4<f32>>), stats (2, f32), q, k, v
+// The prelude supplies: the Params block (attention.rs: PARAMS_WGSL) at binding 0;
+// bindings out (1, array<vec4<f32>>), stats (2, f32), q, k, v
 // (3-5, array<vec4<f32>>), [mask (6)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
 
 override WG: u32 = 64;
@@ -23,28 +24,6 @@ const KB: u32 = 16u;
 const MAX_E4: u32 = 32u;
 const NEG_BIG: f32 = -3.4028234e38;
 const EMPTY_ROW: f32 = 3.4028234e38;
-
-struct Params {
-    batch: u32,
-    heads: u32,
-    lq: u32,
-    lk: u32,
-    e: u32,
-    scale: f32,
-    causal: u32,
-    mask_offset: u32,
-    mask_strides: vec4<u32>,
-    q_offset: u32,
-    k_offset: u32,
-    v_offset: u32,
-    chunk_from: u32,
-    chunk_to: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 
 @compute @workgroup_size(WG)
 fn main(

@@ -2,32 +2,11 @@
 //! shaders/attention_backward_dkdv.wgsl (CPU reference: the composed gradient in wgrad's
 //! functional::attention, which the tests compare against).
 
-use super::attention::{chunks, grid, prelude, use_vec4, MaskKind, MAX_HEAD_DIM};
+use super::attention::{chunks, grid, prelude, use_vec4, MaskKind, Params, MAX_HEAD_DIM};
 use super::{to_u32, Operand};
 use crate::shaders::{self, ShaderFile};
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    batch: u32,
-    heads: u32,
-    lq: u32,
-    lk: u32,
-    e: u32,
-    scale: f32,
-    causal: u32,
-    mask_offset: u32,
-    mask_strides: [u32; 4],
-    q_offset: u32,
-    k_offset: u32,
-    v_offset: u32,
-    d_out_offset: u32,
-    chunk_from: u32,
-    chunk_to: u32,
-    _pad: [u32; 2],
-}
 
 /// The two backward passes, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
