@@ -31,15 +31,8 @@ fn check_fused_against_composed(gpu: &Device) {
         let keep: Vec<u32> = (0..b * lk).map(|i| u32::from(i % lk == 0 || i % 3 != 1)).collect();
         let keep = Tensor::from_vec(keep, [b, 1, 1, lk], &cpu);
         let additive = Tensor::randn([1, 1, lq, lk], 4, &cpu);
-        let masks: Vec<(&str, AttnMask)> = vec![
-            ("none", AttnMask::None),
-            ("causal", AttnMask::Causal),
-            ("keep", AttnMask::Keep(&keep)),
-            ("keep+causal", AttnMask::KeepCausal(&keep)),
-            ("additive", AttnMask::Additive(&additive)),
-        ];
         let (kg, ag) = (keep.to_device(&gpu), additive.to_device(&gpu));
-        for (name, cpu_mask) in masks {
+        for (name, cpu_mask) in every_mask(&keep, &additive) {
             let gpu_mask = match cpu_mask {
                 AttnMask::Keep(_) => AttnMask::Keep(&kg),
                 AttnMask::KeepCausal(_) => AttnMask::KeepCausal(&kg),
@@ -87,13 +80,7 @@ fn cpu_fused_forward_matches_the_composed_path() {
         let k = Tensor::randn([b, h, lk, e], 21, &cpu);
         let v = Tensor::randn([b, h, lk, e], 22, &cpu);
         let (keep, additive) = mask_tensors(&mut rng, b, lq, lk, i % 2 == 1);
-        for (name, mask) in [
-            ("none", AttnMask::None),
-            ("causal", AttnMask::Causal),
-            ("keep", AttnMask::Keep(&keep)),
-            ("keep+causal", AttnMask::KeepCausal(&keep)),
-            ("additive", AttnMask::Additive(&additive)),
-        ] {
+        for (name, mask) in every_mask(&keep, &additive) {
             let fused = F::scaled_dot_product_attention(&q, &k, &v, mask, Some(0.3));
             let (composed, _) = F::scaled_dot_product_attention_with_weights(&q, &k, &v, mask, Some(0.3));
             // Rows that see no key are NaN on both paths.
@@ -119,13 +106,7 @@ fn cpu_fused_backward_matches_the_composed_path() {
         let keep: Vec<u32> = (0..b * lq * lk).map(|i| u32::from(i % lk == 0 || rng.range(0, 3) != 0)).collect();
         let keep = Tensor::from_vec(keep, [b, 1, lq, lk], &cpu);
         let additive = Tensor::randn([1, 1, lq, lk], 34, &cpu);
-        for (name, mask) in [
-            ("none", AttnMask::None),
-            ("causal", AttnMask::Causal),
-            ("keep", AttnMask::Keep(&keep)),
-            ("keep+causal", AttnMask::KeepCausal(&keep)),
-            ("additive", AttnMask::Additive(&additive)),
-        ] {
+        for (name, mask) in every_mask(&keep, &additive) {
             let grads = |composed: bool| {
                 let (qt, kt, vt) = (q.requires_grad(), k.requires_grad(), v.requires_grad());
                 let out = if composed {
@@ -181,6 +162,17 @@ fn weights_path_and_causal_rows() {
         let fused = F::scaled_dot_product_attention(&q, &k, &v, AttnMask::Causal, Some(0.5));
         assert_close(&fused.to_device(&cpu), &out.to_device(&cpu), 1e-5, 1e-5, "fused vs weights path");
     }
+}
+
+/// Every mask kind, named: none, causal, a keep-mask, keep + causal, an additive mask.
+fn every_mask<'a>(keep: &'a Tensor, additive: &'a Tensor) -> [(&'static str, AttnMask<'a>); 5] {
+    [
+        ("none", AttnMask::None),
+        ("causal", AttnMask::Causal),
+        ("keep", AttnMask::Keep(keep)),
+        ("keep+causal", AttnMask::KeepCausal(keep)),
+        ("additive", AttnMask::Additive(additive)),
+    ]
 }
 
 /// Largest |a - e| over max |e| (at least 1e-6): the error relative to the gradient's scale.

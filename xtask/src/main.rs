@@ -46,13 +46,17 @@ fn ci() -> Result<()> {
     Ok(())
 }
 
+/// True when WGRAD_SKIP_GPU=1 asks to run without a GPU adapter.
+fn gpu_skipped() -> bool {
+    std::env::var("WGRAD_SKIP_GPU").is_ok_and(|v| v == "1")
+}
+
 /// Every benchmark workload once (`bench --quick --check`, dev profile): each GPU
 /// workload's first result must match the CPU's (1e-3 relative), so kernel and
 /// dispatch-count work cannot silently break what the benchmarks measure. Its timings
 /// mean nothing here (unoptimised host code); `cargo xtask bench` measures.
 fn bench_check() -> Result<()> {
-    let skip_gpu = std::env::var("WGRAD_SKIP_GPU").is_ok_and(|v| v == "1");
-    let device = if skip_gpu { "cpu" } else { "gpu" };
+    let device = if gpu_skipped() { "cpu" } else { "gpu" };
     run("cargo", &["run", "--quiet", "--example", "bench", "--", "--quick", "--check", "--device", device])
 }
 
@@ -88,7 +92,7 @@ const SMOKE_RUNS: &[(&str, &[&str])] = &[
 /// Runs every [`SMOKE_RUNS`] entry for one epoch on each device.
 fn demo_smoke() -> Result<()> {
     let mut devices = vec!["cpu"];
-    if !std::env::var("WGRAD_SKIP_GPU").is_ok_and(|v| v == "1") {
+    if !gpu_skipped() {
         devices.push("gpu");
     }
     let out = std::env::temp_dir().join(format!("wgrad-smoke-{}", std::process::id()));
@@ -153,7 +157,7 @@ fn quiet_mesa() {
 /// GPU tests need an adapter. Without one, install Mesa's software Vulkan when we can
 /// (root on Debian/Ubuntu), otherwise say what to install.
 fn ensure_gpu_adapter() -> Result<()> {
-    if std::env::var("WGRAD_SKIP_GPU").is_ok_and(|v| v == "1") {
+    if gpu_skipped() {
         eprintln!("xtask ci: WGRAD_SKIP_GPU=1, GPU tests will be skipped");
         return Ok(());
     }
