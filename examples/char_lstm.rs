@@ -54,6 +54,7 @@ struct Args {
 }
 
 /// Embedding -> 2-layer LSTM -> Linear, with PyTorch's child names.
+#[derive(Module)]
 struct CharLstm {
     embedding: nn::Embedding,
     lstm: nn::Lstm,
@@ -64,6 +65,11 @@ struct CharLstm {
 type State = (Tensor, Tensor);
 
 impl CharLstm {
+    /// Logits `[B * T, chars]` of ids `[B, T]` from a zero state.
+    fn forward(&self, ids: &Tensor) -> Tensor {
+        self.step(ids, None).0
+    }
+
     fn new(chars: usize, hidden: usize, dev: &Device) -> CharLstm {
         CharLstm {
             embedding: nn::Embedding::new(chars, 64, dev),
@@ -77,17 +83,6 @@ impl CharLstm {
         let (out, state) = self.lstm.forward_with_state(&self.embedding.forward(ids), state.map(|(h, c)| (h, c)));
         let d = out.dims().to_vec();
         (self.fc.forward(&out.reshape([d[0] * d[1], d[2]])), state)
-    }
-}
-
-impl Module for CharLstm {
-    /// Logits `[B * T, chars]` of ids `[B, T]` from a zero state.
-    fn forward(&self, ids: &Tensor) -> Tensor {
-        self.step(ids, None).0
-    }
-
-    fn children(&self) -> Vec<(String, &dyn Module)> {
-        vec![("embedding".into(), &self.embedding as &dyn Module), ("lstm".into(), &self.lstm), ("fc".into(), &self.fc)]
     }
 }
 
@@ -229,10 +224,10 @@ fn main() -> Result<()> {
     let model = CharLstm::new(tok.len(), args.hidden, &dev);
     let params = model.parameters();
     let mut opt = nn::Adam::new(params.clone(), nn::AdamConfig { lr, ..Default::default() });
+    // The learning rate follows a half cosine over all the steps, down to 5% of --lr.
+    let mut schedule = nn::CosineAnnealingLR::new(&mut opt, (epochs * args.steps).max(1), lr * 0.05);
     let mut history = History::new("val_bpc", false);
     let (first_epoch, _step) = common::resume::restore(c.resume, &out, &model, &mut opt, &mut history)?;
-    // The learning rate follows a half cosine over all the steps, down to 5% of --lr.
-    let mut schedule = nn::CosineAnnealingLR::new(lr, (epochs * args.steps).max(1), lr * 0.05);
     schedule.set_last_step((first_epoch - 1) * args.steps);
     opt.set_lr(schedule.lr());
     let mut streams = Streams::new(train, batch);

@@ -20,8 +20,9 @@ use std::time::Instant;
 use wgrad::functional as F;
 use wgrad::nn::{self, LrScheduler};
 use wgrad::{DType, Device, Tensor};
-use wgrad_data::batch::{batch_shape, Batches};
+use wgrad_data::batch::{self, batch_shape, Batches};
 use wgrad_data::mnist::{self, Dataset};
+use wgrad_data::DataLoader;
 
 #[derive(Parser, Debug)]
 #[command(about = "Train the seed CNN on digits (MNIST) or Fashion-MNIST")]
@@ -125,24 +126,25 @@ fn main() -> Result<()> {
     let model = common::seed_cnn::seed_cnn(&dev);
     let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr: args.lr, ..Default::default() });
     std::fs::create_dir_all(&args.out)?;
+    // The learning rate follows a half cosine over the epochs, stepped after each one.
+    let mut schedule = nn::CosineAnnealingLR::new(&mut opt, args.epochs.max(1), 0.0);
     let mut history = History::new("test_accuracy", true);
     let (first_epoch, _step) =
         common::resume::restore(args.resume, Path::new(&args.out), &model, &mut opt, &mut history)?;
-    // The learning rate follows a half cosine over the epochs, stepped after each one.
-    let mut schedule = nn::CosineAnnealingLR::new(args.lr, args.epochs.max(1), 0.0);
     schedule.set_last_step(first_epoch - 1);
     opt.set_lr(schedule.lr());
+    // Batches are shuffled (a new order every epoch) and assembled on a background thread
+    // while the device works.
+    let loader = DataLoader::from_arc(train.clone(), args.batch_size).shuffle(args.seed * 1000).collate(batch::collate);
     for epoch in first_epoch..=args.epochs {
         let epoch_start = Instant::now();
-        let batches = train.len().div_ceil(args.batch_size);
+        let batches = loader.len();
         let bar = ProgressBar::new(batches as u64).with_style(
             ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg} [{elapsed}<{eta}]").unwrap(),
         );
         bar.set_prefix(format!("{epoch}/{}", args.epochs));
         let (mut loss_sum, mut loss_count) = (0.0, 0usize);
-        // Batches are shuffled and assembled on a background thread while the device works.
-        let shuffled = Batches::new(train.clone(), args.batch_size, Some(args.seed * 1000 + epoch as u64));
-        for (b, batch) in shuffled.prefetch().enumerate() {
+        for (b, batch) in loader.epoch(epoch as u64).enumerate() {
             let (x, y) = to_tensors(batch, &dev);
             let loss = F::cross_entropy(&model.forward(&x), &y, F::Reduction::Mean, 0.0);
             let grads = loss.backward()?;

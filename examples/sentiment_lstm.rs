@@ -34,6 +34,7 @@ struct Args {
 }
 
 /// Embedding -> LSTM -> last real hidden state -> Linear, with PyTorch's child names.
+#[derive(Module)]
 struct SentimentLstm {
     embedding: nn::Embedding,
     lstm: nn::Lstm,
@@ -41,6 +42,13 @@ struct SentimentLstm {
 }
 
 impl SentimentLstm {
+    /// Logits of unpadded `[B, T]` ids (the last column is every sentence's last word).
+    fn forward(&self, ids: &Tensor) -> Tensor {
+        let (b, t) = (ids.dims()[0], ids.dims()[1]);
+        let last: Vec<u32> = (0..b).map(|i| (i * t + t - 1) as u32).collect();
+        self.logits(ids, &Tensor::from_vec(last, [b], ids.device()))
+    }
+
     fn new(vocab: usize, dev: &Device) -> SentimentLstm {
         SentimentLstm {
             embedding: nn::Embedding::new(vocab, 64, dev).with_padding_idx(0),
@@ -56,19 +64,6 @@ impl SentimentLstm {
         let out = self.lstm.forward(&self.embedding.forward(ids)); // [B, T, 64]
         let h = out.reshape([b * t, 64]).index_select(0, last); // [B, 64]
         self.fc.forward(&h).reshape([b])
-    }
-}
-
-impl Module for SentimentLstm {
-    /// Logits of unpadded `[B, T]` ids (the last column is every sentence's last word).
-    fn forward(&self, ids: &Tensor) -> Tensor {
-        let (b, t) = (ids.dims()[0], ids.dims()[1]);
-        let last: Vec<u32> = (0..b).map(|i| (i * t + t - 1) as u32).collect();
-        self.logits(ids, &Tensor::from_vec(last, [b], ids.device()))
-    }
-
-    fn children(&self) -> Vec<(String, &dyn Module)> {
-        vec![("embedding".into(), &self.embedding as &dyn Module), ("lstm".into(), &self.lstm), ("fc".into(), &self.fc)]
     }
 }
 

@@ -24,6 +24,7 @@ use wgrad::nn::{self, Module};
 use wgrad::{DType, Device, Tensor};
 use wgrad_data::batch::Prefetch;
 use wgrad_data::ts::{self, TsData};
+use wgrad_data::DataLoader;
 
 #[derive(Parser, Debug)]
 #[command(about = "Train an LSTM speaker classifier on JapaneseVowels")]
@@ -36,13 +37,22 @@ struct Args {
 }
 
 /// LSTM -> last real hidden state -> Linear, with PyTorch's child names.
+#[derive(Module)]
 struct SpeakerLstm {
     lstm: nn::Lstm,
     fc: nn::Linear,
+    #[module(skip)]
     hidden: usize,
 }
 
 impl SpeakerLstm {
+    /// Logits of unpadded `[B, T, dims]` frames.
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let (b, t) = (x.dims()[0], x.dims()[1]);
+        let last: Vec<u32> = (0..b).map(|i| (i * t + t - 1) as u32).collect();
+        self.logits(x, &Tensor::from_vec(last, [b], x.device()))
+    }
+
     fn new(dims: usize, hidden: usize, classes: usize, dev: &Device) -> SpeakerLstm {
         SpeakerLstm {
             lstm: nn::Lstm::new(dims, hidden, 1, dev).batch_first(true),
@@ -60,35 +70,22 @@ impl SpeakerLstm {
     }
 }
 
-impl Module for SpeakerLstm {
-    /// Logits of unpadded `[B, T, dims]` frames.
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let (b, t) = (x.dims()[0], x.dims()[1]);
-        let last: Vec<u32> = (0..b).map(|i| (i * t + t - 1) as u32).collect();
-        self.logits(x, &Tensor::from_vec(last, [b], x.device()))
-    }
-
-    fn children(&self) -> Vec<(String, &dyn Module)> {
-        vec![("lstm".into(), &self.lstm as &dyn Module), ("fc".into(), &self.fc)]
-    }
-}
-
 /// A batch: frames `[B, T, dims]` (flat), T, last-frame rows, labels.
 type Batch = (Vec<f32>, usize, Vec<u32>, Vec<u32>);
 
 /// Batches of `data` in a `seed`ed order (or stored order), assembled on a background thread.
 fn batches(data: &Arc<TsData>, batch_size: usize, seed: Option<u64>) -> Prefetch<Batch> {
-    let order = match seed {
-        Some(s) => wgrad_data::rng::permutation(data.len(), s),
-        None => (0..data.len()).collect(),
-    };
-    let chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+    // The samples are the series' indices; the collate pads a batch of them.
     let data = data.clone();
-    Prefetch::new(chunks.into_iter().map(move |idx| {
+    let loader = DataLoader::new((0..data.len()).collect::<Vec<usize>>(), batch_size).collate(move |idx| {
         let (x, t, lengths) = data.padded_batch(&idx);
         let last = lengths.iter().enumerate().map(|(b, &l)| (b * t + l - 1) as u32).collect();
         (x, t, last, idx.iter().map(|&i| data.labels[i]).collect())
-    }))
+    });
+    match seed {
+        Some(seed) => loader.shuffle(seed).epoch(0),
+        None => loader.epoch(0),
+    }
 }
 
 fn tensors((x, t, last, y): &Batch, dims: usize, dev: &Device) -> (Tensor, Tensor, Tensor) {

@@ -44,6 +44,7 @@ const HEADS: usize = 4;
 const FF: usize = 512;
 
 /// Embeddings -> encoder layers -> masked mean -> Linear, with PyTorch-style child names.
+#[derive(Module)]
 struct Encoder {
     tok_embedding: nn::Embedding,
     pos_embedding: nn::Embedding,
@@ -52,6 +53,14 @@ struct Encoder {
 }
 
 impl Encoder {
+    /// Logits of unpadded `[B, T]` ids.
+    fn forward(&self, ids: &Tensor) -> Tensor {
+        let (b, t) = (ids.dims()[0], ids.dims()[1]);
+        let keep = Tensor::from_vec(vec![1u32; b * t], [b, 1, 1, t], ids.device());
+        let weights = Tensor::full([b, t, 1], 1.0 / t as f64, DType::F32, ids.device());
+        self.logits(ids, &keep, &weights)
+    }
+
     fn new(vocab: usize, max_len: usize, dev: &Device) -> Encoder {
         Encoder {
             tok_embedding: nn::Embedding::new(vocab, D_MODEL, dev).with_padding_idx(0),
@@ -74,26 +83,6 @@ impl Encoder {
         }
         let pooled = x.mul(weights).sum(1, false); // [B, D]
         self.fc.forward(&pooled)
-    }
-}
-
-impl Module for Encoder {
-    /// Logits of unpadded `[B, T]` ids.
-    fn forward(&self, ids: &Tensor) -> Tensor {
-        let (b, t) = (ids.dims()[0], ids.dims()[1]);
-        let keep = Tensor::from_vec(vec![1u32; b * t], [b, 1, 1, t], ids.device());
-        let weights = Tensor::full([b, t, 1], 1.0 / t as f64, DType::F32, ids.device());
-        self.logits(ids, &keep, &weights)
-    }
-
-    fn children(&self) -> Vec<(String, &dyn Module)> {
-        let mut out = vec![
-            ("tok_embedding".to_string(), &self.tok_embedding as &dyn Module),
-            ("pos_embedding".to_string(), &self.pos_embedding),
-        ];
-        out.extend(self.layers.iter().enumerate().map(|(k, l)| (format!("layers.{k}"), l as &dyn Module)));
-        out.push(("fc".to_string(), &self.fc));
-        out
     }
 }
 
@@ -138,8 +127,7 @@ fn main() -> Result<()> {
     let model = Encoder::new(tok.len(), args.max_len, &dev);
     model.train();
     let mut opt = nn::AdamW::new(model.parameters(), nn::AdamWConfig { lr, ..Default::default() });
-    let mut schedule = nn::LinearLR::warmup(lr, args.warmup);
-    opt.set_lr(schedule.lr());
+    let mut schedule = nn::LinearLR::warmup(&mut opt, args.warmup);
     let mut history = History::new("test_accuracy", true);
     let (first_epoch, step) = common::resume::restore(c.resume, &out, &model, &mut opt, &mut history)?;
     schedule.set_last_step(step as usize);

@@ -1,6 +1,7 @@
 //! Devices: the CPU reference backend, or the process-wide GPU runtime.
 
-use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::cell::RefCell;
+use std::sync::{Arc, Once, OnceLock};
 use wgrad_core::{Error, Result};
 use wgrad_gpu::{DeviceType, GpuDevice};
 
@@ -19,9 +20,11 @@ pub type DeviceStats = wgrad_gpu::GpuStats;
 
 static GPU: OnceLock<std::result::Result<Arc<GpuDevice>, String>> = OnceLock::new();
 static ANNOUNCE: Once = Once::new();
-/// Errors found by CPU kernels in data (bad ids), returned by the next fallible call,
-/// the same way GPU kernels report them.
-static CPU_ERROR: Mutex<Option<Error>> = Mutex::new(None);
+thread_local! {
+    /// The first error a CPU kernel found in data (bad ids) on this thread, returned by
+    /// this thread's next readback or sync, the same way GPU kernels report them.
+    static CPU_ERROR: RefCell<Option<Error>> = const { RefCell::new(None) };
+}
 
 impl PartialEq for Device {
     fn eq(&self, other: &Self) -> bool {
@@ -99,7 +102,8 @@ impl Device {
     }
 
     /// Waits until all recorded work is done. Returns the first error reported since the
-    /// last check: a bad index found by a kernel, a wgpu error, an oversized tensor.
+    /// last check in ops this thread recorded: a bad index found by a kernel, a wgpu
+    /// error, an oversized tensor. Other threads' errors stay theirs.
     pub fn sync(&self) -> Result<()> {
         match self {
             Device::Cpu => take_cpu_error(),
@@ -141,16 +145,16 @@ impl Device {
     }
 }
 
-/// Records an error found by a CPU kernel (the first one wins).
+/// Records an error found by a CPU kernel on this thread (the first one wins).
 pub(crate) fn record_cpu_error(e: Error) {
-    let mut slot = CPU_ERROR.lock().unwrap();
-    if slot.is_none() {
-        *slot = Some(e);
-    }
+    CPU_ERROR.with_borrow_mut(|slot| {
+        slot.get_or_insert(e);
+    });
 }
 
+/// Returns (and clears) this thread's first pending CPU error.
 pub(crate) fn take_cpu_error() -> Result<()> {
-    match CPU_ERROR.lock().unwrap().take() {
+    match CPU_ERROR.take() {
         Some(e) => Err(e),
         None => Ok(()),
     }

@@ -14,9 +14,13 @@
 //! println!("{:?}", c.to_vec::<f32>().unwrap());
 //! ```
 
+// `#[derive(Module)]` names `::wgrad`; this lets the library use it too.
+extern crate self as wgrad;
+
 mod anomaly;
 mod autograd;
 mod device;
+mod display;
 pub mod functional;
 pub mod io;
 pub mod nn;

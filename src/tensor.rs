@@ -12,7 +12,11 @@ use wgrad_gpu::kernels::elementwise::{self, scalar_bits, Map};
 
 /// An n-dimensional array on a [`Device`]. Cloning is cheap (shared storage); views
 /// (reshape, transpose, narrow, expand, ...) share storage and only change the layout.
+///
+/// Every op returns a new tensor and leaves its inputs as they were, so a result that is
+/// not used is a mistake (`x.requires_grad();` alone does nothing): the compiler says so.
 #[derive(Clone)]
+#[must_use = "tensor ops return a new tensor and leave `self` unchanged; use the result"]
 pub struct Tensor(Arc<Inner>);
 
 struct Inner {
@@ -30,6 +34,7 @@ struct Inner {
 pub struct TensorId(u64);
 
 impl TensorId {
+    #[track_caller]
     fn next() -> TensorId {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         TensorId(NEXT.fetch_add(1, Ordering::Relaxed))
@@ -37,17 +42,20 @@ impl TensorId {
 }
 
 impl std::fmt::Debug for Tensor {
+    #[track_caller]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Tensor[{}, {}, {:?}]", self.shape(), self.dtype(), self.device())
     }
 }
 
 impl Tensor {
+    #[track_caller]
     pub(crate) fn from_parts(storage: Storage, layout: Layout, dtype: DType, device: Device) -> Tensor {
         Tensor(Arc::new(Inner { id: TensorId::next(), storage, layout, dtype, device, track: Track::None }))
     }
 
     /// The same tensor (shared storage, new identity) with gradient tracking `track`.
+    #[track_caller]
     pub(crate) fn with_track(&self, track: Track) -> Tensor {
         let i = &self.0;
         Tensor(Arc::new(Inner {
@@ -61,21 +69,25 @@ impl Tensor {
     }
 
     /// This tensor's identity (what [`crate::Gradients`] are keyed by).
+    #[track_caller]
     pub fn id(&self) -> TensorId {
         self.0.id
     }
 
+    #[track_caller]
     pub(crate) fn track(&self) -> &Track {
         &self.0.track
     }
 
     /// A new contiguous tensor from host storage, placed on the CPU.
+    #[track_caller]
     pub(crate) fn from_cpu(storage: CpuStorage, shape: impl Into<Shape>) -> Tensor {
         let dtype = storage.dtype();
         Tensor::from_parts(Storage::Cpu(Arc::new(storage)), Layout::contiguous(shape), dtype, Device::Cpu)
     }
 
     /// A new contiguous tensor over a GPU buffer.
+    #[track_caller]
     pub(crate) fn from_gpu(
         buffer: wgrad_gpu::PooledBuffer,
         shape: impl Into<Shape>,
@@ -87,16 +99,19 @@ impl Tensor {
 
     /// The same storage seen through another layout (no gradient tracking: view ops
     /// record their own backward rule).
+    #[track_caller]
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
         Tensor::from_parts(self.0.storage.clone(), layout, self.0.dtype, self.0.device.clone())
     }
 
+    #[track_caller]
     pub(crate) fn storage(&self) -> &Storage {
         &self.0.storage
     }
 
     /// Builds a tensor from host data. Panics if `data.len()` differs from the shape's
     /// element count, or if the device cannot hold the dtype (f16 without SHADER_F16).
+    #[track_caller]
     pub fn from_vec<T: WithDType + wgrad_cpu::HostElem>(
         data: Vec<T>,
         shape: impl Into<Shape>,
@@ -115,6 +130,7 @@ impl Tensor {
 
     /// Moves host storage to `device`. An upload that fails (too large) is reported by
     /// the next sync/readback and leaves a placeholder.
+    #[track_caller]
     pub(crate) fn from_host(storage: CpuStorage, shape: Shape, device: &Device) -> Tensor {
         let dtype = storage.dtype();
         let Some(gpu) = device.gpu_runtime() else {
@@ -134,6 +150,7 @@ impl Tensor {
     }
 
     /// A tensor of `shape` filled with `value` (converted to `dtype`).
+    #[track_caller]
     pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType, device: &Device) -> Tensor {
         /// Fills up to this many elements are uploaded rather than computed.
         const SMALL_FILL_ELEMS: usize = 1024;
@@ -153,31 +170,37 @@ impl Tensor {
     }
 
     /// Zeros.
+    #[track_caller]
     pub fn zeros(shape: impl Into<Shape>, dtype: DType, device: &Device) -> Tensor {
         Tensor::full(shape, 0.0, dtype, device)
     }
 
     /// Ones.
+    #[track_caller]
     pub fn ones(shape: impl Into<Shape>, dtype: DType, device: &Device) -> Tensor {
         Tensor::full(shape, 1.0, dtype, device)
     }
 
     /// Zeros with this tensor's shape, dtype and device.
+    #[track_caller]
     pub fn zeros_like(&self) -> Tensor {
         Tensor::zeros(self.shape(), self.dtype(), self.device())
     }
 
     /// Ones with this tensor's shape, dtype and device.
+    #[track_caller]
     pub fn ones_like(&self) -> Tensor {
         Tensor::ones(self.shape(), self.dtype(), self.device())
     }
 
     /// `start, start + 1, ...` up to (not including) `end`, as a 1-D tensor of `dtype`.
+    #[track_caller]
     pub fn arange(start: f64, end: f64, dtype: DType, device: &Device) -> Tensor {
         Tensor::arange_step(start, end, 1.0, dtype, device)
     }
 
     /// `start, start + step, ...` while below `end` (above, for a negative step).
+    #[track_caller]
     pub fn arange_step(start: f64, end: f64, step: f64, dtype: DType, device: &Device) -> Tensor {
         assert!(step != 0.0, "arange: step must be non-zero");
         let n = ((end - start) / step).ceil().max(0.0) as usize;
@@ -185,42 +208,51 @@ impl Tensor {
     }
 
     /// Standard normal f32 samples. The same seed gives the same values on every device.
+    #[track_caller]
     pub fn randn(shape: impl Into<Shape>, seed: u64, device: &Device) -> Tensor {
         let shape = shape.into();
         Tensor::from_host(CpuStorage::F32(rng::normal(seed, shape.numel())), shape, device)
     }
 
     /// Uniform f32 samples in `[lo, hi)`. The same seed gives the same values everywhere.
+    #[track_caller]
     pub fn rand_uniform(shape: impl Into<Shape>, lo: f64, hi: f64, seed: u64, device: &Device) -> Tensor {
         let shape = shape.into();
         Tensor::from_host(CpuStorage::F32(rng::uniform_range(seed, shape.numel(), lo, hi)), shape, device)
     }
 
     /// The dims.
+    #[track_caller]
     pub fn shape(&self) -> &Shape {
         self.0.layout.shape()
     }
     /// The dims as a slice.
+    #[track_caller]
     pub fn dims(&self) -> &[usize] {
         self.0.layout.dims()
     }
     /// Number of dims.
+    #[track_caller]
     pub fn rank(&self) -> usize {
         self.0.layout.rank()
     }
     /// Number of elements.
+    #[track_caller]
     pub fn numel(&self) -> usize {
         self.0.layout.numel()
     }
     /// The element type.
+    #[track_caller]
     pub fn dtype(&self) -> DType {
         self.0.dtype
     }
     /// The device holding the storage.
+    #[track_caller]
     pub fn device(&self) -> &Device {
         &self.0.device
     }
     /// The strided layout over the storage.
+    #[track_caller]
     pub fn layout(&self) -> &Layout {
         &self.0.layout
     }
@@ -228,6 +260,7 @@ impl Tensor {
     /// Copies the elements to the host in row-major order. On a GPU this submits the
     /// recorded work and waits for it. Returns the first pending device error (bad index,
     /// wgpu error) and `Err` if `T` is not the tensor's dtype.
+    #[track_caller]
     pub fn to_vec<T: WithDType + wgrad_cpu::HostElem>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype() {
             return Err(wgrad_core::Error::DTypeMismatch { expected: T::DTYPE, actual: self.dtype() });
@@ -241,12 +274,14 @@ impl Tensor {
     }
 
     /// The single value of a one-element tensor, as f64 (any dtype).
+    #[track_caller]
     pub fn to_scalar(&self) -> Result<f64> {
         assert_eq!(self.numel(), 1, "to_scalar: tensor of shape {} has {} elements", self.shape(), self.numel());
         Ok(self.to_host()?.to_f64_vec(&Layout::contiguous([1]))[0])
     }
 
     /// The elements as contiguous host storage.
+    #[track_caller]
     pub(crate) fn to_host(&self) -> Result<CpuStorage> {
         match self.storage() {
             Storage::Cpu(s) => {
@@ -271,19 +306,25 @@ impl Tensor {
 
     /// A copy on `device` (the same tensor if it is already there). Panics if the copy
     /// fails; use [`Tensor::try_to_device`] to handle that.
+    #[track_caller]
     pub fn to_device(&self, device: &Device) -> Tensor {
         self.try_to_device(device).unwrap_or_else(|e| panic!("to_device: {e}"))
     }
 
-    /// A copy on `device`, or the error that reading the source reported.
+    /// A copy on `device`, or the error that reading the source reported. A tracked
+    /// tensor stays differentiable: its gradient flows back to the source device.
+    #[track_caller]
     pub fn try_to_device(&self, device: &Device) -> Result<Tensor> {
         if self.device() == device {
             return Ok(self.clone());
         }
-        Ok(Tensor::from_host(self.to_host()?, self.shape().clone(), device))
+        let copy = Tensor::from_host(self.to_host()?, self.shape().clone(), device);
+        let source = self.device().clone();
+        Ok(copy.record("to_device", &[self], move |g| vec![Some(g.to_device(&source))]))
     }
 
     /// Records a data error found by a CPU kernel; it surfaces at the next readback.
+    #[track_caller]
     pub(crate) fn report_cpu_error(e: wgrad_core::Error) {
         record_cpu_error(e);
     }

@@ -10,6 +10,7 @@ use wgrad_gpu::kernels::Operand;
 impl Tensor {
     /// The same elements in `shape` (sizes given exactly; element counts must match).
     /// A view when the layout allows it, else a contiguous copy.
+    #[track_caller]
     pub fn reshape(&self, shape: impl Into<Shape>) -> Tensor {
         let shape = shape.into();
         let out = match self.layout().reshape(&shape) {
@@ -21,6 +22,7 @@ impl Tensor {
     }
 
     /// Swaps two dims (negative dims count from the end).
+    #[track_caller]
     pub fn transpose(&self, d0: impl Dim, d1: impl Dim) -> Tensor {
         let r = self.rank();
         let (d0, d1) = (d0.resolve(r, "transpose"), d1.resolve(r, "transpose"));
@@ -29,12 +31,14 @@ impl Tensor {
     }
 
     /// Transpose of a 2-D tensor.
+    #[track_caller]
     pub fn t(&self) -> Tensor {
         assert_eq!(self.rank(), 2, "t: expects a 2-D tensor, got shape {}", self.shape());
         self.transpose(0, 1)
     }
 
     /// Reorders dims: output dim i is input dim `perm[i]`.
+    #[track_caller]
     pub fn permute(&self, perm: &[usize]) -> Tensor {
         let mut inverse = vec![0; perm.len()];
         for (i, &p) in perm.iter().enumerate() {
@@ -45,6 +49,7 @@ impl Tensor {
     }
 
     /// `len` entries of `dim` starting at `start`.
+    #[track_caller]
     pub fn narrow(&self, dim: impl Dim, start: usize, len: usize) -> Tensor {
         let d = dim.resolve(self.rank(), "narrow");
         let size = self.dims()[d];
@@ -63,6 +68,7 @@ impl Tensor {
     }
 
     /// Inserts a dim of size 1 (`dim` may equal the rank, or be negative as in PyTorch).
+    #[track_caller]
     pub fn unsqueeze(&self, dim: impl Dim) -> Tensor {
         let d = dim.resolve(self.rank() + 1, "unsqueeze");
         let in_shape = self.shape().clone();
@@ -71,6 +77,7 @@ impl Tensor {
     }
 
     /// Removes `dim`, which must have size 1.
+    #[track_caller]
     pub fn squeeze(&self, dim: impl Dim) -> Tensor {
         let d = dim.resolve(self.rank(), "squeeze");
         let in_shape = self.shape().clone();
@@ -78,6 +85,7 @@ impl Tensor {
     }
 
     /// Broadcasts to `shape` without copying (PyTorch's expand).
+    #[track_caller]
     pub fn broadcast_to(&self, shape: impl Into<Shape>) -> Tensor {
         let shape = shape.into();
         if shape.dims() == self.dims() {
@@ -89,11 +97,13 @@ impl Tensor {
     }
 
     /// Alias of [`Tensor::broadcast_to`], PyTorch's name.
+    #[track_caller]
     pub fn expand(&self, shape: impl Into<Shape>) -> Tensor {
         self.broadcast_to(shape)
     }
 
     /// Flattens dims `start..` into one (PyTorch's flatten(start_dim)).
+    #[track_caller]
     pub fn flatten_from(&self, start: impl Dim) -> Tensor {
         let s = start.resolve(self.rank(), "flatten");
         let mut dims = self.dims()[..s].to_vec();
@@ -102,11 +112,13 @@ impl Tensor {
     }
 
     /// True if the elements are stored in row-major order without gaps.
+    #[track_caller]
     pub fn is_contiguous(&self) -> bool {
         self.layout().is_contiguous()
     }
 
     /// This tensor if contiguous, else a row-major copy.
+    #[track_caller]
     pub fn contiguous(&self) -> Tensor {
         if self.is_contiguous() {
             return self.clone();
@@ -115,6 +127,7 @@ impl Tensor {
     }
 
     /// A fresh row-major copy.
+    #[track_caller]
     pub fn copy(&self) -> Tensor {
         let out = match self.storage() {
             Storage::Cpu(s) => Tensor::from_cpu(s.gather_layout(self.layout()), self.shape().clone()),
@@ -128,6 +141,7 @@ impl Tensor {
     }
 
     /// A GPU tensor whose contents are written by kernels recorded afterwards.
+    #[track_caller]
     pub(crate) fn empty_like_gpu(shape: Shape, dtype: wgrad_core::DType, device: &crate::Device) -> Tensor {
         let gpu = device.gpu_runtime().expect("empty_like_gpu on a gpu device");
         let buffer = gpu.output_buffer((shape.numel() * dtype.size_in_bytes()) as u64);
@@ -135,6 +149,7 @@ impl Tensor {
     }
 
     /// Records a GPU copy of this tensor into `dst`'s storage at `view` (same shape).
+    #[track_caller]
     pub(crate) fn copy_into_view(&self, dst: &Tensor, view: &Layout) {
         let (Storage::Gpu(src), Storage::Gpu(out)) = (self.storage(), dst.storage()) else {
             unreachable!("copy_into_view is for GPU tensors")

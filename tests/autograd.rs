@@ -74,6 +74,12 @@ fn unary_ops() {
         ("gelu_tanh", |t| t.gelu_tanh()),
         ("relu", |t| t.relu()),
         ("abs", |t| t.abs()),
+        ("sin", |t| t.sin()),
+        ("cos", |t| t.cos()),
+        ("silu", |t| t.silu()),
+        ("softplus", |t| t.softplus()),
+        ("leaky_relu", |t| t.leaky_relu(0.1)),
+        ("elu", |t| t.elu(1.5)),
     ] {
         check_grads(name, std::slice::from_ref(&x), &|a| f(&a[0]));
     }
@@ -222,4 +228,33 @@ fn convolution_and_pooling() {
     check_grads("max_pool2d", std::slice::from_ref(&x), &|a| F::max_pool2d(&a[0], pool));
     check_grads("avg_pool2d", std::slice::from_ref(&x), &|a| F::avg_pool2d(&a[0], pool, false));
     check_grads("adaptive_avg_pool2d", std::slice::from_ref(&x), &|a| F::adaptive_avg_pool2d(&a[0], [3, 4]));
+}
+
+#[test]
+fn backward_of_a_value_nothing_tracked_flows_into_is_an_error() {
+    let dev = Device::cpu();
+    let x = Tensor::randn([3], 1, &dev);
+    let err = x.mul_scalar(2.0).sum_all().backward().expect_err("nothing requires grad");
+    assert!(err.to_string().contains("requires grad"), "{err}");
+    let w = x.requires_grad();
+    let err = wgrad::no_grad(|| w.mul_scalar(2.0).sum_all()).backward().expect_err("computed under no_grad");
+    assert!(err.to_string().contains("no_grad"), "{err}");
+    let grads = w.mul_scalar(2.0).sum_all().backward().unwrap();
+    assert_eq!(grads.get(&w).unwrap().to_vec::<f32>().unwrap(), vec![2.0; 3]);
+}
+
+#[test]
+fn a_tracked_tensor_moved_to_another_device_stays_differentiable() {
+    let devices = common::devices();
+    for from in &devices {
+        for to in &devices {
+            let x = Tensor::from_vec(vec![1.0f32, -2.0, 3.0], [3], from).requires_grad();
+            let moved = x.to_device(to);
+            assert!(moved.is_tracked(), "{from:?} -> {to:?}");
+            let grads = moved.mul(&moved).sum_all().backward().unwrap();
+            let g = grads.get(&x).expect("the gradient reaches the source tensor");
+            assert_eq!(g.device(), from, "the gradient lives where the tensor does");
+            assert_eq!(g.to_vec::<f32>().unwrap(), vec![2.0, -4.0, 6.0], "{from:?} -> {to:?}");
+        }
+    }
 }

@@ -51,7 +51,7 @@ fn module_save_load_round_trip_on_every_device() {
         let path = dir.join("model.safetensors");
         let a = model(&dev);
         let x = Tensor::randn([5, 3], 1, &dev);
-        a.forward(&x); // a training step of BatchNorm moves its running statistics
+        let _ = a.forward(&x); // a training step of BatchNorm moves its running statistics
         a.eval();
         a.save(&path).unwrap();
         let b = model(&dev);

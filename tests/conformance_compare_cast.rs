@@ -9,7 +9,7 @@
 //! is 4.9e-4 relative, one ulp up to 9.8e-4).
 
 mod common;
-use common::{conform, Rng};
+use common::{conform, conformed, Rng};
 use wgrad::{DType, Device, Tensor};
 
 type View = fn(&Tensor) -> Tensor;
@@ -38,7 +38,7 @@ fn pairs() -> Vec<Pair> {
 fn conform_dtype(what: &str, dtypes: &[DType], atol: f64, rtol: f64, f: impl Fn(&Device) -> Tensor) -> Tensor {
     let f16_everywhere = common::devices().iter().all(Device::supports_f16);
     if !dtypes.contains(&DType::F16) || f16_everywhere {
-        return conform(what, atol, rtol, f);
+        return conformed(what, atol, rtol, f);
     }
     eprintln!("{what}: this GPU has no SHADER_F16; checking the CPU only");
     f(&Device::cpu())
@@ -86,7 +86,7 @@ fn comparisons_with_nan_and_infinities() {
     ];
     for ((op_name, op), (name, want)) in CMPS.into_iter().zip(expected) {
         assert_eq!(op_name, name);
-        let got = conform(&format!("{op_name} with NaN"), 0.0, 0.0, |dev| {
+        let got = conformed(&format!("{op_name} with NaN"), 0.0, 0.0, |dev| {
             op(&Tensor::from_vec(a.clone(), [6], dev), &Tensor::from_vec(b.clone(), [6], dev))
         });
         assert_eq!(got.to_vec::<u32>().unwrap(), want, "{op_name}");
@@ -119,7 +119,7 @@ fn where_cond_matches_cpu_with_broadcasting() {
     }
     // A float condition: NaN and -0.5 are non-zero (true), -0.0 is zero (false).
     let cond = vec![f32::NAN, 0.0, -0.0, -0.5, f32::INFINITY];
-    let got = conform("where with a NaN condition", 0.0, 0.0, |dev| {
+    let got = conformed("where with a NaN condition", 0.0, 0.0, |dev| {
         let c = Tensor::from_vec(cond.clone(), [5], dev);
         c.where_cond(&Tensor::ones([5], DType::F32, dev), &Tensor::zeros([], DType::F32, dev))
     });

@@ -8,12 +8,13 @@
 //! - neg, abs, relu, add, sub, mul, maximum, minimum: exact in both backends (one IEEE
 //!   rounding each, or none): 0, 0.
 //! - div: WGSL allows 2.5 ulp for `/`: 0, 1e-6.
-//! - exp, log, sqrt, rsqrt, sigmoid, tanh, gelu, gelu_tanh, pow: WGSL's builtins are
+//! - exp, log, sqrt, rsqrt, sigmoid, tanh, gelu, gelu_tanh, pow, sin, cos, silu,
+//!   softplus, leaky_relu, elu: WGSL's builtins are
 //!   a few ulp and GPU gelu uses an erf approximation (|err| < 1.5e-7): 1e-5, 1e-4.
 //! - f16 inputs: the f32 result rounded to half, possibly the other way: 1e-3, 1e-3.
 
 mod common;
-use common::{conform, Rng};
+use common::{conform, conformed, Rng};
 use wgrad::{DType, Device, Tensor};
 
 /// How an input is viewed on each device before the op: base shape, then the view.
@@ -86,6 +87,12 @@ fn unary_ops() -> Vec<(&'static str, Unary, Range, f64, f64)> {
         ("powf(0.5)", |x| x.powf(0.5), (0.0, 9.0), T.0, T.1),
         ("powf(-1.5)", |x| x.powf(-1.5), (0.1, 9.0), T.0, T.1),
         ("powf(0)", |x| x.powf(0.0), (-4.0, 4.0), 0.0, 0.0),
+        ("sin", Tensor::sin, (-10.0, 10.0), T.0, T.1),
+        ("cos", Tensor::cos, (-10.0, 10.0), T.0, T.1),
+        ("silu", Tensor::silu, (-12.0, 12.0), T.0, T.1),
+        ("softplus (both sides of its threshold)", Tensor::softplus, (-30.0, 30.0), T.0, T.1),
+        ("leaky_relu(0.1)", |x| x.leaky_relu(0.1), (-5.0, 5.0), T.0, T.1),
+        ("elu(1.5)", |x| x.elu(1.5), (-6.0, 6.0), T.0, T.1),
     ]
 }
 
@@ -227,8 +234,9 @@ fn edge_values_match_cpu_and_propagate_nan() {
     let big = vec![-100.0f32, -88.0, -50.0, -20.0, 0.0, 20.0, 50.0, 88.0, 100.0];
     let n = big.len();
     for (name, op) in [("sigmoid", Tensor::sigmoid as Unary), ("tanh", Tensor::tanh), ("gelu", Tensor::gelu)] {
-        let want =
-            conform(&format!("{name} of large logits"), 1e-6, 1e-5, |dev| op(&Tensor::from_vec(big.clone(), [n], dev)));
+        let want = conformed(&format!("{name} of large logits"), 1e-6, 1e-5, |dev| {
+            op(&Tensor::from_vec(big.clone(), [n], dev))
+        });
         let v: Vec<f32> = want.to_vec().unwrap();
         assert!(v.iter().all(|x| x.is_finite()), "{name} of large logits must stay finite: {v:?}");
     }
@@ -243,18 +251,18 @@ fn edge_values_match_cpu_and_propagate_nan() {
     let b = vec![1.0, nan, nan, 3.0, 2.0, f32::NEG_INFINITY];
     let ops: [(&str, Binary); 2] = [("maximum", Tensor::maximum), ("minimum", Tensor::minimum)];
     for (name, op) in ops {
-        let want = conform(&format!("{name} with NaN"), 0.0, 0.0, |dev| {
+        let want = conformed(&format!("{name} with NaN"), 0.0, 0.0, |dev| {
             op(&Tensor::from_vec(a.clone(), [6], dev), &Tensor::from_vec(b.clone(), [6], dev))
         });
         let v: Vec<f32> = want.to_vec().unwrap();
         assert!(v[..3].iter().all(|x| x.is_nan()), "{name} must propagate NaN: {v:?}");
     }
     let want =
-        conform("maximum_scalar of NaN", 0.0, 0.0, |dev| Tensor::from_vec(a.clone(), [6], dev).maximum_scalar(0.0));
+        conformed("maximum_scalar of NaN", 0.0, 0.0, |dev| Tensor::from_vec(a.clone(), [6], dev).maximum_scalar(0.0));
     let v = common::values(&want);
     assert!(v[0].is_nan() && v[2].is_nan(), "maximum_scalar must propagate NaN: {v:?}");
     assert_eq!([v[1], v[3], v[4], v[5]], [1.0, 0.0, f64::INFINITY, 0.0]);
-    let want = conform("relu of NaN", 0.0, 0.0, |dev| Tensor::from_vec(a.clone(), [6], dev).relu());
+    let want = conformed("relu of NaN", 0.0, 0.0, |dev| Tensor::from_vec(a.clone(), [6], dev).relu());
     let v = common::values(&want);
     assert!(v[0].is_nan() && v[2].is_nan(), "relu must propagate NaN: {v:?}");
     assert_eq!([v[1], v[3], v[4], v[5]], [1.0, 0.0, f64::INFINITY, 0.0]);

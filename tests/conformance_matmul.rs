@@ -11,7 +11,7 @@
 //! gives errors of order 1.
 
 mod common;
-use common::{conform, Rng};
+use common::{conformed, Rng};
 use wgrad::{DType, Device, Tensor};
 
 fn atol(k: usize) -> f64 {
@@ -26,7 +26,7 @@ fn rand(rng: &mut Rng, shape: &[usize]) -> Tensor {
 /// `a @ b` on every device, checked against the CPU, with `a` and `b` built from the
 /// CPU tensors `a0`, `b0` by `view` on each device.
 fn check(what: &str, k: usize, a0: &Tensor, b0: &Tensor, view: impl Fn(Tensor, Tensor) -> (Tensor, Tensor)) -> Tensor {
-    conform(what, atol(k), RTOL, |dev| {
+    conformed(what, atol(k), RTOL, |dev| {
         let (a, b) = view(a0.to_device(dev), b0.to_device(dev));
         a.matmul(&b)
     })
@@ -66,12 +66,12 @@ fn transposed_and_narrowed_operands() {
         // Stored transposed ([k, m] and [n, k]) and used through `.t()`.
         let (at, bt) = (rand(&mut rng, &[k, m]), rand(&mut rng, &[n, k]));
         let (a, b) = (rand(&mut rng, &[m, k]), rand(&mut rng, &[k, n]));
-        check(&format!("a.t() @ b, {m}x{k}x{n}"), k, &at, &b, |a, b| (a.t(), b));
-        check(&format!("a @ b.t(), {m}x{k}x{n}"), k, &a, &bt, |a, b| (a, b.t()));
-        check(&format!("a.t() @ b.t(), {m}x{k}x{n}"), k, &at, &bt, |a, b| (a.t(), b.t()));
+        let _ = check(&format!("a.t() @ b, {m}x{k}x{n}"), k, &at, &b, |a, b| (a.t(), b));
+        let _ = check(&format!("a @ b.t(), {m}x{k}x{n}"), k, &a, &bt, |a, b| (a, b.t()));
+        let _ = check(&format!("a.t() @ b.t(), {m}x{k}x{n}"), k, &at, &bt, |a, b| (a.t(), b.t()));
         // Narrowed views: an offset and a row stride that break vec4 alignment.
         let (aw, bw) = (rand(&mut rng, &[m + 2, k + 3]), rand(&mut rng, &[k + 1, n + 5]));
-        check(&format!("narrowed, {m}x{k}x{n}"), k, &aw, &bw, |a, b| {
+        let _ = check(&format!("narrowed, {m}x{k}x{n}"), k, &aw, &bw, |a, b| {
             (a.narrow(0, 1, m).narrow(1, 2, k), b.narrow(0, 1, k).narrow(1, 3, n))
         });
     }
@@ -92,7 +92,8 @@ fn one_d_operands() {
         assert_eq!(check(&format!("vec @ batch, k={k}"), k, &v, &batch, |a, b| (a, b)).dims(), &[2, 6]);
         // A strided vector: every other element of a longer one.
         let long = rand(&mut rng, &[k, 2]);
-        check(&format!("strided vec @ mat, k={k}"), k, &long, &mat_kn, |a, b| (a.narrow(1, 1, 1).squeeze(1), b));
+        let _ =
+            check(&format!("strided vec @ mat, k={k}"), k, &long, &mat_kn, |a, b| (a.narrow(1, 1, 1).squeeze(1), b));
     }
 }
 
@@ -104,7 +105,7 @@ fn batched_and_broadcast_batches() {
         assert_eq!(check(&format!("[3,{m},{k}] @ [3,{k},{n}]"), k, &a, &b, |a, b| (a, b)).dims(), &[3, m, n]);
         // Batches of transposed matrices, and a batch dim that is not outermost in storage.
         let (at, bp) = (rand(&mut rng, &[3, k, m]), rand(&mut rng, &[k, 3, n]));
-        check(&format!("batched transposed {m}x{k}x{n}"), k, &at, &bp, |a, b| {
+        let _ = check(&format!("batched transposed {m}x{k}x{n}"), k, &at, &bp, |a, b| {
             (a.transpose(1, 2), b.permute(&[1, 0, 2]))
         });
         // [2,1,m,k] @ [3,k,n] -> [2,3,m,n]
@@ -114,7 +115,8 @@ fn batched_and_broadcast_batches() {
         // A 2-D operand against a batch, and an expanded batch (stride 0).
         let a2 = rand(&mut rng, &[m, k]);
         assert_eq!(check(&format!("[{m},{k}] @ [3,{k},{n}]"), k, &a2, &b3, |a, b| (a, b)).dims(), &[3, m, n]);
-        check(&format!("expanded batch {m}x{k}x{n}"), k, &a2, &b3, |a, b| (a.unsqueeze(0).expand([3, m, k]), b));
+        let _ =
+            check(&format!("expanded batch {m}x{k}x{n}"), k, &a2, &b3, |a, b| (a.unsqueeze(0).expand([3, m, k]), b));
     }
     // The batched CPU reference, against the naive loop per batch and broadcast pair.
     let (a, b) = (rand(&mut rng, &[2, 1, 3, 4]), rand(&mut rng, &[3, 4, 5]));

@@ -9,7 +9,7 @@
 //! another test's readback.
 
 mod common;
-use common::{conform, Rng};
+use common::{conform, conformed, Rng};
 use std::sync::{Mutex, MutexGuard};
 use wgrad::{DType, Device, Tensor};
 
@@ -52,7 +52,7 @@ fn view_chains_give_the_same_values() {
     ];
     let x = iota(&[2, 3, 4, 5]);
     for (name, view) in views {
-        let want = conform(name, 0.0, 0.0, |dev| view(&x.to_device(dev)));
+        let want = conformed(name, 0.0, 0.0, |dev| view(&x.to_device(dev)));
         // The CPU reference against a direct index computation for a few views.
         if name == "permute" {
             let v = common::values(&want);
@@ -90,19 +90,19 @@ fn cat_and_stack_match_cpu() {
             rng.tensor(&[4, 9], dtype, 0.0, 99.0),
         );
         let empty = rng.tensor(&[0, 5], dtype, 0.0, 99.0);
-        let want = conform(&format!("{dtype} cat dim 0"), 0.0, 0.0, |dev| {
+        let want = conformed(&format!("{dtype} cat dim 0"), 0.0, 0.0, |dev| {
             let (p, q, r, e) = (p.to_device(dev), q.to_device(dev), r.to_device(dev), empty.to_device(dev));
             Tensor::cat(&[&p, &q.t(), &e, &r.narrow(1, 2, 5)], 0)
         });
         assert_eq!(want.dims(), &[9, 5]);
         let col = rng.tensor(&[1, 1], dtype, 0.0, 99.0);
-        let want = conform(&format!("{dtype} cat dim -1"), 0.0, 0.0, |dev| {
+        let want = conformed(&format!("{dtype} cat dim -1"), 0.0, 0.0, |dev| {
             let (p, r, c) = (p.to_device(dev), r.to_device(dev), col.to_device(dev));
             Tensor::cat(&[&r.narrow(0, 1, 2), &c.expand([2, 3]), &p], -1)
         });
         assert_eq!(want.dims(), &[2, 17]);
         for dim in [0isize, 1, -1] {
-            let want = conform(&format!("{dtype} stack dim {dim}"), 0.0, 0.0, |dev| {
+            let want = conformed(&format!("{dtype} stack dim {dim}"), 0.0, 0.0, |dev| {
                 let (p, r) = (p.to_device(dev), r.to_device(dev));
                 Tensor::stack(&[&p, &r.narrow(0, 1, 2).narrow(1, 3, 5), &p.t().contiguous().t()], dim)
             });
@@ -136,7 +136,7 @@ fn index_select_and_gather_match_cpu() {
         for dim in [0isize, 1, 2, -1] {
             let size = x.dims()[dim.rem_euclid(3) as usize];
             let sel = ids(&mut rng, &[9], size, id_dtype); // 9 ids from a few rows: repeats
-            let want = conform(&format!("index_select({dim}) by {id_dtype}"), 0.0, 0.0, |dev| {
+            let want = conformed(&format!("index_select({dim}) by {id_dtype}"), 0.0, 0.0, |dev| {
                 x.to_device(dev).index_select(dim, &sel.to_device(dev))
             });
             assert_eq!(want.dims()[dim.rem_euclid(3) as usize], 9);
@@ -147,13 +147,14 @@ fn index_select_and_gather_match_cpu() {
             xi.to_device(dev).t().index_select(1, &long.to_device(dev).narrow(1, 1, 1).squeeze(1))
         });
         let none = ids(&mut rng, &[0], 5, id_dtype);
-        let empty =
-            conform("index_select with no ids", 0.0, 0.0, |dev| x.to_device(dev).index_select(0, &none.to_device(dev)));
+        let empty = conformed("index_select with no ids", 0.0, 0.0, |dev| {
+            x.to_device(dev).index_select(0, &none.to_device(dev))
+        });
         assert_eq!(empty.dims(), &[0, 7, 3]);
         // gather: ids of x's rank, as large as x outside `dim` or smaller.
         for (dim, shape) in [(0usize, vec![8, 7, 3]), (1, vec![5, 2, 3]), (2, vec![3, 4, 6]), (1, vec![2, 9, 1])] {
             let g = ids(&mut rng, &shape, x.dims()[dim], id_dtype);
-            let want = conform(&format!("gather({dim}) by {id_dtype} {shape:?}"), 0.0, 0.0, |dev| {
+            let want = conformed(&format!("gather({dim}) by {id_dtype} {shape:?}"), 0.0, 0.0, |dev| {
                 x.to_device(dev).gather(dim, &g.to_device(dev))
             });
             assert_eq!(want.dims(), shape);
@@ -214,26 +215,26 @@ fn creation_ops_give_identical_values_on_every_device() {
     conform("from_vec 0-d", 0.0, 0.0, |dev| Tensor::from_vec(vec![2.5f32], [], dev));
     for dtype in [DType::F32, DType::F16, DType::I32, DType::U32] {
         for shape in [vec![], vec![0, 3], vec![7, 13]] {
-            let z = conform(&format!("zeros {dtype} {shape:?}"), 0.0, 0.0, |dev| Tensor::zeros(&shape, dtype, dev));
+            let z = conformed(&format!("zeros {dtype} {shape:?}"), 0.0, 0.0, |dev| Tensor::zeros(&shape, dtype, dev));
             assert!(common::values(&z).iter().all(|&v| v == 0.0));
-            let o = conform(&format!("ones {dtype} {shape:?}"), 0.0, 0.0, |dev| Tensor::ones(&shape, dtype, dev));
+            let o = conformed(&format!("ones {dtype} {shape:?}"), 0.0, 0.0, |dev| Tensor::ones(&shape, dtype, dev));
             assert!(common::values(&o).iter().all(|&v| v == 1.0));
         }
         let value = if dtype == DType::U32 { 3e9 } else { -7.0 };
-        let f = conform(&format!("full {dtype}"), 0.0, 0.0, |dev| Tensor::full([4, 5], value, dtype, dev));
+        let f = conformed(&format!("full {dtype}"), 0.0, 0.0, |dev| Tensor::full([4, 5], value, dtype, dev));
         assert!(common::values(&f).iter().all(|&v| v == value), "full {dtype}");
-        let a = conform(&format!("arange {dtype}"), 0.0, 0.0, |dev| Tensor::arange(2.0, 19.0, dtype, dev));
+        let a = conformed(&format!("arange {dtype}"), 0.0, 0.0, |dev| Tensor::arange(2.0, 19.0, dtype, dev));
         assert_eq!(common::values(&a), (2..19).map(f64::from).collect::<Vec<_>>());
     }
-    let a = conform("arange_step", 0.0, 0.0, |dev| Tensor::arange_step(1.0, -2.0, -0.5, DType::F32, dev));
+    let a = conformed("arange_step", 0.0, 0.0, |dev| Tensor::arange_step(1.0, -2.0, -0.5, DType::F32, dev));
     assert_eq!(common::values(&a), vec![1.0, 0.5, 0.0, -0.5, -1.0, -1.5]);
     conform("full 1/3", 0.0, 0.0, |dev| Tensor::full([3], 1.0 / 3.0, DType::F32, dev));
-    let r1 = conform("randn seed 7", 0.0, 0.0, |dev| Tensor::randn([33, 7], 7, dev));
-    let r2 = conform("randn seed 8", 0.0, 0.0, |dev| Tensor::randn([33, 7], 8, dev));
+    let r1 = conformed("randn seed 7", 0.0, 0.0, |dev| Tensor::randn([33, 7], 7, dev));
+    let r2 = conformed("randn seed 8", 0.0, 0.0, |dev| Tensor::randn([33, 7], 8, dev));
     assert_ne!(common::values(&r1), common::values(&r2), "different seeds differ");
     let mean = common::values(&r1).iter().sum::<f64>() / 231.0;
     assert!(mean.abs() < 0.25, "randn is standard normal: mean {mean}");
-    let u = conform("rand_uniform", 0.0, 0.0, |dev| Tensor::rand_uniform([100], -2.0, 3.0, 5, dev));
+    let u = conformed("rand_uniform", 0.0, 0.0, |dev| Tensor::rand_uniform([100], -2.0, 3.0, 5, dev));
     assert!(common::values(&u).iter().all(|&v| (-2.0..3.0).contains(&v)));
 }
 

@@ -2,7 +2,7 @@
 //! names, initialisation, train/eval, and an MLP learning XOR.
 
 mod common;
-use common::{assert_close, conform, devices, values, Rng};
+use common::{assert_close, conform, conformed, devices, values, Rng};
 use std::sync::Mutex;
 use wgrad::functional as F;
 use wgrad::nn::{self, Module};
@@ -28,7 +28,7 @@ fn names(m: &dyn Module) -> Vec<String> {
 #[test]
 fn linear_is_x_wt_plus_b_and_matches_across_devices() {
     let cpu = Device::cpu();
-    let out = conform("Linear", 1e-5, 1e-5, |dev| {
+    let out = conformed("Linear", 1e-5, 1e-5, |dev| {
         let lin = seeded(1, || nn::Linear::new(5, 3, dev));
         lin.forward(&input(&[4, 5], 2, dev))
     });

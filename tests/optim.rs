@@ -251,29 +251,35 @@ fn optimizer_state_round_trips_and_bad_state_is_rejected() {
 #[test]
 fn schedules_follow_pytorch() {
     let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} vs {b}");
-    let s = nn::StepLR::new(0.1, 3, 0.5);
+    let sgd = |lr: f64| nn::Sgd::new(vec![param(&Device::cpu())], nn::SgdConfig { lr, ..Default::default() });
+    let s = nn::StepLR::new(&mut sgd(0.1), 3, 0.5);
     for (t, want) in [(0, 0.1), (2, 0.1), (3, 0.05), (6, 0.025), (8, 0.025)] {
         close(s.lr_at(t), want);
     }
-    let c = nn::CosineAnnealingLR::new(1.0, 10, 0.1);
+    let c = nn::CosineAnnealingLR::new(&mut sgd(1.0), 10, 0.1);
     close(c.lr_at(0), 1.0);
     close(c.lr_at(5), 0.55);
     close(c.lr_at(10), 0.1);
-    let w = nn::LinearLR::warmup(0.4, 4);
+    // The constructor puts the optimizer at step 0's rate at once, as PyTorch's does:
+    // without it the first step ran at the full rate.
+    let mut warm = sgd(0.4);
+    let w = nn::LinearLR::warmup(&mut warm, 4);
+    close(warm.lr(), 0.1);
     // Factors 1/4 -> 1 linearly over 4 steps (torch's LinearLR(start_factor=0.25, total_iters=4)).
     for (t, want) in [(0, 0.1), (1, 0.175), (2, 0.25), (4, 0.4), (100, 0.4)] {
         close(w.lr_at(t), want);
     }
-    let one = nn::OneCycleLR::new(1.0, 10);
+    let mut cycled = sgd(123.0);
+    let one = nn::OneCycleLR::new(&mut cycled, 1.0, 10);
+    close(cycled.lr(), 0.04);
     close(one.lr_at(0), 0.04);
     close(one.lr_at(2), 1.0); // the peak is at pct_start * total - 1
     close(one.lr_at(1), 0.04 + (1.0 - 0.04) / 2.0);
     close(one.lr_at(9), 0.04 / 1e4);
     assert!(one.lr_at(5) < 1.0 && one.lr_at(5) > one.lr_at(6));
     // step() advances and sets the optimizer's rate.
-    let p = param(&Device::cpu());
-    let mut opt = nn::Sgd::new(vec![p], nn::SgdConfig { lr: 0.1, ..Default::default() });
-    let mut s = nn::StepLR::new(opt.lr(), 2, 0.1);
+    let mut opt = sgd(0.1);
+    let mut s = nn::StepLR::new(&mut opt, 2, 0.1);
     s.step(&mut opt);
     close(opt.lr(), 0.1);
     s.step(&mut opt);

@@ -44,8 +44,9 @@ impl Run {
         wgrad::manual_seed(init_seed);
         let model = model(dev);
         let config = nn::AdamWConfig { lr: 1e-2, weight_decay: 0.05, amsgrad: true, ..Default::default() };
-        let opt = nn::AdamW::new(model.parameters(), config);
-        Run { model, opt, sched: nn::StepLR::new(1e-2, 3, 0.5) }
+        let mut opt = nn::AdamW::new(model.parameters(), config);
+        let sched = nn::StepLR::new(&mut opt, 3, 0.5);
+        Run { model, opt, sched }
     }
 
     /// One training step on batch `step` (the data depend only on the step); the loss.

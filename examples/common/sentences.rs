@@ -7,8 +7,10 @@ use anyhow::Result;
 use std::sync::Arc;
 use wgrad_data::batch::Prefetch;
 use wgrad_data::text::{self, Padded, WordTokenizer};
+use wgrad_data::{DataLoader, Dataset};
 
 /// One split: token ids and 0/1 labels per sentence.
+#[derive(Clone)]
 pub struct Encoded {
     /// The word ids of each sentence.
     pub ids: Arc<Vec<Vec<u32>>>,
@@ -25,16 +27,25 @@ impl Encoded {
     /// The batches of one pass: shuffled with `seed` (or in stored order), each padded to
     /// its longest sentence (at most `cap` words), assembled on a background thread.
     pub fn batches(&self, batch_size: usize, cap: usize, seed: Option<u64>) -> Prefetch<(Padded, Vec<u32>)> {
-        let order = match seed {
-            Some(s) => wgrad_data::rng::permutation(self.len(), s),
-            None => (0..self.len()).collect(),
-        };
-        let (ids, labels) = (self.ids.clone(), self.labels.clone());
-        let chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(<[usize]>::to_vec).collect();
-        Prefetch::new(chunks.into_iter().map(move |idx| {
-            let seqs: Vec<&[u32]> = idx.iter().map(|&i| ids[i].as_slice()).collect();
-            (text::pad(&seqs, Some(cap), WordTokenizer::PAD), idx.iter().map(|&i| labels[i]).collect())
-        }))
+        let loader = DataLoader::new(self.clone(), batch_size).collate(move |samples: Vec<(Vec<u32>, u32)>| {
+            let seqs: Vec<&[u32]> = samples.iter().map(|(ids, _)| ids.as_slice()).collect();
+            (text::pad(&seqs, Some(cap), WordTokenizer::PAD), samples.iter().map(|&(_, label)| label).collect())
+        });
+        match seed {
+            Some(seed) => loader.shuffle(seed).epoch(0),
+            None => loader.epoch(0),
+        }
+    }
+}
+
+/// A sentence's samples are (word ids, label).
+impl Dataset for Encoded {
+    type Item = (Vec<u32>, u32);
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+    fn get(&self, index: usize) -> (Vec<u32>, u32) {
+        (self.ids[index].clone(), self.labels[index])
     }
 }
 

@@ -59,7 +59,7 @@ pub fn is_grad_enabled() -> bool {
 }
 
 /// Gradients of a `backward()` call, by tensor: the leaves that require grad.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct Gradients {
     map: HashMap<TensorId, Tensor>,
 }
@@ -93,6 +93,14 @@ impl Gradients {
 
 impl Tensor {
     /// A tracked leaf sharing this tensor's storage: `backward()` computes its gradient.
+    /// It returns the tracked tensor and leaves `self` as it was, so the result must be
+    /// used (unlike PyTorch's in-place `requires_grad_()`):
+    ///
+    /// ```compile_fail
+    /// #![deny(unused_must_use)]
+    /// let x = wgrad::Tensor::zeros([2], wgrad::DType::F32, &wgrad::Device::cpu());
+    /// x.requires_grad(); // error: unused tensor that must be used
+    /// ```
     pub fn requires_grad(&self) -> Tensor {
         assert!(
             self.dtype().is_float(),
@@ -135,10 +143,22 @@ impl Tensor {
     }
 
     /// Computes the gradients of this scalar (one-element) tensor with respect to every
-    /// tracked leaf it depends on. Returns the first pending device error, if any.
-    /// The graph's saved tensors are freed as backward passes through them.
+    /// tracked leaf it depends on. `Err` if it depends on none (nothing requires grad, or
+    /// it was computed under `no_grad`), as PyTorch raises. Records the backward ops and
+    /// returns without waiting for the device: errors found on it (a bad id in the
+    /// forward) reach the gradients' readback, so a GPU step waits on the host only where
+    /// the program reads a value. The graph's saved tensors are freed as backward passes
+    /// through them.
+    #[track_caller]
     pub fn backward(&self) -> Result<Gradients> {
         assert_eq!(self.numel(), 1, "backward: expects a scalar loss, got shape {}", self.shape());
+        if !self.is_tracked() {
+            return Err(wgrad_core::Error::Autograd(
+                "this value depends on no tensor that requires grad (call .requires_grad() on the \
+                 inputs or parameters to differentiate, and compute it outside no_grad)"
+                    .into(),
+            ));
+        }
         let order = topological_order(self);
         let mut pending: HashMap<TensorId, Tensor> = HashMap::new();
         pending.insert(self.id(), self.ones_like());
@@ -178,7 +198,6 @@ impl Tensor {
                 }
             }
         }
-        self.device().sync()?;
         Ok(grads)
     }
 }

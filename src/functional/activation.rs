@@ -4,27 +4,32 @@ use crate::{rng, Tensor};
 use wgrad_core::Dim;
 
 /// ReLU.
+#[track_caller]
 pub fn relu(x: &Tensor) -> Tensor {
     x.relu()
 }
 
 /// GELU, exact (erf) form.
+#[track_caller]
 pub fn gelu(x: &Tensor) -> Tensor {
     x.gelu()
 }
 
 /// Softmax along `dim`.
+#[track_caller]
 pub fn softmax(x: &Tensor, dim: impl Dim) -> Tensor {
     x.softmax(dim)
 }
 
 /// Log-softmax along `dim`.
+#[track_caller]
 pub fn log_softmax(x: &Tensor, dim: impl Dim) -> Tensor {
     x.log_softmax(dim)
 }
 
 /// Layer normalisation over the trailing dims `normalized_shape`, with optional
 /// elementwise affine weight and bias of that shape (biased variance, as PyTorch).
+#[track_caller]
 pub fn layer_norm(
     x: &Tensor,
     normalized_shape: &[usize],
@@ -58,6 +63,7 @@ pub fn layer_norm(
 /// The GPU's fused layer norm (one kernel forward, one for the input gradient plus two
 /// column sums backward) for f32 rows of at most `MAX_ROW` elements; None where the
 /// composed version (the CPU reference) runs instead.
+#[track_caller]
 fn fused_layer_norm(
     x: &Tensor,
     normalized_shape: &[usize],
@@ -77,6 +83,7 @@ fn fused_layer_norm(
     let xc = x.contiguous();
     let w = weight.map_or_else(|| Tensor::ones([d], crate::DType::F32, dev), |w| w.reshape([d]).contiguous());
     let b = bias.map_or_else(|| Tensor::zeros([d], crate::DType::F32, dev), |b| b.reshape([d]).contiguous());
+    #[track_caller]
     fn buf(t: &Tensor) -> (&wgrad_gpu::PooledBuffer, usize) {
         match t.storage() {
             crate::storage::Storage::Gpu(b) => (b, t.layout().offset()),
@@ -116,6 +123,7 @@ fn fused_layer_norm(
 /// Dropout: in training, zeroes each element with probability `p` and scales the rest
 /// by 1/(1-p); identity otherwise. The mask comes from the process-wide seed stream
 /// ([`crate::manual_seed`]), so it is the same on every device.
+#[track_caller]
 pub fn dropout(x: &Tensor, p: f64, training: bool) -> Tensor {
     assert!((0.0..=1.0).contains(&p), "dropout: probability must be in [0, 1], got {p}");
     if !training || p == 0.0 {

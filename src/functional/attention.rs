@@ -29,11 +29,13 @@ pub enum AttnMask<'a> {
 }
 
 impl AttnMask<'_> {
+    #[track_caller]
     fn is_causal(&self) -> bool {
         matches!(self, AttnMask::Causal | AttnMask::KeepCausal(_))
     }
 }
 
+#[track_caller]
 fn check(q: &Tensor, k: &Tensor, v: &Tensor) -> (usize, usize, usize, usize, usize) {
     assert!(
         q.rank() == 4 && k.rank() == 4 && v.rank() == 4,
@@ -55,6 +57,7 @@ fn check(q: &Tensor, k: &Tensor, v: &Tensor) -> (usize, usize, usize, usize, usi
 }
 
 /// q k^T * scale with the mask applied (hidden scores -inf) as tensor ops: [B, H, Lq, Lk].
+#[track_caller]
 fn scores(q: &Tensor, k: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     let (lq, lk) = (q.dims()[2], k.dims()[2]);
     let mut scores = q.matmul(&k.transpose(-1, -2)).mul_scalar(scale);
@@ -74,6 +77,7 @@ fn scores(q: &Tensor, k: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
 }
 
 /// softmax(q k^T * scale + mask) as tensor ops: the attention weights [B, H, Lq, Lk].
+#[track_caller]
 fn weights(q: &Tensor, k: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     scores(q, k, mask, scale).softmax(-1)
 }
@@ -88,6 +92,7 @@ enum SavedMask {
 }
 
 impl SavedMask {
+    #[track_caller]
     fn new(mask: AttnMask) -> SavedMask {
         match mask {
             AttnMask::None => SavedMask::None,
@@ -98,6 +103,7 @@ impl SavedMask {
         }
     }
 
+    #[track_caller]
     fn get(&self) -> AttnMask<'_> {
         match self {
             SavedMask::None => AttnMask::None,
@@ -114,6 +120,7 @@ impl SavedMask {
 /// dS being the gradient of the masked scores (that of an additive mask, broadcast).
 /// A query row that sees no key (its output is NaN) contributes zero gradients, as in
 /// the fused kernel, instead of spreading NaN over every key.
+#[track_caller]
 fn reference_backward(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64, d_out: &Tensor) -> [Tensor; 4] {
     let s = scores(q, k, mask, scale);
     let lowest = Tensor::full([], f64::from(f32::MIN), q.dtype(), q.device());
@@ -131,6 +138,7 @@ fn reference_backward(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale:
 
 /// The composed path: forward softmax(q k^T * scale + mask) v, backward
 /// [`reference_backward`] (gradients for q, k, v and an additive mask).
+#[track_caller]
 fn composed(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     let out = crate::no_grad(|| weights(q, k, mask, scale).matmul(v));
     with_reference_backward(out, q, k, v, mask, scale)
@@ -139,6 +147,7 @@ fn composed(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> T
 /// The CPU path for f32: the fused forward and backward of wgrad_cpu (a block of query
 /// rows at a time, no [B, H, Lq, Lk] tensor); the composed backward when an additive mask
 /// needs its own gradient.
+#[track_caller]
 fn cpu_fused(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     let (batch, heads, lq, lk, e) = check(q, k, v);
     let (qc, kc, vc) = (q.contiguous(), k.contiguous(), v.contiguous());
@@ -190,6 +199,7 @@ fn cpu_fused(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> 
 }
 
 /// The CPU kernels' view of a mask tensor [B, H, Lq, Lk] (f32, any strides).
+#[track_caller]
 fn score_bias(bias: &Option<Tensor>) -> Option<wgrad_cpu::attention::ScoreBias<'_>> {
     bias.as_ref().map(|b| wgrad_cpu::attention::ScoreBias {
         data: b.cpu_storage().as_slice::<f32>().expect("f32 mask"),
@@ -199,6 +209,7 @@ fn score_bias(bias: &Option<Tensor>) -> Option<wgrad_cpu::attention::ScoreBias<'
 
 /// Records `out` (computed without tracking) as attention of q, k, v with
 /// [`reference_backward`] as its backward.
+#[track_caller]
 fn with_reference_backward(out: Tensor, q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     let mut inputs = vec![q, k, v];
     if let AttnMask::Additive(add) = mask {
@@ -217,6 +228,7 @@ fn with_reference_backward(out: Tensor, q: &Tensor, k: &Tensor, v: &Tensor, mask
 
 /// The fused GPU path: one forward kernel that also saves each row's logsumexp, and the
 /// fused backward (two kernels; no [Lq, Lk] matrix in memory on either pass).
+#[track_caller]
 fn fused(gpu: &GpuDevice, q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     let (b, h, lq, lk, e) = check(q, k, v);
     let (qc, kc, vc) = (q.contiguous(), k.contiguous(), v.contiguous());
@@ -273,6 +285,7 @@ fn fused(gpu: &GpuDevice, q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, sc
 /// `WGRAD_ATTENTION=composed` (the CPU's forward) and `WGRAD_ATTENTION_BACKWARD=composed`
 /// (the GPU's backward) select the composed path for comparisons; read once per process,
 /// not on every call.
+#[track_caller]
 fn composed_forced(backward: bool) -> bool {
     use std::sync::OnceLock;
     static FORWARD: OnceLock<bool> = OnceLock::new();
@@ -286,6 +299,7 @@ fn composed_forced(backward: bool) -> bool {
 /// (forward and backward); everything else runs the composed reference.
 /// `WGRAD_ATTENTION_BACKWARD=composed` keeps the fused forward but runs the composed
 /// backward on the GPU (for comparisons and benchmarks).
+#[track_caller]
 pub fn scaled_dot_product_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: Option<f64>) -> Tensor {
     let (.., lk, e) = check(q, k, v);
     let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
@@ -313,6 +327,7 @@ pub fn scaled_dot_product_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: At
 
 /// Attention output and the weights [B, H, Lq, Lk] (for need_weights); always the
 /// composed path, since the fused kernel never forms the weights.
+#[track_caller]
 pub fn scaled_dot_product_attention_with_weights(
     q: &Tensor,
     k: &Tensor,

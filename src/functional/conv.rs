@@ -10,6 +10,7 @@ use wgrad_cpu::CpuStorage;
 use wgrad_gpu::kernels::{conv as gpu_conv, conv_grad_weight};
 
 /// Checks dtypes and devices; returns the dtype to hand back (f16 or f32).
+#[track_caller]
 fn check_floats(op: &str, tensors: &[&Tensor]) -> DType {
     same_device(op, tensors);
     let dtype = tensors[0].dtype();
@@ -24,6 +25,7 @@ fn check_floats(op: &str, tensors: &[&Tensor]) -> DType {
 }
 
 /// The tensor as untracked f32 (the kernels compute in f32).
+#[track_caller]
 fn f32_of(t: &Tensor) -> Tensor {
     let t = t.detach();
     if t.dtype() == DType::F32 {
@@ -33,6 +35,7 @@ fn f32_of(t: &Tensor) -> Tensor {
     }
 }
 
+#[track_caller]
 fn back_to(t: Tensor, dtype: DType) -> Tensor {
     if dtype == DType::F32 {
         t
@@ -42,6 +45,7 @@ fn back_to(t: Tensor, dtype: DType) -> Tensor {
 }
 
 /// True when one of the tensors is larger than one GPU binding (the batch is then split).
+#[track_caller]
 fn too_large(tensors: &[&Tensor], out_elems: usize) -> bool {
     let Some(gpu) = tensors[0].device().gpu_runtime() else { return false };
     let limit = gpu.max_binding_bytes() as usize;
@@ -51,6 +55,7 @@ fn too_large(tensors: &[&Tensor], out_elems: usize) -> bool {
 /// 2-D convolution over `x` [N, C, H, W] (or unbatched [C, H, W]) with `w` [O, C/groups,
 /// KH, KW] and optional `b` [O]: stride, padding, dilation per axis and groups as in
 /// PyTorch. Any strides are accepted. Panics with the shapes when they do not fit.
+#[track_caller]
 pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tensor {
     if x.rank() == 3 {
         return conv2d(&x.unsqueeze(0), w, b, p).squeeze(0);
@@ -73,6 +78,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tensor {
     back_to(conv2d_f32(&x, &w, b.as_ref(), &d), dtype)
 }
 
+#[track_caller]
 fn conv2d_f32(x: &Tensor, w: &Tensor, b: Option<&Tensor>, d: &Conv2dDims) -> Tensor {
     let shape = d.output_shape();
     if d.n > 1 && too_large(&[x, w], shape.iter().product()) {
@@ -98,6 +104,7 @@ fn conv2d_f32(x: &Tensor, w: &Tensor, b: Option<&Tensor>, d: &Conv2dDims) -> Ten
 }
 
 /// The sizes of a convolution whose output gradient is `grad_out`, checked against them.
+#[track_caller]
 fn grad_dims(op: &str, grad_out: &Tensor, x_shape: [usize; 4], w_shape: [usize; 4], p: Conv2d) -> Conv2dDims {
     let d = p.dims(&x_shape, &w_shape);
     assert!(
@@ -112,6 +119,7 @@ fn grad_dims(op: &str, grad_out: &Tensor, x_shape: [usize; 4], w_shape: [usize; 
 
 /// Gradient of [`conv2d`] with respect to its input, for an input of spatial size
 /// `input_hw`: `grad_out` [N, O, OH, OW] and `w` [O, C/groups, KH, KW] give [N, C, H, W].
+#[track_caller]
 pub fn conv2d_grad_input(grad_out: &Tensor, w: &Tensor, input_hw: [usize; 2], p: Conv2d) -> Tensor {
     let dtype = check_floats("conv2d_grad_input", &[grad_out, w]);
     assert!(
@@ -126,6 +134,7 @@ pub fn conv2d_grad_input(grad_out: &Tensor, w: &Tensor, input_hw: [usize; 2], p:
     back_to(grad_input_f32(&f32_of(grad_out), &f32_of(w), &d), dtype)
 }
 
+#[track_caller]
 fn grad_input_f32(g: &Tensor, w: &Tensor, d: &Conv2dDims) -> Tensor {
     let shape = d.input_shape();
     if d.n > 1 && too_large(&[g, w], shape.iter().product()) {
@@ -151,6 +160,7 @@ fn grad_input_f32(g: &Tensor, w: &Tensor, d: &Conv2dDims) -> Tensor {
 
 /// Gradient of [`conv2d`] with respect to its weight, for a kernel of `kernel_hw`:
 /// `grad_out` [N, O, OH, OW] and `x` [N, C, H, W] give [O, C/groups, KH, KW].
+#[track_caller]
 pub fn conv2d_grad_weight(grad_out: &Tensor, x: &Tensor, kernel_hw: [usize; 2], p: Conv2d) -> Tensor {
     let dtype = check_floats("conv2d_grad_weight", &[grad_out, x]);
     assert!(
@@ -171,6 +181,7 @@ pub fn conv2d_grad_weight(grad_out: &Tensor, x: &Tensor, kernel_hw: [usize; 2], 
     back_to(grad_weight_f32(&f32_of(grad_out), &f32_of(x), &d), dtype)
 }
 
+#[track_caller]
 fn grad_weight_f32(g: &Tensor, x: &Tensor, d: &Conv2dDims) -> Tensor {
     let shape = d.weight_shape();
     if d.n > 1 && too_large(&[g, x], 0) {
@@ -194,6 +205,7 @@ fn grad_weight_f32(g: &Tensor, x: &Tensor, d: &Conv2dDims) -> Tensor {
 }
 
 /// Gradient of [`conv2d`] with respect to its bias: `grad_out` summed over N, OH, OW.
+#[track_caller]
 pub fn conv2d_grad_bias(grad_out: &Tensor) -> Tensor {
     grad_out.sum_dims(&[0, 2, 3], false)
 }

@@ -7,6 +7,7 @@ use crate::Tensor;
 
 /// 2-D convolution (torch.nn.functional.conv2d): `x` [N, C, H, W] or [C, H, W], `w`
 /// [O, C/groups, KH, KW], optional bias [O]; stride, padding, dilation, groups.
+#[track_caller]
 pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tensor {
     if x.rank() == 3 {
         return conv2d(&x.unsqueeze(0), w, b, p).squeeze(0);
@@ -31,6 +32,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tensor {
 
 /// Max pooling over the last two dims (padding counts as -inf; ceil_mode as PyTorch);
 /// the gradient goes to each window's maximum.
+#[track_caller]
 pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Tensor {
     let (out, indices) = pool::max_pool2d_with_indices(&x.detach(), p);
     let shape = x.dims().to_vec();
@@ -38,6 +40,7 @@ pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Tensor {
 }
 
 /// Average pooling over the last two dims (count_include_pad as PyTorch).
+#[track_caller]
 pub fn avg_pool2d(x: &Tensor, p: Pool2d, count_include_pad: bool) -> Tensor {
     let out = pool::avg_pool2d(&x.detach(), p, count_include_pad);
     let shape = x.dims().to_vec();
@@ -45,6 +48,7 @@ pub fn avg_pool2d(x: &Tensor, p: Pool2d, count_include_pad: bool) -> Tensor {
 }
 
 /// Adaptive average pooling to `out_hw` with PyTorch's (overlapping) bins.
+#[track_caller]
 pub fn adaptive_avg_pool2d(x: &Tensor, out_hw: [usize; 2]) -> Tensor {
     let out = pool::adaptive_avg_pool2d(&x.detach(), out_hw);
     let shape = x.dims().to_vec();

@@ -6,6 +6,7 @@ use crate::Tensor;
 /// `ids.shape + [D]`. An id >= V is an `Err` naming the value at the next readback.
 /// The row `padding_idx` receives no gradient. Repeated ids accumulate gradients,
 /// deterministically.
+#[track_caller]
 pub fn embedding(ids: &Tensor, weight: &Tensor, padding_idx: Option<usize>) -> Tensor {
     assert_eq!(weight.rank(), 2, "embedding: weight must be [num_embeddings, dim], got {}", weight.shape());
     let (rows, dim) = (weight.dims()[0], weight.dims()[1]);
@@ -15,7 +16,7 @@ pub fn embedding(ids: &Tensor, weight: &Tensor, padding_idx: Option<usize>) -> T
     let flat = ids.reshape([ids.numel()]).detach();
     let mut shape = ids.dims().to_vec();
     shape.push(dim);
-    let out = weight.detach().index_select(0, &flat).reshape(shape);
+    let out = weight.detach().index_select_as(0, &flat, "embedding").reshape(shape);
     out.record("embedding", &[weight], move |g| {
         let g = g.reshape([flat.numel(), dim]);
         let mut grad = g.index_add_rows(&flat, rows);

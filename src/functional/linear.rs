@@ -7,6 +7,7 @@ use crate::Tensor;
 /// gradient is one `[in, N] @ [N, out]` matmul rather than a batch of products against
 /// the weight broadcast over the leading dims and then summed (which made a Transformer
 /// layer's backward on `[16, 16, 128]` take 8 s on lavapipe instead of 0.3 s).
+#[track_caller]
 pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
     assert!(
         w.rank() == 2 && x.rank() >= 1 && x.dims()[x.rank() - 1] == w.dims()[1],

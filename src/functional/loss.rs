@@ -14,6 +14,7 @@ pub enum Reduction {
     Sum,
 }
 
+#[track_caller]
 fn reduce(loss: Tensor, reduction: Reduction) -> Tensor {
     match reduction {
         Reduction::None => loss,
@@ -25,12 +26,14 @@ fn reduce(loss: Tensor, reduction: Reduction) -> Tensor {
 /// Cross-entropy between `logits` [N, C] (or [C]) and class ids `targets` [N] (or [])
 /// of dtype u32 or i32, with label smoothing. A class id >= C is an `Err` naming the
 /// value at the next readback / sync.
+#[track_caller]
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor, reduction: Reduction, label_smoothing: f64) -> Tensor {
     cross_entropy_ignore(logits, targets, reduction, label_smoothing, None)
 }
 
 /// [`cross_entropy`] where samples whose target equals `ignore_index` contribute no
 /// loss (and are not counted by the mean), as PyTorch's `ignore_index`.
+#[track_caller]
 pub fn cross_entropy_ignore(
     logits: &Tensor,
     targets: &Tensor,
@@ -59,7 +62,7 @@ pub fn cross_entropy_ignore(
         Some(k) => k.where_cond(targets, &targets.zeros_like()),
         None => targets.clone(),
     };
-    let picked = logp.gather(1, &safe_targets.unsqueeze(1)).squeeze(1);
+    let picked = logp.gather_as(1, &safe_targets.unsqueeze(1), "cross_entropy").squeeze(1);
     let mut loss = picked.neg();
     if label_smoothing > 0.0 {
         let smooth = logp.mean(1, false).neg();
@@ -81,6 +84,7 @@ pub fn cross_entropy_ignore(
 
 /// Binary cross-entropy on logits: `max(x, 0) - x*y + log(1 + exp(-|x|))`, stable for
 /// any |x|. `targets` are float probabilities of the logits' shape.
+#[track_caller]
 pub fn binary_cross_entropy_with_logits(logits: &Tensor, targets: &Tensor, reduction: Reduction) -> Tensor {
     assert_eq!(logits.dims(), targets.dims(), "binary_cross_entropy_with_logits: shapes differ");
     let loss = logits.relu() - logits.mul(targets) + logits.abs().neg().exp().add_scalar(1.0).log();
@@ -88,6 +92,7 @@ pub fn binary_cross_entropy_with_logits(logits: &Tensor, targets: &Tensor, reduc
 }
 
 /// Mean squared error.
+#[track_caller]
 pub fn mse_loss(input: &Tensor, target: &Tensor, reduction: Reduction) -> Tensor {
     let d = input - target;
     reduce(d.mul(&d), reduction)

@@ -13,6 +13,7 @@ pub struct RunningStats {
 /// batch's statistics (biased variance) and returns the updated running statistics
 /// (`(1 - momentum) * old + momentum * batch`, unbiased variance, as PyTorch); in eval,
 /// normalises with `running` (which must be given) and returns None.
+#[track_caller]
 pub fn batch_norm(
     x: &Tensor,
     running: Option<&RunningStats>,

@@ -10,6 +10,7 @@ use wgrad_cpu::CpuStorage;
 use wgrad_gpu::kernels::pool::{self as gpu_pool, Pooling};
 
 /// The pooled planes of `shape` ([N, C, H, W] or [C, H, W]): (planes, [h, w]).
+#[track_caller]
 fn planes_of(op: &str, shape: &[usize]) -> (usize, [usize; 2]) {
     assert!(
         shape.len() == 3 || shape.len() == 4,
@@ -25,6 +26,7 @@ fn planes_of(op: &str, shape: &[usize]) -> (usize, [usize; 2]) {
 }
 
 /// `shape` with its last two dims replaced by `hw`.
+#[track_caller]
 fn with_hw(shape: &[usize], hw: [usize; 2]) -> Vec<usize> {
     let mut s = shape[..shape.len() - 2].to_vec();
     s.extend(hw);
@@ -32,6 +34,7 @@ fn with_hw(shape: &[usize], hw: [usize; 2]) -> Vec<usize> {
 }
 
 /// Contiguous untracked f32 copy (or the tensor itself when it already is one).
+#[track_caller]
 fn f32_planes(op: &str, t: &Tensor) -> Tensor {
     assert!(t.dtype().is_float(), "{op}: expected a float tensor, got {}", t.dtype());
     let t = t.detach();
@@ -39,6 +42,7 @@ fn f32_planes(op: &str, t: &Tensor) -> Tensor {
     t.contiguous()
 }
 
+#[track_caller]
 fn back_to(t: Tensor, dtype: DType) -> Tensor {
     if dtype == DType::F32 {
         t
@@ -47,6 +51,7 @@ fn back_to(t: Tensor, dtype: DType) -> Tensor {
     }
 }
 
+#[track_caller]
 fn check_pool(op: &str, p: &Pool2d, hw: [usize; 2]) -> [usize; 2] {
     assert!(p.kernel.iter().all(|&k| k > 0), "{op}: kernel_size must be greater than zero, got {:?}", p.kernel);
     assert!(p.stride.iter().all(|&s| s > 0), "{op}: stride must be greater than zero, got {:?}", p.stride);
@@ -55,6 +60,7 @@ fn check_pool(op: &str, p: &Pool2d, hw: [usize; 2]) -> [usize; 2] {
 
 /// Max pooling, with the u32 index `h * W + w` of each maximum within its input plane
 /// (PyTorch's return_indices=True). Ties keep the first element, NaN wins.
+#[track_caller]
 pub fn max_pool2d_with_indices(x: &Tensor, p: Pool2d) -> (Tensor, Tensor) {
     let (planes, hw) = planes_of("max_pool2d", x.dims());
     let out_hw = check_pool("max_pool2d", &p, hw);
@@ -83,6 +89,7 @@ pub fn max_pool2d_with_indices(x: &Tensor, p: Pool2d) -> (Tensor, Tensor) {
 /// Gradient of [`max_pool2d_with_indices`] for an input of `input_shape`: each element
 /// of `grad_out` goes to the input element its index names; overlapping windows that
 /// share a maximum accumulate (deterministically, in output order).
+#[track_caller]
 pub fn max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape: &[usize]) -> Tensor {
     same_device("max_pool2d_backward", &[grad_out, indices]);
     let (planes, hw) = planes_of("max_pool2d_backward", input_shape);
@@ -126,6 +133,7 @@ pub fn max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape: &[u
 
 /// Average pooling over the last two dims. `count_include_pad`: divide by the window
 /// including its padding (clipped to the padded input) rather than by the elements in it.
+#[track_caller]
 pub fn avg_pool2d(x: &Tensor, p: Pool2d, count_include_pad: bool) -> Tensor {
     let (planes, hw) = planes_of("avg_pool2d", x.dims());
     let out_hw = check_pool("avg_pool2d", &p, hw);
@@ -133,6 +141,7 @@ pub fn avg_pool2d(x: &Tensor, p: Pool2d, count_include_pad: bool) -> Tensor {
 }
 
 /// Gradient of [`avg_pool2d`] for an input of `input_shape`.
+#[track_caller]
 pub fn avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize], p: Pool2d, count_include_pad: bool) -> Tensor {
     let (planes, hw) = planes_of("avg_pool2d_backward", input_shape);
     let out_hw = check_pool("avg_pool2d_backward", &p, hw);
@@ -141,6 +150,7 @@ pub fn avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize], p: Pool2d, 
 
 /// Adaptive average pooling to `out_hw`, with PyTorch's overlapping bins
 /// `[floor(i*H/OH), ceil((i+1)*H/OH))`.
+#[track_caller]
 pub fn adaptive_avg_pool2d(x: &Tensor, out_hw: [usize; 2]) -> Tensor {
     let (planes, hw) = planes_of("adaptive_avg_pool2d", x.dims());
     assert!(
@@ -152,6 +162,7 @@ pub fn adaptive_avg_pool2d(x: &Tensor, out_hw: [usize; 2]) -> Tensor {
 }
 
 /// Gradient of [`adaptive_avg_pool2d`] for an input of `input_shape`.
+#[track_caller]
 pub fn adaptive_avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize]) -> Tensor {
     let (planes, hw) = planes_of("adaptive_avg_pool2d_backward", input_shape);
     let r = grad_out.rank();
@@ -160,6 +171,7 @@ pub fn adaptive_avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize]) ->
     pool_backward("adaptive_avg_pool2d_backward", grad_out, input_shape, planes, hw, out_hw, Pooling::Adaptive)
 }
 
+#[track_caller]
 fn pool_forward(x: &Tensor, planes: usize, hw: [usize; 2], out_hw: [usize; 2], pooling: Pooling) -> Tensor {
     let shape = with_hw(x.dims(), out_hw);
     let dtype = x.dtype();
@@ -185,6 +197,7 @@ fn pool_forward(x: &Tensor, planes: usize, hw: [usize; 2], out_hw: [usize; 2], p
     back_to(out, dtype)
 }
 
+#[track_caller]
 fn pool_backward(
     op: &str,
     grad_out: &Tensor,
@@ -227,6 +240,7 @@ fn pool_backward(
 /// Runs `launch(first plane, planes)` over parts of as many planes as one GPU binding
 /// holds (`plane_elems`: elements per plane of input and output), all at once when they
 /// fit. Returns, per output of the launch, its parts as flat tensors `[planes, elems]`.
+#[track_caller]
 fn in_parts(
     gpu: &wgrad_gpu::GpuDevice,
     planes: usize,
@@ -248,6 +262,7 @@ fn in_parts(
 }
 
 /// The parts of one output of [`in_parts`] as one tensor of `shape`.
+#[track_caller]
 fn joined(parts: Vec<(wgrad_gpu::PooledBuffer, DType, usize)>, shape: &[usize], dev: &crate::Device) -> Tensor {
     let numel: usize = shape.iter().product();
     let total: usize = parts.iter().map(|p| p.2).sum();
@@ -262,6 +277,7 @@ fn joined(parts: Vec<(wgrad_gpu::PooledBuffer, DType, usize)>, shape: &[usize], 
 }
 
 /// A contiguous GPU tensor as (buffer, element offset).
+#[track_caller]
 fn gpu_view(t: &Tensor) -> (&wgrad_gpu::PooledBuffer, usize) {
     (t.operand().buffer, t.layout().offset())
 }

@@ -26,6 +26,7 @@ pub struct RnnWeights {
 
 impl RnnWeights {
     /// The same weights on `device` (tensors already there are shared, not copied).
+    #[track_caller]
     pub fn to(&self, device: &crate::Device) -> RnnWeights {
         let mv = |t: &Tensor| if t.device() == device { t.clone() } else { t.to_device(device) };
         RnnWeights {
@@ -36,6 +37,7 @@ impl RnnWeights {
         }
     }
 
+    #[track_caller]
     fn hidden(&self, gates: usize, name: &str) -> usize {
         let rows = self.w_ih.dims()[0];
         assert!(
@@ -49,6 +51,7 @@ impl RnnWeights {
 
     /// Input projection of every step at once: [T, B, G*H] = x W_ih^T + b_ih (+ b_hh when
     /// `fold_hh_bias`, for cells that add it to the same sum).
+    #[track_caller]
     fn project_inputs(&self, x: &Tensor, fold_hh_bias: bool) -> Tensor {
         let (t, b, i) = (x.dims()[0], x.dims()[1], x.dims()[2]);
         let mut xw = x.reshape([t * b, i]).matmul(&self.w_ih.t());
@@ -62,6 +65,7 @@ impl RnnWeights {
     }
 }
 
+#[track_caller]
 fn check_input(x: &Tensor, layers: &[RnnWeights], name: &str) {
     assert!(x.rank() == 3, "{name}: expected time-major input [T, B, I], got {}", x.shape());
     assert!(x.dims()[0] > 0, "{name}: expected at least one time step, got {}", x.shape());
@@ -70,6 +74,7 @@ fn check_input(x: &Tensor, layers: &[RnnWeights], name: &str) {
 }
 
 /// The initial state of layer `l` ([B, H]): from `state` [layers, B, H] or zeros.
+#[track_caller]
 fn initial(state: Option<&Tensor>, l: usize, batch: usize, hidden: usize, x: &Tensor) -> Tensor {
     match state {
         Some(s) => s.narrow(0, l, 1).squeeze(0),
@@ -78,6 +83,7 @@ fn initial(state: Option<&Tensor>, l: usize, batch: usize, hidden: usize, x: &Te
 }
 
 /// Multi-layer LSTM. Returns (out [T, B, H] of the last layer, (h_n, c_n) [layers, B, H]).
+#[track_caller]
 pub fn lstm(x: &Tensor, state: Option<(&Tensor, &Tensor)>, layers: &[RnnWeights]) -> (Tensor, (Tensor, Tensor)) {
     check_input(x, layers, "lstm");
     let (steps, batch) = (x.dims()[0], x.dims()[1]);
@@ -98,6 +104,7 @@ pub fn lstm(x: &Tensor, state: Option<(&Tensor, &Tensor)>, layers: &[RnnWeights]
 
 /// Multi-layer GRU (PyTorch's formulation: r applies to `W_hn h + b_hn`).
 /// Returns (out [T, B, H], h_n [layers, B, H]).
+#[track_caller]
 pub fn gru(x: &Tensor, h0: Option<&Tensor>, layers: &[RnnWeights]) -> (Tensor, Tensor) {
     check_input(x, layers, "gru");
     let (steps, batch) = (x.dims()[0], x.dims()[1]);
@@ -112,6 +119,7 @@ pub fn gru(x: &Tensor, h0: Option<&Tensor>, layers: &[RnnWeights]) -> (Tensor, T
 }
 
 /// Multi-layer Elman RNN with tanh. Returns (out [T, B, H], h_n [layers, B, H]).
+#[track_caller]
 pub fn rnn_tanh(x: &Tensor, h0: Option<&Tensor>, layers: &[RnnWeights]) -> (Tensor, Tensor) {
     check_input(x, layers, "rnn_tanh");
     let (steps, batch) = (x.dims()[0], x.dims()[1]);

@@ -14,11 +14,13 @@ use crate::ops::{gru_cell_backward, lstm_cell_backward};
 use crate::{no_grad, Tensor};
 
 /// Step `t` of a time-major tensor.
+#[track_caller]
 fn at(x: &Tensor, t: usize) -> Tensor {
     x.narrow(0, t, 1).squeeze(0)
 }
 
 /// The state entering each step, [T, B, H]: `h0`, then the outputs of steps 0..T-1.
+#[track_caller]
 fn previous_states(h0: &Tensor, outputs: &Tensor) -> Tensor {
     let steps = outputs.dims()[0];
     if steps == 1 {
@@ -29,6 +31,7 @@ fn previous_states(h0: &Tensor, outputs: &Tensor) -> Tensor {
 
 /// Gradient of `w_hh` from the gate gradients of every step [T, B, G*H] and the states
 /// that entered them [T, B, H]: sum over t of dgates_t^T h_{t-1}, one matmul.
+#[track_caller]
 fn recurrent_weight_grad(dgates: &Tensor, h_prev: &Tensor) -> Tensor {
     let (t, b, g) = (dgates.dims()[0], dgates.dims()[1], dgates.dims()[2]);
     let h = h_prev.dims()[2];
@@ -36,6 +39,7 @@ fn recurrent_weight_grad(dgates: &Tensor, h_prev: &Tensor) -> Tensor {
 }
 
 /// Stacks the per-step gradients, which the backward loop produced last step first.
+#[track_caller]
 fn stack_steps(reversed: Vec<Tensor>) -> Tensor {
     Tensor::stack(&reversed.iter().rev().collect::<Vec<_>>(), 0)
 }

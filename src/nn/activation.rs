@@ -28,6 +28,37 @@ activation! {
     GELU => gelu,
     /// GELU, tanh approximation (nn.GELU(approximate="tanh")).
     GeluTanh => gelu_tanh,
+    /// `x * sigmoid(x)` (nn.SiLU).
+    SiLU => silu,
+    /// `log(1 + e^x)` (nn.Softplus with beta 1, threshold 20).
+    Softplus => softplus,
+}
+
+macro_rules! scalar_activation {
+    ($(#[$doc:meta] $name:ident($default:expr) => $method:ident),* $(,)?) => {$(
+        #[$doc]
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name(pub f64);
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name($default)
+            }
+        }
+
+        impl Module for $name {
+            fn forward(&self, x: &Tensor) -> Tensor {
+                x.$method(self.0)
+            }
+        }
+    )*};
+}
+
+scalar_activation! {
+    /// `x` where positive, else `negative_slope * x` (nn.LeakyReLU; `Default` is 0.01).
+    LeakyReLU(0.01) => leaky_relu,
+    /// `x` where positive, else `alpha * (e^x - 1)` (nn.ELU; `Default` is alpha 1).
+    ELU(1.0) => elu,
 }
 
 /// Softmax along `dim` (nn.Softmax(dim)).

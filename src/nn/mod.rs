@@ -34,14 +34,14 @@ mod training;
 mod transformer;
 
 pub use crate::rng::manual_seed;
-pub use activation::{GeluTanh, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh, GELU};
+pub use activation::{GeluTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh, ELU, GELU};
 pub use attention::{MhaArgs, MultiheadAttention};
 pub use conv::Conv2d;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, MSELoss};
-pub use module::{Module, TrainingFlag};
+pub use module::{Module, ModuleField, TrainingFlag};
 pub use norm::{BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm};
 pub use optim::{
     clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, CosineAnnealingLR, LinearLR, LrScheduler,
@@ -54,6 +54,33 @@ pub use rnn::{Gru, Lstm, Rnn, RnnLayer};
 pub use sequential::Sequential;
 pub use training::TrainingCheckpoint;
 pub use transformer::{TransformerEncoder, TransformerEncoderLayer};
+/// `#[derive(Module)]`: a struct's fields become its submodules (by field name), its
+/// `Parameter` fields its parameters and its `Buffer` fields its buffers; see
+/// [`wgrad_derive`](https://docs.rs/wgrad-derive) for the attributes.
+///
+/// ```
+/// use wgrad::nn::{self, Module};
+/// use wgrad::{Device, Tensor};
+///
+/// #[derive(Module)]
+/// struct Mlp {
+///     hidden: nn::Linear,
+///     out: nn::Linear,
+/// }
+///
+/// impl Mlp {
+///     fn forward(&self, x: &Tensor) -> Tensor {
+///         self.out.forward(&self.hidden.forward(x).relu())
+///     }
+/// }
+///
+/// let dev = Device::cpu();
+/// let mlp = Mlp { hidden: nn::Linear::new(4, 8, &dev), out: nn::Linear::new(8, 2, &dev) };
+/// let names: Vec<String> = mlp.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]);
+/// assert_eq!(Module::forward(&mlp, &Tensor::zeros([3, 4], wgrad::DType::F32, &dev)).dims(), &[3, 2]);
+/// ```
+pub use wgrad_derive::Module;
 
 module::inherent_module_methods!(
     Linear,
@@ -64,6 +91,10 @@ module::inherent_module_methods!(
     Tanh,
     GELU,
     GeluTanh,
+    SiLU,
+    Softplus,
+    LeakyReLU,
+    ELU,
     Softmax,
     LogSoftmax,
     Flatten,

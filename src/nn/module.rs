@@ -83,6 +83,21 @@ pub trait Module: Send + Sync {
         checkpoint::load_state_dict(self, state, "state dict")
     }
 
+    /// Moves every parameter and buffer to `device` (PyTorch's `module.to(device)`),
+    /// keeping their names and the cells optimizers built from `parameters()` share;
+    /// build optimizers after moving, as in PyTorch, since their state stays where it is.
+    /// `Err` if reading a value back fails (a pending device error); the values moved
+    /// before it stay moved.
+    fn to(&self, device: &crate::Device) -> Result<()> {
+        for (_, p) in self.named_parameters() {
+            p.set(p.tensor().try_to_device(device)?);
+        }
+        for (_, b) in self.named_buffers() {
+            b.set(b.tensor().try_to_device(device)?);
+        }
+        Ok(())
+    }
+
     /// Saves the state dict as a safetensors file (atomically), loadable by PyTorch by name.
     fn save(&self, path: impl AsRef<Path>) -> Result<()>
     where
@@ -98,6 +113,51 @@ pub trait Module: Send + Sync {
         Self: Sized,
     {
         checkpoint::load(self, path.as_ref())
+    }
+}
+
+/// A struct field that holds submodules, for `#[derive(Module)]`: a module, or a
+/// `Vec`, `Option` or array of them.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a module: mark the field #[module(skip)] if it holds no submodule",
+    label = "not a Module, Vec/Option/array of modules, Parameter or Buffer"
+)]
+pub trait ModuleField {
+    /// Adds this field's submodules to `out`, named `name` (`name.<i>` for a list's).
+    fn collect<'a>(&'a self, name: &str, out: &mut Vec<(String, &'a dyn Module)>);
+}
+
+impl<M: Module> ModuleField for M {
+    fn collect<'a>(&'a self, name: &str, out: &mut Vec<(String, &'a dyn Module)>) {
+        out.push((name.to_string(), self));
+    }
+}
+
+impl<T: ModuleField> ModuleField for Vec<T> {
+    fn collect<'a>(&'a self, name: &str, out: &mut Vec<(String, &'a dyn Module)>) {
+        self.as_slice().collect(name, out);
+    }
+}
+
+impl<T: ModuleField, const N: usize> ModuleField for [T; N] {
+    fn collect<'a>(&'a self, name: &str, out: &mut Vec<(String, &'a dyn Module)>) {
+        self.as_slice().collect(name, out);
+    }
+}
+
+impl<T: ModuleField> ModuleField for [T] {
+    fn collect<'a>(&'a self, name: &str, out: &mut Vec<(String, &'a dyn Module)>) {
+        for (i, item) in self.iter().enumerate() {
+            item.collect(&format!("{name}.{i}"), out);
+        }
+    }
+}
+
+impl<T: ModuleField> ModuleField for Option<T> {
+    fn collect<'a>(&'a self, name: &str, out: &mut Vec<(String, &'a dyn Module)>) {
+        if let Some(item) = self {
+            item.collect(name, out);
+        }
     }
 }
 

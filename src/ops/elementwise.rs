@@ -39,26 +39,44 @@ macro_rules! cmp_methods {
 
 impl Tensor {
     unary_methods!(neg => Neg, abs => Abs, exp => Exp, log => Log, sqrt => Sqrt, rsqrt => Rsqrt, relu => Relu,
-        sigmoid => Sigmoid, tanh => Tanh, gelu => Gelu, gelu_tanh => GeluTanh);
+        sigmoid => Sigmoid, tanh => Tanh, gelu => Gelu, gelu_tanh => GeluTanh, sin => Sin, cos => Cos,
+        silu => Silu, softplus => Softplus);
     binary_methods!(add, add_scalar => Add, sub, sub_scalar => Sub, mul, mul_scalar => Mul, div, div_scalar => Div,
         maximum, maximum_scalar => Max, minimum, minimum_scalar => Min);
     cmp_methods!(eq => Eq, ne => Ne, lt => Lt, le => Le, gt => Gt, ge => Ge);
 
-    /// Applies a unary op elementwise.
+    /// Applies a unary op elementwise (with scalar 0 for the ops that take one: use
+    /// [`Tensor::powf`], [`Tensor::leaky_relu`], [`Tensor::elu`] for those).
+    #[track_caller]
     pub fn unary(&self, op: UnaryOp) -> Tensor {
         self.unary_with_scalar(op, 0.0)
     }
 
     /// `self ^ exponent` elementwise with broadcasting (float tensors).
+    #[track_caller]
     pub fn pow(&self, exponent: &Tensor) -> Tensor {
         self.binary(BinaryOp::Pow, exponent)
     }
 
     /// `x ^ exponent` elementwise (float tensors).
+    #[track_caller]
     pub fn powf(&self, exponent: f64) -> Tensor {
         self.unary_with_scalar(UnaryOp::PowScalar, exponent)
     }
 
+    /// `x` where positive, else `negative_slope * x` (torch's leaky_relu; 0.01 there).
+    #[track_caller]
+    pub fn leaky_relu(&self, negative_slope: f64) -> Tensor {
+        self.unary_with_scalar(UnaryOp::LeakyRelu, negative_slope)
+    }
+
+    /// `x` where positive, else `alpha * (exp(x) - 1)` (torch's elu; alpha 1 there).
+    #[track_caller]
+    pub fn elu(&self, alpha: f64) -> Tensor {
+        self.unary_with_scalar(UnaryOp::Elu, alpha)
+    }
+
+    #[track_caller]
     fn unary_with_scalar(&self, op: UnaryOp, scalar: f64) -> Tensor {
         if !op.supports_int() {
             require_float(op.name(), self);
@@ -77,6 +95,7 @@ impl Tensor {
     }
 
     /// `grad * op'(self)` elementwise, as one fused kernel (the backward of `op`).
+    #[track_caller]
     pub fn unary_grad(&self, op: UnaryOp, scalar: f64, grad: &Tensor) -> Tensor {
         require_float(op.name(), self);
         elementwise(
@@ -90,11 +109,13 @@ impl Tensor {
     }
 
     /// Broadcasts both operands to their common shape (PyTorch rules).
+    #[track_caller]
     pub fn broadcast_pair(&self, rhs: &Tensor, op: &str) -> (Tensor, Tensor) {
         let shape = broadcast_shapes(self.dims(), rhs.dims(), op);
         (self.broadcast_to(&shape), rhs.broadcast_to(&shape))
     }
 
+    #[track_caller]
     fn check_pair(&self, rhs: &Tensor, op: &str) {
         same_device(op, &[self, rhs]);
         assert_eq!(
@@ -107,6 +128,7 @@ impl Tensor {
     }
 
     /// Applies a binary op elementwise with broadcasting.
+    #[track_caller]
     pub fn binary(&self, op: BinaryOp, rhs: &Tensor) -> Tensor {
         self.check_pair(rhs, op.name());
         if op == BinaryOp::Pow {
@@ -130,6 +152,7 @@ impl Tensor {
     }
 
     /// Applies `x op scalar` elementwise.
+    #[track_caller]
     pub fn binary_scalar(&self, op: BinaryOp, scalar: f64) -> Tensor {
         if op == BinaryOp::Pow {
             return self.powf(scalar);
@@ -161,6 +184,7 @@ impl Tensor {
     }
 
     /// Compares elementwise with broadcasting; the result is u32 0/1.
+    #[track_caller]
     pub fn compare(&self, op: CmpOp, rhs: &Tensor) -> Tensor {
         self.check_pair(rhs, op.name());
         let (a, b) = self.broadcast_pair(rhs, op.name());
@@ -176,6 +200,7 @@ impl Tensor {
 
     /// `self ? on_true : on_false` elementwise (self is the condition: non-zero is
     /// true), all three broadcast together; PyTorch's `torch.where(cond, a, b)`.
+    #[track_caller]
     pub fn where_cond(&self, on_true: &Tensor, on_false: &Tensor) -> Tensor {
         same_device("where", &[self, on_true, on_false]);
         on_true.check_pair(on_false, "where");
@@ -198,6 +223,7 @@ impl Tensor {
 
     /// Converts to `dtype` (float to int truncates toward zero; i32 <-> u32 keeps the
     /// bits, wrapping). Same dtype: no copy.
+    #[track_caller]
     pub fn cast(&self, dtype: DType) -> Tensor {
         if dtype == self.dtype() {
             return self.clone();
@@ -216,6 +242,7 @@ impl Tensor {
 
 /// For maximum/minimum: how much of the gradient goes to each side (ties split evenly,
 /// as PyTorch does).
+#[track_caller]
 fn extremum_weights(op: BinaryOp, a: &Tensor, b: &Tensor) -> (Tensor, Tensor) {
     let wins = if op == BinaryOp::Max { a.gt(b) } else { a.lt(b) };
     let wa = wins.cast(a.dtype()) + a.eq(b).cast(a.dtype()).mul_scalar(0.5);
@@ -224,6 +251,7 @@ fn extremum_weights(op: BinaryOp, a: &Tensor, b: &Tensor) -> (Tensor, Tensor) {
 }
 
 /// Gradients of `a op b` (same shape) given the output gradient `g`.
+#[track_caller]
 fn binary_grads(op: BinaryOp, a: &Tensor, b: &Tensor, g: &Tensor) -> (Tensor, Tensor) {
     match op {
         BinaryOp::Add => (g.clone(), g.clone()),

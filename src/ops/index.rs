@@ -10,6 +10,7 @@ use wgrad_cpu::CpuStorage;
 impl Tensor {
     /// Concatenates tensors along `dim` (torch.cat). All share dtype, device and every
     /// other dim.
+    #[track_caller]
     pub fn cat(tensors: &[&Tensor], dim: impl Dim) -> Tensor {
         let d = dim.resolve(tensors.first().map_or(1, |t| t.rank()), "cat");
         let out = Tensor::cat_untracked(tensors, d);
@@ -26,6 +27,7 @@ impl Tensor {
         })
     }
 
+    #[track_caller]
     fn cat_untracked(tensors: &[&Tensor], d: usize) -> Tensor {
         assert!(!tensors.is_empty(), "cat: expected a non-empty list of tensors");
         same_device("cat", tensors);
@@ -60,6 +62,7 @@ impl Tensor {
     }
 
     /// Stacks tensors of one shape along a new dim (torch.stack).
+    #[track_caller]
     pub fn stack(tensors: &[&Tensor], dim: impl Dim) -> Tensor {
         assert!(!tensors.is_empty(), "stack: expected a non-empty list of tensors");
         let d = dim.resolve(tensors[0].rank() + 1, "stack");
@@ -71,37 +74,53 @@ impl Tensor {
     }
 
     /// Entries `ids` (1-D, u32 or i32) along `dim` (torch.index_select). An id out of
-    /// range is reported as an `Err` naming it by the next readback or `sync()`.
+    /// range is reported as an `Err` naming it by the next readback or `sync()` of the
+    /// thread that called this.
+    #[track_caller]
     pub fn index_select(&self, dim: impl Dim, ids: &Tensor) -> Tensor {
-        let d = dim.resolve(self.rank(), "index_select");
-        assert_eq!(ids.rank(), 1, "index_select: ids must be 1-D, got shape {}", ids.shape());
+        self.index_select_as(dim, ids, "index_select")
+    }
+
+    /// [`Tensor::index_select`] whose errors name `op` (e.g. "embedding").
+    #[track_caller]
+    pub(crate) fn index_select_as(&self, dim: impl Dim, ids: &Tensor, op: &'static str) -> Tensor {
+        let d = dim.resolve(self.rank(), op);
+        assert_eq!(ids.rank(), 1, "{op}: ids must be 1-D, got shape {}", ids.shape());
         let spread = Layout::index_select_ids(self.dims(), d, ids.layout());
-        self.gather_impl(d, &ids.with_layout(spread), "index_select")
+        self.gather_impl(d, &ids.with_layout(spread), op)
     }
 
     /// torch.gather: `out[p] = self[p with dim replaced by ids[p]]`; `ids` (u32 or i32)
     /// has this tensor's rank and no larger sizes outside `dim`. Bad ids: see index_select.
+    #[track_caller]
     pub fn gather(&self, dim: impl Dim, ids: &Tensor) -> Tensor {
-        let d = dim.resolve(self.rank(), "gather");
-        assert_eq!(ids.rank(), self.rank(), "gather: ids rank {} differs from input rank {}", ids.rank(), self.rank());
+        self.gather_as(dim, ids, "gather")
+    }
+
+    /// [`Tensor::gather`] whose errors name `op` (e.g. "cross_entropy").
+    #[track_caller]
+    pub(crate) fn gather_as(&self, dim: impl Dim, ids: &Tensor, op: &'static str) -> Tensor {
+        let d = dim.resolve(self.rank(), op);
+        assert_eq!(ids.rank(), self.rank(), "{op}: ids rank {} differs from input rank {}", ids.rank(), self.rank());
         for (i, (&a, &b)) in ids.dims().iter().zip(self.dims()).enumerate() {
             assert!(
                 i == d || a <= b,
-                "gather: ids shape {} exceeds input shape {} in dim {i}",
+                "{op}: ids shape {} exceeds input shape {} in dim {i}",
                 ids.shape(),
                 self.shape()
             );
         }
-        self.gather_impl(d, ids, "gather")
+        self.gather_impl(d, ids, op)
     }
 
-    fn gather_impl(&self, dim: usize, ids: &Tensor, op: &str) -> Tensor {
+    #[track_caller]
+    fn gather_impl(&self, dim: usize, ids: &Tensor, op: &'static str) -> Tensor {
         same_device(op, &[self, ids]);
         assert!(matches!(ids.dtype(), DType::U32 | DType::I32), "{op}: ids must be u32 or i32, got {}", ids.dtype());
         let shape = ids.shape().clone();
         let out = match (self.storage(), self.device().gpu_runtime()) {
             (Storage::Cpu(x), _) => {
-                let result = wgrad_cpu::gather(x, self.layout(), dim, ids.cpu_storage(), ids.layout());
+                let result = wgrad_cpu::gather(x, self.layout(), dim, ids.cpu_storage(), ids.layout(), op);
                 let out = result.unwrap_or_else(|e| {
                     Tensor::report_cpu_error(e);
                     CpuStorage::full(0.0, shape.numel(), self.dtype())
@@ -109,7 +128,7 @@ impl Tensor {
                 Tensor::from_cpu(out, shape)
             }
             (Storage::Gpu(_), Some(gpu)) => {
-                let buffer = wgrad_gpu::kernels::gather::gather(gpu, self.operand(), dim, ids.operand());
+                let buffer = wgrad_gpu::kernels::gather::gather(gpu, self.operand(), dim, ids.operand(), op);
                 Tensor::from_gpu(buffer, shape, self.dtype(), self.device())
             }
             (Storage::Gpu(_), None) => unreachable!(),
@@ -121,6 +140,7 @@ impl Tensor {
     /// `out[v, :] = sum of self[l, :] over ids[l] == v` for `rows` rows (the backward of
     /// `index_select(0, ids)` and of embedding lookups), summed in increasing l so that
     /// results are deterministic. `self` is [L, D], `ids` [L] (u32/i32, already validated).
+    #[track_caller]
     pub fn index_add_rows(&self, ids: &Tensor, rows: usize) -> Tensor {
         same_device("index_add_rows", &[self, ids]);
         assert!(
@@ -144,6 +164,7 @@ impl Tensor {
 
     /// The gradient of `gather(dim, ids)` for an input of `x_shape`: each `self[q]` is
     /// summed into position q with coordinate `dim` replaced by `ids[q]` (deterministic).
+    #[track_caller]
     pub fn gather_backward(&self, dim: usize, ids: &Tensor, x_shape: &[usize]) -> Tensor {
         same_device("gather_backward", &[self, ids]);
         assert_eq!(self.dims(), ids.dims(), "gather_backward: gradient and ids shapes differ");

@@ -8,6 +8,7 @@ use wgrad_cpu::MatmulDims;
 
 /// Views `t` (shape `[batch..., rows, cols]`, batch dims already broadcast) as a rank-3
 /// `[batch, rows, cols]` layout; copies first when the batch dims do not collapse.
+#[track_caller]
 fn as_batched(t: &Tensor, batch: usize) -> Tensor {
     let l = t.layout();
     let r = l.rank();
@@ -28,12 +29,14 @@ fn as_batched(t: &Tensor, batch: usize) -> Tensor {
 }
 
 /// Bytes of storage a view touches.
+#[track_caller]
 fn touched_bytes(t: &Tensor) -> usize {
     (t.layout().storage_extent() - t.layout().offset()) * t.dtype().size_in_bytes()
 }
 
 /// `[batch, m, k] @ [batch, k, n]` on the GPU, splitting the batch, then the rows, then
 /// the columns into pieces until every operand fits one kernel binding.
+#[track_caller]
 fn gpu_batched(a: &Tensor, b: &Tensor, limit: usize) -> Tensor {
     let (batch, m, n) = (a.dims()[0], a.dims()[1], b.dims()[2]);
     let out_bytes = batch * m * n * a.dtype().size_in_bytes();
@@ -74,6 +77,7 @@ fn gpu_batched(a: &Tensor, b: &Tensor, limit: usize) -> Tensor {
 impl Tensor {
     /// Matrix product (torch.matmul): 2-D @ 2-D, batched `[..., m, k] @ [..., k, n]` with
     /// broadcast batch dims, and 1-D operands treated as a row / column vector.
+    #[track_caller]
     pub fn matmul(&self, rhs: &Tensor) -> Tensor {
         same_device("matmul", &[self, rhs]);
         require_float("matmul", self);

@@ -2,6 +2,7 @@
 //! CPU kernel or records the GPU launch for the tensor's device.
 
 mod arith;
+mod convenience;
 mod elementwise;
 mod index;
 mod matmul;
@@ -20,6 +21,7 @@ use wgrad_cpu::CpuStorage;
 use wgrad_gpu::kernels::{elementwise as ew, Operand};
 
 /// Panics unless every tensor is on the first one's device.
+#[track_caller]
 pub(crate) fn same_device(op: &str, tensors: &[&Tensor]) {
     let first = tensors[0].device();
     for t in &tensors[1..] {
@@ -33,12 +35,14 @@ pub(crate) fn same_device(op: &str, tensors: &[&Tensor]) {
 }
 
 /// Panics naming `op` when a float-only op meets an integer tensor.
+#[track_caller]
 pub(crate) fn require_float(op: &str, t: &Tensor) {
     assert!(t.dtype().is_float(), "{op}: not implemented for {} tensors (cast to f32 first)", t.dtype());
 }
 
 /// Runs one elementwise op over `inputs` (already broadcast to `shape`): `cpu` on the
 /// CPU backend, the WGSL expression `expr` on the GPU.
+#[track_caller]
 pub(crate) fn elementwise(
     inputs: &[&Tensor],
     shape: &Shape,
@@ -69,6 +73,7 @@ pub(crate) fn elementwise(
 
 impl Tensor {
     /// This tensor as a GPU kernel operand; panics for CPU tensors.
+    #[track_caller]
     pub(crate) fn operand(&self) -> Operand<'_> {
         match self.storage() {
             Storage::Gpu(b) => Operand { buffer: b, layout: self.layout(), dtype: self.dtype() },
@@ -77,6 +82,7 @@ impl Tensor {
     }
 
     /// The host storage; panics for GPU tensors.
+    #[track_caller]
     pub(crate) fn cpu_storage(&self) -> &CpuStorage {
         match self.storage() {
             Storage::Cpu(s) => s,

@@ -18,6 +18,7 @@ impl Tensor {
     /// One fused Adam/AdamW step of this f32 parameter with gradient `grad` and `state`
     /// (`[2, n]`, or `[3, n]` with amsgrad: m, v, vmax; zeros at step 1), as
     /// torch.optim.Adam / AdamW. One kernel on a GPU.
+    #[track_caller]
     pub fn adam_step(&self, grad: &Tensor, state: &Tensor, h: &AdamStep) -> AdamUpdate {
         Tensor::adam_step_many(&[(self, grad, state)], h).pop().expect("one update per parameter")
     }
@@ -26,6 +27,7 @@ impl Tensor {
     /// hyper-parameters and step: on a GPU, one launch per few tensors (a multi-tensor
     /// apply, as torch's `foreach` / `fused` Adam), the new values of each launch's
     /// tensors sharing one buffer.
+    #[track_caller]
     pub fn adam_step_many(items: &[(&Tensor, &Tensor, &Tensor)], h: &AdamStep) -> Vec<AdamUpdate> {
         let rows = if h.amsgrad { 3 } else { 2 };
         let items: Vec<[Tensor; 3]> = items
@@ -78,6 +80,7 @@ impl Tensor {
 }
 
 /// The CPU reference step of one parameter.
+#[track_caller]
 fn cpu_adam_step(p: &Tensor, g: &Tensor, s: &Tensor, h: &AdamStep) -> AdamUpdate {
     let t = h.step.max(1) as i32;
     let v = wgrad_cpu::optim::adam_step(
@@ -96,6 +99,7 @@ fn cpu_adam_step(p: &Tensor, g: &Tensor, s: &Tensor, h: &AdamStep) -> AdamUpdate
 }
 
 /// The parameter (row 0, in `p`'s shape) and state (rows 1..) of an update block.
+#[track_caller]
 fn split_update(block: &Tensor, p: &Tensor, rows: usize) -> AdamUpdate {
     AdamUpdate { param: block.narrow(0, 0, 1).reshape(p.shape().clone()), state: block.narrow(0, 1, rows) }
 }

@@ -24,42 +24,50 @@ impl Tensor {
     reduce_methods!(sum, sum_dims => Sum, mean, mean_dims => Mean, max, max_dims => Max, min, min_dims => Min);
 
     /// Index (u32) of the first maximum along `dim`.
+    #[track_caller]
     pub fn argmax(&self, dim: impl Dim, keepdim: bool) -> Tensor {
         let d = dim.resolve(self.rank(), "argmax") as isize;
         self.reduce(ReduceOp::ArgMax, &[d], keepdim)
     }
 
     /// Index (u32) of the first minimum along `dim`.
+    #[track_caller]
     pub fn argmin(&self, dim: impl Dim, keepdim: bool) -> Tensor {
         let d = dim.resolve(self.rank(), "argmin") as isize;
         self.reduce(ReduceOp::ArgMin, &[d], keepdim)
     }
 
     /// Sum of all elements, as a 0-dim tensor.
+    #[track_caller]
     pub fn sum_all(&self) -> Tensor {
         self.reduce(ReduceOp::Sum, &self.all_dims(), false)
     }
 
     /// Mean of all elements, as a 0-dim tensor.
+    #[track_caller]
     pub fn mean_all(&self) -> Tensor {
         self.reduce(ReduceOp::Mean, &self.all_dims(), false)
     }
 
     /// Max of all elements, as a 0-dim tensor.
+    #[track_caller]
     pub fn max_all(&self) -> Tensor {
         self.reduce(ReduceOp::Max, &self.all_dims(), false)
     }
 
     /// Min of all elements, as a 0-dim tensor.
+    #[track_caller]
     pub fn min_all(&self) -> Tensor {
         self.reduce(ReduceOp::Min, &self.all_dims(), false)
     }
 
+    #[track_caller]
     fn all_dims(&self) -> Vec<isize> {
         (0..self.rank() as isize).collect()
     }
 
     /// Reduces `dims` (sorted and deduplicated here; negative count from the end).
+    #[track_caller]
     pub fn reduce(&self, op: ReduceOp, dims: &[isize], keepdim: bool) -> Tensor {
         if op == ReduceOp::Mean {
             require_float("mean", self);
@@ -112,6 +120,7 @@ impl Tensor {
     /// A reduction too large for one kernel: split along the outermost non-trivial dim
     /// into parts of about `part_elems` elements, reduce each, and combine (cat for a
     /// kept dim; the same reduction across parts for a reduced one).
+    #[track_caller]
     fn reduce_in_parts(&self, op: ReduceOp, ds: &[usize], keepdim: bool, part_elems: usize) -> Tensor {
         let dim = (0..self.rank()).find(|&d| self.dims()[d] > 1).expect("a large tensor has a dim > 1");
         let size = self.dims()[dim];
@@ -146,6 +155,7 @@ impl Tensor {
 
     /// Sums this tensor down to `shape` (the inverse of broadcasting `shape` up to ours):
     /// leading extra dims and dims that are 1 in `shape` are summed.
+    #[track_caller]
     pub fn sum_to(&self, shape: &[usize]) -> Tensor {
         if self.dims() == shape {
             return self.clone();

@@ -9,6 +9,7 @@ impl Tensor {
     /// One fused LSTM step. `self` holds the pre-activation gates [B, 4H] (order i, f, g,
     /// o: `x_t W_ih^T + b_ih + h W_hh^T + b_hh`), `c_prev` is [B, H]. Returns `hc` [2, B, H]:
     /// h_t then c_t (take them with `narrow(0, ..)`), one kernel for all gates and both states.
+    #[track_caller]
     pub fn lstm_cell(&self, c_prev: &Tensor) -> Tensor {
         same_device("lstm_cell", &[self, c_prev]);
         let (batch, four_h) = (self.dims()[0], self.dims()[1]);
@@ -50,6 +51,7 @@ impl Tensor {
     /// One fused GRU step (gate order r, z, n). `self` is the input projection `xw`
     /// [B, 3H] (`x_t W_ih^T + b_ih`), `hw` the hidden projection `h W_hh^T + b_hh`, `h_prev`
     /// [B, H]. Returns h_t [B, H].
+    #[track_caller]
     pub fn gru_cell(&self, hw: &Tensor, h_prev: &Tensor) -> Tensor {
         same_device("gru_cell", &[self, hw, h_prev]);
         let (batch, three_h) = (self.dims()[0], self.dims()[1]);
@@ -82,6 +84,7 @@ impl Tensor {
     }
 
     /// A contiguous GPU tensor as (buffer, element offset) for kernels taking views.
+    #[track_caller]
     fn view(&self) -> (&wgrad_gpu::PooledBuffer, usize) {
         match self.storage() {
             Storage::Gpu(b) => (b, self.offset()),
@@ -90,11 +93,13 @@ impl Tensor {
     }
 
     /// Element offset of this view in its storage.
+    #[track_caller]
     pub(crate) fn offset(&self) -> usize {
         self.layout().offset()
     }
 
     /// The f32 elements of a contiguous CPU tensor, from its offset.
+    #[track_caller]
     pub(crate) fn host_f32(&self) -> &[f32] {
         let s = self.cpu_storage().as_slice::<f32>().expect("f32 storage");
         &s[self.layout().offset()..self.layout().offset() + self.numel()]
@@ -104,6 +109,7 @@ impl Tensor {
 /// The fused LSTM cell's backward: from the step's gates [B, 4H], `c_prev` [B, H] and the
 /// gradient of its output `dhc` [2, B, H] (h then c), the gradients of the gates and of
 /// `c_prev`. One kernel on either device.
+#[track_caller]
 pub(crate) fn lstm_cell_backward(gates: &Tensor, c_prev: &Tensor, dhc: &Tensor) -> (Tensor, Tensor) {
     let (batch, hidden) = (c_prev.dims()[0], c_prev.dims()[1]);
     let (gates, c_prev, dhc) = (gates.contiguous(), c_prev.contiguous(), dhc.contiguous());
@@ -139,6 +145,7 @@ pub(crate) fn lstm_cell_backward(gates: &Tensor, c_prev: &Tensor, dhc: &Tensor) 
 
 /// The fused GRU cell's backward: from the step's `xw` and `hw` [B, 3H], `h_prev` [B, H]
 /// and the output's gradient `dh` [B, H], the gradients of `xw`, `hw` and `h_prev`.
+#[track_caller]
 pub(crate) fn gru_cell_backward(xw: &Tensor, hw: &Tensor, h_prev: &Tensor, dh: &Tensor) -> (Tensor, Tensor, Tensor) {
     let (batch, hidden) = (h_prev.dims()[0], h_prev.dims()[1]);
     let (xw, hw, h_prev, dh) = (xw.contiguous(), hw.contiguous(), h_prev.contiguous(), dh.contiguous());

@@ -7,15 +7,18 @@ use wgrad_core::Dim;
 
 impl Tensor {
     /// Softmax along `dim` (negative counts from the end); stable for large logits.
+    #[track_caller]
     pub fn softmax(&self, dim: impl Dim) -> Tensor {
         self.softmax_impl(dim.resolve(self.rank(), "softmax"), false)
     }
 
     /// Log-softmax along `dim`; stable for large logits.
+    #[track_caller]
     pub fn log_softmax(&self, dim: impl Dim) -> Tensor {
         self.softmax_impl(dim.resolve(self.rank(), "log_softmax"), true)
     }
 
+    #[track_caller]
     fn softmax_impl(&self, dim: usize, log: bool) -> Tensor {
         let name = if log { "log_softmax" } else { "softmax" };
         require_float(name, self);

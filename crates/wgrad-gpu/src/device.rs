@@ -5,6 +5,7 @@ use crate::recorder::{Dispatch, Recorder};
 use crate::GpuContext;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use wgrad_core::{Error, Result};
 
 /// Counters that prove batching and reuse (see `Device::stats` in wgrad).
@@ -53,8 +54,9 @@ pub struct KernelLaunch<'a> {
     pub params: &'a [u8],
     /// Storage buffers at bindings 1, 2, ... in the order the shader declares them.
     pub buffers: &'a [&'a PooledBuffer],
-    /// True if the shader declares the device error buffer at binding 15.
-    pub uses_errors: bool,
+    /// `Some(op)` if the shader validates ids and declares its error words at binding 15;
+    /// an error it reports names `op` and reaches the recording thread's next readback.
+    pub checks_ids: Option<&'static str>,
     /// Workgroup counts.
     pub workgroups: [u32; 3],
 }
@@ -64,13 +66,26 @@ struct State {
     pipelines: HashMap<String, wgpu::ComputePipeline>,
     staging: Option<wgpu::Buffer>,
     stats: GpuStats,
-    /// The first error reported by wgpu or a kernel, returned by the next fallible call.
-    error: Option<Error>,
-    /// True when a dispatch since the last check may have written the error buffer.
-    errors_dirty: bool,
+    /// Per recording thread, the first error found (by a launcher, or in a kernel's
+    /// error words), returned by that thread's next readback or sync and no other.
+    errors: HashMap<ThreadId, Error>,
+    /// The error-word slots of launches not yet read back: which thread recorded each
+    /// and for which op (`None`: free).
+    slots: Vec<Option<SlotOwner>>,
     /// With WGRAD_PROFILE=1: every dispatch runs alone and is timed, by kernel and grid.
     profile: Option<HashMap<String, ProfileEntry>>,
 }
+
+/// Who recorded the launch that owns an error-word slot.
+#[derive(Clone, Copy)]
+struct SlotOwner {
+    thread: ThreadId,
+    op: &'static str,
+}
+
+/// Error-word slots: launches that validate ids and may be recorded between two
+/// readbacks before the next one has to wait for the GPU to free them.
+const ERROR_SLOTS: usize = 256;
 
 /// Dispatches of one kernel key and grid size, and their time (WGRAD_PROFILE=1).
 #[derive(Debug, Clone, Default)]
@@ -86,8 +101,10 @@ pub struct GpuDevice {
     pub ctx: GpuContext,
     pool: BufferPool,
     state: Mutex<State>,
-    /// [code, value, limit, 0]: written by kernels that validate data (atomicMax).
+    /// [`ERROR_SLOTS`] slots of [code, value, limit, negative magnitude], one per launch
+    /// that validates ids (atomicMax), `error_slot_stride` bytes apart.
     error_buffer: wgpu::Buffer,
+    error_slot_stride: u64,
     /// Errors wgpu reported outside of any scope (validation, out of memory).
     uncaptured: Arc<Mutex<Option<String>>>,
     /// Whether shader modules are created with runtime bounds checks.
@@ -102,9 +119,10 @@ impl GpuDevice {
         let ctx = GpuContext::open()?;
         let align = (ctx.limits.min_uniform_buffer_offset_alignment as u64).max(256);
         let recorder = Recorder::new(&ctx.device, align);
+        let error_slot_stride = (ctx.limits.min_storage_buffer_offset_alignment as u64).max(16);
         let error_buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("wgrad kernel errors"),
-            size: 16,
+            size: ERROR_SLOTS as u64 * error_slot_stride,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -122,8 +140,8 @@ impl GpuDevice {
             pipelines: HashMap::new(),
             staging: None,
             stats: GpuStats::default(),
-            error: None,
-            errors_dirty: false,
+            errors: HashMap::new(),
+            slots: vec![None; ERROR_SLOTS],
             profile: std::env::var("WGRAD_PROFILE").is_ok_and(|v| v == "1").then(HashMap::new),
         };
         Ok(GpuDevice {
@@ -131,6 +149,7 @@ impl GpuDevice {
             pool: BufferPool::default(),
             state: Mutex::new(state),
             error_buffer,
+            error_slot_stride,
             uncaptured,
             checked_shaders,
             memory_limit: std::sync::atomic::AtomicU64::new(0),
@@ -226,12 +245,10 @@ impl GpuDevice {
         Ok(buffer)
     }
 
-    /// Remembers the first error so the next fallible call returns it.
+    /// Remembers the calling thread's first error: its next readback or sync returns it.
     pub fn record_error(&self, e: Error) {
         let mut st = self.state.lock().unwrap();
-        if st.error.is_none() {
-            st.error = Some(e);
-        }
+        st.errors.entry(std::thread::current().id()).or_insert(e);
     }
 
     fn pipeline(&self, st: &mut State, key: &str, source: &dyn Fn() -> String) -> wgpu::ComputePipeline {
@@ -262,8 +279,8 @@ impl GpuDevice {
     }
 
     /// Records one kernel launch, binding each buffer whole (up to the binding limit).
-    /// Empty launches (a zero workgroup count) are skipped, and so is everything while an
-    /// error is pending: its buffers may be placeholders.
+    /// Empty launches (a zero workgroup count) are skipped, and so is everything the
+    /// thread records while it has an error pending: its buffers may be placeholders.
     pub fn launch(&self, k: KernelLaunch<'_>) {
         let limit = self.max_binding_bytes();
         let windows: Vec<Window> =
@@ -279,9 +296,10 @@ impl GpuDevice {
         }
         let mut guard = self.state.lock().unwrap();
         let st = &mut *guard;
-        if st.error.is_some() {
+        if st.errors.contains_key(&std::thread::current().id()) {
             return;
         }
+        let slot = k.checks_ids.map(|op| self.claim_slot(st, op));
         if st.recorder.is_full() {
             self.submit(st);
         }
@@ -295,9 +313,13 @@ impl GpuDevice {
             entries
                 .push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: wgpu::BindingResource::Buffer(binding) });
         }
-        if k.uses_errors {
-            entries.push(wgpu::BindGroupEntry { binding: 15, resource: self.error_buffer.as_entire_binding() });
-            st.errors_dirty = true;
+        if let Some(slot) = slot {
+            let words = wgpu::BufferBinding {
+                buffer: &self.error_buffer,
+                offset: slot as u64 * self.error_slot_stride,
+                size: wgpu::BufferSize::new(16),
+            };
+            entries.push(wgpu::BindGroupEntry { binding: 15, resource: wgpu::BindingResource::Buffer(words) });
         }
         let bind_group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
@@ -309,6 +331,18 @@ impl GpuDevice {
         if st.profile.is_some() {
             self.profile_dispatch(st, &k.key, k.workgroups);
         }
+    }
+
+    /// A free error-word slot, now owned by the calling thread's launch of `op`. When all
+    /// are taken, reads the pending ones back first (a wait, once per [`ERROR_SLOTS`]
+    /// validating launches without a readback).
+    fn claim_slot(&self, st: &mut State, op: &'static str) -> usize {
+        if !st.slots.iter().any(Option::is_none) {
+            let _ = self.submit_and_read(st, None);
+        }
+        let slot = st.slots.iter().position(Option::is_none).expect("readback frees every slot");
+        st.slots[slot] = Some(SlotOwner { thread: std::thread::current().id(), op });
+        slot
     }
 
     /// Runs everything pending (the launch just recorded last) and charges the time to
@@ -344,14 +378,16 @@ impl GpuDevice {
         st.stats.submits += 1;
     }
 
-    /// Submits pending work together with a copy of `data` (buffer, start, size) and,
-    /// when a kernel may have reported an error since the last check, of the error words,
-    /// all into the staging buffer; waits once; returns the data bytes. A readback is
-    /// therefore one submit and one wait, error check included.
+    /// Submits pending work together with a copy of `data` (buffer, start, size) and of
+    /// the error words of every launch that validated ids since the last check, all into
+    /// the staging buffer; waits once; returns the data bytes. A readback is therefore one
+    /// submit and one wait, error check included. Each error found goes to the thread
+    /// that recorded its launch.
     fn submit_and_read(&self, st: &mut State, data: Option<(&wgpu::Buffer, u64, u64)>) -> Result<Vec<u8>> {
         let data_size = data.map_or(0, |d| d.2);
-        let errors = std::mem::take(&mut st.errors_dirty);
-        let total = data_size + if errors { 16 } else { 0 };
+        let owned: Vec<(usize, SlotOwner)> =
+            st.slots.iter_mut().enumerate().filter_map(|(i, s)| Some((i, s.take()?))).collect();
+        let total = data_size + 16 * owned.len() as u64;
         if total == 0 {
             if st.recorder.pending() > 0 {
                 self.submit(st);
@@ -365,19 +401,22 @@ impl GpuDevice {
         if let Some((src, start, size)) = data {
             encoder.copy_buffer_to_buffer(src, start, &staging, 0, size);
         }
-        if errors {
-            encoder.copy_buffer_to_buffer(&self.error_buffer, 0, &staging, data_size, 16);
+        for (k, (slot, _)) in owned.iter().enumerate() {
+            let from = *slot as u64 * self.error_slot_stride;
+            encoder.copy_buffer_to_buffer(&self.error_buffer, from, &staging, data_size + 16 * k as u64, 16);
         }
         self.finish_submit(st, encoder);
         let mut bytes = self.map_read(&staging, total)?;
-        if errors {
-            self.record_kernel_error(st, bytemuck::pod_collect_to_vec(&bytes[data_size as usize..]));
+        for (k, (slot, owner)) in owned.iter().enumerate() {
+            let at = data_size as usize + 16 * k;
+            self.record_kernel_error(st, *slot, *owner, bytemuck::pod_collect_to_vec(&bytes[at..at + 16]));
         }
         bytes.truncate(data_size as usize);
         Ok(bytes)
     }
 
-    /// Submits pending work and waits for the GPU; returns the first pending error.
+    /// Submits pending work and waits for the GPU; returns the calling thread's first
+    /// pending error.
     pub fn sync(&self) -> Result<()> {
         let mut guard = self.state.lock().unwrap();
         let st = &mut *guard;
@@ -444,26 +483,24 @@ impl GpuDevice {
         Ok(bytes)
     }
 
-    /// Turns the error words a kernel wrote ([code, value, limit, negative magnitude])
-    /// into the pending error, and clears them on the device.
-    fn record_kernel_error(&self, st: &mut State, words: Vec<u32>) {
+    /// Turns the error words a launch wrote into slot `slot` ([code, value, limit,
+    /// negative magnitude]) into its owner's pending error, and clears them on the device.
+    fn record_kernel_error(&self, st: &mut State, slot: usize, owner: SlotOwner, words: Vec<u32>) {
         if words[0] == 0 {
             return;
         }
-        self.ctx.queue.write_buffer(&self.error_buffer, 0, &[0u8; 16]);
+        self.ctx.queue.write_buffer(&self.error_buffer, slot as u64 * self.error_slot_stride, &[0u8; 16]);
         if words[0] == error_code::INDEX_OUT_OF_RANGE {
             // Word 1: the largest bad id >= 0; word 3: the magnitude of the most negative
             // bad i32 id, if any (named first).
             let index = if words[3] != 0 { -(words[3] as i64) } else { words[1] as i64 };
-            st.error.get_or_insert(Error::IndexOutOfRange {
-                op: "index lookup (gather/index_select/embedding)",
-                index,
-                size: words[2] as u64,
-            });
+            let e = Error::IndexOutOfRange { op: owner.op, index, size: words[2] as u64 };
+            st.errors.entry(owner.thread).or_insert(e);
         }
     }
 
-    /// Returns (and clears) the first recorded, uncaptured or kernel-reported error.
+    /// Returns (and clears) the calling thread's first recorded or kernel-reported error,
+    /// or an error wgpu reported outside any scope (those name no thread).
     fn take_errors(&self, st: &mut State) -> Result<()> {
         if let Some(msg) = self.uncaptured.lock().unwrap().take() {
             // The driver's out-of-memory report does not say how much is in use: add it.
@@ -473,9 +510,9 @@ impl GpuDevice {
             } else {
                 msg
             };
-            st.error.get_or_insert(Error::Gpu(msg));
+            st.errors.entry(std::thread::current().id()).or_insert(Error::Gpu(msg));
         }
-        match st.error.take() {
+        match st.errors.remove(&std::thread::current().id()) {
             Some(e) => Err(e),
             None => Ok(()),
         }

@@ -2,6 +2,23 @@
 //! [`LinearLR`] (linear warm-up), [`OneCycleLR`]. Each is a pure function of the step
 //! ([`LrScheduler::lr_at`]) plus a counter: call [`LrScheduler::step`] once per
 //! optimizer step (or epoch) after `opt.step`, as in PyTorch.
+//!
+//! As in PyTorch, a scheduler is built from the optimizer: it takes the optimizer's
+//! learning rate as its base rate and sets the optimizer to the schedule's rate at step 0
+//! at once, so the first step already runs at the scheduled rate.
+//!
+//! ```
+//! use wgrad::{nn, Device};
+//! use wgrad::nn::{LrScheduler, Module, Optimizer};
+//! let model = nn::Linear::new(4, 2, &Device::cpu());
+//! let mut opt = nn::AdamW::new(model.parameters(), nn::AdamWConfig { lr: 1e-3, ..Default::default() });
+//! let mut warmup = nn::LinearLR::warmup(&mut opt, 10);
+//! assert!((opt.lr() - 1e-4).abs() < 1e-12); // step 0 runs at base_lr / 10
+//! for _ in 0..10 {
+//!     warmup.step(&mut opt); // after each optimizer step
+//! }
+//! assert!((opt.lr() - 1e-3).abs() < 1e-12);
+//! ```
 
 use super::Optimizer;
 use std::f64::consts::PI;
@@ -32,6 +49,13 @@ pub trait LrScheduler {
     }
 }
 
+/// Sets `opt` to `sched`'s rate at its current step and returns `sched` (what every
+/// constructor does, as PyTorch's schedulers do when they are created).
+fn bound<S: LrScheduler>(sched: S, opt: &mut dyn Optimizer) -> S {
+    opt.set_lr(sched.lr());
+    sched
+}
+
 macro_rules! counter {
     () => {
         fn last_step(&self) -> usize {
@@ -59,10 +83,10 @@ pub struct StepLR {
 }
 
 impl StepLR {
-    /// Decays `base_lr` by `gamma` every `step_size` steps.
-    pub fn new(base_lr: f64, step_size: usize, gamma: f64) -> StepLR {
+    /// Decays the optimizer's rate by `gamma` every `step_size` steps.
+    pub fn new(opt: &mut dyn Optimizer, step_size: usize, gamma: f64) -> StepLR {
         assert!(step_size > 0, "StepLR: step_size must be positive");
-        StepLR { base_lr, step_size, gamma, last_step: 0 }
+        bound(StepLR { base_lr: opt.lr(), step_size, gamma, last_step: 0 }, opt)
     }
 }
 
@@ -86,10 +110,10 @@ pub struct CosineAnnealingLR {
 }
 
 impl CosineAnnealingLR {
-    /// Anneals from `base_lr` to `eta_min` over `t_max` steps.
-    pub fn new(base_lr: f64, t_max: usize, eta_min: f64) -> CosineAnnealingLR {
+    /// Anneals from the optimizer's rate to `eta_min` over `t_max` steps.
+    pub fn new(opt: &mut dyn Optimizer, t_max: usize, eta_min: f64) -> CosineAnnealingLR {
         assert!(t_max > 0, "CosineAnnealingLR: t_max must be positive");
-        CosineAnnealingLR { base_lr, t_max, eta_min, last_step: 0 }
+        bound(CosineAnnealingLR { base_lr: opt.lr(), t_max, eta_min, last_step: 0 }, opt)
     }
 }
 
@@ -117,14 +141,16 @@ pub struct LinearLR {
 }
 
 impl LinearLR {
-    /// A ramp of `base_lr * start_factor` to `base_lr * end_factor` over `total_iters` steps.
-    pub fn new(base_lr: f64, start_factor: f64, end_factor: f64, total_iters: usize) -> LinearLR {
-        LinearLR { base_lr, start_factor, end_factor, total_iters, last_step: 0 }
+    /// A ramp of `base_lr * start_factor` to `base_lr * end_factor` over `total_iters`
+    /// steps, `base_lr` being the optimizer's rate.
+    pub fn new(opt: &mut dyn Optimizer, start_factor: f64, end_factor: f64, total_iters: usize) -> LinearLR {
+        bound(LinearLR { base_lr: opt.lr(), start_factor, end_factor, total_iters, last_step: 0 }, opt)
     }
 
-    /// A warm-up from `base_lr / warmup_steps` to `base_lr` over `warmup_steps` steps.
-    pub fn warmup(base_lr: f64, warmup_steps: usize) -> LinearLR {
-        LinearLR::new(base_lr, 1.0 / warmup_steps.max(1) as f64, 1.0, warmup_steps)
+    /// A warm-up from `base_lr / warmup_steps` to `base_lr` (the optimizer's rate) over
+    /// `warmup_steps` steps.
+    pub fn warmup(opt: &mut dyn Optimizer, warmup_steps: usize) -> LinearLR {
+        LinearLR::new(opt, 1.0 / warmup_steps.max(1) as f64, 1.0, warmup_steps)
     }
 }
 
@@ -158,9 +184,11 @@ pub struct OneCycleLR {
 
 impl OneCycleLR {
     /// A cycle peaking at `max_lr` over `total_steps` steps, with PyTorch's defaults.
-    pub fn new(max_lr: f64, total_steps: usize) -> OneCycleLR {
+    pub fn new(opt: &mut dyn Optimizer, max_lr: f64, total_steps: usize) -> OneCycleLR {
         assert!(total_steps > 1, "OneCycleLR: total_steps must be at least 2");
-        OneCycleLR { max_lr, total_steps, pct_start: 0.3, div_factor: 25.0, final_div_factor: 1e4, last_step: 0 }
+        let sched =
+            OneCycleLR { max_lr, total_steps, pct_start: 0.3, div_factor: 25.0, final_div_factor: 1e4, last_step: 0 };
+        bound(sched, opt)
     }
 }
 

@@ -237,7 +237,7 @@ pub fn attention(
             source: &module,
             params: bytemuck::bytes_of(&params),
             buffers: &buffers,
-            uses_errors: false,
+            checks_ids: None,
             workgroups: grid(rows, batch * heads),
         });
     }

@@ -137,7 +137,7 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
                 source: &|| source(pass, dtype, kind, vec4),
                 params: bytemuck::bytes_of(&params),
                 buffers: &buffers,
-                uses_errors: false,
+                checks_ids: None,
                 workgroups: grid(if vec4 { rows.div_ceil(4) } else { rows }, batch * heads),
             });
         }

@@ -110,7 +110,7 @@ fn padded_rows(gpu: &GpuDevice, dy: &Operand, dyw: Window, ow4: usize) -> Option
         source: &pad_rows_source,
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, dy.buffer],
-        uses_errors: false,
+        checks_ids: None,
         workgroups: shaders::linear_workgroups(total, 256),
     };
     gpu.launch_windowed(launch, &[out_window, dyw]);
@@ -215,7 +215,7 @@ pub fn conv2d_grad_weight(gpu: &GpuDevice, dy: Operand, x: Operand, d: &Conv2dDi
             source: &|| source(k),
             params: bytemuck::bytes_of(&params),
             buffers: &[&partial, dy_buffer, x.buffer],
-            uses_errors: false,
+            checks_ids: None,
             workgroups: shaders::linear_workgroups(u(splits * per_split) as usize, WG),
         },
         &[pw, dyw, xw],

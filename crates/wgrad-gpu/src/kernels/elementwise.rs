@@ -86,6 +86,12 @@ pub fn unary_expr(op: UnaryOp, dtype: DType) -> String {
         UnaryOp::Gelu => "0.5 * a * (1.0 + erf_approx(a * 0.7071067811865476))",
         UnaryOp::GeluTanh => "0.5 * a * (1.0 + tanh_safe(0.7978845608028654 * (a + 0.044715 * a * a * a)))",
         UnaryOp::PowScalar => "pow_real(a, s)",
+        UnaryOp::Sin => "sin(a)",
+        UnaryOp::Cos => "cos(a)",
+        UnaryOp::Silu => "a / (1.0 + exp(-a))",
+        UnaryOp::Softplus => "select(log(1.0 + exp(a)), a, a > 20.0)",
+        UnaryOp::LeakyRelu => "select(s * a, a, a > 0.0)",
+        UnaryOp::Elu => "select(s * (exp(a) - 1.0), a, a > 0.0)",
     }
     .into()
 }
@@ -107,6 +113,12 @@ pub fn unary_grad_expr(op: UnaryOp) -> &'static str {
         }
         UnaryOp::GeluTanh => "b * gelu_tanh_grad(a)",
         UnaryOp::PowScalar => "select(b * s * pow_real(a, s - 1.0), 0.0, s == 0.0)",
+        UnaryOp::Sin => "b * cos(a)",
+        UnaryOp::Cos => "-b * sin(a)",
+        UnaryOp::Silu => "b * (1.0 / (1.0 + exp(-a))) * (1.0 + a * (1.0 - 1.0 / (1.0 + exp(-a))))",
+        UnaryOp::Softplus => "select(b / (1.0 + exp(-a)), b, a > 20.0)",
+        UnaryOp::LeakyRelu => "select(b * s, b, a > 0.0)",
+        UnaryOp::Elu => "select(b * s * exp(a), b, a > 0.0)",
     }
 }
 
@@ -242,7 +254,7 @@ pub fn map_into(gpu: &GpuDevice, m: &Map, out: &PooledBuffer, out_layout: &Layou
                 source: &|| source_for(m.expr, &input_dtypes, out_dtype, m.scalar_dtype),
                 params: bytemuck::bytes_of(&params),
                 buffers: &buffers,
-                uses_errors: false,
+                checks_ids: None,
                 workgroups: shaders::linear_workgroups(len, WG),
             },
             &windows,

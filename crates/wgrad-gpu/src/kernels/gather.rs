@@ -36,8 +36,9 @@ pub fn source(dtype: DType, id_dtype: DType) -> String {
 }
 
 /// torch.gather along `dim`: the output has the ids' shape and is contiguous.
-/// Out-of-range ids surface as an error at the next readback or sync.
-pub fn gather(gpu: &GpuDevice, x: Operand, dim: usize, ids: Operand) -> PooledBuffer {
+/// Out-of-range ids surface as an error naming `op` at the recording thread's next
+/// readback or sync.
+pub fn gather(gpu: &GpuDevice, x: Operand, dim: usize, ids: Operand, op: &'static str) -> PooledBuffer {
     let shape = ids.layout.dims();
     let numel = ids.layout.numel();
     let out = gpu.output_buffer((numel * x.dtype.size_in_bytes()) as u64);
@@ -61,7 +62,7 @@ pub fn gather(gpu: &GpuDevice, x: Operand, dim: usize, ids: Operand) -> PooledBu
         source: &|| source(x.dtype, ids.dtype),
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, x.buffer, ids.buffer],
-        uses_errors: true,
+        checks_ids: Some(op),
         workgroups: shaders::linear_workgroups(numel, WG),
     });
     out
@@ -123,7 +124,7 @@ pub fn gather_backward(gpu: &GpuDevice, g: Operand, dim: usize, ids: Operand, x_
         source: &|| backward_source(g.dtype, ids.dtype),
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, g.buffer, ids.buffer],
-        uses_errors: false,
+        checks_ids: None,
         workgroups: shaders::linear_workgroups(numel, WG),
     });
     out

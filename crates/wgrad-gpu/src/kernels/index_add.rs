@@ -130,7 +130,7 @@ pub fn index_add_rows(gpu: &GpuDevice, g: Operand, ids: Operand, rows: usize) ->
             source: &|| source(pass, g.dtype, ids.dtype),
             params: bytemuck::bytes_of(&params),
             buffers,
-            uses_errors: false,
+            checks_ids: None,
             workgroups: shaders::linear_workgroups(n, WG),
         });
     };

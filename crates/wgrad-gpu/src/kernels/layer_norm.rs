@@ -63,7 +63,7 @@ pub fn layer_norm(
         source: &source,
         params: bytemuck::bytes_of(&params),
         buffers: &[&y, &stats, x.0, w.0, b.0],
-        uses_errors: false,
+        checks_ids: None,
         workgroups: shaders::linear_workgroups(rows, WG),
     });
     (y, stats)
@@ -95,7 +95,7 @@ pub fn layer_norm_backward(
         source: &backward_source,
         params: bytemuck::bytes_of(&params),
         buffers: &[&dx, x.0, w.0, dy.0, stats],
-        uses_errors: false,
+        checks_ids: None,
         workgroups: shaders::linear_workgroups(rows, WG),
     });
     dx

@@ -106,7 +106,7 @@ pub fn adam_step(gpu: &GpuDevice, tensors: &[AdamTensor], h: &AdamStep) -> (Pool
         source: &|| source(slots),
         params: bytemuck::cast_slice(&block),
         buffers: &buffers,
-        uses_errors: false,
+        checks_ids: None,
         workgroups: shaders::linear_workgroups(total, WG),
     });
     (out, offsets)

@@ -184,7 +184,7 @@ fn launch(gpu: &GpuDevice, op: ReduceOp, x: Operand, outer: &Layout, inner: &Lay
             source: &|| source(op, x.dtype, strategy),
             params: bytemuck::bytes_of(&params),
             buffers: &[&out, x.buffer],
-            uses_errors: false,
+            checks_ids: None,
             workgroups: match strategy {
                 Strategy::Workgroup => shaders::linear_workgroups(n_out * splits, 1),
                 Strategy::Rows => shaders::linear_workgroups(n_out, 256),

@@ -71,7 +71,7 @@ pub fn lstm_cell(
         source: &|| source(dtype),
         params: bytemuck::bytes_of(&params(batch, hidden, gates.1, c_prev.1, 0)),
         buffers: &[&hc, gates.0, c_prev.0],
-        uses_errors: false,
+        checks_ids: None,
         workgroups: shaders::linear_workgroups(n, WG),
     });
     hc
@@ -97,7 +97,7 @@ pub fn lstm_cell_backward(
         source: &|| backward_source(dtype),
         params: bytemuck::bytes_of(&params(batch, hidden, gates.1, c_prev.1, dhc.1)),
         buffers: &[&dgates, &dc_prev, gates.0, c_prev.0, dhc.0],
-        uses_errors: false,
+        checks_ids: None,
         workgroups: shaders::linear_workgroups(n, WG),
     });
     (dgates, dc_prev)
@@ -157,7 +157,7 @@ pub fn gru_cell(
         source: &|| gru_source(dtype),
         params: bytemuck::bytes_of(&gru_params(batch, hidden, xw.1, hw.1, h_prev.1, 0)),
         buffers: &[&h, xw.0, hw.0, h_prev.0],
-        uses_errors: false,
+        checks_ids: None,
         workgroups: shaders::linear_workgroups(n, WG),
     });
     h
@@ -185,7 +185,7 @@ pub fn gru_cell_backward(
         source: &|| gru_backward_source(dtype),
         params: bytemuck::bytes_of(&gru_params(batch, hidden, xw.1, hw.1, h_prev.1, dh.1)),
         buffers: &[&dxw, &dhw, &dh_prev, xw.0, hw.0, h_prev.0, dh.0],
-        uses_errors: false,
+        checks_ids: None,
         workgroups: shaders::linear_workgroups(n, WG),
     });
     (dxw, dhw, dh_prev)

@@ -68,7 +68,7 @@ pub fn softmax(gpu: &GpuDevice, x: Operand, dim: usize, log: bool) -> PooledBuff
         source: &|| source(x.dtype, log),
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, x.buffer],
-        uses_errors: false,
+        checks_ids: None,
         workgroups: shaders::linear_workgroups(rows, 1),
     });
     out
@@ -132,7 +132,7 @@ pub fn softmax_backward(
         source: &|| backward_source(dtype, log),
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, y, g],
-        uses_errors: false,
+        checks_ids: None,
         workgroups: shaders::linear_workgroups(rows, 1),
     });
     out
