@@ -1,4 +1,6 @@
-//! Project tasks: `cargo xtask ci | check-shaders | bench [args] | data <name>`.
+//! Project tasks: `cargo xtask ci | check-shaders | bench [args] | data <name> | demos [args]`.
+
+mod demos;
 
 use anyhow::{bail, Context, Result};
 use std::process::Command;
@@ -10,12 +12,15 @@ fn main() -> Result<()> {
         Some("check-shaders") => check_shaders(),
         Some("bench") => bench(&args[1..]),
         Some("data") => data(&args[1..]),
+        Some("demos") => demos::demos(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n  ci             fmt, clippy, shader validation, all tests (installs software \
                  Vulkan when root on Debian and no adapter exists)\n  check-shaders  validate every composed WGSL module \
                  with naga\n  bench [..]     run the benchmark workloads (see `cargo xtask bench --help`)\n  \
-                 data <name>    fetch, verify and unpack a data set into data/<name>/ (see `cargo xtask data --help`)"
+                 data <name>    fetch, verify and unpack a data set into data/<name>/ (see `cargo xtask data --help`)\n  \
+                 demos [..]     run the demos with their README flags and compare with the README's figures \
+                 (--quick: the short ones; --only NAME,...; --seeds N)"
             );
             bail!("unknown or missing task")
         }
