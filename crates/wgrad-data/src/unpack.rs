@@ -20,13 +20,12 @@ type Found = Vec<Vec<(String, Vec<u8>)>>;
 pub fn extract(archive: &Path, files: &[(&str, &str)], out: &Path) -> Result<()> {
     let specs: Vec<&str> = files.iter().map(|(spec, _)| *spec).collect();
     let mut found: Found = vec![Vec::new(); specs.len()];
+    let file = BufReader::new(File::open(archive).map_err(|e| Error::io(archive, e))?);
     let name = archive.to_string_lossy();
     if name.ends_with(".whl") || name.ends_with(".zip") {
-        let file = File::open(archive).map_err(|e| Error::io(archive, e))?;
-        scan_zip(BufReader::new(file), archive, &mut |name, read| offer(name, read, archive, &specs, &mut found))?;
+        scan_zip(file, archive, &mut |name, read| offer(name, read, archive, &specs, &mut found))?;
     } else {
-        let file = File::open(archive).map_err(|e| Error::io(archive, e))?;
-        scan_tgz(BufReader::new(file), archive, &specs, &mut found)?;
+        scan_tgz(file, archive, &specs, &mut found)?;
     }
     for ((spec, name), mut parts) in files.iter().zip(found) {
         if parts.is_empty() {
