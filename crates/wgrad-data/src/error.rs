@@ -57,7 +57,7 @@ pub enum Error {
         /// The hash of the file we have, lowercase hex.
         actual: String,
     },
-    /// An external tool (apt-get, dpkg-deb, npm) is not installed.
+    /// An external tool (a registry's client: pip, npm, apt-get; or dpkg-deb) is not installed.
     #[error("`{tool}` not found: {hint}")]
     ToolMissing {
         /// The program name.

