@@ -258,3 +258,42 @@ fn a_tracked_tensor_moved_to_another_device_stays_differentiable() {
         }
     }
 }
+
+#[test]
+fn nll_l1_smooth_l1_and_pos_weighted_bce() {
+    use wgrad::functional as F;
+    let x = randn(&[4, 3], 50);
+    let t = Tensor::from_vec(vec![2u32, 0, 1, 2], [4], &Device::cpu());
+    check_grads("nll_loss", std::slice::from_ref(&x), &|a| {
+        F::nll_loss(&a[0].log_softmax(1), &t.to_device(a[0].device()), F::Reduction::None)
+    });
+    let y = randn(&[4, 3], 51);
+    check_grads("l1_loss", &[x.clone(), y.clone()], &|a| F::l1_loss(&a[0], &a[1], F::Reduction::None));
+    check_grads("smooth_l1_loss", &[x.clone(), y.clone()], &|a| {
+        F::smooth_l1_loss(&a[0], &a[1], F::Reduction::None, 0.7)
+    });
+    let probs =
+        Tensor::from_vec(vec![1.0f32, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0], [4, 3], &Device::cpu());
+    let pos = Tensor::from_vec(vec![3.0f32, 0.5, 1.0], [3], &Device::cpu());
+    check_grads("bce pos_weight", std::slice::from_ref(&x), &|a| {
+        let dev = a[0].device();
+        F::binary_cross_entropy_with_logits_pos_weight(
+            &a[0],
+            &probs.to_device(dev),
+            &pos.to_device(dev),
+            F::Reduction::None,
+        )
+    });
+}
+
+#[test]
+fn class_weighted_cross_entropy() {
+    use wgrad::functional as F;
+    let x = randn(&[4, 3], 52);
+    let t = Tensor::from_vec(vec![2u32, 0, 1, 2], [4], &Device::cpu());
+    let w = Tensor::from_vec(vec![0.5f32, 2.0, 1.5], [3], &Device::cpu());
+    check_grads("cross_entropy_weighted", std::slice::from_ref(&x), &|a| {
+        let dev = a[0].device();
+        F::cross_entropy_weighted(&a[0], &t.to_device(dev), &w.to_device(dev), F::Reduction::Mean).reshape([1])
+    });
+}

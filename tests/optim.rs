@@ -316,3 +316,49 @@ fn clip_grad_norm_scales_to_the_global_norm() {
         assert_eq!(values(&grads.get(&b.tensor()).unwrap()), [3.5]);
     }
 }
+
+#[test]
+fn lambda_sequential_and_plateau_schedules_follow_pytorch() {
+    let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    let sgd = |lr: f64| nn::Sgd::new(vec![param(&Device::cpu())], nn::SgdConfig { lr, ..Default::default() });
+    let mut opt = sgd(0.5);
+    let lambda = nn::LambdaLR::new(&mut opt, |step| 0.9f64.powi(step as i32));
+    close(opt.lr(), 0.5);
+    close(lambda.lr_at(2), 0.5 * 0.81);
+
+    // torch: SequentialLR(opt, [LinearLR(start_factor=0.25, total_iters=4), StepLR(step_size=2, gamma=0.5)], [4]).
+    let mut opt = sgd(0.4);
+    let warm: Box<dyn nn::LrScheduler + Send + Sync> = Box::new(nn::LinearLR::warmup(&mut opt, 4));
+    let decay: Box<dyn nn::LrScheduler + Send + Sync> = Box::new(nn::StepLR::new(&mut opt, 2, 0.5));
+    let mut seq = nn::SequentialLR::new(&mut opt, vec![warm, decay], vec![4]);
+    close(opt.lr(), 0.1);
+    let rates: Vec<f64> = (0..8).map(|_| seq.step(&mut opt)).collect();
+    for (got, want) in rates.iter().zip([0.175, 0.25, 0.325, 0.4, 0.4, 0.2, 0.2, 0.1]) {
+        close(*got, want);
+    }
+
+    let mut opt = sgd(1.0);
+    let mut plateau = nn::ReduceLROnPlateau::new();
+    plateau.patience = 2;
+    for (metric, want) in [(1.0, 1.0), (0.5, 1.0), (0.6, 1.0), (0.5, 1.0), (0.7, 0.1), (0.4, 0.1)] {
+        close(plateau.step(metric, &mut opt), want);
+    }
+}
+
+#[test]
+fn accumulated_micro_batches_give_the_full_batch_gradient() {
+    for dev in devices() {
+        let w = Tensor::randn([3, 2], 1, &dev).requires_grad();
+        let x = Tensor::randn([4, 3], 2, &dev);
+        let full = x.matmul(&w).sum_all().backward().unwrap();
+        let mut acc = Gradients::default();
+        for half in 0..2 {
+            acc.accumulate(x.narrow(0, 2 * half, 2).matmul(&w).sum_all().backward().unwrap());
+        }
+        assert_eq!(acc.iter().count(), 1);
+        let want = full.get(&w).unwrap();
+        assert_close(&acc.get(&w).unwrap(), &want, 1e-5, 1e-5, "accumulated gradient");
+        acc.scale(0.5);
+        assert_close(&acc.get(&w).unwrap(), &want.mul_scalar(0.5), 1e-5, 1e-5, "scaled gradient");
+    }
+}

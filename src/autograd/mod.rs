@@ -89,6 +89,38 @@ impl Gradients {
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
+    /// Every gradient with the id of its tensor (in no particular order).
+    pub fn iter(&self) -> impl Iterator<Item = (TensorId, &Tensor)> {
+        self.map.iter().map(|(id, g)| (*id, g))
+    }
+    /// Adds `other`'s gradients to these, tensor by tensor: gradient accumulation over
+    /// micro-batches, as PyTorch's `.grad` accumulates across `backward()` calls.
+    ///
+    /// ```
+    /// # use wgrad::{Device, Gradients, Tensor};
+    /// let w = Tensor::from_vec(vec![1.0f32, 2.0], [2], &Device::cpu()).requires_grad();
+    /// let mut total = Gradients::default();
+    /// for scale in [1.0, 3.0] {
+    ///     total.accumulate(w.mul_scalar(scale).sum_all().backward()?);
+    /// }
+    /// assert_eq!(total.get(&w).unwrap().to_vec::<f32>()?, vec![4.0, 4.0]);
+    /// # Ok::<(), wgrad::Error>(())
+    /// ```
+    pub fn accumulate(&mut self, other: Gradients) {
+        for (id, g) in other.map {
+            let sum = match self.map.remove(&id) {
+                Some(prev) => no_grad(|| prev.add(&g)),
+                None => g,
+            };
+            self.map.insert(id, sum);
+        }
+    }
+    /// Multiplies every gradient by `factor` (e.g. 1 / micro-batches after accumulating).
+    pub fn scale(&mut self, factor: f64) {
+        for g in self.map.values_mut() {
+            *g = no_grad(|| g.mul_scalar(factor));
+        }
+    }
 }
 
 impl Tensor {

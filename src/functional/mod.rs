@@ -17,7 +17,10 @@ pub use conv::{conv2d_grad_bias, conv2d_grad_input, conv2d_grad_weight};
 pub use differentiable::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
 pub use embedding::embedding;
 pub use linear::linear;
-pub use loss::{binary_cross_entropy_with_logits, cross_entropy, cross_entropy_ignore, mse_loss, Reduction};
+pub use loss::{
+    binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_pos_weight, cross_entropy, cross_entropy_ignore,
+    cross_entropy_weighted, l1_loss, mse_loss, nll_loss, smooth_l1_loss, Reduction,
+};
 pub use norm::{batch_norm, RunningStats};
 pub use pool::{adaptive_avg_pool2d_backward, avg_pool2d_backward, max_pool2d_backward, max_pool2d_with_indices};
 pub use rnn::{gru, lstm, rnn_tanh, RnnWeights};

@@ -40,12 +40,12 @@ pub use conv::Conv2d;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
-pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, MSELoss};
+pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss};
 pub use module::{Module, ModuleField, TrainingFlag};
 pub use norm::{BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm};
 pub use optim::{
-    clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, CosineAnnealingLR, LinearLR, LrScheduler,
-    OneCycleLR, Optimizer, Sgd, SgdConfig, StepLR,
+    clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, CosineAnnealingLR, LambdaLR, LinearLR,
+    LrScheduler, OneCycleLR, Optimizer, ReduceLROnPlateau, SequentialLR, Sgd, SgdConfig, StepLR,
 };
 pub use parameter::{Buffer, Parameter};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};

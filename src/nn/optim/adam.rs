@@ -54,6 +54,8 @@ impl Default for AdamWConfig {
 struct AdamCore {
     params: Vec<Parameter>,
     config: AdamConfig,
+    /// The rate it was built with (what schedules scale).
+    initial_lr: f64,
     decoupled: bool,
     fused: bool,
     /// Per parameter: steps taken and the state `[m; v]` (`[m; v; vmax]` with amsgrad)
@@ -71,7 +73,7 @@ impl AdamCore {
             "Adam: invalid hyper-parameters {config:?}"
         );
         let n = params.len();
-        AdamCore { params, config, decoupled, fused: true, state: vec![None; n] }
+        AdamCore { params, config, initial_lr: config.lr, decoupled, fused: true, state: vec![None; n] }
     }
 
     fn rows(&self) -> usize {
@@ -235,6 +237,11 @@ macro_rules! adam_optimizer {
             /// Sets the learning rate.
             pub fn set_lr(&mut self, lr: f64) {
                 self.0.config.lr = lr;
+            }
+
+            /// The learning rate it was built with (PyTorch's `initial_lr`).
+            pub fn initial_lr(&self) -> f64 {
+                self.0.initial_lr
             }
 
             /// `state.<i>.step`, `.exp_avg`, `.exp_avg_sq` (and `.max_exp_avg_sq` with

@@ -13,7 +13,9 @@ mod sgd;
 
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, clip_grad_value};
-pub use schedule::{CosineAnnealingLR, LinearLR, LrScheduler, OneCycleLR, StepLR};
+pub use schedule::{
+    CosineAnnealingLR, LambdaLR, LinearLR, LrScheduler, OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR,
+};
 pub use sgd::{Sgd, SgdConfig};
 
 use super::Parameter;
@@ -30,6 +32,9 @@ pub trait Optimizer {
     fn lr(&self) -> f64;
     /// Sets the learning rate (what schedules call).
     fn set_lr(&mut self, lr: f64);
+    /// The learning rate it was built with, which schedules scale (PyTorch's
+    /// `initial_lr`): several schedules built from one optimizer share it.
+    fn initial_lr(&self) -> f64;
     /// The per-parameter state by name (`state.<i>.exp_avg`, `state.<i>.step`, ...), `i`
     /// being the parameter's position in the list the optimizer was built from.
     fn state_dict(&self) -> Vec<(String, Tensor)>;
@@ -68,6 +73,9 @@ macro_rules! delegate_optimizer {
             }
             fn set_lr(&mut self, lr: f64) {
                 <$ty>::set_lr(self, lr)
+            }
+            fn initial_lr(&self) -> f64 {
+                <$ty>::initial_lr(self)
             }
             fn state_dict(&self) -> Vec<(String, $crate::Tensor)> {
                 <$ty>::state_dict(self)

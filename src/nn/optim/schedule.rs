@@ -1,10 +1,11 @@
 //! Learning-rate schedules (torch.optim.lr_scheduler): [`StepLR`], [`CosineAnnealingLR`],
-//! [`LinearLR`] (linear warm-up), [`OneCycleLR`]. Each is a pure function of the step
+//! [`LinearLR`] (linear warm-up), [`OneCycleLR`], [`LambdaLR`], [`SequentialLR`] (warm-up
+//! then decay), and [`ReduceLROnPlateau`] (driven by a metric). Each is a pure function of the step
 //! ([`LrScheduler::lr_at`]) plus a counter: call [`LrScheduler::step`] once per
 //! optimizer step (or epoch) after `opt.step`, as in PyTorch.
 //!
-//! As in PyTorch, a scheduler is built from the optimizer: it takes the optimizer's
-//! learning rate as its base rate and sets the optimizer to the schedule's rate at step 0
+//! As in PyTorch, a scheduler is built from the optimizer: it takes the rate the optimizer
+//! was built with as its base rate (so several schedules of one optimizer agree) and sets the optimizer to the schedule's rate at step 0
 //! at once, so the first step already runs at the scheduled rate.
 //!
 //! ```
@@ -86,7 +87,7 @@ impl StepLR {
     /// Decays the optimizer's rate by `gamma` every `step_size` steps.
     pub fn new(opt: &mut dyn Optimizer, step_size: usize, gamma: f64) -> StepLR {
         assert!(step_size > 0, "StepLR: step_size must be positive");
-        bound(StepLR { base_lr: opt.lr(), step_size, gamma, last_step: 0 }, opt)
+        bound(StepLR { base_lr: opt.initial_lr(), step_size, gamma, last_step: 0 }, opt)
     }
 }
 
@@ -113,7 +114,7 @@ impl CosineAnnealingLR {
     /// Anneals from the optimizer's rate to `eta_min` over `t_max` steps.
     pub fn new(opt: &mut dyn Optimizer, t_max: usize, eta_min: f64) -> CosineAnnealingLR {
         assert!(t_max > 0, "CosineAnnealingLR: t_max must be positive");
-        bound(CosineAnnealingLR { base_lr: opt.lr(), t_max, eta_min, last_step: 0 }, opt)
+        bound(CosineAnnealingLR { base_lr: opt.initial_lr(), t_max, eta_min, last_step: 0 }, opt)
     }
 }
 
@@ -144,7 +145,7 @@ impl LinearLR {
     /// A ramp of `base_lr * start_factor` to `base_lr * end_factor` over `total_iters`
     /// steps, `base_lr` being the optimizer's rate.
     pub fn new(opt: &mut dyn Optimizer, start_factor: f64, end_factor: f64, total_iters: usize) -> LinearLR {
-        bound(LinearLR { base_lr: opt.lr(), start_factor, end_factor, total_iters, last_step: 0 }, opt)
+        bound(LinearLR { base_lr: opt.initial_lr(), start_factor, end_factor, total_iters, last_step: 0 }, opt)
     }
 
     /// A warm-up from `base_lr / warmup_steps` to `base_lr` (the optimizer's rate) over
@@ -211,4 +212,119 @@ impl LrScheduler for OneCycleLR {
         }
     }
     counter!();
+}
+
+/// `base_lr * factor(step)` for a function of the step (torch's LambdaLR).
+pub struct LambdaLR {
+    /// The rate `factor` multiplies.
+    pub base_lr: f64,
+    factor: Box<dyn Fn(usize) -> f64 + Send + Sync>,
+    last_step: usize,
+}
+
+impl LambdaLR {
+    /// The optimizer's rate times `factor(step)`.
+    pub fn new(opt: &mut dyn Optimizer, factor: impl Fn(usize) -> f64 + Send + Sync + 'static) -> LambdaLR {
+        bound(LambdaLR { base_lr: opt.initial_lr(), factor: Box::new(factor), last_step: 0 }, opt)
+    }
+}
+
+impl LrScheduler for LambdaLR {
+    fn lr_at(&self, step: usize) -> f64 {
+        self.base_lr * (self.factor)(step)
+    }
+    counter!();
+}
+
+/// Schedules one after another (torch's SequentialLR): `schedules[i]` runs from
+/// `milestones[i - 1]` on, counting its own steps from 0 there, e.g. a linear warm-up
+/// for 100 steps, then a cosine decay.
+pub struct SequentialLR {
+    schedules: Vec<Box<dyn LrScheduler + Send + Sync>>,
+    milestones: Vec<usize>,
+    last_step: usize,
+}
+
+impl SequentialLR {
+    /// Chains `schedules` (built from the same optimizer) at `milestones` (one fewer,
+    /// increasing), and sets the optimizer to the first one's rate at step 0.
+    ///
+    /// # Panics
+    /// If there is not exactly one milestone fewer than schedules, or they decrease.
+    pub fn new(
+        opt: &mut dyn Optimizer,
+        schedules: Vec<Box<dyn LrScheduler + Send + Sync>>,
+        milestones: Vec<usize>,
+    ) -> SequentialLR {
+        assert!(
+            !schedules.is_empty() && milestones.len() + 1 == schedules.len(),
+            "SequentialLR: expected one milestone fewer than schedules, got {} and {}",
+            milestones.len(),
+            schedules.len()
+        );
+        assert!(milestones.windows(2).all(|w| w[0] <= w[1]), "SequentialLR: milestones must increase");
+        bound(SequentialLR { schedules, milestones, last_step: 0 }, opt)
+    }
+}
+
+impl LrScheduler for SequentialLR {
+    fn lr_at(&self, step: usize) -> f64 {
+        let i = self.milestones.iter().take_while(|&&m| step >= m).count();
+        let start = if i == 0 { 0 } else { self.milestones[i - 1] };
+        self.schedules[i].lr_at(step - start)
+    }
+    counter!();
+}
+
+/// Lowers the rate when a metric stops improving (torch's ReduceLROnPlateau, mode "min",
+/// relative threshold): after more than `patience` epochs without a value below
+/// `best * (1 - threshold)`, the rate is multiplied by `factor` (not below `min_lr`).
+#[derive(Debug, Clone)]
+pub struct ReduceLROnPlateau {
+    /// Multiplies the rate at each reduction (0.1).
+    pub factor: f64,
+    /// Epochs without improvement that are tolerated (10).
+    pub patience: usize,
+    /// Relative improvement that counts (1e-4).
+    pub threshold: f64,
+    /// The lowest rate (0).
+    pub min_lr: f64,
+    best: f64,
+    bad_epochs: usize,
+}
+
+impl Default for ReduceLROnPlateau {
+    fn default() -> Self {
+        ReduceLROnPlateau {
+            factor: 0.1,
+            patience: 10,
+            threshold: 1e-4,
+            min_lr: 0.0,
+            best: f64::INFINITY,
+            bad_epochs: 0,
+        }
+    }
+}
+
+impl ReduceLROnPlateau {
+    /// PyTorch's defaults.
+    pub fn new() -> ReduceLROnPlateau {
+        ReduceLROnPlateau::default()
+    }
+
+    /// Takes this epoch's `metric` (lower is better: a validation loss) and lowers the
+    /// optimizer's rate when it has stalled; returns the rate.
+    pub fn step(&mut self, metric: f64, opt: &mut dyn Optimizer) -> f64 {
+        if metric < self.best * (1.0 - self.threshold) {
+            self.best = metric;
+            self.bad_epochs = 0;
+        } else {
+            self.bad_epochs += 1;
+        }
+        if self.bad_epochs > self.patience {
+            opt.set_lr((opt.lr() * self.factor).max(self.min_lr));
+            self.bad_epochs = 0;
+        }
+        opt.lr()
+    }
 }

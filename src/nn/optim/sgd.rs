@@ -32,6 +32,8 @@ impl Default for SgdConfig {
 pub struct Sgd {
     params: Vec<Parameter>,
     config: SgdConfig,
+    /// The rate it was built with (what schedules scale).
+    initial_lr: f64,
     /// Momentum buffer per parameter, created at its first step.
     momentum: Vec<Option<Tensor>>,
     /// Steps taken per parameter.
@@ -46,7 +48,7 @@ impl Sgd {
             "Sgd: Nesterov momentum requires a momentum and zero dampening"
         );
         let n = params.len();
-        Sgd { params, config, momentum: vec![None; n], steps: vec![0; n] }
+        Sgd { params, config, initial_lr: config.lr, momentum: vec![None; n], steps: vec![0; n] }
     }
 
     /// The hyper-parameters.
@@ -92,6 +94,11 @@ impl Sgd {
     /// Sets the learning rate.
     pub fn set_lr(&mut self, lr: f64) {
         self.config.lr = lr;
+    }
+
+    /// The learning rate it was built with (PyTorch's `initial_lr`).
+    pub fn initial_lr(&self) -> f64 {
+        self.initial_lr
     }
 
     /// `state.<i>.step` and, with momentum, `state.<i>.momentum_buffer` per stepped parameter.
