@@ -123,3 +123,15 @@ impl Rng {
 /// The seed CNN of shared/workloads.md W6, shared with the examples.
 #[path = "../../examples/common/seed_cnn.rs"]
 pub mod seed_cnn;
+
+/// True (and says so on stderr) when a test device cannot hold f16 tensors, as wgpu's GL
+/// backend cannot: the caller then leaves out its f16 case for every device.
+pub fn lacks_f16(what: &str) -> bool {
+    match devices().into_iter().find(|d| !d.supports_f16()) {
+        Some(dev) => {
+            eprintln!("{what}: not checked in f16: {} has no SHADER_F16", dev.name());
+            true
+        }
+        None => false,
+    }
+}

@@ -1,4 +1,5 @@
-//! Project tasks: `cargo xtask ci | cross-check | check-shaders | bench [args] | data <name> | demos [args]`.
+//! Project tasks: `cargo xtask ci | cross-check | gl-tests | check-shaders | bench [args] | data <name> |
+//! demos [args]`.
 
 mod demos;
 
@@ -10,6 +11,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("cross-check") => cross_check(),
+        Some("gl-tests") => gl_tests(),
         Some("check-shaders") => check_shaders(),
         Some("bench") => bench(&args[1..]),
         Some("data") => data(&args[1..]),
@@ -18,7 +20,8 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <task>\n  ci             fmt, clippy, cross-check, shader validation, all tests (installs \
                  software Vulkan when root on Debian and no adapter exists)\n  cross-check    type-check the library, \
-                 its tests, examples and wgrad-data for Windows and macOS\n  check-shaders  validate every composed WGSL \
+                 its tests, examples and wgrad-data for Windows and macOS\n  gl-tests       the test suite on \
+                 wgpu's GL backend (ci runs it after the Vulkan run)\n  check-shaders  validate every composed WGSL \
                  module with naga\n  bench [..]     run the benchmark workloads (see `cargo xtask bench --help`)\n  \
                  data <name>    fetch, verify and unpack a data set into data/<name>/ (see `cargo xtask data --help`)\n  \
                  demos [..]     run the demos with their README flags and compare with the README's figures \
@@ -48,6 +51,7 @@ fn ci() -> Result<()> {
     cross_check()?;
     check_shaders()?;
     run("cargo", &["test", "--workspace"])?;
+    gl_tests()?;
     demo_smoke()?;
     bench_check()?;
     eprintln!("xtask ci: all green in {:.0} s", started.elapsed().as_secs_f64());
@@ -77,6 +81,45 @@ fn cross_check() -> Result<()> {
         eprintln!("cross-check: {target} type-checks ({:.1} s)", started.elapsed().as_secs_f64());
     }
     Ok(())
+}
+
+/// The test suite again on wgpu's GL backend (Mesa's llvmpipe here), so a second backend
+/// is exercised in CI, not only Vulkan: every GPU test runs on it, and tests of what GL
+/// lacks (f16) say so on stderr. No GL adapter is a failure with the packages to install.
+fn gl_tests() -> Result<()> {
+    if gpu_skipped() {
+        return Ok(());
+    }
+    let gl = adapters_of("gl")?;
+    let Some(name) = gl.first() else {
+        bail!(
+            "no GL adapter for the second test run; on Debian/Ubuntu install libegl-mesa0 and \
+             libgl1-mesa-dri (Mesa's llvmpipe), or set WGRAD_SKIP_GPU=1 to run only the CPU tests"
+        )
+    };
+    eprintln!("xtask ci: the GPU tests again on the GL backend: {name}");
+    eprintln!("$ WGRAD_BACKEND=gl cargo test --workspace");
+    let status = Command::new("cargo").args(["test", "--workspace"]).env("WGRAD_BACKEND", "gl").status()?;
+    anyhow::ensure!(status.success(), "the tests failed on the GL backend ({name})");
+    Ok(())
+}
+
+/// The names of the adapters of one wgpu backend (`vulkan`, `gl`, ...).
+fn adapters_of(backend: &str) -> Result<Vec<String>> {
+    let previous = std::env::var_os("WGRAD_BACKEND");
+    std::env::set_var("WGRAD_BACKEND", backend);
+    let adapters = wgrad_gpu::list_adapters();
+    match previous {
+        Some(v) => std::env::set_var("WGRAD_BACKEND", v),
+        None => std::env::remove_var("WGRAD_BACKEND"),
+    }
+    Ok(adapters?
+        .iter()
+        .map(|a| {
+            let info = a.get_info();
+            format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
+        })
+        .collect())
 }
 
 /// True when WGRAD_SKIP_GPU=1 asks to run without a GPU adapter.
