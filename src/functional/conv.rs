@@ -117,7 +117,7 @@ fn grad_dims(op: &str, grad_out: &Tensor, x_shape: [usize; 4], w_shape: [usize; 
     d
 }
 
-/// Gradient of [`conv2d`] with respect to its input, for an input of spatial size
+/// Gradient of [`conv2d`](crate::functional::conv2d) with respect to its input, for an input of spatial size
 /// `input_hw`: `grad_out` [N, O, OH, OW] and `w` [O, C/groups, KH, KW] give [N, C, H, W].
 #[track_caller]
 pub fn conv2d_grad_input(grad_out: &Tensor, w: &Tensor, input_hw: [usize; 2], p: Conv2d) -> Tensor {
@@ -158,7 +158,7 @@ fn grad_input_f32(g: &Tensor, w: &Tensor, d: &Conv2dDims) -> Tensor {
     }
 }
 
-/// Gradient of [`conv2d`] with respect to its weight, for a kernel of `kernel_hw`:
+/// Gradient of [`conv2d`](crate::functional::conv2d) with respect to its weight, for a kernel of `kernel_hw`:
 /// `grad_out` [N, O, OH, OW] and `x` [N, C, H, W] give [O, C/groups, KH, KW].
 #[track_caller]
 pub fn conv2d_grad_weight(grad_out: &Tensor, x: &Tensor, kernel_hw: [usize; 2], p: Conv2d) -> Tensor {
@@ -204,7 +204,7 @@ fn grad_weight_f32(g: &Tensor, x: &Tensor, d: &Conv2dDims) -> Tensor {
     }
 }
 
-/// Gradient of [`conv2d`] with respect to its bias: `grad_out` summed over N, OH, OW.
+/// Gradient of [`conv2d`](crate::functional::conv2d) with respect to its bias: `grad_out` summed over N, OH, OW.
 #[track_caller]
 pub fn conv2d_grad_bias(grad_out: &Tensor) -> Tensor {
     grad_out.sum_dims(&[0, 2, 3], false)

@@ -6,7 +6,7 @@ use super::{conv, pool, Conv2d, Pool2d};
 use crate::Tensor;
 
 /// 2-D convolution (torch.nn.functional.conv2d): `x` [N, C, H, W] or [C, H, W], `w`
-/// [O, C/groups, KH, KW], optional bias [O]; stride, padding, dilation, groups.
+/// `[O, C/groups, KH, KW]`, optional bias `[O]`; stride, padding, dilation, groups.
 #[track_caller]
 pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tensor {
     if x.rank() == 3 {

@@ -24,7 +24,7 @@ fn reduce(loss: Tensor, reduction: Reduction) -> Tensor {
     }
 }
 
-/// Cross-entropy between `logits` [N, C] (or [C]) and class ids `targets` [N] (or [])
+/// Cross-entropy between `logits` `[N, C]` (or `[C]`) and class ids `targets` `[N]` (or [])
 /// of dtype u32 or i32, with label smoothing. A class id >= C is an `Err` naming the
 /// value at the next readback / sync.
 #[track_caller]
@@ -127,7 +127,7 @@ pub fn cross_entropy_weighted(logits: &Tensor, targets: &Tensor, weight: &Tensor
     }
 }
 
-/// Negative log-likelihood of class ids `targets` [N] (u32/i32) under log-probabilities
+/// Negative log-likelihood of class ids `targets` `[N]` (u32/i32) under log-probabilities
 /// `log_probs` [N, C] (torch's nll_loss; `cross_entropy` is this after `log_softmax`).
 /// A class id >= C is an `Err` naming it at the next readback.
 #[track_caller]

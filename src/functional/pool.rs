@@ -140,7 +140,7 @@ pub fn avg_pool2d(x: &Tensor, p: Pool2d, count_include_pad: bool) -> Tensor {
     pool_forward(x, planes, hw, out_hw, Pooling::Avg(p, count_include_pad))
 }
 
-/// Gradient of [`avg_pool2d`] for an input of `input_shape`.
+/// Gradient of [`avg_pool2d`](crate::functional::avg_pool2d) for an input of `input_shape`.
 #[track_caller]
 pub fn avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize], p: Pool2d, count_include_pad: bool) -> Tensor {
     let (planes, hw) = planes_of("avg_pool2d_backward", input_shape);
@@ -161,7 +161,7 @@ pub fn adaptive_avg_pool2d(x: &Tensor, out_hw: [usize; 2]) -> Tensor {
     pool_forward(x, planes, hw, out_hw, Pooling::Adaptive)
 }
 
-/// Gradient of [`adaptive_avg_pool2d`] for an input of `input_shape`.
+/// Gradient of [`adaptive_avg_pool2d`](crate::functional::adaptive_avg_pool2d) for an input of `input_shape`.
 #[track_caller]
 pub fn adaptive_avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize]) -> Tensor {
     let (planes, hw) = planes_of("adaptive_avg_pool2d_backward", input_shape);

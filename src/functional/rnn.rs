@@ -15,7 +15,7 @@ mod sequence;
 use crate::{DType, Tensor};
 
 /// One layer's weights, PyTorch layout: `w_ih` [G*H, I], `w_hh` [G*H, H], biases
-/// [G*H], with G gates (LSTM 4: i, f, g, o; GRU 3: r, z, n; RNN 1).
+/// `[G*H]`, with G gates (LSTM 4: i, f, g, o; GRU 3: r, z, n; RNN 1).
 #[derive(Clone, Debug)]
 pub struct RnnWeights {
     pub w_ih: Tensor,

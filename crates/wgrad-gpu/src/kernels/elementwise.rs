@@ -36,7 +36,7 @@ fn compute_type(dtype: DType) -> &'static str {
     }
 }
 
-/// The scalar `s` as the bits the shader reinterprets (see [`scalar_decl`]).
+/// The scalar `s` as the bits the shader reinterprets (see `scalar_decl`).
 pub fn scalar_bits(value: f64, dtype: DType) -> u32 {
     match dtype {
         DType::F32 | DType::F16 => (value as f32).to_bits(),

@@ -98,7 +98,7 @@ fn zeros(gpu: &GpuDevice, n: usize) -> PooledBuffer {
 }
 
 /// `out[v, :] = sum of g[l, :] over ids[l] == v` (in increasing l) for a table of `rows`
-/// rows; `g` is a [L, D] view, `ids` a [L] view of u32/i32 (validated by the forward).
+/// rows; `g` is a `[L, D]` view, `ids` a `[L]` view of u32/i32 (validated by the forward).
 pub fn index_add_rows(gpu: &GpuDevice, g: Operand, ids: Operand, rows: usize) -> PooledBuffer {
     let (l, width) = (g.layout.dims()[0], g.layout.dims()[1]);
     let out = gpu.output_buffer((rows * width * g.dtype.size_in_bytes()) as u64);
