@@ -543,6 +543,12 @@ fn multihead_attention_takes_pytorch_masks_and_returns_weights() {
             assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-5, "weights sum to 1: {row:?}");
         }
         assert!(wv[..25].chunks(5).all(|r| r[3] == 0.0 && r[4] == 0.0), "padded keys get no weight");
+        // Per head (average_attn_weights=False): [N, H, Lq, Lk], whose mean over heads is w.
+        let heads = nn::MhaArgs { per_head_weights: true, ..args };
+        let per_head = mha.forward_qkv(&x, &x, &x, heads).1.expect("need_weights");
+        assert_eq!(per_head.dims(), [2, 2, 5, 5]);
+        assert_close(&per_head.mean(1, false), &w, 1e-6, 1e-6, &format!("per-head weights on {dev:?}"));
+        assert!(common::values(&per_head).chunks(5).all(|r| (r.iter().sum::<f64>() - 1.0).abs() < 1e-5));
         // Batch 0 equals attention over its 3 real keys alone.
         let x0 = x.narrow(0, 0, 1);
         let short = mha.attend(&x0, &x0.narrow(1, 0, 3), &x0.narrow(1, 0, 3), F::AttnMask::None);

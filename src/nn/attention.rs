@@ -119,7 +119,7 @@ impl MultiheadAttention {
             (None, None, false) => F::AttnMask::None,
         };
         let (out, weights) = self.attend_with_weights(query, key, value, mask, args.need_weights);
-        (out, weights.map(|w| w.mean(1, false)))
+        (out, weights.map(|w| if args.per_head_weights { w } else { w.mean(1, false) }))
     }
 
     /// The output and, when `need_weights`, the per-head weights `[N, H, Lq, Lk]`.
@@ -171,6 +171,9 @@ pub struct MhaArgs<'a> {
     pub key_padding_mask: Option<&'a Tensor>,
     /// Also return the attention weights `[N, Lq, Lk]`, averaged over heads.
     pub need_weights: bool,
+    /// With `need_weights`: each head's weights, `[N, heads, Lq, Lk]`, instead of their
+    /// average (PyTorch's `average_attn_weights=False`).
+    pub per_head_weights: bool,
     /// `[Lq, Lk]` or `[N * heads, Lq, Lk]`: integer nonzero where attention is NOT
     /// allowed (PyTorch's bool mask), or f32 values added to the scores.
     pub attn_mask: Option<&'a Tensor>,
