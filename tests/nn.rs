@@ -607,3 +607,24 @@ fn linear_edge_shapes_and_contiguous_weight_gradient() {
         assert_eq!(y.to_vec::<f32>().unwrap(), [b.clone(), b.clone(), b].concat());
     }
 }
+
+#[test]
+fn dropout2d_drops_whole_channels_the_same_on_every_device() {
+    let mut seen = Vec::new();
+    for dev in devices() {
+        wgrad::manual_seed(81);
+        let drop = nn::Dropout2d::new(0.5);
+        let x = Tensor::ones([4, 8, 3, 3], DType::F32, &dev);
+        let y = drop.forward(&x);
+        let v = values(&y);
+        // Every 3x3 channel is all 0 or all 2 (= 1 / (1 - p)); both occur.
+        for channel in v.chunks(9) {
+            assert!(channel.iter().all(|&c| c == channel[0]) && (channel[0] == 0.0 || channel[0] == 2.0));
+        }
+        assert!(v.contains(&0.0) && v.contains(&2.0), "{dev:?}");
+        drop.eval();
+        assert_eq!(values(&drop.forward(&x)), vec![1.0; 4 * 8 * 9], "identity in eval mode");
+        seen.push(v);
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "the same seed drops the same channels on every device");
+}

@@ -132,10 +132,34 @@ pub fn dropout(x: &Tensor, p: f64, training: bool) -> Tensor {
     if p == 1.0 {
         return x.mul_scalar(0.0);
     }
+    x.mul(&keep_mask(x.dims().to_vec(), p, x))
+}
+
+/// Channel dropout (torch's dropout2d): in training, zeroes whole channels (the last two
+/// dims of `x`, `[N, C, H, W]` or `[C, H, W]`) with probability `p`, scaling the rest by
+/// `1/(1-p)`; the identity otherwise.
+#[track_caller]
+pub fn dropout2d(x: &Tensor, p: f64, training: bool) -> Tensor {
+    assert!((0.0..=1.0).contains(&p), "dropout2d: probability must be in [0, 1], got {p}");
+    assert!(x.rank() >= 3, "dropout2d: expected [N, C, H, W] or [C, H, W], got {}", x.shape());
+    if !training || p == 0.0 {
+        return x.clone();
+    }
+    if p == 1.0 {
+        return x.mul_scalar(0.0);
+    }
+    let mut channels = x.dims().to_vec();
+    let rank = channels.len();
+    channels[rank - 2..].fill(1);
+    x.mul(&keep_mask(channels, p, x))
+}
+
+/// A mask of `shape` (broadcast against `x`): `1/(1-p)` where kept, 0 where dropped, drawn
+/// from the process-wide seed stream (the same on every device).
+fn keep_mask(shape: Vec<usize>, p: f64, x: &Tensor) -> Tensor {
     let seed = rng::next_seed();
-    let keep: Vec<f32> = (0..x.numel())
-        .map(|i| if rng::uniform(seed, i as u64) >= p { (1.0 / (1.0 - p)) as f32 } else { 0.0 })
-        .collect();
-    let mask = Tensor::from_vec(keep, x.shape().clone(), x.device()).cast(x.dtype());
-    x.mul(&mask)
+    let n: usize = shape.iter().product();
+    let keep: Vec<f32> =
+        (0..n).map(|i| if rng::uniform(seed, i as u64) >= p { (1.0 / (1.0 - p)) as f32 } else { 0.0 }).collect();
+    Tensor::from_vec(keep, shape, x.device()).cast(x.dtype())
 }

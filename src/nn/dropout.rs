@@ -1,4 +1,4 @@
-//! [`Dropout`] (nn.Dropout).
+//! [`Dropout`] (nn.Dropout) and [`Dropout2d`] (nn.Dropout2d).
 
 use super::{Module, TrainingFlag};
 use crate::functional as F;
@@ -33,5 +33,27 @@ impl Module for Dropout {
 
     fn set_training(&self, training: bool) {
         self.training.set(training);
+    }
+}
+
+/// In training mode zeroes whole channels of `[N, C, H, W]` (or `[C, H, W]`) inputs with
+/// probability `p` and scales the rest by `1/(1-p)`; the identity in eval mode.
+#[derive(Debug, Default)]
+pub struct Dropout2d(Dropout);
+
+impl Dropout2d {
+    /// Channel dropout with probability `p` (in training mode, as PyTorch creates it).
+    pub fn new(p: f64) -> Dropout2d {
+        Dropout2d(Dropout::new(p))
+    }
+}
+
+impl Module for Dropout2d {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        F::dropout2d(x, self.0.p, self.0.is_training())
+    }
+
+    fn set_training(&self, training: bool) {
+        self.0.set_training(training);
     }
 }

@@ -37,7 +37,7 @@ pub use crate::rng::manual_seed;
 pub use activation::{GeluTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh, ELU, GELU};
 pub use attention::{MhaArgs, MultiheadAttention};
 pub use conv::Conv2d;
-pub use dropout::Dropout;
+pub use dropout::{Dropout, Dropout2d};
 pub use embedding::Embedding;
 pub use linear::Linear;
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss};
@@ -103,6 +103,7 @@ module::inherent_module_methods!(
     AvgPool2d,
     AdaptiveAvgPool2d,
     Dropout,
+    Dropout2d,
     Embedding,
     LayerNorm,
     BatchNorm,
