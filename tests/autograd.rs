@@ -297,3 +297,38 @@ fn class_weighted_cross_entropy() {
         F::cross_entropy_weighted(&a[0], &t.to_device(dev), &w.to_device(dev), F::Reduction::Mean).reshape([1])
     });
 }
+
+#[test]
+fn conv1d_is_conv2d_on_a_height_one_image() {
+    use wgrad::functional as F;
+    let x = randn(&[2, 4, 9], 60);
+    let w = randn(&[6, 2, 3], 61);
+    let b = randn(&[6], 62);
+    check_grads("conv1d", &[x.clone(), w.clone(), b.clone()], &|a| F::conv1d(&a[0], &a[1], Some(&a[2]), 2, 1, 2, 2));
+    // Against the direct sum: out[n, o, i] = b[o] + sum_c,k x[n, g*2 + c, 2i - 1 + 2k] w[o, c, k].
+    let y = F::conv1d(&x, &w, Some(&b), 2, 1, 2, 2);
+    assert_eq!(y.dims(), &[2, 6, 4]);
+    let (xv, wv, bv, yv) = (
+        x.to_vec::<f32>().unwrap(),
+        w.to_vec::<f32>().unwrap(),
+        b.to_vec::<f32>().unwrap(),
+        y.to_vec::<f32>().unwrap(),
+    );
+    for n in 0..2 {
+        for o in 0..6 {
+            for i in 0..4 {
+                let mut want = bv[o];
+                for c in 0..2 {
+                    for k in 0..3 {
+                        let pos = (2 * i + 2 * k) as isize - 1;
+                        if (0..9).contains(&pos) {
+                            want += xv[(n * 4 + (o / 3) * 2 + c) * 9 + pos as usize] * wv[(o * 2 + c) * 3 + k];
+                        }
+                    }
+                }
+                let got = yv[(n * 6 + o) * 4 + i];
+                assert!((got - want).abs() < 1e-5, "conv1d[{n}, {o}, {i}]: {got} vs {want}");
+            }
+        }
+    }
+}

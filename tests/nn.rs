@@ -628,3 +628,16 @@ fn dropout2d_drops_whole_channels_the_same_on_every_device() {
     }
     assert!(seen.windows(2).all(|w| w[0] == w[1]), "the same seed drops the same channels on every device");
 }
+
+#[test]
+fn conv1d_layer_names_and_devices() {
+    let dev = Device::cpu();
+    let conv = seeded(90, || nn::Conv1d::new(3, 5, 4, &dev));
+    let names: Vec<String> = conv.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["weight", "bias"]);
+    assert_eq!(conv.weight.dims(), [5, 3, 4]);
+    conform("Conv1d", 1e-5, 1e-5, |d| {
+        let c = seeded(90, || nn::Conv1d::new(3, 5, 4, d));
+        c.forward(&input(&[2, 3, 11], 91, d))
+    });
+}

@@ -5,7 +5,27 @@
 use super::{conv, pool, Conv2d, Pool2d};
 use crate::Tensor;
 
-/// 2-D convolution (torch.nn.functional.conv2d): `x` [N, C, H, W] or [C, H, W], `w`
+/// 1-D convolution (torch's conv1d): `x` `[N, C, L]` (or `[C, L]`), `w` `[O, C/groups, K]`,
+/// optional bias `[O]`; `stride`, `padding`, `dilation` along L. It is [`conv2d`] on a
+/// height-1 image, so it shares conv2d's kernels and backward rules on every device.
+#[track_caller]
+pub fn conv1d(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    groups: usize,
+) -> Tensor {
+    assert!(matches!(x.rank(), 2 | 3), "conv1d: expected input [N, C, L] or [C, L], got {}", x.shape());
+    assert_eq!(w.rank(), 3, "conv1d: expected weight [O, C/groups, K], got {}", w.shape());
+    let p = Conv2d { stride: [1, stride], padding: [0, padding], dilation: [1, dilation], groups };
+    let h = x.rank() - 1; // the height axis inserted before L
+    conv2d(&x.unsqueeze(h), &w.unsqueeze(2), b, p).squeeze(h)
+}
+
+/// 2-D convolution (torch.nn.functional.conv2d): `x` `[N, C, H, W]` or `[C, H, W]`, `w`
 /// `[O, C/groups, KH, KW]`, optional bias `[O]`; stride, padding, dilation, groups.
 #[track_caller]
 pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tensor {

@@ -1,4 +1,4 @@
-//! [`Conv2d`] (nn.Conv2d).
+//! [`Conv2d`] (nn.Conv2d) and [`Conv1d`] (nn.Conv1d).
 
 use super::{init, Module, Parameter};
 use crate::functional as F;
@@ -73,5 +73,45 @@ impl Module for Conv2d {
         let mut out = vec![("weight".to_string(), self.weight.clone())];
         out.extend(self.bias.iter().map(|b| ("bias".to_string(), b.clone())));
         out
+    }
+}
+
+/// 1-D convolution over `[N, C, L]` inputs (nn.Conv1d): weight `[out, in / groups, k]`,
+/// optional bias `[out]`, with PyTorch's names and initialisation.
+#[derive(crate::nn::Module)]
+pub struct Conv1d {
+    /// `[out_channels, in_channels / groups, k]`.
+    pub weight: Parameter,
+    /// `[out_channels]`, if the layer has a bias.
+    pub bias: Option<Parameter>,
+    /// Step along L.
+    #[module(skip)]
+    pub stride: usize,
+    /// Zeros added at both ends of L.
+    #[module(skip)]
+    pub padding: usize,
+    /// Spacing of the kernel taps.
+    #[module(skip)]
+    pub dilation: usize,
+    /// Channel groups.
+    #[module(skip)]
+    pub groups: usize,
+}
+
+impl Conv1d {
+    /// A width-`k` convolution with bias, stride 1, no padding, dilation 1, one group,
+    /// initialised as PyTorch (uniform in `±1/√fan_in`, fan_in = in * k). Set the public
+    /// fields to change the options.
+    pub fn new(in_channels: usize, out_channels: usize, k: usize, device: &Device) -> Conv1d {
+        let fan_in = in_channels * k;
+        let weight = init::kaiming_uniform([out_channels, in_channels, k], fan_in, device);
+        let bias = Parameter::new(init::kaiming_uniform([out_channels], fan_in, device));
+        Conv1d { weight: Parameter::new(weight), bias: Some(bias), stride: 1, padding: 0, dilation: 1, groups: 1 }
+    }
+
+    /// `F::conv1d` with this layer's weight, bias and options.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let b = self.bias.as_ref().map(|b| b.tensor());
+        F::conv1d(x, &self.weight.tensor(), b.as_ref(), self.stride, self.padding, self.dilation, self.groups)
     }
 }

@@ -36,7 +36,7 @@ mod transformer;
 pub use crate::rng::manual_seed;
 pub use activation::{GeluTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh, ELU, GELU};
 pub use attention::{MhaArgs, MultiheadAttention};
-pub use conv::Conv2d;
+pub use conv::{Conv1d, Conv2d};
 pub use dropout::{Dropout, Dropout2d};
 pub use embedding::Embedding;
 pub use linear::Linear;
