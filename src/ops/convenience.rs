@@ -64,11 +64,14 @@ impl Tensor {
     #[track_caller]
     pub fn one_hot(&self, classes: usize) -> Tensor {
         assert!(!self.dtype().is_float(), "one_hot: ids must be u32 or i32, got {}", self.dtype());
-        let eye: Vec<i32> = (0..classes * classes).map(|i| i32::from(i / classes == i % classes)).collect();
-        let eye = Tensor::from_vec(eye, [classes, classes], self.device()).cast(self.dtype());
+        // The ids pass through a lookup in 0..classes, which validates them (a bad id reads
+        // 0 and reports the error), then each is compared with every class: O(classes)
+        // constant data, not a classes x classes identity.
+        let class_ids = Tensor::arange(0.0, classes as f64, self.dtype(), self.device());
+        let checked = class_ids.index_select_as(0, &self.reshape([self.numel()]), "one_hot");
         let mut shape = self.dims().to_vec();
         shape.push(classes);
-        eye.index_select_as(0, &self.reshape([self.numel()]), "one_hot").reshape(shape)
+        checked.unsqueeze(1).eq(&class_ids.unsqueeze(0)).cast(self.dtype()).reshape(shape)
     }
 
     /// This tensor as f32 (torch's `.float()`); the same tensor when it already is.

@@ -116,14 +116,7 @@ fn gl_tests() -> Result<()> {
 
 /// The names of the adapters of one wgpu backend (`vulkan`, `gl`, ...).
 fn adapters_of(backend: &str) -> Result<Vec<String>> {
-    let previous = std::env::var_os("WGRAD_BACKEND");
-    std::env::set_var("WGRAD_BACKEND", backend);
-    let adapters = wgrad_gpu::list_adapters();
-    match previous {
-        Some(v) => std::env::set_var("WGRAD_BACKEND", v),
-        None => std::env::remove_var("WGRAD_BACKEND"),
-    }
-    Ok(adapters?
+    Ok(wgrad_gpu::list_adapters_of(backend)?
         .iter()
         .map(|a| {
             let info = a.get_info();

@@ -18,15 +18,20 @@ pub struct GpuContext {
 }
 
 fn backends_from_env() -> Result<wgpu::Backends> {
-    let Ok(value) = std::env::var("WGRAD_BACKEND") else {
-        return Ok(wgpu::Backends::all());
-    };
+    match std::env::var("WGRAD_BACKEND") {
+        Ok(value) => backend_named(&value),
+        Err(_) => Ok(wgpu::Backends::all()),
+    }
+}
+
+/// The wgpu backend a WGRAD_BACKEND value names.
+fn backend_named(value: &str) -> Result<wgpu::Backends> {
     match value.to_ascii_lowercase().as_str() {
         "vulkan" => Ok(wgpu::Backends::VULKAN),
         "metal" => Ok(wgpu::Backends::METAL),
         "dx12" => Ok(wgpu::Backends::DX12),
         "gl" => Ok(wgpu::Backends::GL),
-        _ => Err(Error::BadEnv { var: "WGRAD_BACKEND", value, expected: "vulkan, metal, dx12, gl" }),
+        _ => Err(Error::BadEnv { var: "WGRAD_BACKEND", value: value.into(), expected: "vulkan, metal, dx12, gl" }),
     }
 }
 
@@ -41,9 +46,18 @@ fn preference(t: DeviceType) -> u8 {
     }
 }
 
-/// Every adapter wgpu can see on the allowed backends, best first.
+/// Every adapter wgpu can see on the allowed backends (WGRAD_BACKEND), best first.
 pub fn list_adapters() -> Result<Vec<wgpu::Adapter>> {
-    let backends = backends_from_env()?;
+    adapters_on(backends_from_env()?)
+}
+
+/// Every adapter of one backend (`vulkan`, `metal`, `dx12`, `gl`), best first, whatever
+/// WGRAD_BACKEND says.
+pub fn list_adapters_of(backend: &str) -> Result<Vec<wgpu::Adapter>> {
+    adapters_on(backend_named(backend)?)
+}
+
+fn adapters_on(backends: wgpu::Backends) -> Result<Vec<wgpu::Adapter>> {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
         backends,
         ..wgpu::InstanceDescriptor::new_without_display_handle()

@@ -11,7 +11,7 @@ mod pool;
 pub mod recorder;
 pub mod shaders;
 
-pub use context::{list_adapters, DeviceType, GpuContext};
+pub use context::{list_adapters, list_adapters_of, DeviceType, GpuContext};
 pub use device::{GpuDevice, GpuStats, KernelLaunch, ProfileEntry, Window};
 pub use pool::{size_class, BufferPool, PooledBuffer};
 pub use wgpu::Features;
