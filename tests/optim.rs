@@ -362,3 +362,42 @@ fn accumulated_micro_batches_give_the_full_batch_gradient() {
         assert_close(&acc.get(&w).unwrap(), &want.mul_scalar(0.5), 1e-5, 1e-5, "scaled gradient");
     }
 }
+
+#[test]
+fn parameter_groups_use_their_own_rate_and_decay_and_follow_schedules() {
+    for dev in devices() {
+        for fused in [true, false] {
+            // Two parameters in two groups, stepped together, equal each stepped alone by an
+            // optimizer with its group's hyper-parameters; a schedule scales both rates.
+            let (a, b) = (param(&dev), param(&dev));
+            let base = nn::AdamWConfig { lr: 0.1, weight_decay: 0.05, ..Default::default() };
+            let groups = vec![
+                nn::ParamGroup::new(vec![a.clone()]),
+                nn::ParamGroup::new(vec![b.clone()]).lr(0.4).weight_decay(0.0),
+            ];
+            let mut opt = nn::AdamW::with_groups(groups, base).fused(fused);
+            let mut schedule = nn::StepLR::new(&mut opt, 1, 0.5);
+            let (alone_a, alone_b) = (param(&dev), param(&dev));
+            let mut opt_a = nn::AdamW::new(vec![alone_a.clone()], base).fused(fused);
+            let mut opt_b =
+                nn::AdamW::new(vec![alone_b.clone()], nn::AdamWConfig { lr: 0.4, weight_decay: 0.0, ..base })
+                    .fused(fused);
+            for (k, g) in GRADS.iter().enumerate() {
+                let mut grads = grads_for(&a, g);
+                grads.accumulate(grads_for(&b, &g.map(|x| -2.0 * x)));
+                opt.step(&grads).unwrap();
+                schedule.step(&mut opt);
+                opt_a.step(&grads_for(&alone_a, g)).unwrap();
+                opt_b.step(&grads_for(&alone_b, &g.map(|x| -2.0 * x))).unwrap();
+                let factor = 0.5f64.powi(k as i32 + 1);
+                opt_a.set_lr(0.1 * factor);
+                opt_b.set_lr(0.4 * factor);
+                assert!((opt.group_lr(1) - 0.4 * factor).abs() < 1e-12);
+            }
+            let what = format!("groups on {} (fused {fused})", dev.name());
+            assert_values(&values(&a.tensor()), &values(&alone_a.tensor()), 1e-6, &what);
+            assert_values(&values(&b.tensor()), &values(&alone_b.tensor()), 1e-6, &what);
+            assert_ne!(values(&a.tensor()), values(&b.tensor()));
+        }
+    }
+}

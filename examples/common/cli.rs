@@ -41,15 +41,20 @@ pub struct CommonArgs {
     pub resume: bool,
 }
 
+/// The device a `--device` value names: best, cpu or gpu.
+pub fn device(name: &str) -> Result<Device> {
+    Ok(match name {
+        "best" => Device::best(),
+        "cpu" => Device::cpu(),
+        "gpu" => Device::gpu()?,
+        other => anyhow::bail!("unknown device {other}: best, cpu or gpu"),
+    })
+}
+
 impl CommonArgs {
     /// The device `--device` names.
     pub fn device(&self) -> Result<Device> {
-        Ok(match self.device.as_str() {
-            "best" => Device::best(),
-            "cpu" => Device::cpu(),
-            "gpu" => Device::gpu()?,
-            other => anyhow::bail!("unknown device {other}: best, cpu or gpu"),
-        })
+        device(&self.device)
     }
 
     /// `--epochs`, else `default`.

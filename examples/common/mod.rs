@@ -12,6 +12,7 @@ pub mod resume;
 pub mod seed_cnn;
 pub mod sentences;
 
-pub use cli::CommonArgs;
+#[allow(unused_imports)] // only bert parses a --device of its own
+pub use cli::{device, CommonArgs};
 #[allow(unused_imports)] // mnist uses only part of it
 pub use progress::{EpochBar, History};

@@ -11,7 +11,7 @@ mod norm;
 mod pool;
 mod rnn;
 
-pub use activation::{dropout, dropout2d, gelu, layer_norm, log_softmax, relu, softmax};
+pub use activation::{dropout, dropout2d, gelu, layer_norm, log_softmax, normalize, relu, softmax};
 pub use attention::{scaled_dot_product_attention, scaled_dot_product_attention_with_weights, AttnMask};
 pub use conv::{conv2d_grad_bias, conv2d_grad_input, conv2d_grad_weight};
 pub use differentiable::{adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, max_pool2d};

@@ -18,3 +18,9 @@ pub fn kaiming_uniform(shape: impl Into<Shape>, fan_in: usize, device: &Device) 
 pub fn normal(shape: impl Into<Shape>, device: &Device) -> Tensor {
     Tensor::randn(shape, next_seed(), device)
 }
+
+/// Normal samples with mean 0 and standard deviation `std` (`nn.init.normal_(t, 0, std)`;
+/// BERT's weights use 0.02).
+pub fn normal_std(shape: impl Into<Shape>, std: f64, device: &Device) -> Tensor {
+    normal(shape, device).mul_scalar(std)
+}

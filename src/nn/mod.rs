@@ -15,6 +15,7 @@
 
 mod activation;
 mod attention;
+pub mod bert;
 mod checkpoint;
 mod conv;
 mod dropout;
@@ -36,6 +37,7 @@ mod transformer;
 pub use crate::rng::manual_seed;
 pub use activation::{GeluTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh, ELU, GELU};
 pub use attention::{MhaArgs, MultiheadAttention};
+pub use bert::{BertConfig, BertModel, BertOutput};
 pub use conv::{Conv1d, Conv2d};
 pub use dropout::{Dropout, Dropout2d};
 pub use embedding::Embedding;
@@ -45,7 +47,7 @@ pub use module::{Module, ModuleField, TrainingFlag};
 pub use norm::{BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm};
 pub use optim::{
     clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, CosineAnnealingLR, LambdaLR, LinearLR,
-    LrScheduler, OneCycleLR, Optimizer, ReduceLROnPlateau, SequentialLR, Sgd, SgdConfig, StepLR,
+    LrScheduler, OneCycleLR, Optimizer, ParamGroup, ReduceLROnPlateau, SequentialLR, Sgd, SgdConfig, StepLR,
 };
 pub use parameter::{Buffer, Parameter};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};

@@ -16,6 +16,8 @@
 //!
 //! - [`text`]: the movie-review sentences, the Shakespeare corpus, word- and char-level
 //!   tokenizers, and padding of token sequences with their lengths.
+//! - [`tokenizer`]: Hugging Face `tokenizer.json` tokenizers (BERT's WordPiece) with the
+//!   `tokenizers` crate, batches padded with attention masks.
 //! - [`ts`]: the sktime/aeon `.ts` time-series format (JapaneseVowels).
 //! - [`unpack`]: members of tarballs, nested tarballs and zips (wheels, read with the `zip` crate).
 //!
@@ -35,6 +37,7 @@ pub mod sources;
 #[cfg(test)]
 mod testutil;
 pub mod text;
+pub mod tokenizer;
 pub mod ts;
 pub mod unpack;
 

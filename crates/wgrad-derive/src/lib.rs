@@ -9,6 +9,8 @@
 //! - Any other field is a child: a module, or a `Vec`/`Option`/array of them (a `Vec`'s
 //!   entries are named `field.0`, `field.1`, ..., as PyTorch names a `ModuleList`'s).
 //! - `#[module(skip)]` leaves out a field that holds no module (a size, a flag).
+//! - `#[module(rename = "LayerNorm")]` registers a field under another name, for state
+//!   dicts whose names are not Rust field names (Hugging Face's `LayerNorm`, `self`).
 //! - `forward` calls the struct's own `fn forward(&self, x: &Tensor) -> Tensor`;
 //!   `#[module(forward = method)]` names another method, and `#[module(no_forward)]`
 //!   is for models whose forward takes other inputs (calling `Module::forward` on such
@@ -55,22 +57,25 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     }
     let (mut params, mut buffers, mut children) = (Vec::new(), Vec::new(), Vec::new());
     for field in &fields.named {
+        let ident = field.ident.as_ref().expect("named fields have names");
         let mut skip = false;
+        let mut label = ident.to_string();
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("module")) {
             attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("skip") {
                     skip = true;
                     Ok(())
+                } else if meta.path.is_ident("rename") {
+                    label = meta.value()?.parse::<syn::LitStr>()?.value();
+                    Ok(())
                 } else {
-                    Err(meta.error("expected `skip`"))
+                    Err(meta.error("expected `skip` or `rename = \"name\"`"))
                 }
             })?;
         }
         if skip {
             continue;
         }
-        let ident = field.ident.as_ref().expect("named fields have names");
-        let label = ident.to_string();
         let (wrapper, inner) = match generic_argument(&field.ty) {
             Some((wrapper, inner)) => (Some(wrapper), inner),
             None => (None, &field.ty),

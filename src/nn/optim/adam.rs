@@ -2,7 +2,7 @@
 //! use the fused update kernel ([`Tensor::adam_step_many`], a few parameters per launch);
 //! other dtypes, or `fused(false)`, compose the same update from tensor ops.
 
-use super::{check_state, delegate_optimizer, gradient, place, read_step, step_name, step_tensor};
+use super::{check_state, delegate_optimizer, gradient, place, read_step, step_name, step_tensor, ParamGroup};
 use crate::nn::Parameter;
 use crate::ops::AdamStep;
 use crate::{no_grad, DType, Gradients, Result, Tensor};
@@ -53,6 +53,10 @@ impl Default for AdamWConfig {
 /// The shared Adam machinery; `decoupled` says whether weight decay is AdamW's.
 struct AdamCore {
     params: Vec<Parameter>,
+    /// Per parameter: its group's index in `groups`.
+    group_of: Vec<usize>,
+    /// Per group: (learning rate as a multiple of `config.lr`, weight decay).
+    groups: Vec<(f64, f64)>,
     config: AdamConfig,
     /// The rate it was built with (what schedules scale).
     initial_lr: f64,
@@ -66,14 +70,41 @@ struct AdamCore {
 const ENTRIES: [&str; 3] = ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
 
 impl AdamCore {
-    fn new(params: Vec<Parameter>, config: AdamConfig, decoupled: bool) -> AdamCore {
+    fn new(groups: Vec<ParamGroup>, config: AdamConfig, decoupled: bool) -> AdamCore {
         let (b1, b2) = config.betas;
         assert!(
             (0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2) && config.lr >= 0.0 && config.eps >= 0.0,
             "Adam: invalid hyper-parameters {config:?}"
         );
+        let (mut params, mut group_of, mut hyper) = (Vec::new(), Vec::new(), Vec::new());
+        for (g, group) in groups.into_iter().enumerate() {
+            // A group's own rate is kept as a multiple of the base rate that schedules set.
+            let scale = match group.lr {
+                None => 1.0,
+                Some(lr) => {
+                    assert!(
+                        lr >= 0.0 && config.lr > 0.0,
+                        "Adam: parameter group {g}'s rate {lr} needs a positive base rate (got {})",
+                        config.lr
+                    );
+                    lr / config.lr
+                }
+            };
+            hyper.push((scale, group.weight_decay.unwrap_or(config.weight_decay)));
+            group_of.extend(std::iter::repeat_n(g, group.params.len()));
+            params.extend(group.params);
+        }
         let n = params.len();
-        AdamCore { params, config, initial_lr: config.lr, decoupled, fused: true, state: vec![None; n] }
+        AdamCore {
+            params,
+            group_of,
+            groups: hyper,
+            config,
+            initial_lr: config.lr,
+            decoupled,
+            fused: true,
+            state: vec![None; n],
+        }
     }
 
     fn rows(&self) -> usize {
@@ -103,17 +134,18 @@ impl AdamCore {
                 fused.push((i, step, p, g, state));
                 continue;
             }
-            let (new_p, new_state) = no_grad(|| self.composed(&p, &g, &state, step));
+            let (new_p, new_state) = no_grad(|| self.composed(&p, &g, &state, step, self.group_of[i]));
             self.params[i].set(new_p);
             self.state[i] = Some((step, new_state));
         }
-        // The fused kernel updates the parameters of one step count together (all of
-        // them, unless some went without gradients), a few per launch.
-        fused.sort_by_key(|item| item.1);
-        for same_step in fused.chunk_by(|a, b| a.1 == b.1) {
-            let step = same_step[0].1;
+        // The fused kernel updates the parameters of one step count and group together
+        // (all of a group, unless some went without gradients), a few per launch.
+        let key = |item: &(usize, u64, Tensor, Tensor, Tensor)| (item.1, self.group_of[item.0]);
+        fused.sort_by_key(key);
+        for same_step in fused.chunk_by(|a, b| key(a) == key(b)) {
+            let (step, group) = key(&same_step[0]);
             let items: Vec<_> = same_step.iter().map(|(_, _, p, g, s)| (p, g, s)).collect();
-            let updates = no_grad(|| Tensor::adam_step_many(&items, &self.hyper(step)));
+            let updates = no_grad(|| Tensor::adam_step_many(&items, &self.hyper(step, group)));
             for ((i, ..), u) in same_step.iter().zip(updates) {
                 self.params[*i].set(u.param);
                 self.state[*i] = Some((step, u.state));
@@ -122,11 +154,18 @@ impl AdamCore {
         Ok(())
     }
 
-    fn hyper(&self, step: u64) -> AdamStep {
+    /// The learning rate and weight decay of `group`.
+    fn group_hyper(&self, group: usize) -> (f64, f64) {
+        let (scale, weight_decay) = self.groups[group];
+        (self.config.lr * scale, weight_decay)
+    }
+
+    fn hyper(&self, step: u64, group: usize) -> AdamStep {
         let c = &self.config;
-        let (wd, decoupled) = if self.decoupled { (0.0, c.weight_decay) } else { (c.weight_decay, 0.0) };
+        let (lr, weight_decay) = self.group_hyper(group);
+        let (wd, decoupled) = if self.decoupled { (0.0, weight_decay) } else { (weight_decay, 0.0) };
         AdamStep {
-            lr: c.lr as f32,
+            lr: lr as f32,
             beta1: c.betas.0 as f32,
             beta2: c.betas.1 as f32,
             eps: c.eps as f32,
@@ -138,18 +177,19 @@ impl AdamCore {
     }
 
     /// The update as torch.optim.Adam's single-tensor code writes it, from tensor ops.
-    fn composed(&self, p: &Tensor, g: &Tensor, state: &Tensor, step: u64) -> (Tensor, Tensor) {
+    fn composed(&self, p: &Tensor, g: &Tensor, state: &Tensor, step: u64, group: usize) -> (Tensor, Tensor) {
         let c = &self.config;
+        let (lr, weight_decay) = self.group_hyper(group);
         let (b1, b2) = c.betas;
         let shape = p.shape().clone();
         let row = |r: usize| state.narrow(0, r, 1).reshape(shape.clone());
         let mut p = p.clone();
         let mut g = g.clone();
-        if c.weight_decay != 0.0 {
+        if weight_decay != 0.0 {
             if self.decoupled {
-                p = p.mul_scalar(1.0 - c.lr * c.weight_decay);
+                p = p.mul_scalar(1.0 - lr * weight_decay);
             } else {
-                g = g.add(&p.mul_scalar(c.weight_decay));
+                g = g.add(&p.mul_scalar(weight_decay));
             }
         }
         let m = row(0).mul_scalar(b1).add(&g.mul_scalar(1.0 - b1));
@@ -158,7 +198,7 @@ impl AdamCore {
         let t = step as i32;
         let (bias1, bias2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
         let denom = vmax.as_ref().unwrap_or(&v).sqrt().div_scalar(bias2.sqrt()).add_scalar(c.eps);
-        let new_p = p.sub(&m.div(&denom).mul_scalar(c.lr / bias1));
+        let new_p = p.sub(&m.div(&denom).mul_scalar(lr / bias1));
         let n = p.numel();
         let mut parts = vec![m.reshape([1, n]), v.reshape([1, n])];
         parts.extend(vmax.map(|x| x.reshape([1, n])));
@@ -207,6 +247,14 @@ macro_rules! adam_optimizer {
         impl $name {
             /// An optimizer over `params` (usually `model.parameters()`).
             pub fn new(params: Vec<Parameter>, config: $config) -> $name {
+                $name::with_groups(vec![ParamGroup::new(params)], config)
+            }
+
+            /// An optimizer over parameter groups, each with its own learning rate and
+            /// weight decay where it sets them (PyTorch's list of dicts); `config` gives
+            /// the rest. A schedule scales every group's rate by the same factor (it sets
+            /// `lr()`, `config.lr`'s place). State-dict indices count through the groups.
+            pub fn with_groups(groups: Vec<ParamGroup>, config: $config) -> $name {
                 let c = AdamConfig {
                     lr: config.lr,
                     betas: config.betas,
@@ -214,7 +262,7 @@ macro_rules! adam_optimizer {
                     weight_decay: config.weight_decay,
                     amsgrad: config.amsgrad,
                 };
-                $name(AdamCore::new(params, c, $decoupled))
+                $name(AdamCore::new(groups, c, $decoupled))
             }
 
             /// Whether f32 parameters use the fused kernel (default) or the update composed
@@ -229,9 +277,14 @@ macro_rules! adam_optimizer {
                 self.0.step(grads)
             }
 
-            /// The learning rate.
+            /// The learning rate (of the parameters without a group rate of their own).
             pub fn lr(&self) -> f64 {
                 self.0.config.lr
+            }
+
+            /// The learning rate of group `i` now.
+            pub fn group_lr(&self, i: usize) -> f64 {
+                self.0.group_hyper(i).0
             }
 
             /// Sets the learning rate.

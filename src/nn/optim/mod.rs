@@ -23,6 +23,50 @@ use crate::{io, DType, Device, Error, Gradients, Result, Tensor};
 use std::collections::HashMap;
 use std::path::Path;
 
+/// Parameters that share hyper-parameters (an entry of PyTorch's `param_groups`): the
+/// learning rate and weight decay it sets replace the optimizer's for these parameters.
+///
+/// ```
+/// use wgrad::nn::{self, Module, ParamGroup};
+/// let model = nn::Linear::new(4, 2, &wgrad::Device::cpu());
+/// let (decay, no_decay): (Vec<_>, Vec<_>) =
+///     model.named_parameters().into_iter().partition(|(name, _)| !name.ends_with("bias"));
+/// let groups = vec![
+///     ParamGroup::new(decay.into_iter().map(|(_, p)| p).collect()),
+///     ParamGroup::new(no_decay.into_iter().map(|(_, p)| p).collect()).weight_decay(0.0).lr(1e-2),
+/// ];
+/// let opt = nn::AdamW::with_groups(groups, nn::AdamWConfig { lr: 1e-3, ..Default::default() });
+/// assert_eq!((opt.group_lr(0), opt.group_lr(1)), (1e-3, 1e-2));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ParamGroup {
+    /// The parameters.
+    pub params: Vec<Parameter>,
+    /// Their learning rate (the optimizer's if None).
+    pub lr: Option<f64>,
+    /// Their weight decay (the optimizer's if None).
+    pub weight_decay: Option<f64>,
+}
+
+impl ParamGroup {
+    /// A group of `params` with the optimizer's hyper-parameters.
+    pub fn new(params: Vec<Parameter>) -> ParamGroup {
+        ParamGroup { params, lr: None, weight_decay: None }
+    }
+
+    /// The same group with its own learning rate.
+    pub fn lr(mut self, lr: f64) -> ParamGroup {
+        self.lr = Some(lr);
+        self
+    }
+
+    /// The same group with its own weight decay.
+    pub fn weight_decay(mut self, weight_decay: f64) -> ParamGroup {
+        self.weight_decay = Some(weight_decay);
+        self
+    }
+}
+
 /// What every optimizer does; schedules and training loops can take `&mut dyn Optimizer`.
 /// The optimizers also have these as inherent methods, so no import is needed to call them.
 pub trait Optimizer {
