@@ -1,4 +1,4 @@
-//! Benchmark workloads of shared/workloads.md (run through `cargo xtask bench`).
+//! Benchmark workloads of docs/BENCHMARKS.md (run through `cargo xtask bench`).
 //!
 //! cargo xtask bench [--quick] [--filter W1,W1b] [--device cpu,gpu] [--json PATH]
 //!
@@ -141,7 +141,7 @@ fn total(t: &Tensor) -> Result<f64> {
     Ok(t.sum_all().to_scalar()?)
 }
 
-/// The workload `name` of shared/workloads.md on `dev`, or None if there is no such one.
+/// The workload `name` of docs/BENCHMARKS.md on `dev`, or None if there is no such one.
 fn job(name: &str, dev: &Device) -> Option<Job> {
     let dev = dev.clone();
     let job =
@@ -274,6 +274,8 @@ fn job(name: &str, dev: &Device) -> Option<Job> {
         "W6" => training::w6(&dev).map(|run| Job { flops: None, warmup: 2, run }),
         "W7" => training::w7(&dev).map(|run| Job { flops: None, warmup: 2, run }),
         "W8" => training::w8(&dev).map(|run| Job { flops: None, warmup: 2, run }),
+        "W9" => training::w9(&dev).map(|run| Job { flops: None, warmup: 1, run }),
+        "W10" => training::w10(&dev).map(|run| Job { flops: None, warmup: 2, run }),
         _ => None,
     }
 }
@@ -304,7 +306,8 @@ fn rel_diff(a: f64, b: f64) -> f64 {
     (a - b).abs() / a.abs().max(b.abs()).max(1e-6)
 }
 
-const ALL: [&str; 13] = ["W1", "W1b", "W2", "W2b", "W3", "W4", "W4b", "W5", "W5b", "W5c", "W6", "W7", "W8"];
+const ALL: [&str; 15] =
+    ["W1", "W1b", "W2", "W2b", "W3", "W4", "W4b", "W5", "W5b", "W5c", "W6", "W7", "W8", "W9", "W10"];
 /// Extra workloads run only when named in --filter: few-rows matmuls.
 const EXTRA: [&str; 2] = ["MR32", "MR1"];
 const USAGE: &str = "cargo xtask bench [--quick] [--check] [--filter W1,W6] [--device cpu,gpu] [--json PATH]\n  \

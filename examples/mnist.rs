@@ -1,4 +1,4 @@
-//! The seed CNN (shared/workloads.md W6) trained on handwritten digits.
+//! The seed CNN (docs/BENCHMARKS.md W6) trained on handwritten digits.
 //!
 //! cargo run --release --example mnist                      # fetches the data on first use
 //! cargo run --release --example mnist -- --dataset fashion --epochs 5

@@ -8,7 +8,7 @@ use common::assert_close;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use wgrad::functional as F;
-use wgrad::nn::{bert, BertConfig, BertModel, Module};
+use wgrad::nn::{bert, BertConfig, BertModel};
 use wgrad::{io, DType, Device, Tensor};
 use wgrad_data::tokenizer::Tokenizer;
 

@@ -1,4 +1,4 @@
-//! Whole training steps of the seed CNN (shared/workloads.md W6): one Adam step on the
+//! Whole training steps of the seed CNN (docs/BENCHMARKS.md W6): one Adam step on the
 //! GPU equals the same step on the CPU (loss and every parameter), and a few steps on
 //! random data lower the loss on both devices. Model construction draws from the
 //! process-wide seed stream, so this binary builds models one test at a time.

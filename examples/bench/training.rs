@@ -1,6 +1,7 @@
-//! The training-step workloads W6 (seed CNN), W7 (LSTM classifier) and W8 (transformer
-//! encoder) of shared/workloads.md: each job runs one whole step (forward, backward,
-//! optimizer update) and returns the step's loss, read back.
+//! The model workloads of docs/BENCHMARKS.md: the training steps W6 (seed CNN), W7 (LSTM
+//! classifier), W8 (transformer encoder) and W10 (BERT fine-tuning), each job one whole step
+//! (forward, backward, optimizer update) returning the step's loss, read back; and W9, a
+//! BERT forward pass.
 
 use anyhow::Result;
 use wgrad::functional as F;
@@ -77,5 +78,54 @@ pub fn w8(dev: &Device) -> Option<Box<dyn FnMut() -> Result<f64>>> {
         let h = encoder.forward(&embedding.forward(&x).add(&positions.forward(&pos)));
         let pooled = h.mean(1, false);
         F::cross_entropy(&head.forward(&pooled), &y, F::Reduction::Mean, 0.0)
+    }))
+}
+
+/// all-MiniLM-L6-v2's shape (random weights: the benchmark needs no download).
+fn minilm(dev: &Device) -> nn::BertModel {
+    let config = nn::BertConfig::from_json(
+        r#"{"vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12,
+            "intermediate_size": 1536, "hidden_act": "gelu", "layer_norm_eps": 1e-12}"#,
+    )
+    .expect("a valid config");
+    nn::manual_seed(0);
+    nn::BertModel::new(&config, false, dev)
+}
+
+/// W9: BertModel (all-MiniLM-L6-v2's shape) forward, batch 32 x 128 real tokens, no grad,
+/// eval mode; the value is the sum of last_hidden_state.
+pub fn w9(dev: &Device) -> Option<Box<dyn FnMut() -> Result<f64>>> {
+    let model = minilm(dev);
+    model.eval();
+    let x = tokens([32, 128], 30_522, 4, dev);
+    Some(Box::new(move || Ok(wgrad::no_grad(|| model.forward_ids(&x).sum_all()).to_scalar()?)))
+}
+
+/// W10: a fine-tuning step of the same model + mean pooling over real tokens + Linear(384
+/// -> 2), batch 32 x 64 tokens with half the rows padded to length 32, cross-entropy,
+/// AdamW in parameter groups (no decay on biases and LayerNorm weights), dropout on.
+pub fn w10(dev: &Device) -> Option<Box<dyn FnMut() -> Result<f64>>> {
+    let (batch, seq) = (32, 64);
+    let bert = minilm(dev);
+    let head = nn::Linear::new(384, 2, dev);
+    let (mut decay, mut no_decay) = (head.parameters(), Vec::new());
+    for (name, p) in bert.named_parameters() {
+        if name.ends_with("bias") || name.contains("LayerNorm") {
+            no_decay.push(p);
+        } else {
+            decay.push(p);
+        }
+    }
+    let groups = vec![nn::ParamGroup::new(decay), nn::ParamGroup::new(no_decay).weight_decay(0.0)];
+    let opt = nn::AdamW::with_groups(groups, nn::AdamWConfig { lr: 5e-5, ..Default::default() });
+    bert.train();
+    let x = tokens([batch, seq], 30_522, 5, dev);
+    let mask: Vec<u32> = (0..batch * seq).map(|i| u32::from((i / seq) % 2 == 0 || i % seq < 32)).collect();
+    let mask = Tensor::from_vec(mask, [batch, seq], dev);
+    let y = Tensor::from_vec((0..batch as u32).map(|i| i % 2).collect::<Vec<u32>>(), [batch], dev);
+    Some(step_job(opt, move || {
+        let hidden = bert.forward_with(&x, Some(&mask), None).last_hidden_state;
+        let logits = head.forward(&nn::bert::mean_pool(&hidden, &mask));
+        F::cross_entropy(&logits, &y, F::Reduction::Mean, 0.0)
     }))
 }

@@ -1,4 +1,4 @@
-//! The seed CNN of shared/workloads.md W6 (Keras' MNIST example) for 1x28x28 inputs, with
+//! The seed CNN of docs/BENCHMARKS.md W6 (Keras' MNIST example) for 1x28x28 inputs, with
 //! PyTorch's layers, names and default initialisation. One definition, included by the
 //! digits demo, the benchmark and the tests (`#[path]`).
 

@@ -112,6 +112,7 @@ module::inherent_module_methods!(
     MultiheadAttention,
     TransformerEncoderLayer,
     TransformerEncoder,
+    BertModel,
     Lstm,
     Gru,
     Rnn,

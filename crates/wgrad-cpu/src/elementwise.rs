@@ -41,7 +41,7 @@ pub fn unary_f32(op: UnaryOp, x: f32, s: f32) -> f32 {
             }
         }
         UnaryOp::Tanh => fastmath::tanh(x),
-        UnaryOp::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
+        UnaryOp::Gelu => fastmath::gelu(x),
         UnaryOp::GeluTanh => {
             let c = (2.0 / std::f32::consts::PI).sqrt();
             0.5 * x * (1.0 + fastmath::tanh(c * (x + 0.044715 * x * x * x)))
@@ -107,11 +107,7 @@ pub fn unary_grad_f32(op: UnaryOp, x: f32, g: f32, s: f32) -> f32 {
             let t = fastmath::tanh(x);
             g * (1.0 - t * t)
         }
-        UnaryOp::Gelu => {
-            let cdf = 0.5 * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2));
-            let pdf = (-0.5 * x * x).exp() / (2.0 * std::f32::consts::PI).sqrt();
-            g * (cdf + x * pdf)
-        }
+        UnaryOp::Gelu => fastmath::gelu_grad(x, g),
         UnaryOp::GeluTanh => {
             let c = (2.0 / std::f32::consts::PI).sqrt();
             let t = fastmath::tanh(c * (x + 0.044715 * x * x * x));
@@ -241,10 +237,10 @@ fn binary_i64(op: BinaryOp, a: i64, b: i64) -> i64 {
 fn map1<A: Copy + Sync, O: Copy + Default + Send>(a: &[A], la: &Layout, f: impl Fn(A) -> O + Sync) -> Vec<O> {
     if la.is_contiguous() {
         let src = &a[la.offset()..la.offset() + la.numel()];
-        if src.len() >= PARALLEL_MIN {
-            return src.par_iter().map(|&x| f(x)).collect();
-        }
-        return src.iter().map(|&x| f(x)).collect();
+        return fill_chunks(src.len(), |start, dst| {
+            let end = start + dst.len();
+            dst.iter_mut().zip(&src[start..end]).for_each(|(d, &x)| *d = f(x))
+        });
     }
     if la.numel() == 0 {
         return Vec::new();
@@ -272,10 +268,10 @@ fn map2<A: Copy + Sync, B: Copy + Sync, O: Copy + Default + Send>(
 ) -> Vec<O> {
     if la.is_contiguous() && lb.is_contiguous() {
         let (sa, sb) = (&a[la.offset()..la.offset() + la.numel()], &b[lb.offset()..lb.offset() + lb.numel()]);
-        if sa.len() >= PARALLEL_MIN {
-            return sa.par_iter().zip(sb.par_iter()).map(|(&x, &y)| f(x, y)).collect();
-        }
-        return sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect();
+        return fill_chunks(sa.len(), |start, dst| {
+            let end = start + dst.len();
+            dst.iter_mut().zip(sa[start..end].iter().zip(&sb[start..end])).for_each(|(d, (&x, &y))| *d = f(x, y))
+        });
     }
     if la.numel() == 0 {
         return Vec::new();
@@ -293,6 +289,22 @@ fn map2<A: Copy + Sync, B: Copy + Sync, O: Copy + Default + Send>(
             _ => dst.iter_mut().enumerate().for_each(|(k, d)| *d = f(a[i + k * si], b[j + k * sj])),
         }
     })
+}
+
+/// Elements per task of a contiguous map: big enough to amortise a rayon task, and a plain
+/// slice loop inside, which the compiler vectorises.
+const CHUNK: usize = 16 * 1024;
+
+/// A new vector of `numel` elements filled by `fill(start, out_chunk)` for each chunk of
+/// [`CHUNK`] elements from `start`, on rayon's pool when it is big.
+fn fill_chunks<O: Copy + Default + Send>(numel: usize, fill: impl Fn(usize, &mut [O]) + Sync) -> Vec<O> {
+    let mut out = vec![O::default(); numel];
+    if numel >= PARALLEL_MIN {
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(k, dst)| fill(k * CHUNK, dst));
+    } else {
+        fill(0, &mut out);
+    }
+    out
 }
 
 /// A new vector of `numel` elements filled by `fill(row, out_row)` for each row of `len`
@@ -315,6 +327,11 @@ pub fn unary(op: UnaryOp, scalar: f64, x: &CpuStorage, layout: &Layout) -> CpuSt
         CpuStorage::F32(v) => CpuStorage::F32(match op {
             UnaryOp::Relu => map1(v, layout, |x| unary_f32(UnaryOp::Relu, x, s)),
             UnaryOp::Tanh => map1(v, layout, fastmath::tanh),
+            UnaryOp::Gelu if layout.is_contiguous() => {
+                let src = &v[layout.offset()..layout.offset() + layout.numel()];
+                fill_chunks(src.len(), |start, dst| fastmath::gelu_slice(&src[start..start + dst.len()], dst))
+            }
+            UnaryOp::Gelu => map1(v, layout, fastmath::gelu),
             UnaryOp::Neg => map1(v, layout, |x| -x),
             _ => map1(v, layout, |x| unary_f32(op, x, s)),
         }),
@@ -331,6 +348,14 @@ pub fn unary_grad(op: UnaryOp, scalar: f64, x: &CpuStorage, lx: &Layout, g: &Cpu
         (CpuStorage::F32(x), CpuStorage::F32(g)) => CpuStorage::F32(match op {
             UnaryOp::Relu => map2(x, lx, g, lg, |a, b| unary_grad_f32(UnaryOp::Relu, a, b, s)),
             UnaryOp::Tanh => map2(x, lx, g, lg, |a, b| unary_grad_f32(UnaryOp::Tanh, a, b, s)),
+            UnaryOp::Gelu if lx.is_contiguous() && lg.is_contiguous() => {
+                let (x, g) = (&x[lx.offset()..lx.offset() + lx.numel()], &g[lg.offset()..lg.offset() + lg.numel()]);
+                fill_chunks(x.len(), |start, dst| {
+                    let end = start + dst.len();
+                    fastmath::gelu_grad_slice(&x[start..end], &g[start..end], dst)
+                })
+            }
+            UnaryOp::Gelu => map2(x, lx, g, lg, fastmath::gelu_grad),
             _ => map2(x, lx, g, lg, |a, b| unary_grad_f32(op, a, b, s)),
         }),
         (CpuStorage::F16(x), CpuStorage::F16(g)) => {

@@ -1,4 +1,4 @@
-//! `exp`, `tanh` and `sigmoid` as branch-free polynomials, so loops over them vectorise:
+//! `exp`, `tanh`, `sigmoid` and `erf` as branch-free polynomials, so loops over them vectorise:
 //! libm's `tanhf` is a call per element and was a fifth of the LSTM forward. `tanh` is
 //! Eigen's float rational approximation (absolute error <= 4e-7), `exp` Cephes' `expf`
 //! (relative error <= 3e-7); both tested against f64 over the whole f32 range.
@@ -15,7 +15,7 @@ const BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347_1e-4, 1.198_258_
 
 /// exp(x), relative error <= 3e-7; 0 below -87.3 (where f32 turns subnormal), +inf
 /// above 88.7, NaN stays NaN.
-#[inline]
+#[inline(always)]
 pub fn exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split in two so that n * LN2_HI is exact.
@@ -43,7 +43,7 @@ pub fn exp(x: f32) -> f32 {
 }
 
 /// tanh(x), absolute error <= 4e-7; NaN stays NaN.
-#[inline]
+#[inline(always)]
 pub fn tanh(x: f32) -> f32 {
     let c = x.clamp(-TANH_CLAMP, TANH_CLAMP);
     let c2 = c * c;
@@ -65,9 +65,53 @@ pub fn tanh(x: f32) -> f32 {
 
 /// The logistic function as 0.5 + 0.5 tanh(x / 2): absolute error <= 2e-7 (for the
 /// gates of the fused cells; the `sigmoid` op keeps exp for small relative error).
-#[inline]
+#[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
     0.5 * tanh(0.5 * x) + 0.5
+}
+
+/// erf(x), absolute error <= 6e-7 in f32 (Abramowitz & Stegun 7.1.26, 1.5e-7 in exact arithmetic, as PyTorch's vectorised
+/// CPU kernels and our WGSL `erf_approx` compute it); NaN stays NaN.
+#[inline(always)]
+pub fn erf(x: f32) -> f32 {
+    const P: f32 = 0.327_591_1;
+    const A: [f32; 5] = [0.254_829_6, -0.284_496_74, 1.421_413_8, -1.453_152_1, 1.061_405_4];
+    let t = 1.0 / (1.0 + P * x.abs());
+    let mut r = A[4];
+    for a in A[..4].iter().rev() {
+        r = r * t + *a;
+    }
+    let y = 1.0 - r * t * exp(-x * x);
+    y.copysign(x)
+}
+
+/// GELU, exact form: `x Φ(x) = x (1 + erf(x / √2)) / 2`.
+#[inline(always)]
+pub fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// `g` times the derivative of exact GELU at `x`: `Φ(x) + x φ(x)`.
+#[inline(always)]
+pub fn gelu_grad(x: f32, g: f32) -> f32 {
+    const INV_SQRT_2PI: f32 = 0.398_942_3;
+    let cdf = 0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+    g * (cdf + x * INV_SQRT_2PI * exp(-0.5 * x * x))
+}
+
+/// `dst[i] = gelu(src[i])`: a plain loop the compiler vectorises (a closure through a
+/// generic map is not inlined into its loop, and stays scalar).
+pub fn gelu_slice(src: &[f32], dst: &mut [f32]) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        *d = gelu(x);
+    }
+}
+
+/// `dst[i] = gelu_grad(x[i], g[i])`, vectorised as [`gelu_slice`].
+pub fn gelu_grad_slice(x: &[f32], g: &[f32], dst: &mut [f32]) {
+    for ((d, &x), &g) in dst.iter_mut().zip(x).zip(g) {
+        *d = gelu_grad(x, g);
+    }
 }
 
 #[cfg(test)]
@@ -108,5 +152,29 @@ mod tests {
         assert_eq!((tanh(f32::INFINITY), tanh(f32::NEG_INFINITY)), (1.0, -1.0));
         assert_eq!((sigmoid(f32::INFINITY), sigmoid(f32::NEG_INFINITY)), (1.0, 0.0));
         assert_eq!(tanh(1e-30), 1e-30);
+    }
+
+    #[test]
+    fn erf_and_gelu_match_f64_everywhere() {
+        let (mut worst_erf, mut worst_gelu, mut worst_grad) = (0.0f64, 0.0f64, 0.0f64);
+        for i in -300_000..=300_000 {
+            let x = i as f32 * 4e-5;
+            for x in [x, x * 30.0] {
+                let xd = x as f64;
+                worst_erf = worst_erf.max((erf(x) as f64 - libm::erf(xd)).abs());
+                let cdf = 0.5 * (1.0 + libm::erf(xd / std::f64::consts::SQRT_2));
+                let scale = xd.abs().max(1.0);
+                worst_gelu = worst_gelu.max((gelu(x) as f64 - xd * cdf).abs() / scale);
+                let pdf = (-0.5 * xd * xd).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                worst_grad = worst_grad.max((gelu_grad(x, 1.0) as f64 - (cdf + xd * pdf)).abs());
+            }
+        }
+        assert!(worst_erf <= 6e-7, "erf: max abs error {worst_erf}");
+        assert!(worst_gelu <= 2e-7, "gelu: max error {worst_gelu} (relative above 1)");
+        assert!(worst_grad <= 4e-7, "gelu': max abs error {worst_grad}");
+        assert!(erf(f32::NAN).is_nan() && gelu(f32::NAN).is_nan());
+        assert_eq!((erf(f32::INFINITY), erf(f32::NEG_INFINITY), gelu(0.0)), (1.0, -1.0, 0.0));
+        // As PyTorch: gelu(-inf) is NaN (-inf * 0).
+        assert!(gelu(f32::NEG_INFINITY).is_nan() && gelu(f32::INFINITY) == f32::INFINITY);
     }
 }
