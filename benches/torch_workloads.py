@@ -23,7 +23,7 @@ def tokens(shape, vocab, seed):
     return torch.tensor(ids, dtype=torch.long).reshape(shape)
 
 
-def step_job(model_params, opt, forward):
+def step_job(opt, forward):
     def run():
         opt.zero_grad(set_to_none=True)
         loss = forward()
@@ -100,7 +100,7 @@ def workload(name):
         model = seed_cnn()
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         x, y = randn(64, 1, 28, 28), torch.tensor([(i * 7) % 10 for i in range(64)])
-        return 2, step_job(model.parameters(), opt, lambda: F.cross_entropy(model(x), y))
+        return 2, step_job(opt, lambda: F.cross_entropy(model(x), y))
     if name == "W7":
         torch.manual_seed(0)
         emb, lstm, head = nn.Embedding(10000, 64), nn.LSTM(64, 64, batch_first=True), nn.Linear(64, 1)
@@ -110,7 +110,7 @@ def workload(name):
         def forward():
             _, (h, _) = lstm(emb(x))
             return F.binary_cross_entropy_with_logits(head(h.reshape(32, 64)), y)
-        return 2, step_job(params, opt, forward)
+        return 2, step_job(opt, forward)
     if name == "W8":
         torch.manual_seed(0)
         emb, pos = nn.Embedding(10000, 128), nn.Embedding(128, 128)
@@ -122,7 +122,7 @@ def workload(name):
         x, p = tokens((32, 128), 10000, 3), torch.arange(128).reshape(1, 128)
         y = torch.tensor([i % 2 for i in range(32)])
         encoder.train()
-        return 2, step_job(params, opt, lambda: F.cross_entropy(head(encoder(emb(x) + pos(p)).mean(1)), y))
+        return 2, step_job(opt, lambda: F.cross_entropy(head(encoder(emb(x) + pos(p)).mean(1)), y))
     if name == "W9":
         model = minilm().eval()
         x = tokens((32, 128), 30522, 4)
@@ -132,9 +132,10 @@ def workload(name):
         return 1, fwd
     if name == "W10":
         bert, head = minilm(), nn.Linear(384, 2)
-        decay = [p for n, p in bert.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
-        no_decay = [p for n, p in bert.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
-        groups = [{"params": decay + list(head.parameters())}, {"params": no_decay, "weight_decay": 0.0}]
+        # Matrices decay, vectors (biases, LayerNorm weights) not: wgrad's ParamGroup::split_decay.
+        params = [*bert.parameters(), *head.parameters()]
+        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.01},
+                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
         opt = torch.optim.AdamW(groups, lr=5e-5)
         bert.train()
         x = tokens((32, 64), 30522, 5)
@@ -144,7 +145,7 @@ def workload(name):
             hidden = bert(input_ids=x, attention_mask=mask).last_hidden_state
             m = mask.unsqueeze(-1).float()
             return F.cross_entropy(head((hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)), y)
-        return 2, step_job(None, opt, forward)
+        return 2, step_job(opt, forward)
     return None
 
 
@@ -159,7 +160,7 @@ torch.set_num_threads(args.threads)
 for name in args.filter.split(","):
     job = workload(name)
     if job is None:
-        continue
+        raise SystemExit(f"unknown workload {name} (one of {', '.join(ALL)})")
     warmup, run = job
     for _ in range(warmup):
         run()

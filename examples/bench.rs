@@ -310,7 +310,9 @@ const ALL: [&str; 15] =
     ["W1", "W1b", "W2", "W2b", "W3", "W4", "W4b", "W5", "W5b", "W5c", "W6", "W7", "W8", "W9", "W10"];
 /// Extra workloads run only when named in --filter: few-rows matmuls.
 const EXTRA: [&str; 2] = ["MR32", "MR1"];
-const USAGE: &str = "cargo xtask bench [--quick] [--check] [--filter W1,W6] [--device cpu,gpu] [--json PATH]\n  \
+const USAGE: &str =
+    "cargo xtask bench [--quick] [--check] [--filter W1,W6] [--device cpu,gpu] [--json PATH] [--list]\n  \
+    --list    print the default workloads' names, comma-separated, and exit\n  \
     --quick   3 timed iterations after 1 warm-up (default 15 after 1-2)\n  \
     --check   also run each GPU workload's first iteration on the CPU and fail unless the values agree";
 
@@ -328,6 +330,10 @@ fn main() -> Result<()> {
             "--filter" => filter = it.next().map(|s| s.split(',').map(String::from).collect()).unwrap_or_default(),
             "--device" => devices = it.next().map(|s| s.split(',').map(String::from).collect()).unwrap_or_default(),
             "--json" => json = it.next().cloned(),
+            "--list" => {
+                println!("{}", ALL.join(","));
+                return Ok(());
+            }
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return Ok(());

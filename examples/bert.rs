@@ -185,19 +185,8 @@ impl Classifier {
     /// The parameter groups: BERT's weights with decay, its biases and LayerNorm weights
     /// without, and the head at its own rate.
     fn groups(&self, weight_decay: f64, head_lr: f64) -> Vec<ParamGroup> {
-        let (mut decay, mut no_decay) = (Vec::new(), Vec::new());
-        for (name, p) in self.bert.named_parameters() {
-            if name.ends_with("bias") || name.contains("LayerNorm") {
-                no_decay.push(p);
-            } else {
-                decay.push(p);
-            }
-        }
-        vec![
-            ParamGroup::new(decay).weight_decay(weight_decay),
-            ParamGroup::new(no_decay).weight_decay(0.0),
-            ParamGroup::new(self.head.parameters()).lr(head_lr).weight_decay(0.0),
-        ]
+        let [decay, no_decay] = ParamGroup::split_decay(self.bert.parameters(), weight_decay);
+        vec![decay, no_decay, ParamGroup::new(self.head.parameters()).lr(head_lr).weight_decay(0.0)]
     }
 }
 

@@ -8,7 +8,7 @@ use common::assert_close;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use wgrad::functional as F;
-use wgrad::nn::{bert, BertConfig, BertModel};
+use wgrad::nn::{self, bert, BertConfig, BertModel};
 use wgrad::{io, DType, Device, Tensor};
 use wgrad_data::tokenizer::Tokenizer;
 
@@ -78,6 +78,23 @@ fn state_dict_speaks_hugging_face_names() {
     assert_eq!(ours[0], "embeddings.word_embeddings.weight");
     assert!(ours.contains(&"encoder.layer.1.attention.self.value.bias".to_string()));
     assert!(ours.contains(&"encoder.layer.0.attention.output.LayerNorm.weight".to_string()));
+}
+
+/// `ParamGroup::split_decay` (by rank) splits BERT as transformers' fine-tuning scripts do
+/// by name: `bias` and `LayerNorm.weight` without decay, everything else with it.
+#[test]
+fn split_decay_is_transformers_no_decay_rule_for_bert() {
+    let model = BertModel::from_pretrained(fixture_dir(), &Device::cpu()).unwrap();
+    let [decay, no_decay] = nn::ParamGroup::split_decay(model.parameters(), 0.01);
+    let by_name = |undecayed: bool| -> Vec<Tensor> {
+        let hf_rule = |n: &str| n.ends_with("bias") || n.contains("LayerNorm.weight");
+        model.named_parameters().into_iter().filter(|(n, _)| hf_rule(n) == undecayed).map(|(_, p)| p.tensor()).collect()
+    };
+    let ids = |g: &nn::ParamGroup| g.params.iter().map(|p| p.tensor().id()).collect::<Vec<_>>();
+    assert_eq!(ids(&decay), by_name(false).iter().map(Tensor::id).collect::<Vec<_>>());
+    assert_eq!(ids(&no_decay), by_name(true).iter().map(Tensor::id).collect::<Vec<_>>());
+    assert!(!decay.params.is_empty() && !no_decay.params.is_empty());
+    assert_eq!((decay.weight_decay, no_decay.weight_decay), (Some(0.01), Some(0.0)));
 }
 
 /// The fixture's tensors, changed by `edit`, saved in a temporary directory with its config.

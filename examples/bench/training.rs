@@ -108,15 +108,8 @@ pub fn w10(dev: &Device) -> Option<Box<dyn FnMut() -> Result<f64>>> {
     let (batch, seq) = (32, 64);
     let bert = minilm(dev);
     let head = nn::Linear::new(384, 2, dev);
-    let (mut decay, mut no_decay) = (head.parameters(), Vec::new());
-    for (name, p) in bert.named_parameters() {
-        if name.ends_with("bias") || name.contains("LayerNorm") {
-            no_decay.push(p);
-        } else {
-            decay.push(p);
-        }
-    }
-    let groups = vec![nn::ParamGroup::new(decay), nn::ParamGroup::new(no_decay).weight_decay(0.0)];
+    let params = [bert.parameters(), head.parameters()].concat();
+    let groups = nn::ParamGroup::split_decay(params, 0.01).to_vec();
     let opt = nn::AdamW::with_groups(groups, nn::AdamWConfig { lr: 5e-5, ..Default::default() });
     bert.train();
     let x = tokens([batch, seq], 30_522, 5, dev);

@@ -15,15 +15,10 @@ use std::process::Command;
 /// The versions the comparison was made with.
 const TORCH: &str = "torch==2.15.0";
 const TRANSFORMERS: &str = "transformers==5.24.0";
-const ALL: &str = "W1,W1b,W2,W2b,W3,W4,W4b,W5,W5b,W5c,W6,W7,W8,W9,W10";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
-}
 
 /// The venv's python, made (once) with torch and transformers.
 fn torch_python() -> Result<PathBuf> {
-    let venv = root().join("target/torch-venv");
+    let venv = super::root().join("target/torch-venv");
     let python = venv.join("bin/python");
     let ready = |p: &Path| {
         Command::new(p).args(["-c", "import torch, transformers"]).output().is_ok_and(|o| o.status.success())
@@ -49,25 +44,30 @@ struct Pair {
 }
 
 pub fn torch(args: &[String]) -> Result<()> {
-    let (mut quick, mut filter) = (false, ALL.to_string());
+    let (mut quick, mut filter) = (false, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => quick = true,
-            "--filter" => filter = it.next().context("--filter needs a list")?.clone(),
+            "--filter" => filter = Some(it.next().context("--filter needs a list")?.clone()),
             other => bail!("bench --compare torch takes --quick and --filter, not `{other}`"),
         }
     }
     let python = torch_python()?;
     super::run("cargo", &["build", "--quiet", "--release", "--example", "bench"])?;
-    let bench = root().join("target/release/examples/bench");
-    let script = root().join("benches/torch_workloads.py");
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).to_string();
-    let json = root().join("target/bench-compare-wgrad.json");
+    let bench = super::root().join("target/release/examples/bench");
+    let filter = match filter {
+        Some(list) => list,
+        None => String::from_utf8(Command::new(&bench).arg("--list").output()?.stdout)?.trim().to_string(),
+    };
+    let script = super::root().join("benches/torch_workloads.py");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads_arg = threads.to_string();
+    let json = super::root().join("target/bench-compare-wgrad.json");
     let mut pairs = Vec::new();
     for w in filter.split(',') {
         let mut ours = vec!["--device", "cpu", "--filter", w, "--json", json.to_str().context("a UTF-8 path")?];
-        let mut theirs = vec![script.to_str().context("a UTF-8 path")?, "--filter", w, "--threads", &threads];
+        let mut theirs = vec![script.to_str().context("a UTF-8 path")?, "--filter", w, "--threads", &threads_arg];
         if quick {
             ours.push("--quick");
             theirs.push("--quick");
@@ -103,7 +103,7 @@ pub fn torch(args: &[String]) -> Result<()> {
                 "ratio": p.wgrad_ms / p.torch_ms, "threads": threads, "torch": TORCH})
         })
         .collect();
-    let path = root().join("target/bench-compare.json");
+    let path = super::root().join("target/bench-compare.json");
     std::fs::write(&path, serde_json::to_string_pretty(&body)? + "\n")?;
     eprintln!("wrote {}", path.display());
     Ok(())

@@ -134,7 +134,7 @@ pub fn demos(args: &[String]) -> Result<()> {
             ),
         }
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("workspace root")?;
+    let root = super::root();
     let readme = std::fs::read_to_string(root.join("README.md")).context("reading README.md")?;
     let chosen: Vec<&Demo> = DEMOS
         .iter()

@@ -43,6 +43,11 @@ fn run(program: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The workspace's root directory (xtask lives one level below it).
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
 fn ci() -> Result<()> {
     let started = std::time::Instant::now();
     ensure_gpu_adapter()?;
@@ -327,7 +332,7 @@ fn data(args: &[String]) -> Result<()> {
             a => bail!("unexpected argument `{a}`\n{DATA_USAGE}"),
         }
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("workspace root")?.join("data");
+    let root = root().join("data");
     let mut log = |msg: &str| eprintln!("xtask data: {msg}");
     let name = name.with_context(|| format!("which data set?\n{DATA_USAGE}"))?;
     if from.is_some() && name != "mnist" {

@@ -37,6 +37,10 @@ use std::path::Path;
 /// ];
 /// let opt = nn::AdamW::with_groups(groups, nn::AdamWConfig { lr: 1e-3, ..Default::default() });
 /// assert_eq!((opt.group_lr(0), opt.group_lr(1)), (1e-3, 1e-2));
+///
+/// // The usual transformer split in one call: matrices decay, biases and norm weights not.
+/// let [decay, no_decay] = ParamGroup::split_decay(model.parameters(), 0.01);
+/// assert_eq!((decay.params.len(), no_decay.weight_decay), (1, Some(0.0)));
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ParamGroup {
@@ -64,6 +68,15 @@ impl ParamGroup {
     pub fn weight_decay(mut self, weight_decay: f64) -> ParamGroup {
         self.weight_decay = Some(weight_decay);
         self
+    }
+
+    /// `params` in two groups, as transformer fine-tuning recipes split them: the matrices
+    /// (rank >= 2: weights, embeddings) with `weight_decay`, and the vectors (biases,
+    /// LayerNorm weights) without. For BERT this is exactly transformers' rule by name
+    /// (`bias` and `LayerNorm.weight` undecayed). Order within each group is kept.
+    pub fn split_decay(params: Vec<Parameter>, weight_decay: f64) -> [ParamGroup; 2] {
+        let (decay, no_decay) = params.into_iter().partition(|p| p.tensor().rank() >= 2);
+        [ParamGroup::new(decay).weight_decay(weight_decay), ParamGroup::new(no_decay).weight_decay(0.0)]
     }
 }
 
