@@ -271,6 +271,23 @@ fn job(name: &str, dev: &Device) -> Option<Job> {
                 }),
             )
         }
+        "MM1024" | "MM4096" => {
+            // Square products back to back in one submit (20 of 1024^3, 5 of 4096^3): the
+            // kernel's throughput without W1's readback, for tuning tiles on real GPUs.
+            let (n, reps) = if name == "MM1024" { (1024, 20) } else { (4096, 5) };
+            let (a, b) = (Tensor::randn([n, n], 1, &dev), Tensor::randn([n, n], 2, &dev));
+            job(
+                Some(reps as f64 * 2.0 * (n as f64).powi(3)),
+                2,
+                Box::new(move || {
+                    let mut last = a.matmul(&b);
+                    for _ in 1..reps {
+                        last = a.matmul(&b);
+                    }
+                    total(&last)
+                }),
+            )
+        }
         "W6" => training::w6(&dev).map(|run| Job { flops: None, warmup: 2, run }),
         "W7" => training::w7(&dev).map(|run| Job { flops: None, warmup: 2, run }),
         "W8" => training::w8(&dev).map(|run| Job { flops: None, warmup: 2, run }),
@@ -309,7 +326,7 @@ fn rel_diff(a: f64, b: f64) -> f64 {
 const ALL: [&str; 15] =
     ["W1", "W1b", "W2", "W2b", "W3", "W4", "W4b", "W5", "W5b", "W5c", "W6", "W7", "W8", "W9", "W10"];
 /// Extra workloads run only when named in --filter: few-rows matmuls.
-const EXTRA: [&str; 2] = ["MR32", "MR1"];
+const EXTRA: [&str; 4] = ["MR32", "MR1", "MM1024", "MM4096"];
 const USAGE: &str =
     "cargo xtask bench [--quick] [--check] [--filter W1,W6] [--device cpu,gpu] [--json PATH] [--list]\n  \
     --list    print the default workloads' names, comma-separated, and exit\n  \

@@ -3,16 +3,22 @@
 
 mod common;
 use common::{assert_close, conform, conformed, devices, values, Rng};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use wgrad::functional as F;
 use wgrad::nn::{self, Module};
 use wgrad::{DType, Device, Tensor};
 
-/// Builds under `manual_seed(seed)` while holding a lock, so that tests running in
-/// parallel threads do not draw from the process-wide seed stream in between.
-fn seeded<T>(seed: u64, f: impl FnOnce() -> T) -> T {
+/// Held for the whole of every test in this file: layers draw their initial weights and
+/// dropout its masks from the process-wide seed stream, so a test that builds a layer
+/// while another runs between its `manual_seed` and its draws would change that test's
+/// numbers (seen on a fast GPU, where the tests' timings interleave differently).
+fn rng_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Builds under `manual_seed(seed)` (the caller holds [`rng_lock`]).
+fn seeded<T>(seed: u64, f: impl FnOnce() -> T) -> T {
     nn::manual_seed(seed);
     f()
 }
@@ -27,6 +33,7 @@ fn names(m: &dyn Module) -> Vec<String> {
 
 #[test]
 fn linear_is_x_wt_plus_b_and_matches_across_devices() {
+    let _rng = rng_lock();
     let cpu = Device::cpu();
     let out = conformed("Linear", 1e-5, 1e-5, |dev| {
         let lin = seeded(1, || nn::Linear::new(5, 3, dev));
@@ -55,6 +62,7 @@ fn linear_is_x_wt_plus_b_and_matches_across_devices() {
 
 #[test]
 fn linear_with_leading_dims_has_the_gradients_of_the_flattened_product() {
+    let _rng = rng_lock();
     // Odd sizes, a size-1 dim and a non-contiguous input (a transpose).
     for dev in devices() {
         for (shape, inner, out) in [(vec![3usize, 1, 7], 7usize, 5usize), (vec![2, 4, 3, 6], 6, 1)] {
@@ -94,6 +102,7 @@ fn linear_with_leading_dims_has_the_gradients_of_the_flattened_product() {
 
 #[test]
 fn activations_flatten_and_sequential_equal_their_compositions() {
+    let _rng = rng_lock();
     for dev in devices() {
         let x = input(&[3, 2, 4], 5, &dev);
         let cases: Vec<(Box<dyn Module>, Tensor)> = vec![
@@ -125,6 +134,7 @@ fn activations_flatten_and_sequential_equal_their_compositions() {
 
 #[test]
 fn conv_and_pool_layers_call_the_functionals() {
+    let _rng = rng_lock();
     conform("Conv2d + pools", 1e-4, 1e-4, |dev| {
         let conv = seeded(8, || nn::Conv2d::new(2, 3, 3, dev).padding(1).stride(2));
         let x = input(&[2, 2, 7, 7], 9, dev);
@@ -153,6 +163,7 @@ fn conv_and_pool_layers_call_the_functionals() {
 
 #[test]
 fn embedding_layer_norm_and_losses_equal_the_functionals() {
+    let _rng = rng_lock();
     for dev in devices() {
         let emb = seeded(11, || nn::Embedding::new(10, 4, &dev).with_padding_idx(0));
         let ids = Tensor::from_vec(vec![3u32, 0, 9, 3], [2, 2], &dev);
@@ -186,6 +197,7 @@ fn embedding_layer_norm_and_losses_equal_the_functionals() {
 
 #[test]
 fn batch_norm_uses_batch_stats_in_training_and_running_stats_in_eval() {
+    let _rng = rng_lock();
     for dev in devices() {
         let bn = nn::BatchNorm2d::new(3, &dev);
         let x = input(&[4, 3, 2, 2], 14, &dev);
@@ -210,6 +222,7 @@ fn batch_norm_uses_batch_stats_in_training_and_running_stats_in_eval() {
 
 #[test]
 fn train_and_eval_reach_nested_dropout() {
+    let _rng = rng_lock();
     let cpu = Device::cpu();
     let inner = nn::Sequential::new().add(nn::Dropout::new(0.5));
     let model = nn::Sequential::new().add(nn::Linear::new(8, 8, &cpu)).add(inner);
@@ -227,6 +240,7 @@ fn train_and_eval_reach_nested_dropout() {
 
 #[test]
 fn state_dict_names_follow_pytorch() {
+    let _rng = rng_lock();
     let cpu = Device::cpu();
     let model = nn::Sequential::new()
         .add(nn::Conv2d::new(1, 4, 3, &cpu))
@@ -263,6 +277,7 @@ fn state_dict_names_follow_pytorch() {
 
 #[test]
 fn initialisation_is_bounded_seeded_and_device_independent() {
+    let _rng = rng_lock();
     let cpu = Device::cpu();
     let lin = seeded(20, || nn::Linear::new(100, 50, &cpu));
     let w = lin.weight.tensor().to_vec::<f32>().unwrap();
@@ -298,6 +313,7 @@ fn initialisation_is_bounded_seeded_and_device_independent() {
 
 #[test]
 fn gradients_reach_parameters_through_their_current_tensor() {
+    let _rng = rng_lock();
     for dev in devices() {
         let lin = seeded(21, || nn::Linear::new(3, 2, &dev));
         let x = input(&[4, 3], 22, &dev);
@@ -315,6 +331,7 @@ fn gradients_reach_parameters_through_their_current_tensor() {
 
 #[test]
 fn mlp_learns_xor_with_adam_on_every_device() {
+    let _rng = rng_lock();
     for dev in devices() {
         let x = Tensor::from_vec(vec![0.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], [4, 2], &dev);
         let y = Tensor::from_vec(vec![0.0f32, 1.0, 1.0, 0.0], [4, 1], &dev);
@@ -341,6 +358,7 @@ fn mlp_learns_xor_with_adam_on_every_device() {
 
 #[test]
 fn recurrent_layers_wrap_the_functionals_with_pytorch_names() {
+    let _rng = rng_lock();
     let cpu = Device::cpu();
     let lstm = seeded(40, || nn::Lstm::new(3, 5, 2, &cpu));
     assert_eq!(
@@ -421,6 +439,7 @@ fn attention_by_hand(mha: &nn::MultiheadAttention, x: &Tensor) -> Tensor {
 
 #[test]
 fn multihead_attention_matches_the_written_out_composition() {
+    let _rng = rng_lock();
     let cpu = Device::cpu();
     let mha = nn::MultiheadAttention::new(8, 2, &cpu);
     assert_eq!(names(&mha), ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]);
@@ -445,6 +464,7 @@ fn multihead_attention_matches_the_written_out_composition() {
 
 #[test]
 fn transformer_encoder_layer_has_pytorch_names_and_composition() {
+    let _rng = rng_lock();
     for dev in devices() {
         let layer = seeded(45, || nn::TransformerEncoderLayer::new(8, 2, 16, 0.1, &dev)).batch_first(true);
         let expected_names = [
@@ -482,6 +502,7 @@ fn transformer_encoder_layer_has_pytorch_names_and_composition() {
 
 #[test]
 fn transformer_encoder_stacks_its_layers_then_the_norm() {
+    let _rng = rng_lock();
     for dev in devices() {
         let layers = seeded(47, || {
             (0..2).map(|_| nn::TransformerEncoderLayer::new(8, 2, 16, 0.0, &dev).batch_first(true)).collect()
@@ -505,6 +526,7 @@ fn transformer_encoder_stacks_its_layers_then_the_norm() {
 
 #[test]
 fn recurrent_dropout_applies_between_layers_in_training_only() {
+    let _rng = rng_lock();
     let dev = Device::cpu();
     let x = input(&[5, 2, 3], 61, &dev);
     let lstm = seeded(62, || nn::Lstm::new(3, 4, 2, &dev)).dropout(0.5);
@@ -529,6 +551,7 @@ fn recurrent_dropout_applies_between_layers_in_training_only() {
 
 #[test]
 fn multihead_attention_takes_pytorch_masks_and_returns_weights() {
+    let _rng = rng_lock();
     for dev in devices() {
         let mha = seeded(71, || nn::MultiheadAttention::new(8, 2, &dev)).batch_first(true);
         let x = input(&[2, 5, 8], 72, &dev);
@@ -581,6 +604,7 @@ fn multihead_attention_takes_pytorch_masks_and_returns_weights() {
 
 #[test]
 fn linear_edge_shapes_and_contiguous_weight_gradient() {
+    let _rng = rng_lock();
     for dev in devices() {
         // A 1-D input: [in] -> [out].
         let lin = seeded(3, || nn::Linear::new(4, 3, &dev));
@@ -610,6 +634,7 @@ fn linear_edge_shapes_and_contiguous_weight_gradient() {
 
 #[test]
 fn dropout2d_drops_whole_channels_the_same_on_every_device() {
+    let _rng = rng_lock();
     let mut seen = Vec::new();
     for dev in devices() {
         wgrad::manual_seed(81);
@@ -631,6 +656,7 @@ fn dropout2d_drops_whole_channels_the_same_on_every_device() {
 
 #[test]
 fn conv1d_layer_names_and_devices() {
+    let _rng = rng_lock();
     let dev = Device::cpu();
     let conv = seeded(90, || nn::Conv1d::new(3, 5, 4, &dev));
     let names: Vec<String> = conv.named_parameters().into_iter().map(|(n, _)| n).collect();

@@ -52,16 +52,25 @@ fn ci() -> Result<()> {
     let started = std::time::Instant::now();
     ensure_gpu_adapter()?;
     quiet_mesa();
-    run("cargo", &["fmt", "--all", "--", "--check"])?;
-    run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
-    docs_without_warnings()?;
-    cross_check()?;
-    check_shaders()?;
-    run("cargo", &["test", "--workspace"])?;
-    gl_tests()?;
-    demo_smoke()?;
-    bench_check()?;
-    eprintln!("xtask ci: all green in {:.0} s", started.elapsed().as_secs_f64());
+    // Each phase's time is printed at the end, to see where CI's minutes go.
+    let phases: [(&str, &dyn Fn() -> Result<()>); 9] = [
+        ("fmt", &|| run("cargo", &["fmt", "--all", "--", "--check"])),
+        ("clippy", &|| run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])),
+        ("doc", &docs_without_warnings),
+        ("cross-check", &cross_check),
+        ("check-shaders", &check_shaders),
+        ("test", &|| run("cargo", &["test", "--workspace"])),
+        ("gl-tests", &gl_tests),
+        ("demo-smoke", &demo_smoke),
+        ("bench-check", &bench_check),
+    ];
+    let mut times = Vec::new();
+    for (name, phase) in phases {
+        let t = std::time::Instant::now();
+        phase()?;
+        times.push(format!("{name} {:.0} s", t.elapsed().as_secs_f64()));
+    }
+    eprintln!("xtask ci: all green in {:.0} s ({})", started.elapsed().as_secs_f64(), times.join(", "));
     Ok(())
 }
 

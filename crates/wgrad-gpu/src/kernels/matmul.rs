@@ -89,6 +89,74 @@ fn variant(gpu: &GpuDevice, m: usize, vec4: bool) -> Variant {
     }
 }
 
+/// The tile shape of matmul_tiled.wgsl: a workgroup computes `bm x bn` outputs walking K
+/// `bk` at a time, each of its `(bm / tm) * (bn / tn)` threads a `tm x tn` block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tile {
+    /// Rows of the workgroup's output tile.
+    pub bm: usize,
+    /// Columns of the workgroup's output tile.
+    pub bn: usize,
+    /// Depth of the K slice staged in workgroup memory per step.
+    pub bk: usize,
+    /// Rows per thread.
+    pub tm: usize,
+    /// Columns per thread.
+    pub tn: usize,
+}
+
+impl Tile {
+    /// The tile hardware GPUs run: 64 x 64 outputs per workgroup of 128 threads, 8 x 4
+    /// each, K in slices of 16. Measured on an NVIDIA H200 (Vulkan) against 20 other
+    /// shapes (docs/PERFORMANCE.md): best or within 2% of best at 1024^3 (20.5 TFLOP/s),
+    /// 4096^3 (32.7) and the BERT forward W9, where 128 x 128 tiles lose 40% at 1024^3
+    /// (64 workgroups leave half the multiprocessors idle).
+    pub const DEFAULT: Tile = Tile { bm: 64, bn: 64, bk: 16, tm: 8, tn: 4 };
+
+    /// The tile the tiled kernel runs: [`Tile::DEFAULT`] unless [`force_tile`] or
+    /// `WGRAD_MATMUL_TILE=bm,bn,bk,tm,tn` (for tuning on a new GPU with
+    /// `cargo xtask bench --filter MM1024,MM4096`; invalid values are refused loudly)
+    /// names another.
+    pub fn current() -> Tile {
+        static FROM_ENV: std::sync::OnceLock<Option<Tile>> = std::sync::OnceLock::new();
+        let env = *FROM_ENV.get_or_init(|| {
+            let v = std::env::var("WGRAD_MATMUL_TILE").ok()?;
+            let t = Tile::parse(&v).unwrap_or_else(|| panic!("WGRAD_MATMUL_TILE={v}: expected bm,bn,bk,tm,tn"));
+            Some(t)
+        });
+        let forced = *FORCED_TILE.lock().unwrap_or_else(|e| e.into_inner());
+        forced.or(env).unwrap_or(Tile::DEFAULT)
+    }
+
+    /// Parses `bm,bn,bk,tm,tn`; None unless every size is a multiple of 4, `tm | bm`,
+    /// `tn | bn`, the workgroup has 32..=1024 threads and its tiles fit WebGPU's default
+    /// 16 KiB of workgroup memory.
+    pub fn parse(s: &str) -> Option<Tile> {
+        let v: Vec<usize> = s.split(',').map(|x| x.trim().parse().ok()).collect::<Option<_>>()?;
+        let [bm, bn, bk, tm, tn] = v[..] else { return None };
+        let t = Tile { bm, bn, bk, tm, tn };
+        let ok = v.iter().all(|x| *x > 0 && x.is_multiple_of(4))
+            && bm.is_multiple_of(tm)
+            && bn.is_multiple_of(tn)
+            && (32..=1024).contains(&t.threads())
+            && (bm + bn) * bk * 4 <= 16384;
+        ok.then_some(t)
+    }
+
+    /// Threads per workgroup.
+    pub fn threads(&self) -> usize {
+        (self.bm / self.tm) * (self.bn / self.tn)
+    }
+}
+
+static FORCED_TILE: std::sync::Mutex<Option<Tile>> = std::sync::Mutex::new(None);
+
+/// Forces one tile shape of the tiled kernel for the whole process (None: the default).
+/// For tests that must exercise several tiles.
+pub fn force_tile(t: Option<Tile>) {
+    *FORCED_TILE.lock().unwrap_or_else(|e| e.into_inner()) = t;
+}
+
 /// Rows per invocation of the few-rows kernel for a product with `m` rows.
 fn few_rows_block(m: usize) -> usize {
     m.clamp(1, 8).next_power_of_two()
@@ -108,8 +176,9 @@ pub fn rows_source(dtype: DType, rows: usize) -> String {
     shaders::compose(&[dtype], &prelude, shaders::MATMUL_ROWS)
 }
 
-/// The WGSL module of the vec4 kernel `v` for operand orientations `a`, `b`.
-pub fn vec4_source(v: Variant, a: Vec4Axis, b: Vec4Axis) -> String {
+/// The WGSL module of the vec4 kernel `v` for operand orientations `a`, `b` (`tile`: the
+/// tiled kernel's tile shape; the register-blocked kernel ignores it).
+pub fn vec4_source(v: Variant, a: Vec4Axis, b: Vec4Axis, tile: Tile) -> String {
     let load_a = match a {
         Vec4Axis::K => {
             "let s = params.a_row;\n    let i = (base + row0 * s + k) >> 2u;\n    let d = s >> 2u;\n    \
@@ -130,8 +199,10 @@ pub fn vec4_source(v: Variant, a: Vec4Axis, b: Vec4Axis) -> String {
              return transpose(mat4x4<f32>(b[i], b[i + d], b[i + 2u * d], b[i + 3u * d]));"
         }
     };
+    let Tile { bm, bn, bk, tm, tn } = tile;
     let prelude = format!(
-        "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
+        "const BM: u32 = {bm}u;\nconst BN: u32 = {bn}u;\nconst BK: u32 = {bk}u;\nconst TM: u32 = {tm}u;\nconst TN: u32 = {tn}u;\n\
+         @group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
          @group(0) @binding(2) var<storage, read> a: array<vec4<f32>>;\n\
          @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;\n\
          fn load_a(row0: u32, k: u32, base: u32) -> mat4x4<f32> {{\n    {load_a}\n}}\n\
@@ -245,15 +316,21 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         return out;
     }
     if let Some((ax, bx)) = vec4 {
-        let workgroups = match v {
-            Variant::RegisterBlocked => [n.div_ceil(32 * WG as usize), m.div_ceil(16 * WG as usize), batch],
-            Variant::Tiled => [n.div_ceil(128), m.div_ceil(128), batch],
+        let tile = Tile::current();
+        let (workgroups, key) = match v {
+            Variant::RegisterBlocked => (
+                [n.div_ceil(32 * WG as usize), m.div_ceil(16 * WG as usize), batch],
+                format!("matmul|{v:?}|{ax:?}|{bx:?}"),
+            ),
+            Variant::Tiled => {
+                ([n.div_ceil(tile.bn), m.div_ceil(tile.bm), batch], format!("matmul|{v:?}|{ax:?}|{bx:?}|{tile:?}"))
+            }
             Variant::FewRows => unreachable!("launched above"),
         };
         gpu.launch_windowed(
             KernelLaunch {
-                key: format!("matmul|{v:?}|{ax:?}|{bx:?}"),
-                source: &|| vec4_source(v, ax, bx),
+                key,
+                source: &|| vec4_source(v, ax, bx, tile),
                 params: bytemuck::bytes_of(&params),
                 buffers: &[&out, a.buffer, b.buffer],
                 checks_ids: None,
@@ -277,4 +354,21 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         &windows,
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tile;
+
+    #[test]
+    fn tile_parse_accepts_valid_shapes_only() {
+        assert_eq!(Tile::parse("64,64,16,8,4"), Some(Tile::DEFAULT));
+        assert_eq!(Tile::parse(" 128, 128, 8, 8, 8 ").map(|t| t.threads()), Some(256));
+        for bad in ["64,64,16,8", "64,64,16,8,4,4", "64,64,16,6,4", "64,64,0,8,4", "64,60,16,8,8", "8,8,4,8,8"] {
+            assert_eq!(Tile::parse(bad), None, "{bad}");
+        }
+        // 2048 threads, and tiles needing 32 KiB of workgroup memory.
+        assert_eq!(Tile::parse("256,128,4,4,4"), None);
+        assert_eq!(Tile::parse("128,128,32,8,8"), None);
+    }
 }

@@ -133,8 +133,14 @@ pub fn all_variants() -> Vec<(String, String)> {
     out.extend(pool::variants());
     use matmul::Vec4Axis::{Outer, K};
     for (a, b) in [(K, Outer), (K, K), (Outer, Outer), (Outer, K)] {
-        for v in [matmul::Variant::RegisterBlocked, matmul::Variant::Tiled] {
-            out.push((format!("matmul {v:?} {a:?} {b:?}"), matmul::vec4_source(v, a, b)));
+        let blocked = matmul::Variant::RegisterBlocked;
+        out.push((
+            format!("matmul {blocked:?} {a:?} {b:?}"),
+            matmul::vec4_source(blocked, a, b, matmul::Tile::DEFAULT),
+        ));
+        for tile in [matmul::Tile::DEFAULT, matmul::Tile { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 }] {
+            let source = matmul::vec4_source(matmul::Variant::Tiled, a, b, tile);
+            out.push((format!("matmul Tiled {a:?} {b:?} {tile:?}"), source));
         }
     }
     out
