@@ -17,6 +17,11 @@
 // K loads 0. On software adapters (lavapipe) workgroup memory is slower than registers,
 // so they run matmul_vec4.wgsl instead.
 //
+// Split K: when the product has too few tiles to fill the GPU, workgroup z = split *
+// batch + b walks only K range [split * k_chunk, (split + 1) * k_chunk) of batch b and
+// writes its partial product to out[z] (the host sums the partials; k_chunk is a
+// multiple of BK). k_chunk = 0 means no split.
+//
 // The prelude supplies the bindings and load_a / load_b of matmul_vec4.wgsl and the
 // constants BM, BN, BK, TM, TN (TM, TN, BK multiples of 4; BM / TM and BN / TN threads).
 
@@ -41,6 +46,7 @@ struct Params {
     b_batch: u32,
     b_row: u32,
     b_col: u32,
+    k_chunk: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -52,20 +58,26 @@ var<workgroup> tile_b: array<vec4<f32>, BK * GN>;
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
-    let batch = wg.z;
+    let batch = wg.z % params.batch;
+    var k_begin = 0u;
+    var k_end = params.k;
+    if (params.k_chunk > 0u) {
+        k_begin = (wg.z / params.batch) * params.k_chunk;
+        k_end = min(k_begin + params.k_chunk, params.k);
+    }
     let row_base = wg.y * BM;
     let col_base = wg.x * BN;
     let a_base = params.a_offset + batch * params.a_batch;
     let b_base = params.b_offset + batch * params.b_batch;
     var acc: array<vec4<f32>, TM * TG>;
-    for (var k0 = 0u; k0 < params.k; k0 += BK) {
+    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // A's 4x4 blocks, k-blocks fastest (a row-major A reads along its rows).
         for (var i = t; i < GM * (BK / 4u); i += THREADS) {
             let kb = (i % (BK / 4u)) * 4u;
             let blk = i / (BK / 4u);
             let row = min(row_base + blk * 4u, params.m - 4u);
             var cols = mat4x4<f32>();
-            if (k0 + kb < params.k) {
+            if (k0 + kb < k_end) {
                 cols = transpose(load_a(row, k0 + kb, a_base));
             }
             for (var j = 0u; j < 4u; j++) {
@@ -78,7 +90,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
             let kb = (i / GN) * 4u;
             let col = min(col_base + blk * 4u, params.n - 4u);
             var rows = mat4x4<f32>();
-            if (k0 + kb < params.k) {
+            if (k0 + kb < k_end) {
                 rows = load_b(col, k0 + kb, b_base);
             }
             for (var j = 0u; j < 4u; j++) {
@@ -105,7 +117,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         }
         workgroupBarrier();
     }
-    let out_base = batch * params.m * params.n;
+    let out_base = wg.z * params.m * params.n;
     for (var g = 0u; g < TM / 4u; g++) {
         for (var r = 0u; r < 4u; r++) {
             let row = row_base + (lid.y + g * WG_Y) * 4u + r;

@@ -283,3 +283,20 @@ fn cpu_reference_on_hand_computed_values() {
     assert_eq!(i.min_all().to_vec::<i32>().unwrap(), vec![-5]);
     assert_eq!(i.argmax(0, false).to_vec::<u32>().unwrap(), vec![3]);
 }
+
+/// Column reductions with many outputs and runs past one chunk: each run is split over
+/// several invocations and the partials reduced by a second launch (sum, mean, max,
+/// min), while arg reductions stay unsplit; an odd run length leaves a short last chunk.
+#[test]
+fn split_column_reductions_match_cpu() {
+    for (rows, cols) in [(300, 1100), (1031, 1030), (65, 2048)] {
+        for (name, op, tol) in OPS {
+            for ties in [false, true] {
+                let what = format!("{name} over dim 0 of [{rows}, {cols}] ties={ties}");
+                conform(&what, tol.0, tol.1, |dev| {
+                    op(&data(&mut Rng::new(7), &[rows, cols], ties).to_device(dev), 0, false)
+                });
+            }
+        }
+    }
+}

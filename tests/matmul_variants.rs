@@ -68,10 +68,21 @@ fn check_vec4_orientations_and_edges() {
     let Some(gpu) = common::gpu() else { return };
     let cpu = Device::cpu();
     // (m, k, n): multiples of 4 take the vec4 kernel, including sizes that leave partial
-    // 8x16 blocks; the last ones fall back to the generic kernel.
-    for (m, k, n) in
-        [(4, 4, 4), (8, 16, 16), (12, 20, 36), (64, 128, 96), (100, 8, 4), (132, 36, 260), (5, 7, 3), (4, 6, 8)]
-    {
+    // 8x16 blocks; (36, 1000, 68) and (8, 4096, 8) have few tiles and a long K, which the
+    // tiled kernel splits (a short last split, and many splits); the last ones fall back
+    // to the generic kernel.
+    for (m, k, n) in [
+        (4, 4, 4),
+        (8, 16, 16),
+        (12, 20, 36),
+        (64, 128, 96),
+        (100, 8, 4),
+        (132, 36, 260),
+        (36, 1000, 68),
+        (8, 4096, 8),
+        (5, 7, 3),
+        (4, 6, 8),
+    ] {
         let a = Tensor::randn([m, k], (m * 31 + k) as u64, &cpu);
         let b = Tensor::randn([k, n], (k * 17 + n) as u64, &cpu);
         let expected = a.matmul(&b);
@@ -89,14 +100,16 @@ fn check_vec4_orientations_and_edges() {
             common::assert_close(&x.matmul(&y).to_device(&cpu), &expected, tol, 1e-5, &format!("{name} {m}x{k}x{n}"));
         }
     }
-    // Batched with a broadcast (stride-0) batch operand.
-    let a = Tensor::randn([3, 8, 12], 1, &cpu);
-    let b = Tensor::randn([12, 16], 2, &cpu);
-    common::assert_close(
-        &a.to_device(&gpu).matmul(&b.to_device(&gpu)).to_device(&cpu),
-        &a.matmul(&b),
-        1e-4,
-        1e-5,
-        "batched",
-    );
+    // Batched with a broadcast (stride-0) batch operand, with a short and a split K.
+    for k in [12, 520] {
+        let a = Tensor::randn([3, 8, k], 1, &cpu);
+        let b = Tensor::randn([k, 16], 2, &cpu);
+        common::assert_close(
+            &a.to_device(&gpu).matmul(&b.to_device(&gpu)).to_device(&cpu),
+            &a.matmul(&b),
+            1e-5 * (k as f64).sqrt() * 10.0,
+            1e-5,
+            &format!("batched, K = {k}"),
+        );
+    }
 }

@@ -200,6 +200,20 @@ fn demo_smoke() -> Result<()> {
             run("cargo", &all)?;
         }
     }
+    // BERT (the pretrained all-MiniLM-L6-v2, fetched on first use): embeddings, and a
+    // fine-tuning epoch on a small slice with short sentences.
+    for device in &devices {
+        let dir = out.join(format!("bert-{device}"));
+        let dir = dir.to_string_lossy();
+        let mut args = vec!["run", "--quiet", "--example", "bert", "--", "finetune", "--device", device];
+        args.extend(["--epochs", "1", "--limit", "128", "--batch-size", "16", "--max-tokens", "32"]);
+        args.extend(["--check-loss-falls", "--out", &dir]);
+        run("cargo", &args)?;
+        run(
+            "cargo",
+            &["run", "--quiet", "--example", "bert", "--", "embed", "--device", device, "A fine film.", "Dull."],
+        )?;
+    }
     resume_smoke(&out)?;
     let _ = std::fs::remove_dir_all(&out);
     // The sixth demo lists the adapters and what Device::best() picks.

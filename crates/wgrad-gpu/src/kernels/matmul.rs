@@ -21,6 +21,8 @@ struct Params {
     batch: u32,
     a: [u32; 4],
     b: [u32; 4],
+    /// K per split of the tiled kernel (0: no split).
+    k_chunk: u32,
 }
 
 /// Which axis of an operand is contiguous, for the vec4 kernel: A is [m, k], B is [k, n].
@@ -149,6 +151,26 @@ impl Tile {
     }
 }
 
+/// The tiled kernel splits K when a product has fewer tiles than this (about two per
+/// multiprocessor of a large GPU)...
+const SPLIT_K_WORKGROUPS: usize = 256;
+/// ...keeping at least this much of K per split. Weight gradients ([in, tokens] @
+/// [tokens, out]) are the case: W8's [128 x 4096] @ [4096 x 128] made 4 workgroups that
+/// each walked all of K.
+const SPLIT_K_MIN_DEPTH: usize = 128;
+
+/// (splits, K per split) for a `batch x m x n x k` product on the tiled kernel: one split
+/// (and 0) unless the product has too few tiles for the GPU.
+fn k_splits(tile: Tile, batch: usize, m: usize, n: usize, k: usize) -> (usize, usize) {
+    let tiles = batch * m.div_ceil(tile.bm) * n.div_ceil(tile.bn);
+    let splits = (k / SPLIT_K_MIN_DEPTH).min(SPLIT_K_WORKGROUPS.div_ceil(tiles)).min(65535 / batch.max(1));
+    if splits <= 1 {
+        return (1, 0);
+    }
+    let chunk = k.div_ceil(splits).next_multiple_of(tile.bk);
+    (k.div_ceil(chunk), chunk)
+}
+
 static FORCED_TILE: std::sync::Mutex<Option<Tile>> = std::sync::Mutex::new(None);
 
 /// Forces one tile shape of the tiled kernel for the whole process (None: the default).
@@ -254,7 +276,16 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
     let [batch, m, k] = [la.dims()[0], la.dims()[1], la.dims()[2]];
     let n = lb.dims()[2];
     assert_eq!(lb.dims(), &[batch, k, n], "matmul launcher: operand layouts disagree");
-    let out = gpu.output_buffer((batch * m * n * a.dtype.size_in_bytes()) as u64);
+    assert!(batch <= 65535, "matmul: batch {batch} exceeds the 65535 workgroups of one dispatch");
+    let vec4 = match (a.dtype, vec4_axis(la, true), vec4_axis(lb, false)) {
+        (DType::F32, Some(x), Some(y)) => Some((x, y)),
+        _ => None,
+    };
+    let v = variant(gpu, m, vec4.is_some());
+    let tile = Tile::current();
+    // Split K: the kernel writes `splits` partial products, summed below.
+    let (splits, k_chunk) = if v == Variant::Tiled && vec4.is_some() { k_splits(tile, batch, m, n, k) } else { (1, 0) };
+    let out = gpu.output_buffer((splits * batch * m * n * a.dtype.size_in_bytes()) as u64);
     if batch * m * n == 0 {
         return out;
     }
@@ -271,7 +302,7 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
     // Each operand is bound through the window its layout touches (tensors larger than
     // one binding are split by the caller so that every piece fits).
     let windows = [
-        gpu.window(&out, a.dtype.size_in_bytes(), 0, batch * m * n),
+        gpu.window(&out, a.dtype.size_in_bytes(), 0, splits * batch * m * n),
         gpu.window(a.buffer, a.dtype.size_in_bytes(), la.offset(), la.storage_extent()),
         gpu.window(b.buffer, b.dtype.size_in_bytes(), lb.offset(), lb.storage_extent()),
     ];
@@ -293,13 +324,8 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         batch: to_u32(batch, "matmul"),
         a: view(la, &windows[1]),
         b: view(lb, &windows[2]),
+        k_chunk: to_u32(k_chunk, "matmul"),
     };
-    assert!(batch <= 65535, "matmul: batch {batch} exceeds the 65535 workgroups of one dispatch");
-    let vec4 = match (a.dtype, vec4_axis(la, true), vec4_axis(lb, false)) {
-        (DType::F32, Some(x), Some(y)) => Some((x, y)),
-        _ => None,
-    };
-    let v = variant(gpu, m, vec4.is_some());
     if v == Variant::FewRows {
         let rows = few_rows_block(m);
         gpu.launch_windowed(
@@ -316,14 +342,14 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         return out;
     }
     if let Some((ax, bx)) = vec4 {
-        let tile = Tile::current();
         let (workgroups, key) = match v {
             Variant::RegisterBlocked => (
                 [n.div_ceil(32 * WG as usize), m.div_ceil(16 * WG as usize), batch],
                 format!("matmul|{v:?}|{ax:?}|{bx:?}"),
             ),
             Variant::Tiled => {
-                ([n.div_ceil(tile.bn), m.div_ceil(tile.bm), batch], format!("matmul|{v:?}|{ax:?}|{bx:?}|{tile:?}"))
+                let grid = [n.div_ceil(tile.bn), m.div_ceil(tile.bm), splits * batch];
+                (grid, format!("matmul|{v:?}|{ax:?}|{bx:?}|{tile:?}"))
             }
             Variant::FewRows => unreachable!("launched above"),
         };
@@ -338,6 +364,11 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
             },
             &windows,
         );
+        if splits > 1 {
+            let partials = wgrad_core::Layout::contiguous([splits, batch * m * n]);
+            let operand = Operand { buffer: &out, layout: &partials, dtype: a.dtype };
+            return super::reduce::reduce(gpu, wgrad_core::ops::ReduceOp::Sum, operand, &[0]);
+        }
         return out;
     }
     let groups_x = n.div_ceil(TILE).div_ceil(WG as usize) as u32;

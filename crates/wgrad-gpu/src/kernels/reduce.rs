@@ -32,6 +32,12 @@ const MAX_CHUNK: usize = 1 << 14;
 const ROWS_MAX_INNER: usize = 4096;
 /// Enough outputs to keep a GPU busy with one invocation each.
 const ROWS_MIN_OUTPUTS: usize = 1024;
+/// The rows strategy splits runs longer than this into chunks, one invocation each...
+const ROWS_CHUNK: usize = 64;
+/// ...until there are this many invocations: a column sum of a [2048, 1536] gradient
+/// otherwise runs 1536 invocations of 2048 dependent loads each (2.2 ms on an H200,
+/// measured; a GPU holds ~270k threads).
+const ROWS_TARGET_INVOCATIONS: usize = 1 << 16;
 
 /// How a launch reduces: a workgroup per output (long runs) or an invocation per output
 /// (many short runs).
@@ -49,6 +55,19 @@ impl Strategy {
             Strategy::Rows
         } else {
             Strategy::Workgroup
+        }
+    }
+
+    /// Pieces each run is split into (each reduced by its own workgroup or invocation,
+    /// then the partials by a second launch); 1 for arg reductions, whose partials would
+    /// lose their indices.
+    fn splits(self, op: ReduceOp, n_out: usize, n_in: usize) -> usize {
+        if op.is_arg() {
+            return 1;
+        }
+        match self {
+            Strategy::Workgroup => n_in.div_ceil(MAX_CHUNK).max(1),
+            Strategy::Rows => n_in.div_ceil(ROWS_CHUNK).min(ROWS_TARGET_INVOCATIONS.div_ceil(n_out.max(1))).max(1),
         }
     }
 }
@@ -119,11 +138,12 @@ pub fn reduce(gpu: &GpuDevice, op: ReduceOp, x: Operand, dims: &[usize]) -> Pool
     let inner = Layout::new(inner_dims, inner_strides, 0).collapsed();
     let (n_out, n_in) = (outer.numel(), inner.numel());
     let out_dtype = output_dtype(op, x.dtype);
-    let splits = if op.is_arg() { 1 } else { n_in.div_ceil(MAX_CHUNK).max(1) };
+    let strategy = Strategy::pick(n_out, n_in);
+    let splits = strategy.splits(op, n_out, n_in);
     if splits > 1 && n_out > 0 {
         // Pass 1: partials [n_out, splits] (sums for a mean); pass 2 reduces each row.
         let first = if op == ReduceOp::Mean { ReduceOp::Sum } else { op };
-        let partials = launch(gpu, first, x, &outer, &inner, splits);
+        let partials = launch(gpu, first, x, &outer, &inner, strategy, splits);
         let layout = Layout::contiguous([n_out, splits]);
         let pass2 = Operand { buffer: &partials, layout: &layout, dtype: out_dtype };
         let result = reduce(gpu, if op == ReduceOp::Mean { ReduceOp::Sum } else { op }, pass2, &[1]);
@@ -139,11 +159,20 @@ pub fn reduce(gpu: &GpuDevice, op: ReduceOp, x: Operand, dims: &[usize]) -> Pool
         };
         return super::elementwise::map(gpu, &m, &[n_out], out_dtype);
     }
-    launch(gpu, op, x, &outer, &inner, 1)
+    launch(gpu, op, x, &outer, &inner, strategy, 1)
 }
 
-/// One launch: `splits` workgroups per output, writing `n_out * splits` values.
-fn launch(gpu: &GpuDevice, op: ReduceOp, x: Operand, outer: &Layout, inner: &Layout, splits: usize) -> PooledBuffer {
+/// One launch: `splits` workgroups (or invocations) per output, writing `n_out * splits`
+/// values (output o's partial p at o * splits + p).
+fn launch(
+    gpu: &GpuDevice,
+    op: ReduceOp,
+    x: Operand,
+    outer: &Layout,
+    inner: &Layout,
+    strategy: Strategy,
+    splits: usize,
+) -> PooledBuffer {
     let l = x.layout;
     let (n_out, n_in) = (outer.numel(), inner.numel());
     let out_dtype = output_dtype(op, x.dtype);
@@ -151,8 +180,6 @@ fn launch(gpu: &GpuDevice, op: ReduceOp, x: Operand, outer: &Layout, inner: &Lay
     if n_out == 0 {
         return out;
     }
-    // Split runs are long by construction; the rows strategy is for short ones.
-    let strategy = if splits == 1 { Strategy::pick(n_out, n_in) } else { Strategy::Workgroup };
     let dims_all: Vec<usize> = outer.dims().iter().chain(inner.dims()).copied().collect();
     let strides_all: Vec<usize> = outer.strides().iter().chain(inner.strides()).copied().collect();
     let params = Params {
@@ -187,7 +214,7 @@ fn launch(gpu: &GpuDevice, op: ReduceOp, x: Operand, outer: &Layout, inner: &Lay
             checks_ids: None,
             workgroups: match strategy {
                 Strategy::Workgroup => shaders::linear_workgroups(n_out * splits, 1),
-                Strategy::Rows => shaders::linear_workgroups(n_out, 256),
+                Strategy::Rows => shaders::linear_workgroups(n_out * splits, 256),
             },
         },
         &[out_w, x_w],
