@@ -45,6 +45,22 @@ fn operand_offset(k: u32, i: u32) -> u32 {
     return off;
 }
 
+// 32 random bits for counter i of stream seed: lowbias32 (Wellons) twice. The same
+// function as wgrad_cpu::random::random_bits, so dropout masks drawn here equal the CPU's.
+fn lowbias32(v: u32) -> u32 {
+    var x = v;
+    x ^= x >> 16u;
+    x *= 0x7feb352du;
+    x ^= x >> 15u;
+    x *= 0x846ca68bu;
+    x ^= x >> 16u;
+    return x;
+}
+
+fn random_bits(seed: u32, i: u32) -> u32 {
+    return lowbias32(lowbias32(i ^ seed) + seed);
+}
+
 // erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26).
 fn erf_approx(x: f32) -> f32 {
     let t = 1.0 / (1.0 + 0.3275911 * abs(x));

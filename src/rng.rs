@@ -57,6 +57,13 @@ pub fn next_seed() -> u64 {
     splitmix64(SEED.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
 }
 
+/// The next seed of the process-wide stream folded to the 32 bits that the device-side
+/// generator (`wgrad_cpu::random`) takes.
+pub(crate) fn next_seed32() -> u32 {
+    let s = next_seed();
+    (s ^ (s >> 32)) as u32
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -221,6 +221,29 @@ impl Tensor {
         Tensor::from_host(CpuStorage::F32(rng::uniform_range(seed, shape.numel(), lo, hi)), shape, device)
     }
 
+    /// Dropout's keep mask (f32): `1 / (1 - p)` where element i is kept, 0 where dropped,
+    /// drawn on `device` from `(seed, i)` by the same counter-based generator on every
+    /// device (`wgrad_cpu::random`; `random_bits` in shaders/elementwise.wgsl), so a GPU
+    /// step uploads nothing for it and both devices drop the same elements.
+    pub(crate) fn keep_mask(shape: Shape, p: f64, seed: u32, device: &Device) -> Tensor {
+        let (scale, threshold) = ((1.0 / (1.0 - p)) as f32, wgrad_cpu::random::drop_threshold(p));
+        match device.gpu_runtime() {
+            None => Tensor::from_cpu(
+                CpuStorage::F32(wgrad_cpu::random::keep_mask(seed, shape.numel(), threshold, scale)),
+                shape,
+            ),
+            Some(gpu) => {
+                // `i` counts from the launch's first element; params.base places it.
+                let expr = format!(
+                    "select(0.0, bitcast<f32>({}u), (random_bits(s, params.base + i) >> 8u) >= {threshold}u)",
+                    scale.to_bits()
+                );
+                let m = Map { expr: &expr, inputs: &[], scalar_dtype: DType::U32, scalar: seed };
+                Tensor::from_gpu(elementwise::map(gpu, &m, &shape, DType::F32), shape, DType::F32, device)
+            }
+        }
+    }
+
     /// The dims.
     #[track_caller]
     pub fn shape(&self) -> &Shape {

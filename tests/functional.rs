@@ -2,9 +2,12 @@
 //! (Bad ids are tested in device_errors.rs: device errors are per device, not per test.)
 
 mod common;
-use common::{assert_close, devices, Rng};
+use common::{assert_close, devices, values, Rng};
 use wgrad::functional as F;
 use wgrad::{DType, Device, Tensor};
+
+/// Held by the tests that seed the process-wide stream and then draw dropout masks.
+static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn on(t: &Tensor, dev: &Device) -> Tensor {
     t.to_device(dev)
@@ -78,6 +81,7 @@ fn cross_entropy_values_smoothing_and_ignore_index() {
 
 #[test]
 fn bce_mse_layer_norm_embedding_dropout() {
+    let _rng = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let cpu = Device::cpu();
     let x = Tensor::from_vec(vec![100.0f32, -100.0, 0.0, 50.0], [4], &cpu);
     let y = Tensor::from_vec(vec![0.0f32, 1.0, 1.0, 1.0], [4], &cpu);
@@ -129,6 +133,32 @@ fn bce_mse_layer_norm_embedding_dropout() {
     assert!((650..850).contains(&kept), "kept {kept} of 1000 at p = 0.25");
     assert!(masks[0].iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6));
     assert_eq!(F::dropout(&ones, 0.5, false).to_vec::<f32>().unwrap(), vec![1.0; 1000]);
+}
+
+/// Masks drawn on the device (the counter-based generator of wgrad_cpu::random, also in
+/// WGSL) equal the CPU's bit for bit on a large odd-sized tensor, in f32 and f16, and
+/// successive calls draw new masks.
+#[test]
+fn large_dropout_masks_agree_across_devices() {
+    let _rng = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    for dtype in [DType::F32, DType::F16] {
+        let mut seen: Vec<Vec<f64>> = Vec::new();
+        for dev in devices() {
+            if dtype == DType::F16 && !dev.supports_f16() {
+                eprintln!("{dev:?} has no f16: checking the CPU only");
+                continue;
+            }
+            wgrad::manual_seed(78);
+            let x = Tensor::ones([301, 1001], dtype, &dev);
+            let first = values(&F::dropout(&x, 0.1, true));
+            let second = values(&F::dropout(&x, 0.1, true));
+            assert_ne!(first, second, "each call draws a new mask");
+            let kept = first.iter().filter(|&&v| v != 0.0).count() as f64 / first.len() as f64;
+            assert!((kept - 0.9).abs() < 3e-3, "{dev:?}: kept {kept} at p = 0.1");
+            seen.push(first);
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{dtype:?} masks differ across devices");
+    }
 }
 
 #[test]

@@ -169,11 +169,7 @@ pub fn dropout2d(x: &Tensor, p: f64, training: bool) -> Tensor {
 }
 
 /// A mask of `shape` (broadcast against `x`): `1/(1-p)` where kept, 0 where dropped, drawn
-/// from the process-wide seed stream (the same on every device).
+/// on `x`'s device from the next seed of the process-wide stream (the same on every device).
 fn keep_mask(shape: Vec<usize>, p: f64, x: &Tensor) -> Tensor {
-    let seed = rng::next_seed();
-    let n: usize = shape.iter().product();
-    let keep: Vec<f32> =
-        (0..n).map(|i| if rng::uniform(seed, i as u64) >= p { (1.0 / (1.0 - p)) as f32 } else { 0.0 }).collect();
-    Tensor::from_vec(keep, shape, x.device()).cast(x.dtype())
+    Tensor::keep_mask(shape.into(), p, rng::next_seed32(), x.device()).cast(x.dtype())
 }

@@ -61,6 +61,7 @@ const DEMOS: &[Demo] = &[
         quick: false,
     },
     Demo { name: "char_lstm", example: "char_lstm", flags: &[], metric: "val_bpc", percent: false, quick: false },
+    Demo { name: "bert", example: "bert", flags: &["finetune"], metric: "test_accuracy", percent: true, quick: false },
 ];
 
 impl Demo {

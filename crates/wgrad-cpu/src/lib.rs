@@ -11,6 +11,7 @@ mod index;
 mod matmul;
 pub mod optim;
 pub mod pool;
+pub mod random;
 mod reduce;
 pub mod rnn;
 mod softmax;
