@@ -10,6 +10,7 @@ mod optim;
 mod reduce;
 mod rnn;
 mod softmax;
+mod sort;
 
 pub use optim::{AdamStep, AdamUpdate};
 pub(crate) use rnn::{gru_cell_backward, lstm_cell_backward};

@@ -15,6 +15,7 @@ pub mod random;
 mod reduce;
 pub mod rnn;
 mod softmax;
+pub mod sort;
 mod storage;
 mod strided;
 

@@ -32,6 +32,9 @@ shader_file!(MATMUL_VEC4, "matmul_vec4.wgsl");
 shader_file!(MATMUL_TILED, "matmul_tiled.wgsl");
 shader_file!(MATMUL_ROWS, "matmul_rows.wgsl");
 shader_file!(GATHER, "gather.wgsl");
+shader_file!(SORT_INIT, "sort_init.wgsl");
+shader_file!(SORT_STEP, "sort_step.wgsl");
+shader_file!(CUMSUM, "cumsum.wgsl");
 shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
 shader_file!(INDEX_ADD, "index_add.wgsl");
 shader_file!(SOFTMAX, "softmax.wgsl");
@@ -69,6 +72,9 @@ pub const ALL: &[ShaderFile] = &[
     MATMUL_TILED,
     MATMUL_ROWS,
     GATHER,
+    SORT_INIT,
+    SORT_STEP,
+    CUMSUM,
     GATHER_BACKWARD,
     INDEX_ADD,
     SOFTMAX,

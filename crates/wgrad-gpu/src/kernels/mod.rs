@@ -16,7 +16,9 @@ pub mod optim;
 pub mod pool;
 pub mod reduce;
 pub mod rnn;
+pub mod scan;
 pub mod softmax;
+pub mod sort;
 
 use crate::PooledBuffer;
 use wgrad_core::{DType, Layout};
@@ -127,6 +129,13 @@ pub fn all_variants() -> Vec<(String, String)> {
         out.push((format!("adam {tensors}"), optim::source(tensors)));
     }
     out.push(("layer_norm".into(), layer_norm::source()));
+    for dtype in [DType::F32, DType::I32, DType::U32] {
+        for flag in [false, true] {
+            out.push((format!("sort_init {dtype:?} {flag}"), sort::init_source(dtype, flag)));
+            out.push((format!("cumsum {dtype:?} {flag}"), scan::source(dtype, flag)));
+        }
+    }
+    out.push(("sort_step".into(), sort::step_source()));
     out.push(("layer_norm backward".into(), layer_norm::backward_source()));
     out.extend(conv::variants());
     out.extend(conv_grad_weight::variants());

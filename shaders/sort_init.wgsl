@@ -1,0 +1,39 @@
+// Argsort, first launch (launcher: kernels/sort.rs): the padded (key, index) pairs that
+// sort_step.wgsl's bitonic network sorts. One invocation per element e of row r of the
+// padded [rows, P] arrays (P: n rounded up to a power of two):
+//   keys[r * P + e] = sortable(x[offset + r * n + e]) (inverted for a descending sort), idx = e;
+//   past n both are 0xffffffff, which no real pair reaches (its index is below n), so
+//   padding sorts last.
+// The prelude supplies: alias T; const DESCENDING: bool; fn sortable(v: T) -> u32
+// (the order of wgrad_cpu::sort); bindings x (1, T), keys (2, u32), idx (3, u32).
+
+const WG: u32 = 256u;
+
+struct Params {
+    rows: u32,
+    n: u32,
+    p: u32,
+    k: u32,
+    j: u32,
+    offset: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let t = gid.x + gid.y * groups.x * WG;
+    if (t >= params.rows * params.p) {
+        return;
+    }
+    let r = t / params.p;
+    let e = t % params.p;
+    if (e < params.n) {
+        let key = sortable(x[params.offset + r * params.n + e]);
+        keys[t] = select(key, ~key, DESCENDING);
+        idx[t] = e;
+    } else {
+        keys[t] = 0xffffffffu;
+        idx[t] = 0xffffffffu;
+    }
+}
