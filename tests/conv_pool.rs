@@ -386,3 +386,45 @@ fn tensors_larger_than_one_binding_run_in_parts() {
         "conv2d",
     );
 }
+
+/// conv_transpose2d (functional and nn.ConvTranspose2d) against PyTorch's outputs and
+/// gradients (tests/fixtures/make_conv_transpose_fixture.py: strides, padding,
+/// output_padding, dilation, groups, with and without bias) on every device.
+#[test]
+fn conv_transpose2d_matches_pytorch() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conv_transpose2d.safetensors");
+    for dev in devices() {
+        let (f, meta) = wgrad::io::load_safetensors_with_metadata(&path, &dev).unwrap();
+        // [stride, padding, output_padding, dilation, groups, bias] per case.
+        type Case = (Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>, usize, bool);
+        let cases: Vec<Case> = serde_json::from_str(&meta["cases"]).unwrap();
+        assert_eq!(cases.len(), 4);
+        for (i, (stride, padding, output_padding, dilation, groups, bias)) in cases.into_iter().enumerate() {
+            let get = |name: &str| f[&format!("{name}{i}")].clone();
+            let p = Conv2d {
+                stride: [stride[0], stride[1]],
+                padding: [padding[0], padding[1]],
+                dilation: [dilation[0], dilation[1]],
+                groups,
+            };
+            let (x, w) = (get("x").requires_grad(), get("w").requires_grad());
+            let b = get("b").requires_grad();
+            let y = F::conv_transpose2d(&x, &w, bias.then_some(&b), p, [output_padding[0], output_padding[1]]);
+            let what = format!("case {i} on {}", dev.name());
+            assert_close(&y, &get("y"), 1e-4, 1e-4, &format!("output, {what}"));
+            let grads = y.mul(&get("probe")).sum_all().backward().unwrap();
+            assert_close(&grads.get(&x).unwrap(), &get("gx"), 1e-4, 1e-4, &format!("d/dx, {what}"));
+            assert_close(&grads.get(&w).unwrap(), &get("gw"), 1e-4, 1e-4, &format!("d/dw, {what}"));
+            if bias {
+                assert_close(&grads.get(&b).unwrap(), &get("gb"), 1e-4, 1e-4, &format!("d/db, {what}"));
+            }
+        }
+        // The layer: PyTorch's parameter names, shapes and output size; stride 2 doubles.
+        let up = wgrad::nn::ConvTranspose2d::new(6, 4, 3, &dev).stride(2).padding(1).output_padding(1);
+        let names: Vec<String> = wgrad::nn::Module::named_parameters(&up).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["weight", "bias"]);
+        assert_eq!(up.weight.dims(), [6, 4, 3, 3]);
+        let y = wgrad::nn::Module::forward(&up, &Tensor::zeros([2, 6, 7, 5], DType::F32, &dev));
+        assert_eq!(y.dims(), [2, 4, 14, 10]);
+    }
+}

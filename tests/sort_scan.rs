@@ -97,7 +97,11 @@ fn cumsum_matches_cpu_and_hand_values() {
         assert_eq!(x.cumsum(1).to_vec::<f32>().unwrap(), [1.0, 3.0, 6.0, 4.0, 9.0, 15.0], "{dev:?}");
         assert_eq!(x.cumsum(0).to_vec::<f32>().unwrap(), [1.0, 2.0, 3.0, 5.0, 7.0, 9.0], "{dev:?}");
         let ints = Tensor::from_vec(vec![i32::MAX, 1, -3], [3], &dev);
-        assert_eq!(ints.cumsum(0).to_vec::<i32>().unwrap(), [i32::MAX, i32::MIN, i32::MIN.wrapping_sub(3)], "{dev:?}: wraps");
+        assert_eq!(
+            ints.cumsum(0).to_vec::<i32>().unwrap(),
+            [i32::MAX, i32::MIN, i32::MIN.wrapping_sub(3)],
+            "{dev:?}: wraps"
+        );
     }
     let f16 = !lacks_f16("cumsum");
     for (name, shape, view) in layouts() {

@@ -50,6 +50,71 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tensor {
     })
 }
 
+/// Transposed 2-D convolution (torch.nn.functional.conv_transpose2d, "deconvolution"):
+/// `x` `[N, C_in, H, W]` or `[C_in, H, W]`, `w` `[C_in, C_out / groups, KH, KW]`, optional
+/// bias `[C_out]`; `p`'s stride, padding, dilation and groups as in PyTorch, and
+/// `output_padding` (each below its stride or dilation) added to one side of the output,
+/// which is `(H - 1) * stride - 2 * padding + dilation * (KH - 1) + output_padding + 1`
+/// high (likewise wide). It is the gradient of [`conv2d`] with respect to its input, so it
+/// runs conv2d's kernels on every device, and its backward is conv2d and conv2d's
+/// weight gradient.
+///
+/// ```
+/// # use wgrad::{functional as F, Device, Tensor};
+/// let x = Tensor::ones([1, 1, 2, 2], wgrad::DType::F32, &Device::cpu());
+/// let w = Tensor::ones([1, 1, 2, 2], wgrad::DType::F32, &Device::cpu());
+/// let p = F::Conv2d { stride: [2, 2], ..Default::default() };
+/// let y = F::conv_transpose2d(&x, &w, None, p, [0, 0]);
+/// assert_eq!(y.dims(), [1, 1, 4, 4]); // each input pixel spreads over its own 2x2 block
+/// assert_eq!(y.sum_all().to_scalar()?, 16.0);
+/// # Ok::<(), wgrad::Error>(())
+/// ```
+#[track_caller]
+pub fn conv_transpose2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d, output_padding: [usize; 2]) -> Tensor {
+    if x.rank() == 3 {
+        return conv_transpose2d(&x.unsqueeze(0), w, b, p, output_padding).squeeze(0);
+    }
+    assert!(
+        x.rank() == 4 && w.rank() == 4 && x.dims()[1] == w.dims()[0],
+        "conv_transpose2d: expected input [N, C_in, H, W] and weight [C_in, C_out / groups, KH, KW], got {} and {}",
+        x.shape(),
+        w.shape()
+    );
+    let out_hw: [usize; 2] = std::array::from_fn(|a| {
+        assert!(
+            output_padding[a] < p.stride[a].max(p.dilation[a]),
+            "conv_transpose2d: output_padding {output_padding:?} must be smaller than stride {:?} or dilation {:?}",
+            p.stride,
+            p.dilation
+        );
+        let grown = (x.dims()[2 + a] - 1) * p.stride[a] + p.dilation[a] * (w.dims()[2 + a] - 1) + output_padding[a] + 1;
+        assert!(grown > 2 * p.padding[a], "conv_transpose2d: padding {:?} leaves no output", p.padding);
+        grown - 2 * p.padding[a]
+    });
+    let (xs, ws) = (x.detach(), w.detach());
+    let mut out = conv::conv2d_grad_input(&xs, &ws, out_hw, p);
+    if let Some(b) = b {
+        assert!(
+            b.dims() == [out.dims()[1]],
+            "conv_transpose2d: bias of size {} for {} output channels",
+            b.shape(),
+            out.dims()[1]
+        );
+        out = out.add(&b.detach().reshape([1, out.dims()[1], 1, 1]));
+    }
+    let kernel_hw = [w.dims()[2], w.dims()[3]];
+    let has_bias = b.is_some();
+    let mut inputs = vec![x, w];
+    inputs.extend(b);
+    out.record("conv_transpose2d", &inputs, move |g| {
+        let mut grads = vec![Some(conv::conv2d(g, &ws, None, p)), Some(conv::conv2d_grad_weight(&xs, g, kernel_hw, p))];
+        if has_bias {
+            grads.push(Some(conv::conv2d_grad_bias(g)));
+        }
+        grads
+    })
+}
+
 /// Max pooling over the last two dims (padding counts as -inf; ceil_mode as PyTorch);
 /// the gradient goes to each window's maximum.
 #[track_caller]

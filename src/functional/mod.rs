@@ -14,7 +14,7 @@ mod rnn;
 pub use activation::{dropout, dropout2d, gelu, layer_norm, log_softmax, normalize, relu, softmax};
 pub use attention::{scaled_dot_product_attention, scaled_dot_product_attention_with_weights, AttnMask};
 pub use conv::{conv2d_grad_bias, conv2d_grad_input, conv2d_grad_weight};
-pub use differentiable::{adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, max_pool2d};
+pub use differentiable::{adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose2d, max_pool2d};
 pub use embedding::embedding;
 pub use linear::linear;
 pub use loss::{

@@ -1,4 +1,4 @@
-//! [`Conv2d`] (nn.Conv2d) and [`Conv1d`] (nn.Conv1d).
+//! [`Conv2d`] (nn.Conv2d), [`ConvTranspose2d`] (nn.ConvTranspose2d) and [`Conv1d`] (nn.Conv1d).
 
 use super::{init, Module, Parameter};
 use crate::functional as F;
@@ -67,6 +67,89 @@ impl Module for Conv2d {
     fn forward(&self, x: &Tensor) -> Tensor {
         let b = self.bias.as_ref().map(|b| b.tensor());
         F::conv2d(x, &self.weight.tensor(), b.as_ref(), self.params)
+    }
+
+    fn own_parameters(&self) -> Vec<(String, Parameter)> {
+        let mut out = vec![("weight".to_string(), self.weight.clone())];
+        out.extend(self.bias.iter().map(|b| ("bias".to_string(), b.clone())));
+        out
+    }
+}
+
+/// A transposed 2-D convolution (nn.ConvTranspose2d): weight `[in, out / groups, kh, kw]`,
+/// optional bias `[out]`, with PyTorch's names and initialisation; upsamples by its stride.
+///
+/// ```
+/// # use wgrad::{nn::{self, Module}, DType, Device, Tensor};
+/// let up = nn::ConvTranspose2d::new(8, 4, 2, &Device::cpu()).stride(2);
+/// let y = up.forward(&Tensor::zeros([1, 8, 5, 5], DType::F32, &Device::cpu()));
+/// assert_eq!(y.dims(), [1, 4, 10, 10]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConvTranspose2d {
+    /// `[in_channels, out_channels / groups, kh, kw]`.
+    pub weight: Parameter,
+    /// `[out_channels]`, if the layer has a bias.
+    pub bias: Option<Parameter>,
+    /// Stride, padding, dilation and groups (of the convolution this one transposes).
+    pub params: F::Conv2d,
+    /// Extra rows and columns on one side of the output (each below the stride).
+    pub output_padding: [usize; 2],
+}
+
+impl ConvTranspose2d {
+    /// A `k` x `k` transposed convolution with bias, stride 1, no padding, initialised as
+    /// PyTorch (uniform in `±1/√fan_in`, fan_in = out / groups * k * k: weight dim 1 times
+    /// the kernel, as torch computes it for this layout). Chain [`ConvTranspose2d::stride`],
+    /// [`ConvTranspose2d::padding`], [`ConvTranspose2d::output_padding`] to change those.
+    pub fn new(in_channels: usize, out_channels: usize, k: usize, device: &Device) -> ConvTranspose2d {
+        ConvTranspose2d::with_params(in_channels, out_channels, [k, k], F::Conv2d::default(), true, device)
+    }
+
+    /// A transposed convolution with every option: kernel `[kh, kw]`, `params` (groups
+    /// included) and whether it has a bias.
+    pub fn with_params(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: [usize; 2],
+        params: F::Conv2d,
+        bias: bool,
+        device: &Device,
+    ) -> ConvTranspose2d {
+        let g = params.groups;
+        assert!(
+            g > 0 && in_channels.is_multiple_of(g) && out_channels.is_multiple_of(g),
+            "ConvTranspose2d: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {g}"
+        );
+        let fan_in = out_channels / g * kernel[0] * kernel[1];
+        let weight = init::kaiming_uniform([in_channels, out_channels / g, kernel[0], kernel[1]], fan_in, device);
+        let bias = bias.then(|| Parameter::new(init::kaiming_uniform([out_channels], fan_in, device)));
+        ConvTranspose2d { weight: Parameter::new(weight), bias, params, output_padding: [0, 0] }
+    }
+
+    /// The same layer with stride `s` on both axes.
+    pub fn stride(mut self, s: usize) -> ConvTranspose2d {
+        self.params.stride = [s, s];
+        self
+    }
+
+    /// The same layer with padding `p` (of the convolution it transposes) on both axes.
+    pub fn padding(mut self, p: usize) -> ConvTranspose2d {
+        self.params.padding = [p, p];
+        self
+    }
+
+    /// The same layer with `p` extra output rows and columns.
+    pub fn output_padding(mut self, p: usize) -> ConvTranspose2d {
+        self.output_padding = [p, p];
+        self
+    }
+}
+
+impl Module for ConvTranspose2d {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let b = self.bias.as_ref().map(|b| b.tensor());
+        F::conv_transpose2d(x, &self.weight.tensor(), b.as_ref(), self.params, self.output_padding)
     }
 
     fn own_parameters(&self) -> Vec<(String, Parameter)> {

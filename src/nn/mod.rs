@@ -38,7 +38,7 @@ pub use crate::rng::manual_seed;
 pub use activation::{GeluTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh, ELU, GELU};
 pub use attention::{MhaArgs, MultiheadAttention};
 pub use bert::{BertConfig, BertModel, BertOutput};
-pub use conv::{Conv1d, Conv2d};
+pub use conv::{Conv1d, Conv2d, ConvTranspose2d};
 pub use dropout::{Dropout, Dropout2d};
 pub use embedding::Embedding;
 pub use linear::Linear;
@@ -87,6 +87,7 @@ pub use wgrad_derive::Module;
 module::inherent_module_methods!(
     Linear,
     Conv2d,
+    ConvTranspose2d,
     Sequential,
     ReLU,
     Sigmoid,
