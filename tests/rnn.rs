@@ -261,3 +261,68 @@ fn sequence_backward_matches_finite_differences_for_every_cell() {
         }
     }
 }
+
+/// Bidirectional LSTM (2 layers), GRU (2 layers) and RNN (1 layer) against PyTorch
+/// (tests/fixtures/make_rnn_bidirectional_fixture.py): state-dict names, output, final
+/// states, and the gradients of sum(out * probe) + sum(h_n) for the input and every
+/// parameter, on every device.
+#[test]
+fn bidirectional_layers_match_pytorch() {
+    use std::collections::HashMap;
+    use wgrad::nn::{self, Module};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rnn_bidirectional.safetensors");
+    for dev in common::devices() {
+        let f = wgrad::io::load_safetensors(&path, &dev).unwrap();
+        for m in ["lstm", "gru", "rnn"] {
+            let what = format!("{m} on {}", dev.name());
+            let get = |k: &str| f[&format!("{m}.{k}")].clone();
+            let state: HashMap<String, Tensor> = f
+                .iter()
+                .filter_map(|(k, v)| k.strip_prefix(&format!("{m}.")).map(|k| (k.to_string(), v.clone())))
+                .filter(|(k, _)| k.starts_with("weight_") || k.starts_with("bias_"))
+                .collect();
+            let (lstm, gru, rnn) = (
+                nn::Lstm::new_bidirectional(3, 5, 2, &dev),
+                nn::Gru::new_bidirectional(3, 4, 2, &dev),
+                nn::Rnn::new_bidirectional(3, 4, 1, &dev),
+            );
+            let module: &dyn Module = match m {
+                "lstm" => &lstm,
+                "gru" => &gru,
+                _ => &rnn,
+            };
+            let mut names: Vec<String> = module.named_parameters().into_iter().map(|(n, _)| n).collect();
+            let mut want: Vec<String> = state.keys().cloned().collect();
+            names.sort();
+            want.sort();
+            assert_eq!(names, want, "{what}: state-dict names");
+            module.load_state_dict(&state).unwrap();
+            let x = get("x").requires_grad();
+            let (out, h_n, c_n) = match m {
+                "lstm" => {
+                    let (out, (h, c)) = lstm.forward_with_state(&x, Some((&get("h0"), &get("c0"))));
+                    (out, h, Some(c))
+                }
+                "gru" => {
+                    let (out, h) = gru.forward_with_state(&x, Some(&get("h0")));
+                    (out, h, None)
+                }
+                _ => {
+                    let (out, h) = rnn.forward_with_state(&x, Some(&get("h0")));
+                    (out, h, None)
+                }
+            };
+            assert_close(&out, &get("out"), 1e-5, 1e-4, &format!("{what}: output"));
+            assert_close(&h_n, &get("h_n"), 1e-5, 1e-4, &format!("{what}: h_n"));
+            if let Some(c_n) = c_n {
+                assert_close(&c_n, &get("c_n"), 1e-5, 1e-4, &format!("{what}: c_n"));
+            }
+            let grads = out.mul(&get("probe")).sum_all().add(&h_n.sum_all()).backward().unwrap();
+            assert_close(&grads.get(&x).unwrap(), &get("grad.x"), 1e-4, 1e-4, &format!("{what}: d/dx"));
+            for (name, p) in module.named_parameters() {
+                let g = grads.get(&p.tensor()).unwrap_or_else(|| panic!("{what}: no gradient for {name}"));
+                assert_close(&g, &get(&format!("grad.{name}")), 1e-4, 1e-4, &format!("{what}: d/d{name}"));
+            }
+        }
+    }
+}

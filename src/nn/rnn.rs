@@ -1,6 +1,7 @@
 //! Recurrent layers: [`Lstm`], [`Gru`], [`Rnn`] (nn.LSTM, nn.GRU, nn.RNN with tanh),
 //! over `F::lstm` / `F::gru` / `F::rnn_tanh`. Time-major `[T, B, I]` input unless
-//! `batch_first`; state-dict names as PyTorch's (`weight_ih_l0`, `bias_hh_l1`, ...).
+//! `batch_first`; state-dict names as PyTorch's (`weight_ih_l0`, `bias_hh_l1`,
+//! `weight_ih_l0_reverse` for the backward direction of a bidirectional layer, ...).
 
 use super::{init, Dropout, Module, Parameter};
 use crate::functional as F;
@@ -28,6 +29,8 @@ type SingleStateRnn = fn(&Tensor, Option<&Tensor>, &[F::RnnWeights]) -> (Tensor,
 #[derive(Debug, Clone)]
 struct Stack {
     layers: Vec<RnnLayer>,
+    /// The backward direction's layers of a bidirectional module (else empty).
+    reverse: Vec<RnnLayer>,
     batch_first: bool,
     /// Applied to each layer's output but the last's, in training (PyTorch's `dropout`);
     /// shared by clones, as the parameters are.
@@ -35,28 +38,42 @@ struct Stack {
 }
 
 impl Stack {
-    /// Every weight and bias uniform in `±1/√hidden`, as PyTorch.
-    fn new(input: usize, hidden: usize, num_layers: usize, gates: usize, device: &Device) -> Stack {
+    /// Every weight and bias uniform in `±1/√hidden`, as PyTorch, drawn layer by layer
+    /// (the backward direction right after the forward one, when `bidirectional`).
+    fn new(
+        input: usize,
+        hidden: usize,
+        num_layers: usize,
+        gates: usize,
+        bidirectional: bool,
+        device: &Device,
+    ) -> Stack {
         assert!(num_layers > 0 && hidden > 0, "recurrent layer: hidden size and layer count must be positive");
         let bound = 1.0 / (hidden as f64).sqrt();
-        let layers = (0..num_layers)
-            .map(|l| {
-                let rows = gates * hidden;
-                let cols = if l == 0 { input } else { hidden };
-                let p = |shape: &[usize]| Parameter::new(init::uniform(shape, bound, device));
-                RnnLayer {
-                    w_ih: p(&[rows, cols]),
-                    w_hh: p(&[rows, hidden]),
-                    b_ih: Some(p(&[rows])),
-                    b_hh: Some(p(&[rows])),
-                }
-            })
-            .collect();
-        Stack { layers, batch_first: false, dropout: Arc::new(Dropout::new(0.0)) }
+        let directions = if bidirectional { 2 } else { 1 };
+        let layer = |l: usize| {
+            let rows = gates * hidden;
+            let cols = if l == 0 { input } else { hidden * directions };
+            let p = |shape: &[usize]| Parameter::new(init::uniform(shape, bound, device));
+            RnnLayer {
+                w_ih: p(&[rows, cols]),
+                w_hh: p(&[rows, hidden]),
+                b_ih: Some(p(&[rows])),
+                b_hh: Some(p(&[rows])),
+            }
+        };
+        let (mut layers, mut reverse) = (Vec::new(), Vec::new());
+        for l in 0..num_layers {
+            layers.push(layer(l));
+            if bidirectional {
+                reverse.push(layer(l));
+            }
+        }
+        Stack { layers, reverse, batch_first: false, dropout: Arc::new(Dropout::new(0.0)) }
     }
 
-    fn weights(&self) -> Vec<F::RnnWeights> {
-        self.layers
+    fn weights_of(layers: &[RnnLayer]) -> Vec<F::RnnWeights> {
+        layers
             .iter()
             .map(|l| F::RnnWeights {
                 w_ih: l.w_ih.tensor(),
@@ -67,35 +84,74 @@ impl Stack {
             .collect()
     }
 
+    fn weights(&self) -> Vec<F::RnnWeights> {
+        Stack::weights_of(&self.layers)
+    }
+
     fn named(&self) -> Vec<(String, Parameter)> {
         let mut out = Vec::new();
+        let mut push = |l: &RnnLayer, suffix: String| {
+            out.push((format!("weight_ih_l{suffix}"), l.w_ih.clone()));
+            out.push((format!("weight_hh_l{suffix}"), l.w_hh.clone()));
+            out.extend(l.b_ih.iter().map(|b| (format!("bias_ih_l{suffix}"), b.clone())));
+            out.extend(l.b_hh.iter().map(|b| (format!("bias_hh_l{suffix}"), b.clone())));
+        };
         for (k, l) in self.layers.iter().enumerate() {
-            out.push((format!("weight_ih_l{k}"), l.w_ih.clone()));
-            out.push((format!("weight_hh_l{k}"), l.w_hh.clone()));
-            out.extend(l.b_ih.iter().map(|b| (format!("bias_ih_l{k}"), b.clone())));
-            out.extend(l.b_hh.iter().map(|b| (format!("bias_hh_l{k}"), b.clone())));
+            push(l, format!("{k}"));
+            if let Some(r) = self.reverse.get(k) {
+                push(r, format!("{k}_reverse"));
+            }
         }
         out
     }
 
-    /// True when layers must run one at a time, for dropout between them.
-    fn drops_between_layers(&self) -> bool {
-        self.layers.len() > 1 && self.dropout.p > 0.0 && self.dropout.is_training()
+    /// True when layers must run one at a time: for dropout between them, or for the two
+    /// directions of a bidirectional module.
+    fn layer_by_layer(&self) -> bool {
+        !self.reverse.is_empty() || (self.layers.len() > 1 && self.dropout.p > 0.0 && self.dropout.is_training())
     }
 
-    /// Runs `cell` (F::gru or F::rnn_tanh) layer by layer with dropout between layers;
-    /// returns the last output and h_n [layers, B, H].
-    fn layerwise(&self, x: &Tensor, h0: Option<&Tensor>, cell: SingleStateRnn) -> (Tensor, Tensor) {
-        let weights = self.weights();
-        let mut input = x.clone();
-        let mut h_n = Vec::new();
-        for l in 0..weights.len() {
-            let h = h0.map(|h| h.narrow(0, l, 1));
-            let (out, h) = cell(&input, h.as_ref(), &weights[l..l + 1]);
-            input = if l + 1 < weights.len() { self.dropout.forward(&out) } else { out };
-            h_n.push(h);
+    /// Runs the layers one at a time, with dropout between them and, when bidirectional,
+    /// each layer also over the time-reversed input with the reverse weights (its output
+    /// reversed back and concatenated after the forward one's, along features).
+    /// `cell(input, weights, k)` runs one direction of one layer from initial-state row
+    /// `k` (layer * directions + direction, PyTorch's order) and returns its output and
+    /// final states; returns the last output and, per state, the final rows in that order.
+    fn run_layers(
+        &self,
+        x: &Tensor,
+        cell: impl Fn(&Tensor, &F::RnnWeights, usize) -> (Tensor, Vec<Tensor>),
+    ) -> (Tensor, Vec<Tensor>) {
+        let (forward, backward) = (self.weights(), Stack::weights_of(&self.reverse));
+        let directions = if backward.is_empty() { 1 } else { 2 };
+        let (mut input, mut finals): (Tensor, Vec<Vec<Tensor>>) = (x.clone(), Vec::new());
+        for l in 0..forward.len() {
+            let (mut out, states) = cell(&input, &forward[l], l * directions);
+            let mut rows = vec![states];
+            if let Some(w) = backward.get(l) {
+                let (out_rev, states) = cell(&reverse_time(&input), w, l * directions + 1);
+                out = Tensor::cat(&[&out, &reverse_time(&out_rev)], 2);
+                rows.push(states);
+            }
+            for states in rows {
+                finals.resize(states.len(), Vec::new());
+                for (all, s) in finals.iter_mut().zip(states) {
+                    all.push(s);
+                }
+            }
+            input = if l + 1 < forward.len() { self.dropout.forward(&out) } else { out };
         }
-        (input, Tensor::cat(&h_n.iter().collect::<Vec<_>>(), 0))
+        (input, finals.iter().map(|rows| Tensor::cat(&rows.iter().collect::<Vec<_>>(), 0)).collect())
+    }
+
+    /// [`Stack::run_layers`] for a cell with one state `h` (F::gru, F::rnn_tanh).
+    fn layerwise(&self, x: &Tensor, h0: Option<&Tensor>, cell: SingleStateRnn) -> (Tensor, Tensor) {
+        let (out, mut states) = self.run_layers(x, |input, w, k| {
+            let h = h0.map(|h| h.narrow(0, k, 1));
+            let (out, h) = cell(input, h.as_ref(), std::slice::from_ref(w));
+            (out, vec![h])
+        });
+        (out, states.remove(0))
     }
 
     /// Runs `f` on time-major input and returns its output in the caller's layout.
@@ -108,6 +164,13 @@ impl Stack {
     }
 }
 
+/// `x` `[T, ...]` with time reversed (differentiable: an index_select).
+fn reverse_time(x: &Tensor) -> Tensor {
+    let t = x.dims()[0];
+    let ids: Vec<u32> = (0..t as u32).rev().collect();
+    x.index_select(0, &Tensor::from_vec(ids, [t], x.device()))
+}
+
 macro_rules! recurrent {
     ($(#[$doc:meta])* $name:ident, $gates:expr) => {
         $(#[$doc])*
@@ -118,12 +181,21 @@ macro_rules! recurrent {
             /// `num_layers` stacked layers from `input` features to `hidden` features,
             /// with biases, initialised as PyTorch (uniform in `±1/√hidden`).
             pub fn new(input: usize, hidden: usize, num_layers: usize, device: &Device) -> $name {
-                $name(Stack::new(input, hidden, num_layers, $gates, device))
+                $name(Stack::new(input, hidden, num_layers, $gates, false, device))
+            }
+
+            /// A bidirectional module (PyTorch's `bidirectional=True`): every layer also
+            /// runs over the time-reversed sequence with its own weights (`*_reverse`),
+            /// the two outputs concatenated along features (`2 * hidden`), final states
+            /// `[layers * 2, B, H]` in PyTorch's order. Sequences are taken whole: pad
+            /// nothing that the backward direction should not see first.
+            pub fn new_bidirectional(input: usize, hidden: usize, num_layers: usize, device: &Device) -> $name {
+                $name(Stack::new(input, hidden, num_layers, $gates, true, device))
             }
 
             /// The same layer without biases.
             pub fn no_bias(mut self) -> $name {
-                for l in &mut self.0.layers {
+                for l in self.0.layers.iter_mut().chain(&mut self.0.reverse) {
                     (l.b_ih, l.b_hh) = (None, None);
                 }
                 self
@@ -142,9 +214,14 @@ macro_rules! recurrent {
                 self
             }
 
-            /// The layers' weights.
+            /// The layers' weights (the forward direction's).
             pub fn layers(&self) -> &[RnnLayer] {
                 &self.0.layers
+            }
+
+            /// The backward direction's layers of a bidirectional module (else empty).
+            pub fn reverse_layers(&self) -> &[RnnLayer] {
+                &self.0.reverse
             }
         }
     };
@@ -172,21 +249,17 @@ recurrent!(
 impl Lstm {
     /// Output and final `(h_n, c_n)`, from the initial state `(h0, c0)` (zeros if None).
     pub fn forward_with_state(&self, x: &Tensor, state: Option<(&Tensor, &Tensor)>) -> (Tensor, (Tensor, Tensor)) {
-        if !self.0.drops_between_layers() {
+        if !self.0.layer_by_layer() {
             return self.0.time_major(x, |x| F::lstm(x, state, &self.0.weights()));
         }
         self.0.time_major(x, |x| {
-            let weights = self.0.weights();
-            let (mut input, mut h_n, mut c_n) = (x.clone(), Vec::new(), Vec::new());
-            for l in 0..weights.len() {
-                let s = state.map(|(h, c)| (h.narrow(0, l, 1), c.narrow(0, l, 1)));
-                let (out, (h, c)) = F::lstm(&input, s.as_ref().map(|(h, c)| (h, c)), &weights[l..l + 1]);
-                input = if l + 1 < weights.len() { self.0.dropout.forward(&out) } else { out };
-                h_n.push(h);
-                c_n.push(c);
-            }
-            let cat = |v: &Vec<Tensor>| Tensor::cat(&v.iter().collect::<Vec<_>>(), 0);
-            (input, (cat(&h_n), cat(&c_n)))
+            let (out, mut states) = self.0.run_layers(x, |input, w, k| {
+                let s = state.map(|(h, c)| (h.narrow(0, k, 1), c.narrow(0, k, 1)));
+                let (out, (h, c)) = F::lstm(input, s.as_ref().map(|(h, c)| (h, c)), std::slice::from_ref(w));
+                (out, vec![h, c])
+            });
+            let c = states.pop().expect("h and c");
+            (out, (states.pop().expect("h and c"), c))
         })
     }
 }
@@ -194,7 +267,7 @@ impl Lstm {
 impl Gru {
     /// Output and final `h_n`, from the initial state `h0` (zeros if None).
     pub fn forward_with_state(&self, x: &Tensor, h0: Option<&Tensor>) -> (Tensor, Tensor) {
-        match self.0.drops_between_layers() {
+        match self.0.layer_by_layer() {
             true => self.0.time_major(x, |x| self.0.layerwise(x, h0, F::gru)),
             false => self.0.time_major(x, |x| F::gru(x, h0, &self.0.weights())),
         }
@@ -204,7 +277,7 @@ impl Gru {
 impl Rnn {
     /// Output and final `h_n`, from the initial state `h0` (zeros if None).
     pub fn forward_with_state(&self, x: &Tensor, h0: Option<&Tensor>) -> (Tensor, Tensor) {
-        match self.0.drops_between_layers() {
+        match self.0.layer_by_layer() {
             true => self.0.time_major(x, |x| self.0.layerwise(x, h0, F::rnn_tanh)),
             false => self.0.time_major(x, |x| F::rnn_tanh(x, h0, &self.0.weights())),
         }
