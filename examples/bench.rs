@@ -156,7 +156,8 @@ fn job(name: &str, dev: &Device) -> Option<Job> {
             job(Some(2.0 * 32.0 * 256f64.powi(3)), 2, Box::new(move || total(&a.matmul(&b))))
         }
         "W2" | "W2b" => {
-            use wgrad::functional::{conv2d, conv2d_grad_bias, conv2d_grad_input, conv2d_grad_weight, Conv2d};
+            use wgrad::functional::grad::{conv2d_grad_bias, conv2d_grad_input, conv2d_grad_weight};
+            use wgrad::functional::{conv2d, Conv2d};
             let x = Tensor::randn([64, 32, 28, 28], 1, &dev);
             let w = Tensor::randn([64, 32, 3, 3], 2, &dev).mul_scalar(0.1);
             let b = Tensor::randn([64], 3, &dev);

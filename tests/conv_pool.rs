@@ -32,10 +32,10 @@ fn conv_hand_computed() {
         // Gradients of sum(conv(x, w)): dx counts how often each pixel meets each tap,
         // dw[a][b] sums the 2x2 block of x at (a, b), db = number of outputs.
         let g = Tensor::ones([1, 1, 2, 2], DType::F32, &dev);
-        let dx = F::conv2d_grad_input(&g, &w, [3, 3], p);
+        let dx = F::grad::conv2d_grad_input(&g, &w, [3, 3], p);
         assert_eq!(f32s(&dx), vec![1., 1., 0., 1., 0., -1., 0., -1., -1.], "{dev:?}");
-        assert_eq!(f32s(&F::conv2d_grad_weight(&g, &x, [2, 2], p)), vec![12., 16., 24., 28.], "{dev:?}");
-        assert_eq!(f32s(&F::conv2d_grad_bias(&g)), vec![4.0], "{dev:?}");
+        assert_eq!(f32s(&F::grad::conv2d_grad_weight(&g, &x, [2, 2], p)), vec![12., 16., 24., 28.], "{dev:?}");
+        assert_eq!(f32s(&F::grad::conv2d_grad_bias(&g)), vec![4.0], "{dev:?}");
         // Unbatched input [C, H, W].
         let y = F::conv2d(&x.reshape([1, 3, 3]), &w, None, p);
         assert_eq!(y.dims(), &[1, 2, 2]);
@@ -52,7 +52,10 @@ fn pool_hand_computed() {
         assert_eq!(f32s(&v), vec![1., 3., 7., 9.], "{dev:?}");
         assert_eq!(i.to_vec::<u32>().unwrap(), vec![0, 2, 6, 8], "{dev:?}");
         let g = t(&[1., 2., 3., 4.], &[1, 1, 2, 2], &dev);
-        assert_eq!(f32s(&F::max_pool2d_backward(&g, &i, &[1, 1, 3, 3])), vec![1., 0., 2., 0., 0., 0., 3., 0., 4.]);
+        assert_eq!(
+            f32s(&F::grad::max_pool2d_backward(&g, &i, &[1, 1, 3, 3])),
+            vec![1., 0., 2., 0., 0., 0., 3., 0., 4.]
+        );
         // Padding is -inf: an all-negative border window still picks a real element.
         let neg = x.mul_scalar(-1.0);
         assert_eq!(f32s(&F::max_pool2d(&neg, p)), vec![-1., -2., -4., -5.], "{dev:?}");
@@ -60,7 +63,7 @@ fn pool_hand_computed() {
         // true by the 4 of the padded window.
         assert_eq!(f32s(&F::avg_pool2d(&x, p, false)), vec![1., 2.5, 5.5, 7.], "{dev:?}");
         assert_eq!(f32s(&F::avg_pool2d(&x, p, true)), vec![0.25, 1.25, 2.75, 7.], "{dev:?}");
-        let dx = F::avg_pool2d_backward(&g, &[1, 1, 3, 3], p, false);
+        let dx = F::grad::avg_pool2d_backward(&g, &[1, 1, 3, 3], p, false);
         assert_eq!(f32s(&dx), vec![1., 1., 1., 1.5, 1., 1., 1.5, 1., 1.], "{dev:?}");
         // ceil_mode, kernel 2 stride 2 over 3x3, no padding: the last window hangs over the
         // edge and divides by its clipped size even with count_include_pad.
@@ -70,13 +73,13 @@ fn pool_hand_computed() {
         let row = t(&[1., 2., 3., 4., 5.], &[1, 1, 1, 5], &dev);
         assert_eq!(f32s(&F::adaptive_avg_pool2d(&row, [1, 3])), vec![1.5, 3., 4.5], "{dev:?}");
         let ga = t(&[2., 3., 4.], &[1, 1, 1, 3], &dev);
-        let da = F::adaptive_avg_pool2d_backward(&ga, &[1, 1, 1, 5]);
+        let da = F::grad::adaptive_avg_pool2d_backward(&ga, &[1, 1, 1, 5]);
         assert_eq!(f32s(&da), vec![1., 2., 1., 3., 2.], "{dev:?}");
         // Overlapping max windows (kernel 3, stride 1) share a maximum: gradients add up.
         let p3 = Pool2d { kernel: [1, 3], stride: [1, 1], padding: [0, 0], ceil_mode: false };
         let peak = t(&[0., 9., 0., 0.], &[1, 1, 1, 4], &dev);
         let (_, pi) = F::max_pool2d_with_indices(&peak, p3);
-        let dp = F::max_pool2d_backward(&t(&[1., 10.], &[1, 1, 1, 2], &dev), &pi, &[1, 1, 1, 4]);
+        let dp = F::grad::max_pool2d_backward(&t(&[1., 10.], &[1, 1, 1, 2], &dev), &pi, &[1, 1, 1, 4]);
         assert_eq!(f32s(&dp), vec![0., 11., 0., 0.], "{dev:?}");
         // NaN wins and the last NaN is recorded (PyTorch's `val > max || isnan(val)`).
         let nan = t(&[1., f32::NAN, 3., f32::NAN, 2.], &[1, 1, 1, 5], &dev);
@@ -172,8 +175,8 @@ fn conv_gpu_matches_cpu_on_random_shapes() {
         let y = F::conv2d(&x, &wt, bias, c.p);
         let gv = rng.vec_f32(y.numel(), -1.0, 1.0);
         let g = t(&gv, y.dims(), &cpu);
-        let dx = F::conv2d_grad_input(&g, &wt, [h, w], c.p);
-        let dw = F::conv2d_grad_weight(&g, &x, c.k, c.p);
+        let dx = F::grad::conv2d_grad_input(&g, &wt, [h, w], c.p);
+        let dw = F::grad::conv2d_grad_weight(&g, &x, c.k, c.p);
         // Every value sums at most 3 * 121 (forward, grad input) or N*OH*OW <= 200 (grad
         // weight) products of magnitude <= 1 in different orders: f32 rounding differences
         // stay below 1e-4 absolute.
@@ -188,13 +191,13 @@ fn conv_gpu_matches_cpu_on_random_shapes() {
             let bg = b.to_device(&gpu);
             let yg = F::conv2d(&xg, &wg, c.bias.then_some(&bg), c.p);
             assert_close(&yg.to_device(&cpu), &y, 1e-4, 1e-4, &what("forward"));
-            let dxg = F::conv2d_grad_input(&gg, &wg, [h, w], c.p);
+            let dxg = F::grad::conv2d_grad_input(&gg, &wg, [h, w], c.p);
             assert_close(&dxg.to_device(&cpu), &dx, 1e-4, 1e-4, &what("grad input"));
-            let dwg = F::conv2d_grad_weight(&gg, &xg, c.k, c.p);
+            let dwg = F::grad::conv2d_grad_weight(&gg, &xg, c.k, c.p);
             assert_close(&dwg.to_device(&cpu), &dw, 1e-4, 1e-4, &what("grad weight"));
             assert_close(
-                &F::conv2d_grad_bias(&gg).to_device(&cpu),
-                &F::conv2d_grad_bias(&g),
+                &F::grad::conv2d_grad_bias(&gg).to_device(&cpu),
+                &F::grad::conv2d_grad_bias(&g),
                 1e-4,
                 1e-4,
                 &what("grad bias"),
@@ -215,8 +218,8 @@ fn conv_weight_gradient_split_over_many_rows() {
     let x = Tensor::randn([2, 3, 60, 17], 1, &cpu);
     let g = Tensor::randn([2, 8, 60, 17], 2, &cpu);
     let p = Conv2d { padding: [1, 1], ..Default::default() };
-    let dw = F::conv2d_grad_weight(&g, &x, [3, 3], p);
-    let dwg = F::conv2d_grad_weight(&g.to_device(&gpu), &x.to_device(&gpu), [3, 3], p);
+    let dw = F::grad::conv2d_grad_weight(&g, &x, [3, 3], p);
+    let dwg = F::grad::conv2d_grad_weight(&g.to_device(&gpu), &x.to_device(&gpu), [3, 3], p);
     // Sums of 2040 products of N(0,1) values: magnitude ~45, f32 order differences ~1e-4.
     assert_close(&dwg.to_device(&cpu), &dw, 1e-3, 1e-4, "split grad weight");
 }
@@ -247,14 +250,20 @@ fn pool_gpu_matches_cpu_on_random_shapes() {
             let (vg, ig) = F::max_pool2d_with_indices(&xg, *p);
             assert_close(&vg.to_device(&cpu), &v, 0.0, 0.0, &what("max"));
             assert_eq!(values(&ig), values(&i), "{}", what("argmax"));
-            let dx = F::max_pool2d_backward(&g, &i, shape);
-            assert_close(&F::max_pool2d_backward(&gg, &ig, shape).to_device(&cpu), &dx, 0.0, 0.0, &what("max grad"));
+            let dx = F::grad::max_pool2d_backward(&g, &i, shape);
+            assert_close(
+                &F::grad::max_pool2d_backward(&gg, &ig, shape).to_device(&cpu),
+                &dx,
+                0.0,
+                0.0,
+                &what("max grad"),
+            );
             // Averages: one division per element, sums of <= 25 values: 1e-6.
             for cip in [false, true] {
                 let a = F::avg_pool2d(&x, *p, cip);
                 assert_close(&F::avg_pool2d(&xg, *p, cip).to_device(&cpu), &a, 1e-6, 1e-6, &what("avg"));
-                let da = F::avg_pool2d_backward(&g, shape, *p, cip);
-                let dag = F::avg_pool2d_backward(&gg, shape, *p, cip);
+                let da = F::grad::avg_pool2d_backward(&g, shape, *p, cip);
+                let dag = F::grad::avg_pool2d_backward(&gg, shape, *p, cip);
                 assert_close(&dag.to_device(&cpu), &da, 1e-6, 1e-6, &what("avg grad"));
             }
         }
@@ -265,8 +274,8 @@ fn pool_gpu_matches_cpu_on_random_shapes() {
         let a = F::adaptive_avg_pool2d(&x, out);
         assert_close(&F::adaptive_avg_pool2d(&x.to_device(&gpu), out).to_device(&cpu), &a, 1e-6, 1e-6, "adaptive");
         let g = t(&rng.vec_f32(a.numel(), -1.0, 1.0), a.dims(), &cpu);
-        let da = F::adaptive_avg_pool2d_backward(&g, &shape);
-        let dag = F::adaptive_avg_pool2d_backward(&g.to_device(&gpu), &shape);
+        let da = F::grad::adaptive_avg_pool2d_backward(&g, &shape);
+        let dag = F::grad::adaptive_avg_pool2d_backward(&g.to_device(&gpu), &shape);
         assert_close(&dag.to_device(&cpu), &da, 1e-6, 1e-6, "adaptive grad");
     }
 }
@@ -325,11 +334,11 @@ fn backward_matches_finite_differences() {
         let (x, w, b) = (t(&xv, &xs, &cpu), t(&wv, &ws, &cpu), t(&bv, &[ws[0]], &cpu));
         let y = F::conv2d(&x, &w, Some(&b), p);
         let g = t(&rng.vec_f32(y.numel(), -1.0, 1.0), y.dims(), &cpu);
-        let dx = F::conv2d_grad_input(&g, &w, [xs[2], xs[3]], p);
+        let dx = F::grad::conv2d_grad_input(&g, &w, [xs[2], xs[3]], p);
         check_fd("conv2d input", &xv, &xs, &g, &dx, |x| F::conv2d(x, &w, Some(&b), p));
-        let dw = F::conv2d_grad_weight(&g, &x, [ws[2], ws[3]], p);
+        let dw = F::grad::conv2d_grad_weight(&g, &x, [ws[2], ws[3]], p);
         check_fd("conv2d weight", &wv, &ws, &g, &dw, |w| F::conv2d(&x, w, Some(&b), p));
-        check_fd("conv2d bias", &bv, &[ws[0]], &g, &F::conv2d_grad_bias(&g), |b| F::conv2d(&x, &w, Some(b), p));
+        check_fd("conv2d bias", &bv, &[ws[0]], &g, &F::grad::conv2d_grad_bias(&g), |b| F::conv2d(&x, &w, Some(b), p));
     }
     let shape = [1, 2, 5, 6];
     // Distinct values 0.1 apart (a shuffled ramp): the argmax never moves under +-eps.
@@ -345,15 +354,15 @@ fn backward_matches_finite_differences() {
     ] {
         let (y, i) = F::max_pool2d_with_indices(&x, p);
         let g = t(&rng.vec_f32(y.numel(), -1.0, 1.0), y.dims(), &cpu);
-        check_fd("max_pool2d", &xv, &shape, &g, &F::max_pool2d_backward(&g, &i, &shape), |x| F::max_pool2d(x, p));
+        check_fd("max_pool2d", &xv, &shape, &g, &F::grad::max_pool2d_backward(&g, &i, &shape), |x| F::max_pool2d(x, p));
         for cip in [false, true] {
-            let da = F::avg_pool2d_backward(&g, &shape, p, cip);
+            let da = F::grad::avg_pool2d_backward(&g, &shape, p, cip);
             check_fd("avg_pool2d", &xv, &shape, &g, &da, |x| F::avg_pool2d(x, p, cip));
         }
     }
     let y = F::adaptive_avg_pool2d(&x, [3, 4]);
     let g = t(&rng.vec_f32(y.numel(), -1.0, 1.0), y.dims(), &cpu);
-    let da = F::adaptive_avg_pool2d_backward(&g, &shape);
+    let da = F::grad::adaptive_avg_pool2d_backward(&g, &shape);
     check_fd("adaptive_avg_pool2d", &xv, &shape, &g, &da, |x| F::adaptive_avg_pool2d(x, [3, 4]));
 }
 
@@ -378,7 +387,11 @@ fn tensors_larger_than_one_binding_run_in_parts() {
     let flat = |t: &Tensor| t.reshape([t.numel()]);
     let n = i.numel();
     assert_eq!(values(&flat(&ig).narrow(0, n - 5, 5)), values(&flat(&i).narrow(0, n - 5, 5)), "last argmax");
-    same(&F::max_pool2d_backward(&v, &i, &shape), &F::max_pool2d_backward(&vg, &ig, &shape), "max_pool2d backward");
+    same(
+        &F::grad::max_pool2d_backward(&v, &i, &shape),
+        &F::grad::max_pool2d_backward(&vg, &ig, &shape),
+        "max_pool2d backward",
+    );
     let w = t(&[0.5, -2.0], &[1, 2, 1, 1], &cpu);
     same(
         &F::conv2d(&x, &w, None, Conv2d::default()),

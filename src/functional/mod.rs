@@ -13,7 +13,6 @@ mod rnn;
 
 pub use activation::{dropout, dropout2d, gelu, layer_norm, log_softmax, normalize, relu, softmax};
 pub use attention::{scaled_dot_product_attention, scaled_dot_product_attention_with_weights, AttnMask};
-pub use conv::{conv2d_grad_bias, conv2d_grad_input, conv2d_grad_weight};
 pub use differentiable::{adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose2d, max_pool2d};
 pub use embedding::embedding;
 pub use linear::linear;
@@ -22,6 +21,21 @@ pub use loss::{
     cross_entropy_weighted, l1_loss, mse_loss, nll_loss, smooth_l1_loss, Reduction,
 };
 pub use norm::{batch_norm, RunningStats};
-pub use pool::{adaptive_avg_pool2d_backward, avg_pool2d_backward, max_pool2d_backward, max_pool2d_with_indices};
+pub use pool::max_pool2d_with_indices;
 pub use rnn::{gru, lstm, rnn_tanh, RnnWeights};
 pub use wgrad_core::params::{Conv2d, Pool2d};
+
+/// Advanced: the gradient functions that the convolution and pooling functionals' backward
+/// rules call, for custom autograd rules and for testing those kernels directly. Training
+/// code never needs them: `backward()` calls them.
+///
+/// ```
+/// # use wgrad::{functional as F, DType, Device, Tensor};
+/// let g = Tensor::ones([1, 1, 2, 2], DType::F32, &Device::cpu());
+/// assert_eq!(F::grad::conv2d_grad_bias(&g).to_vec::<f32>()?, [4.0]);
+/// # Ok::<(), wgrad::Error>(())
+/// ```
+pub mod grad {
+    pub use super::conv::{conv2d_grad_bias, conv2d_grad_input, conv2d_grad_weight};
+    pub use super::pool::{adaptive_avg_pool2d_backward, avg_pool2d_backward, max_pool2d_backward};
+}

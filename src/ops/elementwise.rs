@@ -96,7 +96,7 @@ impl Tensor {
 
     /// `grad * op'(self)` elementwise, as one fused kernel (the backward of `op`).
     #[track_caller]
-    pub fn unary_grad(&self, op: UnaryOp, scalar: f64, grad: &Tensor) -> Tensor {
+    pub(crate) fn unary_grad(&self, op: UnaryOp, scalar: f64, grad: &Tensor) -> Tensor {
         require_float(op.name(), self);
         elementwise(
             &[self, grad],

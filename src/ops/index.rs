@@ -141,7 +141,7 @@ impl Tensor {
     /// `index_select(0, ids)` and of embedding lookups), summed in increasing l so that
     /// results are deterministic. `self` is `[L, D]`, `ids` `[L]` (u32/i32, already validated).
     #[track_caller]
-    pub fn index_add_rows(&self, ids: &Tensor, rows: usize) -> Tensor {
+    pub(crate) fn index_add_rows(&self, ids: &Tensor, rows: usize) -> Tensor {
         same_device("index_add_rows", &[self, ids]);
         assert!(
             self.rank() == 2 && ids.rank() == 1 && ids.dims()[0] == self.dims()[0],
@@ -165,7 +165,7 @@ impl Tensor {
     /// The gradient of `gather(dim, ids)` for an input of `x_shape`: each `self[q]` is
     /// summed into position q with coordinate `dim` replaced by `ids[q]` (deterministic).
     #[track_caller]
-    pub fn gather_backward(&self, dim: usize, ids: &Tensor, x_shape: &[usize]) -> Tensor {
+    pub(crate) fn gather_backward(&self, dim: usize, ids: &Tensor, x_shape: &[usize]) -> Tensor {
         same_device("gather_backward", &[self, ids]);
         assert_eq!(self.dims(), ids.dims(), "gather_backward: gradient and ids shapes differ");
         match self.device().gpu_runtime() {

@@ -19,6 +19,7 @@ impl Tensor {
     /// (`[2, n]`, or `[3, n]` with amsgrad: m, v, vmax; zeros at step 1), as
     /// torch.optim.Adam / AdamW. One kernel on a GPU.
     #[track_caller]
+    #[doc(hidden)]
     pub fn adam_step(&self, grad: &Tensor, state: &Tensor, h: &AdamStep) -> AdamUpdate {
         Tensor::adam_step_many(&[(self, grad, state)], h).pop().expect("one update per parameter")
     }
@@ -28,6 +29,7 @@ impl Tensor {
     /// apply, as torch's `foreach` / `fused` Adam), the new values of each launch's
     /// tensors sharing one buffer.
     #[track_caller]
+    #[doc(hidden)]
     pub fn adam_step_many(items: &[(&Tensor, &Tensor, &Tensor)], h: &AdamStep) -> Vec<AdamUpdate> {
         let rows = if h.amsgrad { 3 } else { 2 };
         let items: Vec<[Tensor; 3]> = items
