@@ -1,8 +1,8 @@
 // 2-D pooling forward, PyTorch semantics: max (with argmax indices), average (both
 // count_include_pad modes) and adaptive average. CPU reference: wgrad_cpu::pool.
 //
-// Variants (the prelude's const MAX): max pooling writes the value and the index
-// h * W + w of the maximum within the input plane (padding is -inf, so it never wins;
+// Variants (the prelude's const MAX): max pooling (taps dh / dw apart when dilated)
+// writes the value and the index h * W + w of the maximum within the input plane (padding is -inf, so it never wins;
 // ties keep the first, NaN wins, as PyTorch); average pooling divides the window sum by
 // the window clipped to the input (count_include_pad off) or to the padded input (on:
 // a ceil_mode window hanging past the padded edge divides by its clipped size), and with
@@ -32,8 +32,8 @@ struct Params {
     adaptive: u32,
     count_include_pad: u32,
     x_off: u32,
-    _pad0: u32,
-    _pad1: u32,
+    dh: u32,   // dilation (max pooling; 1 otherwise)
+    dw: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -55,6 +55,22 @@ fn window(o: u32, k: u32, s: u32, p: u32, size: u32, n_out: u32) -> vec3<u32> {
     return vec3<u32>(u32(max(start, 0)), u32(clamp(end, 0, i32(size))), u32(end - start));
 }
 
+// The taps of max-pooling window o along one axis (k taps d apart from o * s - p) that
+// fall inside [0, size): (first input position, how many).
+fn taps(o: u32, k: u32, s: u32, p: u32, d: u32, size: u32) -> vec2<u32> {
+    let start = i32(o * s) - i32(p);
+    var t0 = 0;
+    if (start < 0) {
+        t0 = (-start + i32(d) - 1) / i32(d);
+    }
+    let last = i32(size) - 1 - start;
+    var t1 = 0;
+    if (last >= 0) {
+        t1 = min(i32(k), last / i32(d) + 1);
+    }
+    return vec2<u32>(u32(max(start + t0 * i32(d), 0)), u32(max(t1 - t0, 0)));
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = gid.x + gid.y * groups.x * WG;
@@ -68,10 +84,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let ww = window(ow, params.kw, params.sw, params.pw, params.w, params.ow);
     let base = params.x_off + plane * params.h * params.w;
     if (MAX) {
+        let th = taps(oh, params.kh, params.sh, params.ph, params.dh, params.h);
+        let tw = taps(ow, params.kw, params.sw, params.pw, params.dw, params.w);
         var best = bitcast<f32>(0xff800000u);
-        var arg = wh.x * params.w + ww.x;
-        for (var ih = wh.x; ih < wh.y; ih++) {
-            for (var iw = ww.x; iw < ww.y; iw++) {
+        var arg = th.x * params.w + tw.x;
+        for (var a = 0u; a < th.y; a++) {
+            let ih = th.x + a * params.dh;
+            for (var b = 0u; b < tw.y; b++) {
+                let iw = tw.x + b * params.dw;
                 let v = x[base + ih * params.w + iw];
                 if (v > best || is_nan(v)) {
                     best = v;

@@ -224,7 +224,7 @@ fn convolution_and_pooling() {
     check_grads("conv2d", &[x.clone(), randn(&[4, 1, 3, 2], 61), randn(&[4], 62)], &|a| {
         F::conv2d(&a[0], &a[1], Some(&a[2]), p)
     });
-    let pool = Pool2d { kernel: [3, 2], stride: [2, 2], padding: [1, 0], ceil_mode: true };
+    let pool = Pool2d { kernel: [3, 2], stride: [2, 2], padding: [1, 0], ceil_mode: true, dilation: [1, 1] };
     check_grads("max_pool2d", std::slice::from_ref(&x), &|a| F::max_pool2d(&a[0], pool));
     check_grads("avg_pool2d", std::slice::from_ref(&x), &|a| F::avg_pool2d(&a[0], pool, false));
     check_grads("adaptive_avg_pool2d", std::slice::from_ref(&x), &|a| F::adaptive_avg_pool2d(&a[0], [3, 4]));

@@ -47,7 +47,7 @@ fn pool_hand_computed() {
     for dev in devices() {
         let x = t(&[1., 2., 3., 4., 5., 6., 7., 8., 9.], &[1, 1, 3, 3], &dev);
         // Max pool 2x2, stride 2, padding 1: windows {1}, {2,3}, {4,7}, {5,6,8,9}.
-        let p = Pool2d { kernel: [2, 2], stride: [2, 2], padding: [1, 1], ceil_mode: false };
+        let p = Pool2d { kernel: [2, 2], stride: [2, 2], padding: [1, 1], ceil_mode: false, dilation: [1, 1] };
         let (v, i) = F::max_pool2d_with_indices(&x, p);
         assert_eq!(f32s(&v), vec![1., 3., 7., 9.], "{dev:?}");
         assert_eq!(i.to_vec::<u32>().unwrap(), vec![0, 2, 6, 8], "{dev:?}");
@@ -67,7 +67,7 @@ fn pool_hand_computed() {
         assert_eq!(f32s(&dx), vec![1., 1., 1., 1.5, 1., 1., 1.5, 1., 1.], "{dev:?}");
         // ceil_mode, kernel 2 stride 2 over 3x3, no padding: the last window hangs over the
         // edge and divides by its clipped size even with count_include_pad.
-        let pc = Pool2d { kernel: [2, 2], stride: [2, 2], padding: [0, 0], ceil_mode: true };
+        let pc = Pool2d { kernel: [2, 2], stride: [2, 2], padding: [0, 0], ceil_mode: true, dilation: [1, 1] };
         assert_eq!(f32s(&F::avg_pool2d(&x, pc, true)), vec![3., 4.5, 7.5, 9.], "{dev:?}");
         // Adaptive 5 -> 3 over a 1x5 row: bins [0,2) [1,4) [3,5).
         let row = t(&[1., 2., 3., 4., 5.], &[1, 1, 1, 5], &dev);
@@ -76,7 +76,7 @@ fn pool_hand_computed() {
         let da = F::grad::adaptive_avg_pool2d_backward(&ga, &[1, 1, 1, 5]);
         assert_eq!(f32s(&da), vec![1., 2., 1., 3., 2.], "{dev:?}");
         // Overlapping max windows (kernel 3, stride 1) share a maximum: gradients add up.
-        let p3 = Pool2d { kernel: [1, 3], stride: [1, 1], padding: [0, 0], ceil_mode: false };
+        let p3 = Pool2d { kernel: [1, 3], stride: [1, 1], padding: [0, 0], ceil_mode: false, dilation: [1, 1] };
         let peak = t(&[0., 9., 0., 0.], &[1, 1, 1, 4], &dev);
         let (_, pi) = F::max_pool2d_with_indices(&peak, p3);
         let dp = F::grad::max_pool2d_backward(&t(&[1., 10.], &[1, 1, 1, 2], &dev), &pi, &[1, 1, 1, 4]);
@@ -85,7 +85,7 @@ fn pool_hand_computed() {
         let nan = t(&[1., f32::NAN, 3., f32::NAN, 2.], &[1, 1, 1, 5], &dev);
         let (v, i) = F::max_pool2d_with_indices(
             &nan,
-            Pool2d { kernel: [1, 5], stride: [1, 1], padding: [0, 0], ceil_mode: false },
+            Pool2d { kernel: [1, 5], stride: [1, 1], padding: [0, 0], ceil_mode: false, dilation: [1, 1] },
         );
         assert!(f32s(&v)[0].is_nan() && i.to_vec::<u32>().unwrap() == vec![3], "{dev:?}");
     }
@@ -230,11 +230,11 @@ fn pool_gpu_matches_cpu_on_random_shapes() {
     let cpu = Device::cpu();
     let pools = [
         (Pool2d::square(2), [2, 3, 8, 9]),
-        (Pool2d { kernel: [3, 3], stride: [2, 2], padding: [0, 0], ceil_mode: false }, [2, 3, 9, 8]),
-        (Pool2d { kernel: [3, 3], stride: [2, 2], padding: [1, 1], ceil_mode: true }, [1, 4, 10, 7]),
-        (Pool2d { kernel: [3, 2], stride: [1, 2], padding: [1, 1], ceil_mode: true }, [3, 2, 5, 6]),
-        (Pool2d { kernel: [2, 4], stride: [3, 3], padding: [0, 2], ceil_mode: true }, [1, 1, 11, 13]),
-        (Pool2d { kernel: [5, 5], stride: [1, 1], padding: [2, 2], ceil_mode: false }, [1, 2, 6, 6]),
+        (Pool2d { kernel: [3, 3], stride: [2, 2], padding: [0, 0], ceil_mode: false, dilation: [1, 1] }, [2, 3, 9, 8]),
+        (Pool2d { kernel: [3, 3], stride: [2, 2], padding: [1, 1], ceil_mode: true, dilation: [1, 1] }, [1, 4, 10, 7]),
+        (Pool2d { kernel: [3, 2], stride: [1, 2], padding: [1, 1], ceil_mode: true, dilation: [1, 1] }, [3, 2, 5, 6]),
+        (Pool2d { kernel: [2, 4], stride: [3, 3], padding: [0, 2], ceil_mode: true, dilation: [1, 1] }, [1, 1, 11, 13]),
+        (Pool2d { kernel: [5, 5], stride: [1, 1], padding: [2, 2], ceil_mode: false, dilation: [1, 1] }, [1, 2, 6, 6]),
     ];
     let mut rng = Rng::new(11);
     for (pi, (p, shape)) in pools.iter().enumerate() {
@@ -349,8 +349,8 @@ fn backward_matches_finite_differences() {
     }
     let x = t(&xv, &shape, &cpu);
     for p in [
-        Pool2d { kernel: [3, 3], stride: [2, 2], padding: [1, 1], ceil_mode: true },
-        Pool2d { kernel: [2, 3], stride: [1, 2], padding: [0, 1], ceil_mode: false },
+        Pool2d { kernel: [3, 3], stride: [2, 2], padding: [1, 1], ceil_mode: true, dilation: [1, 1] },
+        Pool2d { kernel: [2, 3], stride: [1, 2], padding: [0, 1], ceil_mode: false, dilation: [1, 1] },
     ] {
         let (y, i) = F::max_pool2d_with_indices(&x, p);
         let g = t(&rng.vec_f32(y.numel(), -1.0, 1.0), y.dims(), &cpu);
@@ -440,4 +440,39 @@ fn conv_transpose2d_matches_pytorch() {
         let y = wgrad::nn::Module::forward(&up, &Tensor::zeros([2, 6, 7, 5], DType::F32, &dev));
         assert_eq!(y.dims(), [2, 4, 14, 10]);
     }
+}
+
+/// Dilated max pooling against PyTorch's values, indices and gradients
+/// (tests/fixtures/make_pool_dilation_fixture.py) on every device; average pooling
+/// refuses a dilation, as PyTorch's has none.
+#[test]
+fn dilated_max_pool_matches_pytorch() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/max_pool_dilation.safetensors");
+    for dev in devices() {
+        let (f, meta) = wgrad::io::load_safetensors_with_metadata(&path, &dev).unwrap();
+        type Case = (Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>, bool);
+        let cases: Vec<Case> = serde_json::from_str(&meta["cases"]).unwrap();
+        for (i, (kernel, stride, padding, dilation, ceil_mode)) in cases.into_iter().enumerate() {
+            let p = Pool2d {
+                kernel: [kernel[0], kernel[1]],
+                stride: [stride[0], stride[1]],
+                padding: [padding[0], padding[1]],
+                ceil_mode,
+                dilation: [dilation[0], dilation[1]],
+            };
+            let get = |name: &str| f[&format!("{name}{i}")].clone();
+            let what = format!("case {i} on {}", dev.name());
+            let (y, idx) = F::max_pool2d_with_indices(&get("x"), p);
+            assert_close(&y, &get("y"), 0.0, 0.0, &format!("values, {what}"));
+            assert_close(&idx.cast(DType::F32), &get("idx"), 0.0, 0.0, &format!("indices, {what}"));
+            let x = get("x").requires_grad();
+            let grads = F::max_pool2d(&x, p).mul(&get("probe")).sum_all().backward().unwrap();
+            assert_close(&grads.get(&x).unwrap(), &get("gx"), 1e-6, 1e-6, &format!("gradient, {what}"));
+        }
+    }
+    let dilated = Pool2d { dilation: [2, 2], ..Pool2d::square(2) };
+    let refused = std::panic::catch_unwind(|| {
+        F::avg_pool2d(&Tensor::zeros([1, 1, 4, 4], DType::F32, &Device::cpu()), dilated, true)
+    });
+    assert!(refused.is_err(), "avg_pool2d takes no dilation");
 }

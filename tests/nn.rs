@@ -146,7 +146,7 @@ fn conv_and_pool_layers_call_the_functionals() {
         let max = nn::MaxPool2d::new(2).forward(&y);
         assert_close(&max, &F::max_pool2d(&y, F::Pool2d::square(2)), 0.0, 0.0, "MaxPool2d");
         let avg = nn::AvgPool2d::new(3).stride(1).padding(1).count_include_pad(false).forward(&y);
-        let pa = F::Pool2d { kernel: [3, 3], stride: [1, 1], padding: [1, 1], ceil_mode: false };
+        let pa = F::Pool2d { kernel: [3, 3], stride: [1, 1], padding: [1, 1], ceil_mode: false, dilation: [1, 1] };
         assert_close(&avg, &F::avg_pool2d(&y, pa, false), 0.0, 0.0, "AvgPool2d");
         let ad = nn::AdaptiveAvgPool2d::new([1, 1]).forward(&y);
         assert_close(&ad, &y.mean_dims(&[2, 3], true), 1e-6, 1e-5, "AdaptiveAvgPool2d");

@@ -135,6 +135,7 @@ pub fn max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape: &[u
 /// including its padding (clipped to the padded input) rather than by the elements in it.
 #[track_caller]
 pub fn avg_pool2d(x: &Tensor, p: Pool2d, count_include_pad: bool) -> Tensor {
+    assert!(p.dilation == [1, 1], "avg_pool2d: no dilation (PyTorch's has none), got {:?}", p.dilation);
     let (planes, hw) = planes_of("avg_pool2d", x.dims());
     let out_hw = check_pool("avg_pool2d", &p, hw);
     pool_forward(x, planes, hw, out_hw, Pooling::Avg(p, count_include_pad))

@@ -26,6 +26,11 @@ impl MaxPool2d {
         self.params.padding = [p, p];
         self
     }
+    /// The same layer with its taps `d` apart on both axes (dilation).
+    pub fn dilation(mut self, d: usize) -> MaxPool2d {
+        self.params.dilation = [d, d];
+        self
+    }
     /// The same layer with ceil mode on or off.
     pub fn ceil_mode(mut self, on: bool) -> MaxPool2d {
         self.params.ceil_mode = on;

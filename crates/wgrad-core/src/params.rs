@@ -112,16 +112,27 @@ impl Conv2d {
 /// Parameters of 2-D max / average pooling (`F::max_pool2d`, `F::avg_pool2d`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Pool2d {
+    /// Window size (taps per axis).
     pub kernel: [usize; 2],
+    /// Step between windows.
     pub stride: [usize; 2],
+    /// Implicit padding on both sides (-inf for max, zeros for average pooling).
     pub padding: [usize; 2],
+    /// Round the output size up instead of down (PyTorch's rule for the last window).
     pub ceil_mode: bool,
+    /// Spacing of the window's taps (max pooling only, as in PyTorch; 1 is dense).
+    pub dilation: [usize; 2],
 }
 
 impl Pool2d {
     /// A `k` x `k` window with stride `k` and no padding (nn.MaxPool2d(k)).
     pub fn square(k: usize) -> Self {
-        Pool2d { kernel: [k, k], stride: [k, k], padding: [0, 0], ceil_mode: false }
+        Pool2d { kernel: [k, k], stride: [k, k], padding: [0, 0], ceil_mode: false, dilation: [1, 1] }
+    }
+
+    /// The extent of the window along axis `i`, taps and gaps: `dilation * (kernel - 1) + 1`.
+    pub fn extent(&self, i: usize) -> usize {
+        self.dilation[i] * (self.kernel[i] - 1) + 1
     }
 
     /// Output spatial size for an input of `[h, w]`, PyTorch's rule: with ceil_mode the
@@ -129,10 +140,19 @@ impl Pool2d {
     pub fn output_hw(&self, input: [usize; 2]) -> [usize; 2] {
         let mut out = [0; 2];
         for i in 0..2 {
-            let (k, s, p) = (self.kernel[i], self.stride[i], self.padding[i]);
-            assert!(s > 0 && p * 2 <= k, "pool2d: padding {p} should be at most half of kernel {k}, and stride > 0");
+            assert!(self.kernel[i] > 0 && self.dilation[i] > 0, "pool2d: kernel and dilation must be positive");
+            let (k, s, p) = (self.extent(i), self.stride[i], self.padding[i]);
+            assert!(
+                s > 0 && p * 2 <= k,
+                "pool2d: padding {p} should be at most half of the window extent {k}, and stride > 0"
+            );
             let span = input[i] + 2 * p;
-            assert!(span >= k, "pool2d: kernel {:?} larger than padded input {input:?}", self.kernel);
+            assert!(
+                span >= k,
+                "pool2d: kernel {:?} (dilation {:?}) larger than padded input {input:?}",
+                self.kernel,
+                self.dilation
+            );
             let num = span - k;
             let mut o = if self.ceil_mode { num.div_ceil(s) + 1 } else { num / s + 1 };
             if self.ceil_mode && (o - 1) * s >= input[i] + p {
@@ -152,9 +172,11 @@ mod tests {
     fn output_sizes_match_pytorch() {
         let c = Conv2d { stride: [4, 4], padding: [2, 2], ..Default::default() };
         assert_eq!(c.output_hw([224, 224], [11, 11]), [55, 55]); // AlexNet conv1
-        let p = Pool2d { kernel: [3, 3], stride: [2, 2], padding: [0, 0], ceil_mode: true };
+        let p = Pool2d { kernel: [3, 3], stride: [2, 2], padding: [0, 0], ceil_mode: true, dilation: [1, 1] };
         assert_eq!(p.output_hw([6, 6]), [3, 3]);
         assert_eq!(Pool2d { ceil_mode: false, ..p }.output_hw([6, 6]), [2, 2]);
         assert_eq!(Pool2d::square(2).output_hw([5, 7]), [2, 3]);
+        // Dilation 2 makes a 3-tap window span 5: (10 - 5) / 1 + 1.
+        assert_eq!(Pool2d { stride: [1, 1], dilation: [2, 2], ..Pool2d::square(3) }.output_hw([10, 10]), [6, 6]);
     }
 }

@@ -30,6 +30,17 @@ pub fn window(o: usize, k: usize, s: usize, p: usize, size: usize) -> (usize, us
     (start.max(0) as usize, end.min(size as isize).max(0) as usize, padded)
 }
 
+/// The taps of dilated window `o` along one axis that fall inside `0..size`: input
+/// positions `first, first + d, ...`, `count` of them (start `o * s - p`, `k` taps `d` apart).
+pub fn taps(o: usize, k: usize, s: usize, p: usize, d: usize, size: usize) -> (usize, usize) {
+    let start = (o * s) as isize - p as isize;
+    let t0 = if start < 0 { ((-start) as usize).div_ceil(d) } else { 0 };
+    let last = size as isize - 1 - start; // the largest offset t * d still inside
+    let t1 = if last < 0 { 0 } else { k.min(last as usize / d + 1) };
+    let count = t1.saturating_sub(t0);
+    ((start + (t0 * d) as isize).max(0) as usize, count)
+}
+
 /// PyTorch's adaptive bin `i` of `n` over `size`: `[floor(i*size/n), ceil((i+1)*size/n))`.
 pub fn adaptive_bin(i: usize, n: usize, size: usize) -> (usize, usize) {
     (i * size / n, ((i + 1) * size).div_ceil(n))
@@ -38,6 +49,9 @@ pub fn adaptive_bin(i: usize, n: usize, size: usize) -> (usize, usize) {
 /// Max pooling of `planes` planes of `hw`: values and argmax indices (flat `h * W + w`
 /// within the plane). Padding is -inf; ties keep the first, NaN wins (PyTorch's rule).
 pub fn max_pool2d(x: &[f32], planes: usize, hw: [usize; 2], p: &Pool2d) -> (Vec<f32>, Vec<u32>) {
+    if p.dilation != [1, 1] {
+        return max_pool2d_dilated(x, planes, hw, p);
+    }
     let [oh, ow] = p.output_hw(hw);
     let mut out = vec![(0.0f32, 0u32); planes * oh * ow];
     // The column windows are the same on every output row: computed once.
@@ -63,6 +77,31 @@ pub fn max_pool2d(x: &[f32], planes: usize, hw: [usize; 2], p: &Pool2d) -> (Vec<
                 }
                 *slot = (best, arg as u32);
             }
+        }
+    });
+    out.into_iter().unzip()
+}
+
+/// [`max_pool2d`] with spaced taps (dilation): the same rules over taps `d` apart.
+fn max_pool2d_dilated(x: &[f32], planes: usize, hw: [usize; 2], p: &Pool2d) -> (Vec<f32>, Vec<u32>) {
+    let [oh, ow] = p.output_hw(hw);
+    let [dh, dw] = p.dilation;
+    let mut out = vec![(0.0f32, 0u32); planes * oh * ow];
+    for_planes(&mut out, oh * ow, |plane, o| {
+        let xp = &x[plane * hw[0] * hw[1]..(plane + 1) * hw[0] * hw[1]];
+        for (i, slot) in o.iter_mut().enumerate() {
+            let (h0, nh) = taps(i / ow, p.kernel[0], p.stride[0], p.padding[0], dh, hw[0]);
+            let (w0, nw) = taps(i % ow, p.kernel[1], p.stride[1], p.padding[1], dw, hw[1]);
+            let (mut best, mut arg) = (f32::NEG_INFINITY, h0 * hw[1] + w0);
+            for ih in (0..nh).map(|t| h0 + t * dh) {
+                for iw in (0..nw).map(|t| w0 + t * dw) {
+                    let v = xp[ih * hw[1] + iw];
+                    if v > best || v.is_nan() {
+                        (best, arg) = (v, ih * hw[1] + iw);
+                    }
+                }
+            }
+            *slot = (best, arg as u32);
         }
     });
     out.into_iter().unzip()

@@ -38,7 +38,8 @@ struct Params {
     adaptive: u32,
     count_include_pad: u32,
     offset: u32,
-    _pad: [u32; 2],
+    dh: u32,
+    dw: u32,
 }
 
 impl Params {
@@ -65,7 +66,8 @@ impl Params {
             adaptive: (pooling == Pooling::Adaptive) as u32,
             count_include_pad: cip as u32,
             offset: u(offset),
-            _pad: [0; 2],
+            dh: p.map_or(1, |p| u(p.dilation[0])),
+            dw: p.map_or(1, |p| u(p.dilation[1])),
         }
     }
 }
