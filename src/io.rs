@@ -1,6 +1,19 @@
 //! `wgrad::io`: tensors to and from safetensors files (the format PyTorch, JAX and
 //! Hugging Face share). Writes are atomic; malformed files are an `Err` naming the file,
 //! never a panic.
+//!
+//! ```
+//! use wgrad::{io, Device, Tensor};
+//! let dir = std::env::temp_dir().join(format!("wgrad-io-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let path = dir.join("weights.safetensors");
+//! let w = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2], &Device::cpu());
+//! io::save_safetensors(&path, &[("layer.weight", w)][..])?;
+//! let back = io::load_safetensors(&path, &Device::cpu())?;
+//! assert_eq!(back["layer.weight"].to_vec::<f32>()?, [1.0, 2.0, 3.0, 4.0]);
+//! # std::fs::remove_dir_all(dir).unwrap();
+//! # Ok::<(), wgrad::Error>(())
+//! ```
 
 use crate::{DType, Device, Error, Result, Tensor};
 use safetensors::{Dtype as StDtype, SafeTensors, View};

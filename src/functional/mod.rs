@@ -1,4 +1,16 @@
 //! `wgrad::functional` (import as `F`): torch.nn.functional's ops on tensors.
+//!
+//! ```
+//! use wgrad::{functional as F, Device, Tensor};
+//! let dev = Device::cpu();
+//! let logits = Tensor::from_vec(vec![2.0f32, 0.5, -1.0, 0.1, 0.2, 3.0], [2, 3], &dev);
+//! let target = Tensor::from_vec(vec![0u32, 2], [2], &dev);
+//! let loss = F::cross_entropy(&logits, &target, F::Reduction::Mean, 0.0);
+//! let probs = F::softmax(&logits, -1);
+//! assert!(loss.to_scalar()? < 0.5);
+//! assert!((probs.sum_all().to_scalar()? - 2.0).abs() < 1e-6);
+//! # Ok::<(), wgrad::Error>(())
+//! ```
 
 mod activation;
 mod attention;

@@ -7,6 +7,20 @@
 //! GELU and the fused `scaled_dot_product_attention` with a key padding mask. Dropout
 //! follows the module's training mode on the hidden states (`hidden_dropout_prob`);
 //! attention-probability dropout is not applied.
+//!
+//! ```
+//! use wgrad::nn::{BertConfig, BertModel};
+//! use wgrad::{Device, Tensor};
+//! // A tiny random BERT; `BertModel::from_pretrained(dir, ..)` loads a real one.
+//! let config = BertConfig::from_json(
+//!     r#"{"vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+//!         "intermediate_size": 32}"#,
+//! )?;
+//! let model = BertModel::new(&config, false, &Device::cpu());
+//! let ids = Tensor::from_vec(vec![2u32, 7, 9, 3], [1, 4], &Device::cpu());
+//! assert_eq!(model.forward_ids(&ids).dims(), [1, 4, 16]); // last_hidden_state
+//! # Ok::<(), wgrad::Error>(())
+//! ```
 
 use super::{Dropout, Embedding, LayerNorm, Linear, Module};
 use crate::functional as F;

@@ -1,5 +1,16 @@
 //! Seeded initialisation (torch.nn.init). Every draw takes the next seed of the
 //! process-wide stream, so models built after the same [`crate::manual_seed`] are equal.
+//!
+//! ```
+//! use wgrad::{nn::init, Device};
+//! wgrad::manual_seed(0);
+//! let a = init::kaiming_uniform([64, 32], 32, &Device::cpu());
+//! wgrad::manual_seed(0);
+//! let b = init::kaiming_uniform([64, 32], 32, &Device::cpu());
+//! assert_eq!(a.to_vec::<f32>()?, b.to_vec::<f32>()?); // same seed, same weights
+//! assert!(a.abs().max_all().to_scalar()? <= 1.0 / 32f64.sqrt());
+//! # Ok::<(), wgrad::Error>(())
+//! ```
 
 use crate::{next_seed, Device, Shape, Tensor};
 

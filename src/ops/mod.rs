@@ -1,5 +1,13 @@
 //! Tensor ops: each validates its inputs (shape rules from wgrad-core), then runs the
 //! CPU kernel or records the GPU launch for the tensor's device.
+//!
+//! ```
+//! use wgrad::{Device, Tensor};
+//! let x = Tensor::from_vec(vec![1.0f32, -2.0, 3.0, -4.0], [2, 2], &Device::cpu());
+//! let y = x.neg().relu().matmul(&x.t()).sum(1, false); // [[0, 2], [0, 4]] @ x^T -> row sums
+//! assert_eq!(y.to_vec::<f32>()?, [-12.0, -24.0]);
+//! # Ok::<(), wgrad::Error>(())
+//! ```
 
 mod arith;
 mod convenience;

@@ -6,6 +6,15 @@
 //! The header is never trusted: data is read up to the size it declares (plus one byte to
 //! notice extra data), so a lying header costs no more memory than the file holds, and any
 //! disagreement is an [`Error`] naming the file.
+//!
+//! ```
+//! use wgrad_data::idx;
+//! let bytes = idx::encode(&[2, 2, 3], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+//! let images = idx::parse(&bytes, std::path::Path::new("in-memory"), 0x0000_0803)?;
+//! assert_eq!(images.dims, [2, 2, 3]);
+//! assert!(idx::parse(&bytes[..10], std::path::Path::new("cut"), 0x0000_0803).is_err());
+//! # Ok::<(), wgrad_data::Error>(())
+//! ```
 
 use crate::{Error, Result};
 use flate2::read::GzDecoder;

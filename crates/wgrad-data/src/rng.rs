@@ -1,5 +1,17 @@
 //! A small seeded generator for shuffling: SplitMix64 (Steele, Lea & Flood 2014). Pure `u64`
 //! arithmetic, so a seed gives the same order on every platform and in every build.
+//!
+//! ```
+//! use wgrad_data::rng::{permutation, shuffle};
+//! let p = permutation(5, 42);
+//! assert_eq!(p, permutation(5, 42)); // a seed gives one order, everywhere
+//! let mut sorted = p.clone();
+//! sorted.sort();
+//! assert_eq!(sorted, [0, 1, 2, 3, 4]);
+//! let mut items = ["a", "b", "c"];
+//! shuffle(&mut items, 7);
+//! assert_eq!(items.len(), 3);
+//! ```
 
 /// The SplitMix64 generator.
 #[derive(Debug, Clone)]

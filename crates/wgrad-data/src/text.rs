@@ -1,5 +1,15 @@
 //! Text data: the movie-review sentences with sentiment scores, the Shakespeare corpus,
 //! a word-level and a char-level tokenizer, and padding of token sequences to a batch.
+//!
+//! ```
+//! use wgrad_data::text::{pad, WordTokenizer};
+//! let tok = WordTokenizer::fit(["a fine film", "a dull film"], 100);
+//! let (a, b) = (tok.encode("a fine film"), tok.encode("dull"));
+//! let batch = pad(&[&a, &b], None, WordTokenizer::PAD);
+//! assert_eq!((batch.len, batch.lengths.clone()), (3, vec![3, 1]));
+//! assert_eq!(batch.mask(), [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+//! assert_eq!(tok.encode("unseen"), [WordTokenizer::UNK]);
+//! ```
 
 use crate::{rng, Error, Result};
 use std::collections::HashMap;

@@ -3,6 +3,16 @@
 //! dimension's values by `,`, the class label last when `@classLabel true`. Multivariate
 //! series of unequal lengths (JapaneseVowels) are supported; timestamps and missing values
 //! (`?`) are not and are reported as errors.
+//!
+//! ```
+//! use wgrad_data::ts::parse_ts;
+//! let text = "@problemName demo\n@classLabel true a b\n@data\n1,2,3:4,5,6:a\n7,8:9,10:b\n";
+//! let data = parse_ts(text, std::path::Path::new("demo.ts"))?;
+//! assert_eq!((data.len(), data.dims, data.frames(1)), (2, 2, 2));
+//! assert_eq!(data.series[0], [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]); // frame by frame
+//! assert_eq!(data.labels, [0, 1]);
+//! # Ok::<(), wgrad_data::Error>(())
+//! ```
 
 use crate::{Error, Result};
 use std::path::Path;

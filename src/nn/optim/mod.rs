@@ -5,6 +5,21 @@
 //! parameter's gradient by the tensor the forward pass used (`grads.get(&p.tensor())`),
 //! skips parameters without one, computes the update under `no_grad` on the parameter's
 //! device, and stores the result with [`Parameter::set`] as a fresh leaf.
+//!
+//! ```
+//! use wgrad::nn::{self, Module};
+//! use wgrad::{functional as F, Device, Tensor};
+//! let dev = Device::cpu();
+//! let model = nn::Linear::new(2, 1, &dev);
+//! let mut opt = nn::Sgd::new(model.parameters(), nn::SgdConfig { lr: 0.1, ..Default::default() });
+//! let (x, y) = (Tensor::from_vec(vec![1.0f32, 2.0], [1, 2], &dev), Tensor::from_vec(vec![3.0f32], [1, 1], &dev));
+//! let loss = |m: &nn::Linear| F::mse_loss(&m.forward(&x), &y, F::Reduction::Mean);
+//! let before = loss(&model).to_scalar()?;
+//! let grads = loss(&model).backward()?;
+//! opt.step(&grads)?;
+//! assert!(loss(&model).to_scalar()? < before);
+//! # Ok::<(), wgrad::Error>(())
+//! ```
 
 mod adam;
 mod clip;
