@@ -262,35 +262,79 @@ fn sequence_backward_matches_finite_differences_for_every_cell() {
     }
 }
 
-/// Bidirectional LSTM (2 layers), GRU (2 layers) and RNN (1 layer) against PyTorch
-/// (tests/fixtures/make_rnn_bidirectional_fixture.py): state-dict names, output, final
+/// One recurrent module of a PyTorch fixture.
+enum Net {
+    Lstm(wgrad::nn::Lstm),
+    Gru(wgrad::nn::Gru),
+    Rnn(wgrad::nn::Rnn),
+}
+
+impl Net {
+    fn module(&self) -> &dyn wgrad::nn::Module {
+        match self {
+            Net::Lstm(m) => m,
+            Net::Gru(m) => m,
+            Net::Rnn(m) => m,
+        }
+    }
+
+    /// (output, h_n, c_n for an LSTM) from the fixture's initial states, over padded
+    /// sequences of `lengths` when given.
+    fn run(
+        &self,
+        x: &Tensor,
+        lengths: Option<&[usize]>,
+        get: &dyn Fn(&str) -> Tensor,
+    ) -> (Tensor, Tensor, Option<Tensor>) {
+        let h0 = get("h0");
+        match (self, lengths) {
+            (Net::Lstm(m), None) => {
+                let (out, (h, c)) = m.forward_with_state(x, Some((&h0, &get("c0"))));
+                (out, h, Some(c))
+            }
+            (Net::Lstm(m), Some(l)) => {
+                let (out, (h, c)) = m.forward_packed(x, l, Some((&h0, &get("c0"))));
+                (out, h, Some(c))
+            }
+            (Net::Gru(m), None) => {
+                let (out, h) = m.forward_with_state(x, Some(&h0));
+                (out, h, None)
+            }
+            (Net::Gru(m), Some(l)) => {
+                let (out, h) = m.forward_packed(x, l, Some(&h0));
+                (out, h, None)
+            }
+            (Net::Rnn(m), None) => {
+                let (out, h) = m.forward_with_state(x, Some(&h0));
+                (out, h, None)
+            }
+            (Net::Rnn(m), Some(l)) => {
+                let (out, h) = m.forward_packed(x, l, Some(&h0));
+                (out, h, None)
+            }
+        }
+    }
+}
+
+/// Checks the modules `build` makes for "lstm", "gru" and "rnn" against a fixture of
+/// tests/fixtures (made by make_rnn_fixtures.py): state-dict names, output, final
 /// states, and the gradients of sum(out * probe) + sum(h_n) for the input and every
 /// parameter, on every device.
-#[test]
-fn bidirectional_layers_match_pytorch() {
+fn check_rnn_fixture(file: &str, build: impl Fn(&str, &Device) -> Net, lengths: Option<&[usize]>) {
     use std::collections::HashMap;
-    use wgrad::nn::{self, Module};
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rnn_bidirectional.safetensors");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(file);
     for dev in common::devices() {
         let f = wgrad::io::load_safetensors(&path, &dev).unwrap();
         for m in ["lstm", "gru", "rnn"] {
-            let what = format!("{m} on {}", dev.name());
+            let what = format!("{file} {m} on {}", dev.name());
             let get = |k: &str| f[&format!("{m}.{k}")].clone();
             let state: HashMap<String, Tensor> = f
                 .iter()
                 .filter_map(|(k, v)| k.strip_prefix(&format!("{m}.")).map(|k| (k.to_string(), v.clone())))
                 .filter(|(k, _)| k.starts_with("weight_") || k.starts_with("bias_"))
                 .collect();
-            let (lstm, gru, rnn) = (
-                nn::Lstm::new_bidirectional(3, 5, 2, &dev),
-                nn::Gru::new_bidirectional(3, 4, 2, &dev),
-                nn::Rnn::new_bidirectional(3, 4, 1, &dev),
-            );
-            let module: &dyn Module = match m {
-                "lstm" => &lstm,
-                "gru" => &gru,
-                _ => &rnn,
-            };
+            let net = build(m, &dev);
+            let module = net.module();
             let mut names: Vec<String> = module.named_parameters().into_iter().map(|(n, _)| n).collect();
             let mut want: Vec<String> = state.keys().cloned().collect();
             names.sort();
@@ -298,20 +342,7 @@ fn bidirectional_layers_match_pytorch() {
             assert_eq!(names, want, "{what}: state-dict names");
             module.load_state_dict(&state).unwrap();
             let x = get("x").requires_grad();
-            let (out, h_n, c_n) = match m {
-                "lstm" => {
-                    let (out, (h, c)) = lstm.forward_with_state(&x, Some((&get("h0"), &get("c0"))));
-                    (out, h, Some(c))
-                }
-                "gru" => {
-                    let (out, h) = gru.forward_with_state(&x, Some(&get("h0")));
-                    (out, h, None)
-                }
-                _ => {
-                    let (out, h) = rnn.forward_with_state(&x, Some(&get("h0")));
-                    (out, h, None)
-                }
-            };
+            let (out, h_n, c_n) = net.run(&x, lengths, &get);
             assert_close(&out, &get("out"), 1e-5, 1e-4, &format!("{what}: output"));
             assert_close(&h_n, &get("h_n"), 1e-5, 1e-4, &format!("{what}: h_n"));
             if let Some(c_n) = c_n {
@@ -325,4 +356,38 @@ fn bidirectional_layers_match_pytorch() {
             }
         }
     }
+}
+
+/// Bidirectional LSTM (2 layers), GRU (2 layers) and RNN (1 layer) against PyTorch
+/// (tests/fixtures/make_rnn_fixtures.py).
+#[test]
+fn bidirectional_layers_match_pytorch() {
+    use wgrad::nn;
+    check_rnn_fixture(
+        "rnn_bidirectional.safetensors",
+        |m, dev| match m {
+            "lstm" => Net::Lstm(nn::Lstm::new_bidirectional(3, 5, 2, dev)),
+            "gru" => Net::Gru(nn::Gru::new_bidirectional(3, 4, 2, dev)),
+            _ => Net::Rnn(nn::Rnn::new_bidirectional(3, 4, 1, dev)),
+        },
+        None,
+    );
+}
+
+/// Padded batches with lengths [5, 2, 3] against PyTorch's pack_padded_sequence ->
+/// module -> pad_packed_sequence (tests/fixtures/make_rnn_fixtures.py): a 2-layer
+/// bidirectional LSTM, a GRU and a bidirectional RNN; the padding holds large values,
+/// which must change nothing.
+#[test]
+fn packed_sequences_match_pytorch() {
+    use wgrad::nn;
+    check_rnn_fixture(
+        "rnn_packed.safetensors",
+        |m, dev| match m {
+            "lstm" => Net::Lstm(nn::Lstm::new_bidirectional(3, 4, 2, dev)),
+            "gru" => Net::Gru(nn::Gru::new(3, 4, 1, dev)),
+            _ => Net::Rnn(nn::Rnn::new_bidirectional(3, 4, 1, dev)),
+        },
+        Some(&[5, 2, 3]),
+    );
 }

@@ -112,14 +112,15 @@ impl Stack {
     }
 
     /// Runs the layers one at a time, with dropout between them and, when bidirectional,
-    /// each layer also over the time-reversed input with the reverse weights (its output
-    /// reversed back and concatenated after the forward one's, along features).
+    /// each layer also over the time-reversed input (`reverse`) with the reverse weights
+    /// (its output reversed back and concatenated after the forward one's, along features).
     /// `cell(input, weights, k)` runs one direction of one layer from initial-state row
     /// `k` (layer * directions + direction, PyTorch's order) and returns its output and
     /// final states; returns the last output and, per state, the final rows in that order.
     fn run_layers(
         &self,
         x: &Tensor,
+        reverse: &dyn Fn(&Tensor) -> Tensor,
         cell: impl Fn(&Tensor, &F::RnnWeights, usize) -> (Tensor, Vec<Tensor>),
     ) -> (Tensor, Vec<Tensor>) {
         let (forward, backward) = (self.weights(), Stack::weights_of(&self.reverse));
@@ -129,8 +130,8 @@ impl Stack {
             let (mut out, states) = cell(&input, &forward[l], l * directions);
             let mut rows = vec![states];
             if let Some(w) = backward.get(l) {
-                let (out_rev, states) = cell(&reverse_time(&input), w, l * directions + 1);
-                out = Tensor::cat(&[&out, &reverse_time(&out_rev)], 2);
+                let (out_rev, states) = cell(&reverse(&input), w, l * directions + 1);
+                out = Tensor::cat(&[&out, &reverse(&out_rev)], 2);
                 rows.push(states);
             }
             for states in rows {
@@ -146,12 +147,40 @@ impl Stack {
 
     /// [`Stack::run_layers`] for a cell with one state `h` (F::gru, F::rnn_tanh).
     fn layerwise(&self, x: &Tensor, h0: Option<&Tensor>, cell: SingleStateRnn) -> (Tensor, Tensor) {
-        let (out, mut states) = self.run_layers(x, |input, w, k| {
+        let (out, mut states) = self.run_layers(x, &reverse_time, |input, w, k| {
             let h = h0.map(|h| h.narrow(0, k, 1));
             let (out, h) = cell(input, h.as_ref(), std::slice::from_ref(w));
             (out, vec![h])
         });
         (out, states.remove(0))
+    }
+
+    /// [`Stack::run_layers`] over padded sequences of `lengths` (time-major `x`), for a
+    /// cell with `n_states` states: step by step, each state frozen and each output zero
+    /// past its sequence's length, the backward direction reversed within each length.
+    /// `step(x_t, weights, states)` runs one time step from `states` ([1, B, H] each).
+    fn run_packed(
+        &self,
+        x: &Tensor,
+        lengths: &[usize],
+        initial: impl Fn(usize) -> Option<Vec<Tensor>>,
+        n_states: usize,
+        step: impl Fn(&Tensor, &F::RnnWeights, &[Tensor]) -> (Tensor, Vec<Tensor>),
+    ) -> (Tensor, Vec<Tensor>) {
+        let packing = Packing::new(x, lengths);
+        self.run_layers(x, &|t| packing.reverse(t), |input, w, k| {
+            let hidden = w.w_hh.dims()[1];
+            let zeros = || Tensor::zeros([1, input.dims()[1], hidden], input.dtype(), input.device());
+            let mut states = initial(k).unwrap_or_else(|| (0..n_states).map(|_| zeros()).collect());
+            let mut outs = Vec::with_capacity(input.dims()[0]);
+            for t in 0..input.dims()[0] {
+                let (out, new) = step(&input.narrow(0, t, 1), w, &states);
+                let (keep, stay) = (&packing.mask[t], &packing.unmask[t]);
+                states = new.iter().zip(&states).map(|(n, s)| n.mul(keep).add(&s.mul(stay))).collect();
+                outs.push(out.mul(keep));
+            }
+            (Tensor::cat(&outs.iter().collect::<Vec<_>>(), 0), states)
+        })
     }
 
     /// Runs `f` on time-major input and returns its output in the caller's layout.
@@ -161,6 +190,49 @@ impl Stack {
         }
         let (out, state) = f(&x.transpose(0, 1));
         (out.transpose(0, 1), state)
+    }
+}
+
+/// Padded sequences of known lengths (what PyTorch's pack_padded_sequence carries): per
+/// time step, the `[1, B, 1]` masks of the sequences still running and of those that ended.
+struct Packing {
+    lengths: Vec<usize>,
+    mask: Vec<Tensor>,
+    unmask: Vec<Tensor>,
+}
+
+impl Packing {
+    #[track_caller]
+    fn new(x: &Tensor, lengths: &[usize]) -> Packing {
+        let (steps, batch) = (x.dims()[0], x.dims()[1]);
+        assert_eq!(lengths.len(), batch, "forward_packed: {} lengths for a batch of {batch}", lengths.len());
+        assert!(
+            lengths.iter().all(|&l| (1..=steps).contains(&l)),
+            "forward_packed: every length must be in 1..={steps} (the padded length), got {lengths:?}"
+        );
+        let row = |t: usize, running: bool| {
+            let v: Vec<f32> = lengths.iter().map(|&l| if (t < l) == running { 1.0 } else { 0.0 }).collect();
+            Tensor::from_vec(v, [1, batch, 1], x.device()).cast(x.dtype())
+        };
+        Packing {
+            lengths: lengths.to_vec(),
+            mask: (0..steps).map(|t| row(t, true)).collect(),
+            unmask: (0..steps).map(|t| row(t, false)).collect(),
+        }
+    }
+
+    /// `x` `[T, B, F]` with each sequence's first `length` steps reversed (the padding
+    /// stays in place): its own inverse, and differentiable (a gather).
+    fn reverse(&self, x: &Tensor) -> Tensor {
+        let [steps, batch, features] = [x.dims()[0], x.dims()[1], x.dims()[2]];
+        let mut ids = Vec::with_capacity(steps * batch * features);
+        for t in 0..steps {
+            for &l in &self.lengths {
+                let from = if t < l { l - 1 - t } else { t } as u32;
+                ids.extend(std::iter::repeat_n(from, features));
+            }
+        }
+        x.gather(0, &Tensor::from_vec(ids, [steps, batch, features], x.device()))
     }
 }
 
@@ -253,7 +325,7 @@ impl Lstm {
             return self.0.time_major(x, |x| F::lstm(x, state, &self.0.weights()));
         }
         self.0.time_major(x, |x| {
-            let (out, mut states) = self.0.run_layers(x, |input, w, k| {
+            let (out, mut states) = self.0.run_layers(x, &reverse_time, |input, w, k| {
                 let s = state.map(|(h, c)| (h.narrow(0, k, 1), c.narrow(0, k, 1)));
                 let (out, (h, c)) = F::lstm(input, s.as_ref().map(|(h, c)| (h, c)), std::slice::from_ref(w));
                 (out, vec![h, c])
@@ -263,6 +335,52 @@ impl Lstm {
         })
     }
 }
+
+impl Lstm {
+    /// A batch of padded sequences with their `lengths` (PyTorch's pack_padded_sequence,
+    /// the module, then pad_packed_sequence): the output is zero past each length, and
+    /// `(h_n, c_n)` are each sequence's states at its last real step (for the backward
+    /// direction of a bidirectional module, after reading its sequence from the end of
+    /// its length back to the start). Runs step by step, so padding never enters the
+    /// recurrence; lengths must be in `1..=T`.
+    pub fn forward_packed(
+        &self,
+        x: &Tensor,
+        lengths: &[usize],
+        state: Option<(&Tensor, &Tensor)>,
+    ) -> (Tensor, (Tensor, Tensor)) {
+        self.0.time_major(x, |x| {
+            let initial = |k: usize| state.map(|(h, c)| vec![h.narrow(0, k, 1), c.narrow(0, k, 1)]);
+            let (out, mut states) = self.0.run_packed(x, lengths, initial, 2, |x_t, w, s| {
+                let (out, (h, c)) = F::lstm(x_t, Some((&s[0], &s[1])), std::slice::from_ref(w));
+                (out, vec![h, c])
+            });
+            let c = states.pop().expect("h and c");
+            (out, (states.pop().expect("h and c"), c))
+        })
+    }
+}
+
+macro_rules! packed_single_state {
+    ($($name:ident => $cell:path),*) => {$(
+        impl $name {
+            /// A batch of padded sequences with their `lengths`, as [`Lstm::forward_packed`]:
+            /// output zero past each length, `h_n` at each sequence's last real step.
+            pub fn forward_packed(&self, x: &Tensor, lengths: &[usize], h0: Option<&Tensor>) -> (Tensor, Tensor) {
+                self.0.time_major(x, |x| {
+                    let initial = |k: usize| h0.map(|h| vec![h.narrow(0, k, 1)]);
+                    let (out, mut states) = self.0.run_packed(x, lengths, initial, 1, |x_t, w, s| {
+                        let (out, h) = $cell(x_t, Some(&s[0]), std::slice::from_ref(w));
+                        (out, vec![h])
+                    });
+                    (out, states.remove(0))
+                })
+            }
+        }
+    )*};
+}
+
+packed_single_state!(Gru => F::gru, Rnn => F::rnn_tanh);
 
 impl Gru {
     /// Output and final `h_n`, from the initial state `h0` (zeros if None).
