@@ -255,30 +255,19 @@ fn job(name: &str, dev: &Device) -> Option<Job> {
                 }),
             )
         }
-        "MR32" | "MR1" => {
-            // Few-rows products (WGRAD_MATMUL=blocked|tiled|rows picks the kernel): 20 per
-            // iteration in one submit, [32, 256] @ [256, 1024] or [1, 512] @ [512, 2048].
-            let (m, k, n) = if name == "MR32" { (32, 256, 1024) } else { (1, 512, 2048) };
+        "MR32" | "MR1" | "MM1024" | "MM4096" => {
+            // Products back to back in one submit, one readback: a matmul kernel's
+            // throughput. MR*: few rows (WGRAD_MATMUL=blocked|tiled|rows picks the kernel);
+            // MM*: square, for tuning tiles on real GPUs (WGRAD_MATMUL_TILE).
+            let ((m, k, n), reps) = match name {
+                "MR32" => ((32, 256, 1024), 20),
+                "MR1" => ((1, 512, 2048), 20),
+                "MM1024" => ((1024, 1024, 1024), 20),
+                _ => ((4096, 4096, 4096), 5),
+            };
             let (a, b) = (Tensor::randn([m, k], 1, &dev), Tensor::randn([k, n], 2, &dev));
             job(
-                Some(20.0 * 2.0 * (m * k * n) as f64),
-                2,
-                Box::new(move || {
-                    let mut last = a.matmul(&b);
-                    for _ in 1..20 {
-                        last = a.matmul(&b);
-                    }
-                    total(&last)
-                }),
-            )
-        }
-        "MM1024" | "MM4096" => {
-            // Square products back to back in one submit (20 of 1024^3, 5 of 4096^3): the
-            // kernel's throughput without W1's readback, for tuning tiles on real GPUs.
-            let (n, reps) = if name == "MM1024" { (1024, 20) } else { (4096, 5) };
-            let (a, b) = (Tensor::randn([n, n], 1, &dev), Tensor::randn([n, n], 2, &dev));
-            job(
-                Some(reps as f64 * 2.0 * (n as f64).powi(3)),
+                Some(reps as f64 * 2.0 * (m * k * n) as f64),
                 2,
                 Box::new(move || {
                     let mut last = a.matmul(&b);

@@ -4,20 +4,10 @@
 // invocation with l > e does the exchange) and the pair is put in ascending order where
 // e & k == 0, descending elsewhere. Pairs compare by key, then by index: all pairs are
 // distinct, so the sorted order is that of a stable sort (wgrad_cpu::sort::argsort_rows).
-// Bindings keys (1, u32), idx (2, u32).
+// The prelude supplies the Params block (kernels/sort.rs: PARAMS_WGSL) at binding 0.
 
 const WG: u32 = 256u;
 
-struct Params {
-    rows: u32,
-    n: u32,
-    p: u32,
-    k: u32,
-    j: u32,
-    offset: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> keys: array<u32>;
 @group(0) @binding(2) var<storage, read_write> idx: array<u32>;
 

@@ -287,29 +287,27 @@ impl Net {
         get: &dyn Fn(&str) -> Tensor,
     ) -> (Tensor, Tensor, Option<Tensor>) {
         let h0 = get("h0");
-        match (self, lengths) {
-            (Net::Lstm(m), None) => {
-                let (out, (h, c)) = m.forward_with_state(x, Some((&h0, &get("c0"))));
+        match self {
+            Net::Lstm(m) => {
+                let s = Some((&h0, &get("c0")));
+                let (out, (h, c)) = match lengths {
+                    Some(l) => m.forward_packed(x, l, s),
+                    None => m.forward_with_state(x, s),
+                };
                 (out, h, Some(c))
             }
-            (Net::Lstm(m), Some(l)) => {
-                let (out, (h, c)) = m.forward_packed(x, l, Some((&h0, &get("c0"))));
-                (out, h, Some(c))
-            }
-            (Net::Gru(m), None) => {
-                let (out, h) = m.forward_with_state(x, Some(&h0));
+            Net::Gru(m) => {
+                let (out, h) = match lengths {
+                    Some(l) => m.forward_packed(x, l, Some(&h0)),
+                    None => m.forward_with_state(x, Some(&h0)),
+                };
                 (out, h, None)
             }
-            (Net::Gru(m), Some(l)) => {
-                let (out, h) = m.forward_packed(x, l, Some(&h0));
-                (out, h, None)
-            }
-            (Net::Rnn(m), None) => {
-                let (out, h) = m.forward_with_state(x, Some(&h0));
-                (out, h, None)
-            }
-            (Net::Rnn(m), Some(l)) => {
-                let (out, h) = m.forward_packed(x, l, Some(&h0));
+            Net::Rnn(m) => {
+                let (out, h) = match lengths {
+                    Some(l) => m.forward_packed(x, l, Some(&h0)),
+                    None => m.forward_with_state(x, Some(&h0)),
+                };
                 (out, h, None)
             }
         }

@@ -4,6 +4,21 @@ use super::{init, Module, Parameter};
 use crate::functional as F;
 use crate::{Device, Tensor};
 
+/// A convolution's weight of `shape` and optional bias of `bias_len`, uniform in
+/// `±1/√fan_in` with fan_in = `per_tap` (weight dim 1) times the kernel taps, as PyTorch
+/// initialises Conv2d and ConvTranspose2d.
+fn weight_and_bias(
+    shape: [usize; 4],
+    per_tap: usize,
+    bias_len: usize,
+    bias: bool,
+    device: &Device,
+) -> (Parameter, Option<Parameter>) {
+    let fan_in = per_tap * shape[2] * shape[3];
+    let weight = Parameter::new(init::kaiming_uniform(shape, fan_in, device));
+    (weight, bias.then(|| Parameter::new(init::kaiming_uniform([bias_len], fan_in, device))))
+}
+
 /// A 2-D convolution: weight `[out, in / groups, kh, kw]`, optional bias `[out]`.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
@@ -38,10 +53,9 @@ impl Conv2d {
             g > 0 && in_channels.is_multiple_of(g) && out_channels.is_multiple_of(g),
             "Conv2d: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {g}"
         );
-        let fan_in = in_channels / g * kernel[0] * kernel[1];
-        let weight = init::kaiming_uniform([out_channels, in_channels / g, kernel[0], kernel[1]], fan_in, device);
-        let bias = bias.then(|| Parameter::new(init::kaiming_uniform([out_channels], fan_in, device)));
-        Conv2d { weight: Parameter::new(weight), bias, params }
+        let shape = [out_channels, in_channels / g, kernel[0], kernel[1]];
+        let (weight, bias) = weight_and_bias(shape, in_channels / g, out_channels, bias, device);
+        Conv2d { weight, bias, params }
     }
 
     /// The same layer with stride `s` on both axes.
@@ -85,15 +99,17 @@ impl Module for Conv2d {
 /// let y = up.forward(&Tensor::zeros([1, 8, 5, 5], DType::F32, &Device::cpu()));
 /// assert_eq!(y.dims(), [1, 4, 10, 10]);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(crate::nn::Module)]
 pub struct ConvTranspose2d {
     /// `[in_channels, out_channels / groups, kh, kw]`.
     pub weight: Parameter,
     /// `[out_channels]`, if the layer has a bias.
     pub bias: Option<Parameter>,
     /// Stride, padding, dilation and groups (of the convolution this one transposes).
+    #[module(skip)]
     pub params: F::Conv2d,
     /// Extra rows and columns on one side of the output (each below the stride).
+    #[module(skip)]
     pub output_padding: [usize; 2],
 }
 
@@ -121,10 +137,9 @@ impl ConvTranspose2d {
             g > 0 && in_channels.is_multiple_of(g) && out_channels.is_multiple_of(g),
             "ConvTranspose2d: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {g}"
         );
-        let fan_in = out_channels / g * kernel[0] * kernel[1];
-        let weight = init::kaiming_uniform([in_channels, out_channels / g, kernel[0], kernel[1]], fan_in, device);
-        let bias = bias.then(|| Parameter::new(init::kaiming_uniform([out_channels], fan_in, device)));
-        ConvTranspose2d { weight: Parameter::new(weight), bias, params, output_padding: [0, 0] }
+        let shape = [in_channels, out_channels / g, kernel[0], kernel[1]];
+        let (weight, bias) = weight_and_bias(shape, out_channels / g, out_channels, bias, device);
+        ConvTranspose2d { weight, bias, params, output_padding: [0, 0] }
     }
 
     /// The same layer with stride `s` on both axes.
@@ -144,18 +159,11 @@ impl ConvTranspose2d {
         self.output_padding = [p, p];
         self
     }
-}
 
-impl Module for ConvTranspose2d {
-    fn forward(&self, x: &Tensor) -> Tensor {
+    /// `F::conv_transpose2d` with this layer's weight, bias and options.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
         let b = self.bias.as_ref().map(|b| b.tensor());
         F::conv_transpose2d(x, &self.weight.tensor(), b.as_ref(), self.params, self.output_padding)
-    }
-
-    fn own_parameters(&self) -> Vec<(String, Parameter)> {
-        let mut out = vec![("weight".to_string(), self.weight.clone())];
-        out.extend(self.bias.iter().map(|b| ("bias".to_string(), b.clone())));
-        out
     }
 }
 

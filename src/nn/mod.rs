@@ -87,7 +87,6 @@ pub use wgrad_derive::Module;
 module::inherent_module_methods!(
     Linear,
     Conv2d,
-    ConvTranspose2d,
     Sequential,
     ReLU,
     Sigmoid,

@@ -32,9 +32,10 @@ impl Tensor {
     pub fn argsort(&self, dim: impl Dim, descending: bool) -> Tensor {
         let d = dim.resolve(self.rank(), "argsort");
         let last = self.rank() - 1;
-        // Rows along the last axis, contiguous; f16 sorts as f32 (same order).
+        // Rows along the last axis, contiguous; on the GPU f16 sorts as f32 (same order;
+        // the CPU keys f16 directly).
         let moved = self.detach().transpose(d, last).contiguous();
-        let moved = if moved.dtype() == DType::F16 { moved.cast(DType::F32) } else { moved };
+        let moved = if moved.dtype() == DType::F16 && moved.device().is_gpu() { moved.cast(DType::F32) } else { moved };
         let n = moved.dims()[last];
         let rows = moved.numel().checked_div(n).unwrap_or(0);
         let ids = match (moved.storage(), moved.device().gpu_runtime()) {
