@@ -82,6 +82,7 @@ impl Tensor {
     /// A new contiguous tensor from host storage, placed on the CPU.
     #[track_caller]
     pub(crate) fn from_cpu(storage: CpuStorage, shape: impl Into<Shape>) -> Tensor {
+        wgrad_cpu::memory::retain_freed_buffers();
         let dtype = storage.dtype();
         Tensor::from_parts(Storage::Cpu(Arc::new(storage)), Layout::contiguous(shape), dtype, Device::Cpu)
     }

@@ -10,7 +10,7 @@
 //! Inputs: `xw` [T, B, G*H] (the input projection of every step, biases folded in where
 //! the cell adds them to the same sum), the initial state [B, H], `w_hh` [G*H, H].
 
-use crate::ops::{gru_cell_backward, lstm_cell_backward};
+use crate::ops::{gru_cell_backward, lstm_cell_backward, lstm_sequence_cpu};
 use crate::{no_grad, Tensor};
 
 /// Step `t` of a time-major tensor.
@@ -38,6 +38,14 @@ fn recurrent_weight_grad(dgates: &Tensor, h_prev: &Tensor) -> Tensor {
     dgates.reshape([t * b, g]).t().matmul(&h_prev.reshape([t * b, h]))
 }
 
+/// `w_hh^T` [H, G*H] laid out row-major once per sequence: each step's `h @ w_hh^T` then
+/// reads a contiguous right operand (the CPU GEMM runs a [32, 256] @ [256, 1024] step
+/// 4x faster from it than from the transposed view).
+#[track_caller]
+fn step_weight(w_hh: &Tensor) -> Tensor {
+    w_hh.t().contiguous()
+}
+
 /// Stacks the per-step gradients, which the backward loop produced last step first.
 #[track_caller]
 fn stack_steps(reversed: Vec<Tensor>) -> Tensor {
@@ -48,7 +56,11 @@ fn stack_steps(reversed: Vec<Tensor>) -> Tensor {
 pub(super) fn lstm_layer(xw: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -> Tensor {
     let steps = xw.dims()[0];
     let (hc, gates) = no_grad(|| {
-        let w_hh_t = w_hh.t();
+        let w_hh_t = step_weight(w_hh);
+        if !xw.device().is_gpu() {
+            let (hc, gates) = lstm_sequence_cpu(xw, h0, c0, &w_hh_t);
+            return (hc, (0..steps).map(|t| at(&gates, t)).collect());
+        }
         let (mut h, mut c) = (h0.clone(), c0.clone());
         let (mut hcs, mut gates) = (Vec::with_capacity(steps), Vec::with_capacity(steps));
         for t in 0..steps {
@@ -93,7 +105,7 @@ pub(super) fn lstm_layer(xw: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -
 pub(super) fn gru_layer(xw: &Tensor, h0: &Tensor, w_hh: &Tensor, b_hh: Option<&Tensor>) -> Tensor {
     let steps = xw.dims()[0];
     let (hs, hws) = no_grad(|| {
-        let w_hh_t = w_hh.t();
+        let w_hh_t = step_weight(w_hh);
         let mut h = h0.clone();
         let (mut hs, mut hws) = (Vec::with_capacity(steps), Vec::with_capacity(steps));
         for t in 0..steps {
@@ -140,7 +152,7 @@ pub(super) fn gru_layer(xw: &Tensor, h0: &Tensor, w_hh: &Tensor, b_hh: Option<&T
 pub(super) fn tanh_layer(xw: &Tensor, h0: &Tensor, w_hh: &Tensor) -> Tensor {
     let steps = xw.dims()[0];
     let hs = no_grad(|| {
-        let w_hh_t = w_hh.t();
+        let w_hh_t = step_weight(w_hh);
         let mut h = h0.clone();
         let mut hs = Vec::with_capacity(steps);
         for t in 0..steps {

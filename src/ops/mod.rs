@@ -21,7 +21,7 @@ mod softmax;
 mod sort;
 
 pub use optim::{AdamStep, AdamUpdate};
-pub(crate) use rnn::{gru_cell_backward, lstm_cell_backward};
+pub(crate) use rnn::{gru_cell_backward, lstm_cell_backward, lstm_sequence_cpu};
 
 use crate::storage::Storage;
 use crate::Tensor;

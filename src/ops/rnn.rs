@@ -106,6 +106,22 @@ impl Tensor {
     }
 }
 
+/// A whole LSTM layer's forward on the CPU (wgrad_cpu::rnn::lstm_sequence), not recorded:
+/// from `xw` [T, B, 4H], `h0`, `c0` [B, H] and `w_hh_t` [H, 4H], returns (`hc` [T, 2, B, H],
+/// `gates` [T, B, 4H]).
+#[track_caller]
+pub(crate) fn lstm_sequence_cpu(xw: &Tensor, h0: &Tensor, c0: &Tensor, w_hh_t: &Tensor) -> (Tensor, Tensor) {
+    let (steps, batch, four_h) = (xw.dims()[0], xw.dims()[1], xw.dims()[2]);
+    let hidden = four_h / 4;
+    let [xw, h0, c0, w] = [xw, h0, c0, w_hh_t].map(|t| t.contiguous());
+    let (hc, gates) =
+        wgrad_cpu::rnn::lstm_sequence(xw.host_f32(), h0.host_f32(), c0.host_f32(), w.host_f32(), steps, batch, hidden);
+    (
+        Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(hc), [steps, 2, batch, hidden]),
+        Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(gates), [steps, batch, four_h]),
+    )
+}
+
 /// The fused LSTM cell's backward: from the step's gates [B, 4H], `c_prev` [B, H] and the
 /// gradient of its output `dhc` [2, B, H] (h then c), the gradients of the gates and of
 /// `c_prev`. One kernel on either device.

@@ -7,6 +7,7 @@
 
 use crate::fastmath;
 use crate::matmul::{gemm_f32, Mat};
+use crate::simd::wide;
 use rayon::prelude::*;
 use wgrad_core::Layout;
 
@@ -57,11 +58,12 @@ pub fn attention(
     }
     out.par_chunks_mut(lq * e).enumerate().for_each(|(bh, out)| {
         let (q, k, v) = (&q[bh * lq * e..][..lq * e], &k[bh * lk * e..][..lk * e], &v[bh * lk * e..][..lk * e]);
+        let kt = transpose(k, lk, e);
         let mut p = vec![0.0f32; QUERY_BLOCK.min(lq) * lk];
         for first in (0..lq).step_by(QUERY_BLOCK) {
             let rows = QUERY_BLOCK.min(lq - first);
             let p = &mut p[..rows * lk];
-            weights(p, Block { bh, first, q, k }, d, bias, causal, scale);
+            weights(p, Block { bh, first, q, kt: &kt }, d, bias, causal, scale);
             // out[first..first + rows] [rows, E] = p [rows, Lk] @ v [Lk, E]
             gemm_f32(
                 (&mut out[first * e..(first + rows) * e], e, 1),
@@ -105,12 +107,13 @@ pub fn attention_backward(
     per_head.enumerate().for_each(|(bh, ((dq, dk), dv))| {
         let (q, k, v) = (&q[bh * lq * e..][..lq * e], &k[bh * lk * e..][..lk * e], &v[bh * lk * e..][..lk * e]);
         let d_out = &d_out[bh * lq * e..][..lq * e];
+        let (kt, vt) = (transpose(k, lk, e), transpose(v, lk, e));
         let block_len = QUERY_BLOCK.min(lq) * lk;
         let (mut p, mut ds) = (vec![0.0f32; block_len], vec![0.0f32; block_len]);
         for first in (0..lq).step_by(QUERY_BLOCK) {
             let rows = QUERY_BLOCK.min(lq - first);
             let (p, ds) = (&mut p[..rows * lk], &mut ds[..rows * lk]);
-            weights(p, Block { bh, first, q, k }, d, bias, causal, scale);
+            weights(p, Block { bh, first, q, kt: &kt }, d, bias, causal, scale);
             // Rows that saw no key (NaN) take no part.
             for row in p.chunks_mut(lk).filter(|r| r[0].is_nan()) {
                 row.fill(0.0);
@@ -130,7 +133,7 @@ pub fn attention_backward(
             gemm_f32(
                 (&mut ds[..], lk, 1),
                 Mat::rows(d_out_block, e),
-                Mat::transposed(v, e),
+                Mat::rows(&vt, lk),
                 [rows, e, lk],
                 false,
                 1.0,
@@ -159,13 +162,26 @@ pub fn attention_backward(
     [dq, dk, dv]
 }
 
-/// Query rows `first..` of head `bh`: the head's q [Lq, E] and k [Lk, E].
+/// `x` [rows, cols] transposed into a new [cols, rows], row-major. The score products
+/// read k^T (and the backward v^T) from such a copy: the GEMM runs a block of 64 query
+/// rows 1.4-4x faster from a row-major right operand than from a transposed view.
+fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0f32; rows * cols];
+    for (r, row) in x.chunks(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    t
+}
+
+/// Query rows `first..` of head `bh`: the head's q [Lq, E] and k^T [E, Lk].
 #[derive(Clone, Copy)]
 struct Block<'a> {
     bh: usize,
     first: usize,
     q: &'a [f32],
-    k: &'a [f32],
+    kt: &'a [f32],
 }
 
 /// The attention weights of `p.len() / Lk` query rows of a block into `p` [rows, Lk]:
@@ -177,31 +193,37 @@ fn weights(p: &mut [f32], b: Block, d: AttentionDims, bias: Option<ScoreBias>, c
     gemm_f32(
         (&mut p[..], lk, 1),
         Mat::rows(&b.q[b.first * e..], e),
-        Mat::transposed(b.k, e),
+        Mat::rows(b.kt, lk),
         [rows, e, lk],
         false,
         scale,
         false,
     );
-    for (r, row) in p.chunks_mut(lk).enumerate() {
-        let i = b.first + r;
-        if let Some(ScoreBias { data, layout }) = bias {
-            let st = layout.strides();
-            let base = layout.offset() + (b.bh / d.heads) * st[0] + (b.bh % d.heads) * st[1] + i * st[2];
-            match st[3] {
-                1 => row.iter_mut().zip(&data[base..base + lk]).for_each(|(x, m)| *x += m),
-                0 => row.iter_mut().for_each(|x| *x += data[base]),
-                s => row.iter_mut().enumerate().for_each(|(j, x)| *x += data[base + j * s]),
+    wide(
+        #[inline(always)]
+        || {
+            for (r, row) in p.chunks_mut(lk).enumerate() {
+                let i = b.first + r;
+                if let Some(ScoreBias { data, layout }) = bias {
+                    let st = layout.strides();
+                    let base = layout.offset() + (b.bh / d.heads) * st[0] + (b.bh % d.heads) * st[1] + i * st[2];
+                    match st[3] {
+                        1 => row.iter_mut().zip(&data[base..base + lk]).for_each(|(x, m)| *x += m),
+                        0 => row.iter_mut().for_each(|x| *x += data[base]),
+                        s => row.iter_mut().enumerate().for_each(|(j, x)| *x += data[base + j * s]),
+                    }
+                }
+                if causal && i + 1 < lk {
+                    row[i + 1..].fill(f32::NEG_INFINITY);
+                }
+                softmax_in_place(row);
             }
-        }
-        if causal && i + 1 < lk {
-            row[i + 1..].fill(f32::NEG_INFINITY);
-        }
-        softmax_in_place(row);
-    }
+        },
+    );
 }
 
 /// Softmax of one row of scores; a row of all -inf becomes NaN.
+#[inline(always)]
 fn softmax_in_place(row: &mut [f32]) {
     let max = lanes(row, f32::NEG_INFINITY, |m, x| if x > m { x } else { m });
     if max == f32::NEG_INFINITY {
@@ -215,6 +237,7 @@ fn softmax_in_place(row: &mut [f32]) {
 
 /// Folds `v` with `f` in 8 independent lanes (then folds the lanes), so the loop
 /// vectorises; a single running value would serialise it.
+#[inline(always)]
 fn lanes(v: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
     let mut acc = [init; 8];
     let chunks = v.chunks_exact(8);

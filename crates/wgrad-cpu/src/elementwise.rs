@@ -3,6 +3,7 @@
 //! widened to f32 and rounded back); integers compute in i64 and wrap.
 
 use crate::fastmath;
+use crate::simd::wide;
 use crate::storage::{strided_vec, HostElem};
 use crate::strided::rows;
 use crate::{with_storage, CpuStorage};
@@ -237,24 +238,33 @@ fn binary_i64(op: BinaryOp, a: i64, b: i64) -> i64 {
 fn map1<A: Copy + Sync, O: Copy + Default + Send>(a: &[A], la: &Layout, f: impl Fn(A) -> O + Sync) -> Vec<O> {
     if la.is_contiguous() {
         let src = &a[la.offset()..la.offset() + la.numel()];
-        return fill_chunks(src.len(), |start, dst| {
-            let end = start + dst.len();
-            dst.iter_mut().zip(&src[start..end]).for_each(|(d, &x)| *d = f(x))
-        });
+        return fill_chunks(
+            src.len(),
+            #[inline(always)]
+            |start, dst| {
+                let end = start + dst.len();
+                dst.iter_mut().zip(&src[start..end]).for_each(|(d, &x)| *d = f(x))
+            },
+        );
     }
     if la.numel() == 0 {
         return Vec::new();
     }
     let r = rows(&[la]);
     let (n, s) = (r.len, r.strides[0]);
-    fill_rows(la.numel(), n, |row, dst| {
-        let i = r.starts[row];
-        if s == 1 {
-            dst.iter_mut().zip(&a[i..i + n]).for_each(|(d, &x)| *d = f(x));
-        } else {
-            dst.iter_mut().enumerate().for_each(|(k, d)| *d = f(a[i + k * s]));
-        }
-    })
+    fill_rows(
+        la.numel(),
+        n,
+        #[inline(always)]
+        |row, dst| {
+            let i = r.starts[row];
+            if s == 1 {
+                dst.iter_mut().zip(&a[i..i + n]).for_each(|(d, &x)| *d = f(x));
+            } else {
+                dst.iter_mut().enumerate().for_each(|(k, d)| *d = f(a[i + k * s]));
+            }
+        },
+    )
 }
 
 /// Elementwise map of two strided inputs of the same logical shape (broadcast dims have
@@ -268,27 +278,38 @@ fn map2<A: Copy + Sync, B: Copy + Sync, O: Copy + Default + Send>(
 ) -> Vec<O> {
     if la.is_contiguous() && lb.is_contiguous() {
         let (sa, sb) = (&a[la.offset()..la.offset() + la.numel()], &b[lb.offset()..lb.offset() + lb.numel()]);
-        return fill_chunks(sa.len(), |start, dst| {
-            let end = start + dst.len();
-            dst.iter_mut().zip(sa[start..end].iter().zip(&sb[start..end])).for_each(|(d, (&x, &y))| *d = f(x, y))
-        });
+        return fill_chunks(
+            sa.len(),
+            #[inline(always)]
+            |start, dst| {
+                let end = start + dst.len();
+                dst.iter_mut().zip(sa[start..end].iter().zip(&sb[start..end])).for_each(|(d, (&x, &y))| *d = f(x, y))
+            },
+        );
     }
     if la.numel() == 0 {
         return Vec::new();
     }
     let r = rows(&[la, lb]);
     let (n, si, sj) = (r.len, r.strides[0], r.strides[1]);
-    fill_rows(la.numel(), n, |row, dst| {
-        let (i, j) = (r.starts[2 * row], r.starts[2 * row + 1]);
-        // The common shapes (bias rows, scalars broadcast along a row) get loops the
-        // compiler vectorises.
-        match (si, sj) {
-            (1, 1) => dst.iter_mut().zip(a[i..i + n].iter().zip(&b[j..j + n])).for_each(|(d, (&x, &y))| *d = f(x, y)),
-            (1, 0) => dst.iter_mut().zip(&a[i..i + n]).for_each(|(d, &x)| *d = f(x, b[j])),
-            (0, 1) => dst.iter_mut().zip(&b[j..j + n]).for_each(|(d, &y)| *d = f(a[i], y)),
-            _ => dst.iter_mut().enumerate().for_each(|(k, d)| *d = f(a[i + k * si], b[j + k * sj])),
-        }
-    })
+    fill_rows(
+        la.numel(),
+        n,
+        #[inline(always)]
+        |row, dst| {
+            let (i, j) = (r.starts[2 * row], r.starts[2 * row + 1]);
+            // The common shapes (bias rows, scalars broadcast along a row) get loops the
+            // compiler vectorises.
+            match (si, sj) {
+                (1, 1) => {
+                    dst.iter_mut().zip(a[i..i + n].iter().zip(&b[j..j + n])).for_each(|(d, (&x, &y))| *d = f(x, y))
+                }
+                (1, 0) => dst.iter_mut().zip(&a[i..i + n]).for_each(|(d, &x)| *d = f(x, b[j])),
+                (0, 1) => dst.iter_mut().zip(&b[j..j + n]).for_each(|(d, &y)| *d = f(a[i], y)),
+                _ => dst.iter_mut().enumerate().for_each(|(k, d)| *d = f(a[i + k * si], b[j + k * sj])),
+            }
+        },
+    )
 }
 
 /// Elements per task of a contiguous map: big enough to amortise a rayon task, and a plain
@@ -300,9 +321,17 @@ const CHUNK: usize = 16 * 1024;
 fn fill_chunks<O: Copy + Default + Send>(numel: usize, fill: impl Fn(usize, &mut [O]) + Sync) -> Vec<O> {
     let mut out = vec![O::default(); numel];
     if numel >= PARALLEL_MIN {
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(k, dst)| fill(k * CHUNK, dst));
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(k, dst)| {
+            wide(
+                #[inline(always)]
+                || fill(k * CHUNK, dst),
+            )
+        });
     } else {
-        fill(0, &mut out);
+        wide(
+            #[inline(always)]
+            || fill(0, &mut out),
+        );
     }
     out
 }
@@ -312,9 +341,17 @@ fn fill_chunks<O: Copy + Default + Send>(numel: usize, fill: impl Fn(usize, &mut
 fn fill_rows<O: Copy + Default + Send>(numel: usize, len: usize, fill: impl Fn(usize, &mut [O]) + Sync) -> Vec<O> {
     let mut out = vec![O::default(); numel];
     if numel >= PARALLEL_MIN {
-        out.par_chunks_mut(len).enumerate().for_each(|(row, dst)| fill(row, dst));
+        out.par_chunks_mut(len).enumerate().for_each(|(row, dst)| {
+            wide(
+                #[inline(always)]
+                || fill(row, dst),
+            )
+        });
     } else {
-        out.chunks_mut(len).enumerate().for_each(|(row, dst)| fill(row, dst));
+        wide(
+            #[inline(always)]
+            || out.chunks_mut(len).enumerate().for_each(|(row, dst)| fill(row, dst)),
+        );
     }
     out
 }
@@ -348,10 +385,14 @@ pub fn unary_grad(op: UnaryOp, scalar: f64, x: &CpuStorage, lx: &Layout, g: &Cpu
             // closure, so that loop stayed scalar: the slice kernel is 2.5x faster.
             UnaryOp::Gelu if lx.is_contiguous() && lg.is_contiguous() => {
                 let (x, g) = (&x[lx.offset()..lx.offset() + lx.numel()], &g[lg.offset()..lg.offset() + lg.numel()]);
-                fill_chunks(x.len(), |start, dst| {
-                    let end = start + dst.len();
-                    fastmath::gelu_grad_slice(&x[start..end], &g[start..end], dst)
-                })
+                fill_chunks(
+                    x.len(),
+                    #[inline(always)]
+                    |start, dst| {
+                        let end = start + dst.len();
+                        fastmath::gelu_grad_slice(&x[start..end], &g[start..end], dst)
+                    },
+                )
             }
             UnaryOp::Gelu => map2(x, lx, g, lg, fastmath::gelu_grad),
             _ => map2(x, lx, g, lg, |a, b| unary_grad_f32(op, a, b, s)),

@@ -2,23 +2,78 @@
 //! contiguous f32 rows. The GPU kernels in shaders/lstm_cell*.wgsl compute the same.
 
 use crate::fastmath::{sigmoid, tanh};
+use crate::matmul::{gemm_f32, Mat};
+use crate::simd::wide;
 
 /// One LSTM step from pre-activation `gates` [B, 4H] and `c_prev` [B, H]:
 /// returns `hc` [2, B, H] holding h_t then c_t.
 pub fn lstm_cell(gates: &[f32], c_prev: &[f32], batch: usize, hidden: usize) -> Vec<f32> {
-    let n = batch * hidden;
-    let mut hc = vec![0.0f32; 2 * n];
-    for b in 0..batch {
-        let g = &gates[b * 4 * hidden..(b + 1) * 4 * hidden];
-        for j in 0..hidden {
-            let (i, f) = (sigmoid(g[j]), sigmoid(g[hidden + j]));
-            let (gg, o) = (tanh(g[2 * hidden + j]), sigmoid(g[3 * hidden + j]));
-            let c = f * c_prev[b * hidden + j] + i * gg;
-            hc[b * hidden + j] = o * tanh(c);
-            hc[n + b * hidden + j] = c;
-        }
-    }
+    let mut hc = vec![0.0f32; 2 * batch * hidden];
+    lstm_cell_into(gates, c_prev, &mut hc, batch, hidden);
     hc
+}
+
+/// [`lstm_cell`] writing `hc` [2, B, H] into a slice.
+fn lstm_cell_into(gates: &[f32], c_prev: &[f32], hc: &mut [f32], batch: usize, hidden: usize) {
+    let (h_out, c_out) = hc.split_at_mut(batch * hidden);
+    wide(
+        #[inline(always)]
+        || {
+            // Every slice below is exactly `hidden` long, so the loop runs without bounds
+            // checks and vectorises.
+            let rows = gates.chunks_exact(4 * hidden).zip(c_prev.chunks_exact(hidden));
+            let outs = h_out.chunks_exact_mut(hidden).zip(c_out.chunks_exact_mut(hidden));
+            for ((g, cp), (h, c)) in rows.zip(outs) {
+                let (gi, g) = g.split_at(hidden);
+                let (gf, g) = g.split_at(hidden);
+                let (gg, go) = g.split_at(hidden);
+                for j in 0..hidden {
+                    let (i, f, u, o) = (sigmoid(gi[j]), sigmoid(gf[j]), tanh(gg[j]), sigmoid(go[j]));
+                    c[j] = f * cp[j] + i * u;
+                    h[j] = o * tanh(c[j]);
+                }
+            }
+        },
+    )
+}
+
+/// A whole LSTM layer, as oneDNN runs it: per step one GEMM adding `h_{t-1} W_hh^T` to
+/// that step's input projection in place, then the fused cell, with no allocation per
+/// step. `xw` [T, B, 4H] (biases folded in), `h0` and `c0` [B, H], `w_hh_t` = W_hh^T
+/// [H, 4H] row-major. Returns (`hc` [T, 2, B, H]: h_t and c_t of every step, `gates`
+/// [T, B, 4H]: every step's pre-activations, which the backward reads).
+pub fn lstm_sequence(
+    xw: &[f32],
+    h0: &[f32],
+    c0: &[f32],
+    w_hh_t: &[f32],
+    steps: usize,
+    batch: usize,
+    hidden: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let (n, g) = (batch * hidden, 4 * batch * hidden);
+    let mut gates = xw[..steps * g].to_vec();
+    let mut hc = vec![0.0f32; steps * 2 * n];
+    for t in 0..steps {
+        let (done, next) = hc.split_at_mut(t * 2 * n);
+        let (h_prev, c_prev) = match t {
+            0 => (h0, c0),
+            _ => done[(t - 1) * 2 * n..].split_at(n),
+        };
+        let step_gates = &mut gates[t * g..(t + 1) * g];
+        // gates_t [B, 4H] += h_{t-1} [B, H] @ W_hh^T [H, 4H]
+        gemm_f32(
+            (&mut step_gates[..], 4 * hidden, 1),
+            Mat::rows(h_prev, hidden),
+            Mat::rows(w_hh_t, 4 * hidden),
+            [batch, hidden, 4 * hidden],
+            true,
+            1.0,
+            true,
+        );
+        lstm_cell_into(step_gates, c_prev, &mut next[..2 * n], batch, hidden);
+    }
+    (hc, gates)
 }
 
 /// Backward of [`lstm_cell`]: from `dhc` [2, B, H] (gradients of h_t and c_t), returns
