@@ -3,16 +3,22 @@
 //! cargo run --release --example transformer                   # fetches the data on first use
 //! cargo run --release --example transformer -- --device gpu --limit 512 --epochs 1   # smoke run
 //!
-//! Token embedding (vocab, 128) + learned position embedding (max_len, 128) -> 2 post-norm
-//! encoder layers (d 128, 4 heads, feed-forward 512, dropout 0.1) attending only to real
-//! tokens (a key padding mask) -> mean over the real tokens -> Linear(128 -> 2);
-//! cross-entropy; AdamW with a linear learning-rate warm-up. Data as sentiment_lstm: the
-//! 10,605 movie-review sentences, a seeded 20% held out.
+//! Token embedding (vocab, 128) + learned position embedding (max_len, 128), dropout ->
+//! 2 post-norm encoder layers (d 128, 4 heads, feed-forward 512, dropout 0.3) attending
+//! only to real tokens (a key padding mask) -> mean over the real tokens -> Linear(128 ->
+//! 2); cross-entropy with label smoothing 0.1; AdamW (weight decay 0.1) with a linear
+//! learning-rate warm-up; 8 epochs. The regularisation was chosen on the validation set
+//! (seed 0: best validation accuracy 69.6% with dropout 0.1, weight decay 0.01 and no
+//! smoothing, 72.1% with these). Data as sentiment_lstm: the
+//! 10,605 movie-review sentences, a seeded 20% held out for the test; a seeded 10% of the
+//! training sentences is the validation set. The model is kept from the epoch with the
+//! best validation accuracy, and that model's test accuracy is the result (the test set
+//! chooses nothing).
 
 #[path = "common/mod.rs"]
 mod common;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 use common::progress::Epoch;
 use common::{sentences, CommonArgs, EpochBar, History};
@@ -36,6 +42,18 @@ struct Args {
     /// Steps of linear learning-rate warm-up
     #[arg(long, default_value_t = 100)]
     warmup: usize,
+    /// Fraction of the training sentences held out to choose the epoch
+    #[arg(long, default_value_t = 0.1)]
+    val_fraction: f64,
+    /// Dropout after attention, in the feed-forward block and on the embeddings
+    #[arg(long, default_value_t = 0.3)]
+    dropout: f64,
+    /// AdamW's decoupled weight decay
+    #[arg(long, default_value_t = 0.1)]
+    weight_decay: f64,
+    /// Label smoothing of the training loss
+    #[arg(long, default_value_t = 0.1)]
+    label_smoothing: f64,
 }
 
 /// Width, heads and feed-forward size of W8's encoder.
@@ -48,6 +66,7 @@ const FF: usize = 512;
 struct Encoder {
     tok_embedding: nn::Embedding,
     pos_embedding: nn::Embedding,
+    embedding_dropout: nn::Dropout,
     layers: Vec<nn::TransformerEncoderLayer>,
     fc: nn::Linear,
 }
@@ -61,12 +80,13 @@ impl Encoder {
         self.logits(ids, &keep, &weights)
     }
 
-    fn new(vocab: usize, max_len: usize, dev: &Device) -> Encoder {
+    fn new(vocab: usize, max_len: usize, dropout: f64, dev: &Device) -> Encoder {
         Encoder {
             tok_embedding: nn::Embedding::new(vocab, D_MODEL, dev).with_padding_idx(0),
             pos_embedding: nn::Embedding::new(max_len, D_MODEL, dev),
+            embedding_dropout: nn::Dropout::new(dropout),
             layers: (0..2)
-                .map(|_| nn::TransformerEncoderLayer::new(D_MODEL, HEADS, FF, 0.1, dev).batch_first(true))
+                .map(|_| nn::TransformerEncoderLayer::new(D_MODEL, HEADS, FF, dropout, dev).batch_first(true))
                 .collect(),
             fc: nn::Linear::new(D_MODEL, 2, dev),
         }
@@ -77,7 +97,8 @@ impl Encoder {
     fn logits(&self, ids: &Tensor, keep: &Tensor, weights: &Tensor) -> Tensor {
         let t = ids.dims()[1];
         let positions = Tensor::from_vec((0..t as u32).collect::<Vec<_>>(), [t], ids.device());
-        let mut x = self.tok_embedding.forward(ids).add(&self.pos_embedding.forward(&positions));
+        let x = self.tok_embedding.forward(ids).add(&self.pos_embedding.forward(&positions));
+        let mut x = self.embedding_dropout.forward(&x);
         for layer in &self.layers {
             x = layer.forward_with_mask(&x, F::AttnMask::Keep(keep));
         }
@@ -101,7 +122,7 @@ fn tensors(p: &Padded, labels: &[u32], dev: &Device) -> (Tensor, Tensor, Tensor,
     )
 }
 
-/// Test loss (mean) and accuracy, in evaluation mode (no dropout).
+/// Loss (mean) and accuracy on `data`, in evaluation mode (no dropout).
 fn evaluate(model: &Encoder, data: &sentences::Encoded, cap: usize, dev: &Device) -> Result<(f64, f64)> {
     model.eval();
     let (mut loss_sum, mut correct) = (0.0, 0.0);
@@ -119,16 +140,20 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
     let dev = c.device()?;
-    let (epochs, batch_size, lr) = (c.epochs(4), c.batch_size(32), c.lr(1e-3));
+    let (epochs, batch_size, lr) = (c.epochs(8), c.batch_size(32), c.lr(1e-3));
     let out = c.out_dir("transformer")?;
-    let (tok, train, test) = sentences::load(c, args.vocab)?;
+    anyhow::ensure!(args.val_fraction > 0.0 && args.val_fraction < 1.0, "--val-fraction must be in (0, 1)");
+    let (tok, train, val, test) = sentences::load_with_validation(c, args.vocab, args.val_fraction)?;
     println!("training on {}", dev.name());
     nn::manual_seed(c.seed);
-    let model = Encoder::new(tok.len(), args.max_len, &dev);
+    let model = Encoder::new(tok.len(), args.max_len, args.dropout, &dev);
     model.train();
-    let mut opt = nn::AdamW::new(model.parameters(), nn::AdamWConfig { lr, ..Default::default() });
+    let mut opt = nn::AdamW::new(
+        model.parameters(),
+        nn::AdamWConfig { lr, weight_decay: args.weight_decay, ..Default::default() },
+    );
     let mut schedule = nn::LinearLR::warmup(&mut opt, args.warmup);
-    let mut history = History::new("test_accuracy", true);
+    let mut history = History::new("val_accuracy", true);
     let (first_epoch, step) = common::resume::restore(c.resume, &out, &model, &mut opt, &mut history)?;
     schedule.set_last_step(step as usize);
     for epoch in first_epoch..=epochs {
@@ -140,7 +165,8 @@ fn main() -> Result<()> {
             train.batches(batch_size, args.max_len, Some(c.seed * 1000 + epoch as u64)).enumerate()
         {
             let (ids, keep, weights, y) = tensors(&p, &labels, &dev);
-            let loss = F::cross_entropy(&model.logits(&ids, &keep, &weights), &y, F::Reduction::Mean, 0.0);
+            let logits = model.logits(&ids, &keep, &weights);
+            let loss = F::cross_entropy(&logits, &y, F::Reduction::Mean, args.label_smoothing);
             opt.step(&loss.backward()?)?;
             schedule.step(&mut opt);
             let read = step % 10 == 0 || step + 1 == steps;
@@ -152,12 +178,24 @@ fn main() -> Result<()> {
             bar.step(labels.len(), l, "sentences");
         }
         bar.finish();
-        let (test_loss, accuracy) = evaluate(&model, &test, args.max_len, &dev)?;
-        model.save(out.join("transformer.safetensors"))?;
+        let (val_loss, accuracy) = evaluate(&model, &val, args.max_len, &dev)?;
+        let improved = history.best(false).is_none_or(|(_, best)| accuracy > best);
         let train_loss = loss_sum / loss_count.max(1) as f64;
         let seconds = epoch_start.elapsed().as_secs_f64();
-        history.push(Epoch { train_loss, test_loss, metric: accuracy, seconds }, &out, "Transformer encoder (W8)")?;
+        history.push(
+            Epoch { train_loss, test_loss: val_loss, metric: accuracy, seconds },
+            &out,
+            "Transformer encoder (W8)",
+        )?;
+        if improved {
+            model.save(out.join("transformer.safetensors"))?;
+        }
         common::resume::save(&out, epoch, schedule.last_step() as u64, &model, &opt, &history)?;
     }
-    history.finish(c.check_loss_falls, &dev.name())
+    // The test set is read once, by the model of the best validation epoch.
+    let (best_epoch, _) = history.best(false).context("no epoch was trained")?;
+    model.load(out.join("transformer.safetensors"))?;
+    let (_, test_accuracy) = evaluate(&model, &test, args.max_len, &dev)?;
+    println!("chose epoch {best_epoch} by validation accuracy: test accuracy {:.2}%", test_accuracy * 100.0);
+    history.finish_with(c.check_loss_falls, &dev.name(), "test_accuracy", test_accuracy)
 }

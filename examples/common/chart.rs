@@ -59,7 +59,7 @@ fn draw(path: &Path, title: &str, h: &History) -> Result<(), Box<dyn std::error:
     let metric: Vec<(f64, f64)> = epochs(|e| e.metric).into_iter().map(|(x, y)| (x, y * scale)).collect();
     let metric_name = if h.percent { format!("{} (%)", h.metric) } else { h.metric.to_string() };
     let panels = [
-        (&left, "loss".to_string(), vec![("train", &train, BLUE), ("test", &test, RED)]),
+        (&left, "loss".to_string(), vec![("train", &train, BLUE), (h.held_out(), &test, RED)]),
         (&right, metric_name, vec![(h.metric, &metric, RGBColor(0, 140, 0))]),
     ];
     for (area, name, series) in panels {

@@ -78,6 +78,15 @@ impl History {
         self.first_loss.get_or_insert(loss);
     }
 
+    /// The data the per-epoch loss and metric come from: `val` or `test`.
+    pub fn held_out(&self) -> &'static str {
+        if self.metric.starts_with("val") {
+            "val"
+        } else {
+            "test"
+        }
+    }
+
     fn show(&self, v: f64) -> String {
         if self.percent {
             format!("{:.2}%", v * 100.0)
@@ -90,9 +99,10 @@ impl History {
     pub fn push(&mut self, e: Epoch, out: &Path, title: &str) -> Result<()> {
         self.epochs.push(e);
         println!(
-            "epoch {}: train loss {:.4}  test loss {:.4}  {} {}  {:.1}s",
+            "epoch {}: train loss {:.4}  {} loss {:.4}  {} {}  {:.1}s",
             self.epochs.len(),
             e.train_loss,
+            self.held_out(),
             e.test_loss,
             self.metric,
             self.show(e.metric),
@@ -102,17 +112,33 @@ impl History {
     }
 
     /// With `check`, fails unless the last epoch's training loss is below the first loss
-    /// read; then prints `final: <metric>=... first_loss=... device=... seconds=...`.
+    /// read; then prints `final: <metric>=... first_loss=... device=... seconds=...` with
+    /// the last epoch's metric.
     pub fn finish(&self, check: bool, device: &str) -> Result<()> {
+        let metric = self.epochs.last().map_or(f64::NAN, |e| e.metric);
+        self.finish_with(check, device, self.metric, metric)
+    }
+
+    /// As [`History::finish`], reporting `value` as `name` on the `final:` line (a demo
+    /// that chose its epoch on a validation set reports the chosen model's test metric).
+    pub fn finish_with(&self, check: bool, device: &str, name: &str, value: f64) -> Result<()> {
         let last = self.epochs.last().map_or(f64::NAN, |e| e.train_loss);
         let first = self.first_loss.unwrap_or(f64::NAN);
         anyhow::ensure!(!check || last < first, "training loss did not fall: {first} -> {last}");
-        let metric = self.epochs.last().map_or(f64::NAN, |e| e.metric);
         println!(
-            "final: {}={metric:.4} first_loss={first:.4} last_loss={last:.4} device={device} seconds={:.1}",
-            self.metric,
+            "final: {name}={value:.4} first_loss={first:.4} last_loss={last:.4} device={device} seconds={:.1}",
             self.started.elapsed().as_secs_f64()
         );
         Ok(())
+    }
+
+    /// The epoch (1-based) with the best metric so far (highest, or lowest with
+    /// `lower_is_better`), and that metric.
+    pub fn best(&self, lower_is_better: bool) -> Option<(usize, f64)> {
+        let better = |a: f64, b: f64| if lower_is_better { a < b } else { a > b };
+        self.epochs.iter().enumerate().fold(None, |best, (i, e)| match best {
+            Some((_, m)) if !better(e.metric, m) => best,
+            _ => Some((i + 1, e.metric)),
+        })
     }
 }

@@ -53,20 +53,37 @@ impl Dataset for Encoded {
 /// set, applies `--limit` to both parts, and encodes them with a vocabulary of the
 /// `vocab` most frequent training words; prints what it loaded.
 pub fn load(args: &CommonArgs, vocab: usize) -> Result<(WordTokenizer, Encoded, Encoded)> {
+    let (tok, train, _, test) = load_with_validation(args, vocab, 0.0)?;
+    Ok((tok, train, test))
+}
+
+/// As [`load`], and also holds out a seeded `val_fraction` of the training sentences as
+/// a validation set (for choosing an epoch or a recipe without looking at the test set);
+/// the vocabulary is fitted on the remaining training sentences only.
+pub fn load_with_validation(
+    args: &CommonArgs,
+    vocab: usize,
+    val_fraction: f64,
+) -> Result<(WordTokenizer, Encoded, Encoded, Encoded)> {
     let dir = args.data_dir(&wgrad_data::sources::SENTIMENT)?;
     let (train, test) = text::load_movie_reviews(&dir)?.split(0.2, 1234);
     let (train, test) = (train.subset(&args.limited(train.len())), test.subset(&args.limited(test.len())));
+    let (train, val) = train.split(val_fraction, 4321);
     let tok = WordTokenizer::fit(train.texts.iter().map(String::as_str), vocab);
     let encode = |s: &text::Sentences| Encoded {
         ids: Arc::new(s.texts.iter().map(|t| tok.encode(t)).collect()),
         labels: Arc::new(s.labels.clone()),
     };
-    let (train, test) = (encode(&train), encode(&test));
+    let (train, val, test) = (encode(&train), encode(&val), encode(&test));
+    let held = match val.len() {
+        0 => String::new(),
+        n => format!(", {n} validation"),
+    };
     println!(
-        "movie reviews: {} training and {} test sentences, vocabulary {} words",
+        "movie reviews: {} training{held} and {} test sentences, vocabulary {} words",
         train.len(),
         test.len(),
         tok.len()
     );
-    Ok((tok, train, test))
+    Ok((tok, train, val, test))
 }

@@ -180,7 +180,7 @@ const SMOKE_RUNS: &[(&str, &[&str])] = &[
         ],
     ),
     // Sentences cut to 16 words: nearly every batch has the same shape.
-    ("transformer", &["--limit", "384", "--batch-size", "8", "--max-len", "16", "--warmup", "8"]),
+    ("transformer", &["--limit", "768", "--batch-size", "8", "--max-len", "16", "--warmup", "8"]),
 ];
 
 /// Runs every [`SMOKE_RUNS`] entry for one epoch on each device.
