@@ -64,12 +64,13 @@ pub fn attention(
             let rows = QUERY_BLOCK.min(lq - first);
             let p = &mut p[..rows * lk];
             weights(p, Block { bh, first, q, kt: &kt }, d, bias, causal, scale);
-            // out[first..first + rows] [rows, E] = p [rows, Lk] @ v [Lk, E]
+            // out[first..first + rows] [rows, E] = p [rows, Lk] @ v [Lk, E], over the keys
+            // the block can see (the weights of the others are exactly 0)
             gemm_f32(
                 (&mut out[first * e..(first + rows) * e], e, 1),
                 Mat::rows(p, lk),
                 Mat::rows(v, e),
-                [rows, lk, e],
+                [rows, visible_keys(first, rows, lk, causal), e],
                 false,
                 1.0,
                 false,
@@ -189,12 +190,13 @@ struct Block<'a> {
 fn weights(p: &mut [f32], b: Block, d: AttentionDims, bias: Option<ScoreBias>, causal: bool, scale: f32) {
     let (lk, e) = (d.lk, d.e);
     let rows = p.len() / lk;
-    // p [rows, Lk] = scale * q[first..first + rows] [rows, E] @ k^T [E, Lk]
+    // p [rows, Lk] = scale * q[first..first + rows] [rows, E] @ k^T [E, Lk], for the keys
+    // the block can see; the causal mask below covers the columns left out.
     gemm_f32(
         (&mut p[..], lk, 1),
         Mat::rows(&b.q[b.first * e..], e),
         Mat::rows(b.kt, lk),
-        [rows, e, lk],
+        [rows, e, visible_keys(b.first, rows, lk, causal)],
         false,
         scale,
         false,
@@ -220,6 +222,16 @@ fn weights(p: &mut [f32], b: Block, d: AttentionDims, bias: Option<ScoreBias>, c
             }
         },
     );
+}
+
+/// Keys 0..n that query rows `first..first + rows` can see: all `lk`, or with `causal`
+/// those up to the block's last row (query i sees keys j <= i).
+fn visible_keys(first: usize, rows: usize, lk: usize, causal: bool) -> usize {
+    if causal {
+        (first + rows).min(lk)
+    } else {
+        lk
+    }
 }
 
 /// Softmax of one row of scores; a row of all -inf becomes NaN.
