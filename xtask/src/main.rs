@@ -21,7 +21,7 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <task>\n  ci             fmt, clippy, cross-check, shader validation, all tests (installs \
                  software Vulkan when root on Debian and no adapter exists)\n  cross-check    type-check the library, \
-                 its tests, examples and wgrad-data for Windows and macOS\n  gl-tests       the test suite on \
+                 its tests, examples and wgrad-data for Windows and macOS, the library for wasm32\n  gl-tests       the test suite on \
                  wgpu's GL backend (ci runs it after the Vulkan run)\n  check-shaders  validate every composed WGSL \
                  module with naga\n  bench [..]     run the benchmark workloads (see `cargo xtask bench --help`; `--compare torch` times PyTorch beside each CPU workload)\n  \
                  data <name>    fetch, verify and unpack a data set into data/<name>/ (see `cargo xtask data --help`)\n  \
@@ -83,25 +83,32 @@ fn docs_without_warnings() -> Result<()> {
     Ok(())
 }
 
-/// The foreign targets `cross-check` type-checks: Windows (DX12, Vulkan) and macOS (Metal).
-// wasm32-unknown-unknown joins the list once the browser work makes it build.
-const CROSS_TARGETS: &[&str] = &["x86_64-pc-windows-msvc", "aarch64-apple-darwin"];
+/// The foreign targets `cross-check` type-checks, with what it checks for each: Windows
+/// (DX12, Vulkan) and macOS (Metal) the library, wgrad-data, tests and examples; the
+/// browser (wasm32, WebGPU and the CPU backend) the library alone so far (wgrad-data's
+/// tokenizer and temporary files, the tests and the examples need a host).
+const CROSS_TARGETS: &[(&str, &[&str])] = &[
+    ("x86_64-pc-windows-msvc", &["-p", "wgrad", "-p", "wgrad-data", "--lib", "--tests", "--examples"]),
+    ("aarch64-apple-darwin", &["-p", "wgrad", "-p", "wgrad-data", "--lib", "--tests", "--examples"]),
+    ("wasm32-unknown-unknown", &["-p", "wgrad", "--lib"]),
+];
 
-/// `cargo xtask cross-check`: `cargo check` of the library, its tests and examples, and
-/// wgrad-data for each of [`CROSS_TARGETS`] (adding missing targets with rustup), so
-/// platform-specific code cannot break the Windows or macOS build unseen. Nothing runs.
-/// Each target's artifacts live in `target/<triple>/`, so the host build stays valid.
+/// `cargo xtask cross-check`: `cargo check` for each of [`CROSS_TARGETS`] (adding missing
+/// targets with rustup), so platform-specific code cannot break the Windows, macOS or
+/// browser build unseen. Nothing runs. Each target's artifacts live in
+/// `target/<triple>/`, so the host build stays valid.
 fn cross_check() -> Result<()> {
     let listed = Command::new("rustup").args(["target", "list", "--installed"]).output();
     let listed = listed.context("cross-check needs rustup to add the targets it checks")?;
     let installed = String::from_utf8_lossy(&listed.stdout).into_owned();
-    for target in CROSS_TARGETS {
+    for (target, what) in CROSS_TARGETS {
         let started = std::time::Instant::now();
         if !installed.lines().any(|t| t.trim() == *target) {
             run("rustup", &["target", "add", target])
                 .with_context(|| format!("cross-check: adding target {target}"))?;
         }
-        let args = ["check", "--target", target, "-p", "wgrad", "-p", "wgrad-data", "--lib", "--tests", "--examples"];
+        let mut args = vec!["check", "--target", target];
+        args.extend(*what);
         run("cargo", &args).with_context(|| format!("cross-check: the build for {target} does not type-check"))?;
         eprintln!("cross-check: {target} type-checks ({:.1} s)", started.elapsed().as_secs_f64());
     }

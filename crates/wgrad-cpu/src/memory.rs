@@ -12,11 +12,6 @@
 
 use std::sync::Once;
 
-/// Largest buffer served from the heap: glibc refuses more than 32 MiB.
-const HEAP_BUFFER_LIMIT: i32 = 32 << 20;
-/// Freed memory at the heap's top kept for reuse instead of returned to the system.
-const RETAINED_FREE_MEMORY: i32 = 1 << 30;
-
 /// Applies the policy above once per process; later calls cost one atomic load.
 pub fn retain_freed_buffers() {
     static ONCE: Once = Once::new();
@@ -25,6 +20,10 @@ pub fn retain_freed_buffers() {
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn apply() {
+    /// Largest buffer served from the heap: glibc refuses more than 32 MiB.
+    const HEAP_BUFFER_LIMIT: i32 = 32 << 20;
+    /// Freed memory at the heap's top kept for reuse instead of returned to the system.
+    const RETAINED_FREE_MEMORY: i32 = 1 << 30;
     let set_by_user =
         ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"].iter().any(|v| std::env::var_os(v).is_some());
     if !set_by_user {

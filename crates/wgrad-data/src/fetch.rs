@@ -59,7 +59,9 @@ pub fn prepare(root: &Path, source: &Source, force: bool, log: &mut dyn FnMut(&s
             let deb = fetch_archive(root, source, log)?;
             let unpacked = Scratch::new(root.join(format!(".{}.unpack", source.name)))?;
             let args = ["-x".as_ref(), deb.as_os_str(), unpacked.0.as_os_str()];
-            run_tool("dpkg-deb", &args, root, "install dpkg (Debian's package tool)")?;
+            // Both paths start with `root`, relative to this process's directory (as the
+            // default `data/` is): run dpkg-deb there, not inside `root`.
+            run_tool("dpkg-deb", &args, Path::new("."), "install dpkg (Debian's package tool)")?;
             copy_members(&unpacked.0, source, &staging.0)?;
         }
         Package::Npm { .. } | Package::PyPi { .. } => {
