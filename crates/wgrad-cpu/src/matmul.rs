@@ -3,7 +3,25 @@
 
 use crate::CpuStorage;
 use half::f16;
+use rayon::prelude::*;
 use wgrad_core::Layout;
+
+/// Largest product (m * n * k) that batched matmuls run one per thread: 256³, W1b's.
+const BATCH_ITEM_MAX_WORK: usize = 256 * 256 * 256;
+
+/// The output pointer, shared by the threads that each write their own batch items.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// Safety: each thread writes a disjoint block through it (see gemm_batched).
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    /// The element `offset` places on. Safety: inside the allocation.
+    unsafe fn at(self, offset: usize) -> *mut T {
+        self.0.add(offset)
+    }
+}
 
 /// Sizes of a batched product `[batch, m, k] @ [batch, k, n]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,23 +63,29 @@ fn gemm_batched<T: Copy + Default + 'static + Send + Sync>(
     let mut out: Vec<T> = Vec::with_capacity(len);
     let (sa, sb) = (la.strides(), lb.strides());
     let threads = rayon::current_num_threads();
-    let parallelism = if d.m * d.n * d.k >= 64 * 64 * 64 && threads > 1 {
+    // Many products run one per thread (each GEMM alone: no wake-up of the pool per
+    // product); a few big ones each use every thread. Either way each output element is
+    // summed in the same order, so the results are identical.
+    let per_item = d.batch >= 2 * threads && d.m * d.n * d.k <= BATCH_ITEM_MAX_WORK;
+    let parallelism = if !per_item && d.m * d.n * d.k >= 64 * 64 * 64 && threads > 1 {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
     };
-    for bi in 0..d.batch {
+    let dst = SendPtr(out.as_mut_ptr());
+    let product = |bi: usize| {
         let a_off = la.offset() + bi * sa[0];
         let b_off = lb.offset() + bi * sb[0];
         // Safety: every index the kernel reads is within the views, which the caller
         // built inside the storages; it writes (never reads) batch item bi's m x n
-        // row-major block of `out`'s capacity through a raw pointer.
+        // row-major block of `out`'s capacity through a raw pointer, and no other item
+        // touches that block.
         unsafe {
             gemm::gemm(
                 d.m,
                 d.n,
                 d.k,
-                out.as_mut_ptr().add(bi * d.m * d.n),
+                dst.at(bi * d.m * d.n),
                 1,
                 d.n as isize,
                 false,
@@ -79,6 +103,11 @@ fn gemm_batched<T: Copy + Default + 'static + Send + Sync>(
                 parallelism,
             );
         }
+    };
+    if per_item {
+        (0..d.batch).into_par_iter().for_each(product);
+    } else {
+        (0..d.batch).for_each(product);
     }
     // Safety: the loop above wrote all `len` elements (k > 0: no path of the GEMM leaves
     // an output unwritten or reads one when it does not accumulate).
