@@ -179,7 +179,6 @@ fn main() -> Result<()> {
         }
         bar.finish();
         let (val_loss, accuracy) = evaluate(&model, &val, args.max_len, &dev)?;
-        let improved = history.best(false).is_none_or(|(_, best)| accuracy > best);
         let train_loss = loss_sum / loss_count.max(1) as f64;
         let seconds = epoch_start.elapsed().as_secs_f64();
         history.push(
@@ -187,13 +186,13 @@ fn main() -> Result<()> {
             &out,
             "Transformer encoder (W8)",
         )?;
-        if improved {
+        if history.best().is_some_and(|(best, _)| best == history.epochs.len()) {
             model.save(out.join("transformer.safetensors"))?;
         }
         common::resume::save(&out, epoch, schedule.last_step() as u64, &model, &opt, &history)?;
     }
     // The test set is read once, by the model of the best validation epoch.
-    let (best_epoch, _) = history.best(false).context("no epoch was trained")?;
+    let (best_epoch, _) = history.best().context("no epoch was trained")?;
     model.load(out.join("transformer.safetensors"))?;
     let (_, test_accuracy) = evaluate(&model, &test, args.max_len, &dev)?;
     println!("chose epoch {best_epoch} by validation accuracy: test accuracy {:.2}%", test_accuracy * 100.0);

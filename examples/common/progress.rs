@@ -132,13 +132,13 @@ impl History {
         Ok(())
     }
 
-    /// The epoch (1-based) with the best metric so far (highest, or lowest with
-    /// `lower_is_better`), and that metric.
-    pub fn best(&self, lower_is_better: bool) -> Option<(usize, f64)> {
-        let better = |a: f64, b: f64| if lower_is_better { a < b } else { a > b };
+    /// The epoch (1-based) with the highest metric so far (the first of equals), and
+    /// that metric.
+    pub fn best(&self) -> Option<(usize, f64)> {
         self.epochs.iter().enumerate().fold(None, |best, (i, e)| match best {
-            Some((_, m)) if !better(e.metric, m) => best,
-            _ => Some((i + 1, e.metric)),
+            Some((_, m)) if e.metric > m => Some((i + 1, e.metric)),
+            Some(_) => best,
+            None => Some((i + 1, e.metric)),
         })
     }
 }

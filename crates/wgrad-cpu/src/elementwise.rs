@@ -341,10 +341,16 @@ fn fill_chunks<O: Copy + Default + Send>(numel: usize, fill: impl Fn(usize, &mut
 fn fill_rows<O: Copy + Default + Send>(numel: usize, len: usize, fill: impl Fn(usize, &mut [O]) + Sync) -> Vec<O> {
     let mut out = vec![O::default(); numel];
     if numel >= PARALLEL_MIN {
-        out.par_chunks_mut(len).enumerate().for_each(|(row, dst)| {
+        // Tasks of whole rows, about CHUNK elements each: short rows would otherwise cost
+        // a task and a dispatch to the wide loop apiece.
+        let rows_per_task = (CHUNK / len.max(1)).max(1);
+        out.par_chunks_mut(len * rows_per_task).enumerate().for_each(|(task, block)| {
             wide(
                 #[inline(always)]
-                || fill(row, dst),
+                || {
+                    let first = task * rows_per_task;
+                    block.chunks_mut(len).enumerate().for_each(|(r, dst)| fill(first + r, dst))
+                },
             )
         });
     } else {
@@ -381,8 +387,9 @@ pub fn unary_grad(op: UnaryOp, scalar: f64, x: &CpuStorage, lx: &Layout, g: &Cpu
         (CpuStorage::F32(x), CpuStorage::F32(g)) => CpuStorage::F32(match op {
             UnaryOp::Relu => map2(x, lx, g, lg, |a, b| unary_grad_f32(UnaryOp::Relu, a, b, s)),
             UnaryOp::Tanh => map2(x, lx, g, lg, |a, b| unary_grad_f32(UnaryOp::Tanh, a, b, s)),
-            // The derivative (erf and exp) is too big for LLVM to inline through map2's
-            // closure, so that loop stayed scalar: the slice kernel is 2.5x faster.
+            // The derivative (erf and exp) is too big for LLVM to vectorise through map2's
+            // closure, even inlined in the wide loop: the slice kernel is 3.3x faster
+            // (8 Mi elements: 21 vs 70 ms, AVX-512, 2 threads).
             UnaryOp::Gelu if lx.is_contiguous() && lg.is_contiguous() => {
                 let (x, g) = (&x[lx.offset()..lx.offset() + lx.numel()], &g[lg.offset()..lg.offset() + lg.numel()]);
                 fill_chunks(
