@@ -3,6 +3,8 @@
 //! cargo run --release --example mnist                      # fetches the data on first use
 //! cargo run --release --example mnist -- --dataset fashion --epochs 5
 //! cargo run --release --example mnist -- --device gpu --limit 2000 --epochs 1   # smoke run
+//! cargo build --release --features distributed --example mnist
+//! mpirun -np 2 target/release/examples/mnist --distributed   # data-parallel over MPI
 //!
 //! Conv(1->32, 3x3) ReLU MaxPool2, Conv(32->64, 3x3) ReLU MaxPool2, Conv(64->64, 3x3) ReLU,
 //! Flatten, Linear(576->64) ReLU, Linear(64->10); softmax cross-entropy; Adam.
@@ -12,6 +14,7 @@ mod common;
 
 use anyhow::Result;
 use clap::Parser;
+use common::job::Job;
 use common::progress::{Epoch, History};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
@@ -59,6 +62,10 @@ struct Args {
     /// Fail unless the training loss fell (for CI smoke runs)
     #[arg(long)]
     check_loss_falls: bool,
+    /// Run as one rank of an MPI job (`mpirun -np N ...`), each rank taking
+    /// batch-size / N of every batch; needs the `distributed` feature
+    #[arg(long)]
+    distributed: bool,
 }
 
 /// Train and test sets: fetched into data/ on first use (sha256-checked) unless --data
@@ -108,20 +115,36 @@ fn evaluate(model: &nn::Sequential, data: &Arc<Dataset>, dev: &Device, batch_siz
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    let job = common::job::Job::start(args.distributed)?;
+    let result = train(&args, &job);
+    job.finish(result)
+}
+
+fn train(args: &Args, job: &Job) -> Result<()> {
     let dev = match args.device.as_str() {
         "best" => Device::best(),
         "cpu" => Device::cpu(),
         "gpu" => Device::gpu()?,
         other => anyhow::bail!("unknown device {other}: best, cpu or gpu"),
     };
-    let (mut train, mut test) = load(&args)?;
+    // Rank 0 fetches the data (once) before the others read it.
+    let (mut train, mut test) = job.main_first(|| load(args))?;
     if let Some(limit) = args.limit {
         // A seeded random slice (the files are sorted by digit).
         let slice = |d: &Dataset| d.subset(&wgrad_data::rng::permutation(d.len(), 7)[..limit.min(d.len())]);
         (train, test) = (slice(&train), slice(&test));
     }
     let (train, test) = (Arc::new(train), Arc::new(test));
-    println!("{}: {} training and {} test images on {}", args.dataset, train.len(), test.len(), dev.name());
+    if job.is_main() {
+        println!("{}: {} training and {} test images on {}", args.dataset, train.len(), test.len(), dev.name());
+        if job.world_size() > 1 {
+            println!(
+                "data-parallel over {} ranks, {} images each per step",
+                job.world_size(),
+                args.batch_size / job.world_size()
+            );
+        }
+    }
     nn::manual_seed(args.seed);
     let model = common::seed_cnn::seed_cnn(&dev);
     let mut opt = nn::Adam::new(model.parameters(), nn::AdamConfig { lr: args.lr, ..Default::default() });
@@ -131,15 +154,22 @@ fn main() -> Result<()> {
     let mut history = History::new("test_accuracy", true);
     let (first_epoch, _step) =
         common::resume::restore(args.resume, Path::new(&args.out), &model, &mut opt, &mut history)?;
+    job.same_everywhere(first_epoch, "the epoch to resume from")?;
+    // Every rank starts from rank 0's weights (restored or freshly initialised).
+    let data_parallel = job.data_parallel(&model)?;
     schedule.set_last_step(first_epoch - 1);
     opt.set_lr(schedule.lr());
     // Batches are shuffled (a new order every epoch) and assembled on a background thread
-    // while the device works.
-    let loader = DataLoader::from_arc(train.clone(), args.batch_size).shuffle(args.seed * 1000).collate(batch::collate);
+    // while the device works; each rank walks its shard of every epoch.
+    let loader = DataLoader::from_arc(train.clone(), job.local_batch(args.batch_size)?)
+        .shuffle(args.seed * 1000)
+        .shard(job.rank(), job.world_size())
+        .collate(batch::collate);
     for epoch in first_epoch..=args.epochs {
         let epoch_start = Instant::now();
         let batches = loader.len();
-        let bar = ProgressBar::new(batches as u64).with_style(
+        let bar = if job.is_main() { ProgressBar::new(batches as u64) } else { ProgressBar::hidden() };
+        let bar = bar.with_style(
             ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg} [{elapsed}<{eta}]").unwrap(),
         );
         bar.set_prefix(format!("{epoch}/{}", args.epochs));
@@ -147,11 +177,12 @@ fn main() -> Result<()> {
         for (b, batch) in loader.epoch(epoch as u64).enumerate() {
             let (x, y) = to_tensors(batch, &dev);
             let loss = F::cross_entropy(&model.forward(&x), &y, F::Reduction::Mean, 0.0);
-            let grads = loss.backward()?;
+            let mut grads = loss.backward()?;
+            data_parallel.average(&mut grads)?;
             opt.step(&grads)?;
             // Reading the loss waits for the step; do it every 10 steps, not every step.
             if b % 10 == 0 || b + 1 == batches {
-                let l = loss.to_scalar()?;
+                let l = job.mean(loss.to_scalar()?)?;
                 history.saw_loss(l);
                 loss_sum += l;
                 loss_count += 1;
@@ -161,6 +192,10 @@ fn main() -> Result<()> {
             bar.inc(1);
         }
         bar.finish_and_clear();
+        schedule.step(&mut opt);
+        if !job.is_main() {
+            continue; // rank 0 evaluates and writes
+        }
         let (test_loss, accuracy) = evaluate(&model, &test, &dev, 256)?;
         // Written atomically (temp file, fsync, rename): a crash never leaves a torn file.
         model.save(Path::new(&args.out).join("mnist_cnn.safetensors"))?;
@@ -168,8 +203,10 @@ fn main() -> Result<()> {
         let seconds = epoch_start.elapsed().as_secs_f64();
         let title = format!("seed CNN on {}", args.dataset);
         history.push(Epoch { train_loss, test_loss, metric: accuracy, seconds }, Path::new(&args.out), &title)?;
-        schedule.step(&mut opt);
         common::resume::save(Path::new(&args.out), epoch, 0, &model, &opt, &history)?;
+    }
+    if !job.is_main() {
+        return Ok(());
     }
     history.finish(args.check_loss_falls, &dev.name())
 }

@@ -21,6 +21,8 @@ mod anomaly;
 mod autograd;
 mod device;
 mod display;
+#[cfg(feature = "distributed")]
+pub mod distributed;
 pub mod functional;
 pub mod io;
 pub mod nn;

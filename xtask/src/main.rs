@@ -1,7 +1,8 @@
 //! Project tasks: `cargo xtask ci | cross-check | gl-tests | check-shaders | bench [args] | data <name> |
-//! demos [args]`.
+//! demos [args] | ddp-check`.
 
 mod compare;
+mod ddp;
 mod demos;
 
 use anyhow::{bail, Context, Result};
@@ -17,6 +18,7 @@ fn main() -> Result<()> {
         Some("bench") => bench(&args[1..]),
         Some("data") => data(&args[1..]),
         Some("demos") => demos::demos(&args[1..]),
+        Some("ddp-check") => ddp::ddp_check(),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n  ci             fmt, clippy, cross-check, shader validation, all tests (installs \
@@ -26,7 +28,8 @@ fn main() -> Result<()> {
                  module with naga\n  bench [..]     run the benchmark workloads (see `cargo xtask bench --help`; `--compare torch` times PyTorch beside each CPU workload)\n  \
                  data <name>    fetch, verify and unpack a data set into data/<name>/ (see `cargo xtask data --help`)\n  \
                  demos [..]     run the demos with their README flags and compare with the README's figures \
-                 (--quick: the short ones; --only NAME,...; --seeds N)"
+                 (--quick: the short ones; --only NAME,...; --seeds N)\n  \
+                 ddp-check      data-parallel training under `mpirun -np 2` on both devices (needs MPI)"
             );
             bail!("unknown or missing task")
         }
@@ -43,6 +46,21 @@ fn run(program: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// `args` (a cargo subcommand and its arguments) with wgrad's `distributed` feature on
+/// when MPI is installed: CI's builds (clippy, doc, tests, demos, `ddp-check`) then share
+/// one build of the library, and a machine without MPI still runs everything but
+/// `ddp-check`.
+fn cargo_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    static MPI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let mpi = *MPI.get_or_init(|| Command::new("mpirun").arg("--version").output().is_ok_and(|o| o.status.success()));
+    let mut all = args[..1].to_vec();
+    if mpi {
+        all.extend(["--features", "wgrad/distributed"]);
+    }
+    all.extend(&args[1..]);
+    all
+}
+
 /// The workspace's root directory (xtask lives one level below it).
 fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
@@ -53,16 +71,17 @@ fn ci() -> Result<()> {
     ensure_gpu_adapter()?;
     quiet_mesa();
     // Each phase's time is printed at the end, to see where CI's minutes go.
-    let phases: [(&str, &dyn Fn() -> Result<()>); 9] = [
+    let phases: [(&str, &dyn Fn() -> Result<()>); 10] = [
         ("fmt", &|| run("cargo", &["fmt", "--all", "--", "--check"])),
-        ("clippy", &|| run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])),
+        ("clippy", &|| run("cargo", &cargo_args(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))),
         ("doc", &docs_without_warnings),
         ("cross-check", &cross_check),
         ("check-shaders", &check_shaders),
-        ("test", &|| run("cargo", &["test", "--workspace"])),
+        ("test", &|| run("cargo", &cargo_args(&["test", "--workspace"]))),
         ("gl-tests", &gl_tests),
         ("demo-smoke", &demo_smoke),
         ("bench-check", &bench_check),
+        ("ddp-check", &ddp::ddp_check),
     ];
     let mut times = Vec::new();
     for (name, phase) in phases {
@@ -77,8 +96,10 @@ fn ci() -> Result<()> {
 /// `cargo doc` of the workspace with every rustdoc warning an error (broken links, bad HTML).
 fn docs_without_warnings() -> Result<()> {
     eprintln!("$ RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps");
-    let status =
-        Command::new("cargo").args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings").status()?;
+    let status = Command::new("cargo")
+        .args(cargo_args(&["doc", "--workspace", "--no-deps"]))
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .status()?;
     anyhow::ensure!(status.success(), "cargo doc reports warnings");
     Ok(())
 }
@@ -133,7 +154,8 @@ fn gl_tests() -> Result<()> {
     };
     eprintln!("xtask ci: the GPU tests again on the GL backend: {name}");
     eprintln!("$ WGRAD_BACKEND=gl cargo test --workspace");
-    let status = Command::new("cargo").args(["test", "--workspace"]).env("WGRAD_BACKEND", "gl").status()?;
+    let status =
+        Command::new("cargo").args(cargo_args(&["test", "--workspace"])).env("WGRAD_BACKEND", "gl").status()?;
     anyhow::ensure!(status.success(), "the tests failed on the GL backend ({name})");
     Ok(())
 }
@@ -160,7 +182,7 @@ fn gpu_skipped() -> bool {
 /// mean nothing here (unoptimised host code); `cargo xtask bench` measures.
 fn bench_check() -> Result<()> {
     let device = if gpu_skipped() { "cpu" } else { "gpu" };
-    run("cargo", &["run", "--quiet", "--example", "bench", "--", "--quick", "--check", "--device", device])
+    run("cargo", &cargo_args(&["run", "--quiet", "--example", "bench", "--", "--quick", "--check", "--device", device]))
 }
 
 /// The demos' smoke runs: one short epoch of each training demo on a small slice of its
@@ -206,7 +228,7 @@ fn demo_smoke() -> Result<()> {
             let mut all = vec!["run", "--quiet", "--example", example, "--", "--device", device, "--epochs", "1"];
             all.extend(["--check-loss-falls", "--out", &dir]);
             all.extend(*extra);
-            run("cargo", &all)?;
+            run("cargo", &cargo_args(&all))?;
         }
     }
     // BERT (the pretrained all-MiniLM-L6-v2, fetched on first use): embeddings, and a
@@ -217,16 +239,14 @@ fn demo_smoke() -> Result<()> {
         let mut args = vec!["run", "--quiet", "--example", "bert", "--", "finetune", "--device", device];
         args.extend(["--epochs", "1", "--limit", "128", "--batch-size", "16", "--max-tokens", "32"]);
         args.extend(["--check-loss-falls", "--out", &dir]);
-        run("cargo", &args)?;
-        run(
-            "cargo",
-            &["run", "--quiet", "--example", "bert", "--", "embed", "--device", device, "A fine film.", "Dull."],
-        )?;
+        run("cargo", &cargo_args(&args))?;
+        let embed = ["run", "--quiet", "--example", "bert", "--", "embed", "--device", device, "A fine film.", "Dull."];
+        run("cargo", &cargo_args(&embed))?;
     }
     resume_smoke(&out)?;
     let _ = std::fs::remove_dir_all(&out);
     // The sixth demo lists the adapters and what Device::best() picks.
-    run("cargo", &["run", "--quiet", "--example", "device_info"])
+    run("cargo", &cargo_args(&["run", "--quiet", "--example", "device_info"]))
 }
 
 /// `--resume` continues exactly: 2 epochs in one run and 1 epoch + a resumed second give
@@ -239,7 +259,7 @@ fn resume_smoke(out: &std::path::Path) -> Result<()> {
             args.push("--resume");
         }
         eprintln!("$ cargo {}", args.join(" "));
-        let output = Command::new("cargo").args(&args).output().context("starting cargo")?;
+        let output = Command::new("cargo").args(cargo_args(&args)).output().context("starting cargo")?;
         let stdout = String::from_utf8_lossy(&output.stdout).to_string();
         anyhow::ensure!(output.status.success(), "`cargo {}` failed:\n{stdout}", args.join(" "));
         let line = stdout.lines().find(|l| l.starts_with("final:")).context("no final: line")?;

@@ -43,6 +43,10 @@ pub enum Error {
     /// A malformed file or message.
     #[error("{0}")]
     Format(String),
+    /// A data-parallel job's processes disagree (different models, a failed rank) or
+    /// MPI cannot start.
+    #[error("distributed: {0}")]
+    Distributed(String),
 }
 
 /// `Result` with wgrad's [`Error`].

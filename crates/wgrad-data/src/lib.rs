@@ -42,4 +42,4 @@ pub mod ts;
 pub mod unpack;
 
 pub use error::{Error, Result};
-pub use loader::{DataLoader, Dataset, TensorDataset};
+pub use loader::{DataLoader, Dataset, Shard, TensorDataset};

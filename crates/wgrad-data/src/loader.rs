@@ -112,7 +112,19 @@ pub struct DataLoader<D: Dataset, B = Vec<<D as Dataset>::Item>> {
     batch_size: usize,
     shuffle: Option<u64>,
     drop_last: bool,
+    shard: Shard,
     collate: Collate<D::Item, B>,
+}
+
+/// Which part of every epoch one process of a data-parallel job walks: `rank` of
+/// `world_size` (torch.utils.data.DistributedSampler). The whole run's one process is
+/// rank 0 of 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This process's place, below `world_size`.
+    pub rank: usize,
+    /// How many processes split each epoch.
+    pub world_size: usize,
 }
 
 impl<D: Dataset> DataLoader<D> {
@@ -127,7 +139,8 @@ impl<D: Dataset> DataLoader<D> {
     /// [`DataLoader::new`] of a data set shared with other code.
     pub fn from_arc(dataset: Arc<D>, batch_size: usize) -> DataLoader<D> {
         assert!(batch_size > 0, "DataLoader: batch_size must be positive");
-        DataLoader { dataset, batch_size, shuffle: None, drop_last: false, collate: Arc::new(|v| v) }
+        let shard = Shard { rank: 0, world_size: 1 };
+        DataLoader { dataset, batch_size, shuffle: None, drop_last: false, shard, collate: Arc::new(|v| v) }
     }
 }
 
@@ -153,6 +166,31 @@ impl<D: Dataset, B: Send + 'static> DataLoader<D, B> {
         self
     }
 
+    /// Walks only this process's shard of every epoch, as PyTorch's `DistributedSampler`
+    /// splits it: the epoch's order (the same on every rank: give every rank the same
+    /// shuffle seed) padded with its own first samples to a multiple of `world_size`, then
+    /// every `world_size`-th sample from position `rank`. So with batch size `b` per rank,
+    /// step `s` of the `world_size` ranks together sees exactly the samples that batch `s`
+    /// of one process with batch size `b * world_size` sees.
+    ///
+    /// ```
+    /// use wgrad_data::DataLoader;
+    /// let whole = DataLoader::new((0..8).collect::<Vec<u32>>(), 4).shuffle(5);
+    /// let first = whole.batch_indices(0)[0].clone();
+    /// let rank0 = DataLoader::new((0..8).collect::<Vec<u32>>(), 2).shuffle(5).shard(0, 2);
+    /// let rank1 = DataLoader::new((0..8).collect::<Vec<u32>>(), 2).shuffle(5).shard(1, 2);
+    /// let (a, b) = (rank0.batch_indices(0)[0].clone(), rank1.batch_indices(0)[0].clone());
+    /// assert_eq!((a[0], b[0], a[1], b[1]), (first[0], first[1], first[2], first[3]));
+    /// ```
+    ///
+    /// # Panics
+    /// If `rank` is not below `world_size`.
+    pub fn shard(mut self, rank: usize, world_size: usize) -> Self {
+        assert!(rank < world_size, "DataLoader::shard: rank {rank} is not below world_size {world_size}");
+        self.shard = Shard { rank, world_size };
+        self
+    }
+
     /// Turns each batch's samples (in order) into a batch with `collate`.
     pub fn collate<C: Send + 'static>(
         self,
@@ -163,6 +201,7 @@ impl<D: Dataset, B: Send + 'static> DataLoader<D, B> {
             batch_size: self.batch_size,
             shuffle: self.shuffle,
             drop_last: self.drop_last,
+            shard: self.shard,
             collate: Arc::new(collate),
         }
     }
@@ -172,9 +211,9 @@ impl<D: Dataset, B: Send + 'static> DataLoader<D, B> {
         &self.dataset
     }
 
-    /// Batches per epoch.
+    /// Batches per epoch (of this process's shard).
     pub fn len(&self) -> usize {
-        let n = self.dataset.len();
+        let n = self.samples_per_epoch();
         if self.drop_last {
             n / self.batch_size
         } else {
@@ -187,13 +226,30 @@ impl<D: Dataset, B: Send + 'static> DataLoader<D, B> {
         self.len() == 0
     }
 
-    /// The sample indices of every batch of `epoch`, in order.
+    /// How many samples this process walks per epoch: all of them, or a shard's
+    /// `ceil(len / world_size)`.
+    fn samples_per_epoch(&self) -> usize {
+        let n = self.dataset.len();
+        if n == 0 {
+            0
+        } else {
+            n.div_ceil(self.shard.world_size)
+        }
+    }
+
+    /// The sample indices of every batch of `epoch` (of this process's shard), in order.
     pub fn batch_indices(&self, epoch: u64) -> Vec<Vec<usize>> {
         let n = self.dataset.len();
-        let order = match self.shuffle {
+        let mut order = match self.shuffle {
             Some(seed) => rng::permutation(n, seed.wrapping_add(epoch)),
             None => (0..n).collect(),
         };
+        let Shard { rank, world_size } = self.shard;
+        if world_size > 1 && n > 0 {
+            // Padded with the order's own first samples so every rank gets as many.
+            let padded = self.samples_per_epoch() * world_size;
+            order = order.iter().cycle().take(padded).skip(rank).step_by(world_size).copied().collect();
+        }
         let mut batches: Vec<Vec<usize>> = order.chunks(self.batch_size).map(<[usize]>::to_vec).collect();
         if self.drop_last && batches.last().is_some_and(|b| b.len() < self.batch_size) {
             batches.pop();
@@ -237,6 +293,39 @@ mod tests {
         assert_eq!(in_order.epoch(5).collect::<Vec<_>>(), [vec![0, 1, 2, 3], vec![4, 5, 6, 7]]);
         let sums = DataLoader::new((0..10).collect::<Vec<u32>>(), 4).collate(|b| b.iter().sum::<u32>());
         assert_eq!(sums.epoch(0).collect::<Vec<_>>(), [6, 22, 17]);
+    }
+
+    #[test]
+    fn shards_split_each_epoch_as_one_big_batch_would() {
+        let data: Vec<u32> = (0..10).collect();
+        let whole = DataLoader::new(data.clone(), 4).shuffle(11);
+        let shards: Vec<_> = (0..2).map(|r| DataLoader::new(data.clone(), 2).shuffle(11).shard(r, 2)).collect();
+        for epoch in 0..3 {
+            let big = whole.batch_indices(epoch);
+            let parts: Vec<_> = shards.iter().map(|s| s.batch_indices(epoch)).collect();
+            assert_eq!(parts[0].len(), big.len());
+            for (step, batch) in big.iter().enumerate() {
+                // Step `step` of the two ranks interleaved is the one process's batch.
+                let mut joined = Vec::new();
+                for k in 0..parts[0][step].len() {
+                    joined.push(parts[0][step][k]);
+                    if let Some(&i) = parts[1][step].as_slice().get(k) {
+                        joined.push(i);
+                    }
+                }
+                assert_eq!(&joined, batch, "epoch {epoch} step {step}");
+            }
+        }
+        // Three ranks over 10 samples: 4 each, the order's first two samples repeated.
+        let order = rng::permutation(10, 11);
+        let ranks: Vec<Vec<usize>> = (0..3)
+            .map(|r| DataLoader::new(data.clone(), 4).shuffle(11).shard(r, 3).batch_indices(0).concat())
+            .collect();
+        assert!(ranks.iter().all(|r| r.len() == 4));
+        assert_eq!(ranks[0], [order[0], order[3], order[6], order[9]]);
+        assert_eq!(ranks[1], [order[1], order[4], order[7], order[0]]);
+        assert_eq!(ranks[2], [order[2], order[5], order[8], order[1]]);
+        assert_eq!(DataLoader::new(data, 4).shard(2, 3).len(), 1);
     }
 
     #[test]
