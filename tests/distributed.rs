@@ -23,7 +23,7 @@ use wgrad_data::DataLoader;
 /// The global batch: one process takes all of it, each of N ranks 1/N.
 const GLOBAL_BATCH: usize = 64;
 /// Optimizer steps compared.
-const STEPS: usize = 12;
+const STEPS: usize = 20;
 /// Largest difference allowed between one process's loss and the ranks' at any step.
 const LOSS_TOLERANCE: f64 = 1e-5;
 
@@ -54,7 +54,7 @@ fn fail_on_rank_1(group: &ProcessGroup, panic: bool) -> anyhow::Result<()> {
 /// The median time of an all-reduce (mean) of as many f32 as each demo model has
 /// parameters (docs/DISTRIBUTED.md), staged through host memory from CPU tensors.
 fn time_all_reduce(group: &ProcessGroup) -> anyhow::Result<()> {
-    let models = [("seed CNN", 93_322), ("transformer demo", 1_427_458), ("BERT MiniLM + head", 22_713_986)];
+    let models = [("seed CNN", 93_322), ("transformer demo", 1_427_458), ("BERT fine-tuning model", 22_566_146)];
     for (name, params) in models {
         let grads = Tensor::ones([params], DType::F32, &Device::cpu());
         let mut times = Vec::new();
