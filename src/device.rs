@@ -1,6 +1,8 @@
 //! Devices: the CPU reference backend, or the process-wide GPU runtime.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Once, OnceLock};
 use wgrad_core::{Error, Result};
 use wgrad_gpu::{DeviceType, GpuDevice};
@@ -58,6 +60,25 @@ impl Device {
         }
     }
 
+    /// [`Device::gpu`] without blocking: the way to open the GPU in a browser (WebGPU's
+    /// adapter and device requests are asynchronous), and usable natively from async code.
+    /// The adapter is opened once per process, by whichever of the two calls comes first.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> wgrad::Result<()> {
+    /// let dev = wgrad::Device::gpu_async().await?;
+    /// let x = wgrad::Tensor::arange(0.0, 4.0, wgrad::DType::F32, &dev);
+    /// assert_eq!(x.mul_scalar(2.0).to_vec_async::<f32>().await?, [0.0, 2.0, 4.0, 6.0]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn gpu_async() -> Result<Device> {
+        if GPU.get().is_none() {
+            let opened = GpuDevice::open_async().await.map(Arc::new).map_err(|e| e.to_string());
+            let _ = GPU.set(opened); // a concurrent first call may have won: keep its device
+        }
+        Self::gpu()
+    }
+
     /// The device to use by default: WGRAD_DEVICE=cpu|gpu if set; otherwise a hardware GPU
     /// (discrete, integrated or virtual) if one works, else the CPU. A software adapter
     /// (lavapipe) is only used when asked for: it is slower than the CPU backend. Says
@@ -108,6 +129,15 @@ impl Device {
         match self {
             Device::Cpu => take_cpu_error(),
             Device::Gpu(g) => g.sync(),
+        }
+    }
+
+    /// [`Device::sync`] without blocking (browsers; natively the future polls the GPU).
+    /// Pending work is submitted at the call.
+    pub fn sync_async(&self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+        match self {
+            Device::Cpu => Box::pin(std::future::ready(take_cpu_error())),
+            Device::Gpu(g) => Box::pin(g.sync_async()),
         }
     }
 

@@ -4,6 +4,8 @@ use crate::autograd::Track;
 use crate::device::{record_cpu_error, take_cpu_error};
 use crate::storage::Storage;
 use crate::{rng, Device};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use wgrad_core::{DType, Layout, Result, Shape, WithDType};
@@ -289,12 +291,7 @@ impl Tensor {
         if T::DTYPE != self.dtype() {
             return Err(wgrad_core::Error::DTypeMismatch { expected: T::DTYPE, actual: self.dtype() });
         }
-        match self.to_host()? {
-            CpuStorage::F32(v) => Ok(bytemuck::cast_vec(v)),
-            CpuStorage::F16(v) => Ok(bytemuck::allocation::pod_collect_to_vec(&v)),
-            CpuStorage::U32(v) => Ok(bytemuck::cast_vec(v)),
-            CpuStorage::I32(v) => Ok(bytemuck::cast_vec(v)),
-        }
+        Ok(host_vec(self.to_host()?))
     }
 
     /// The single value of a one-element tensor, as f64 (any dtype).
@@ -302,6 +299,53 @@ impl Tensor {
     pub fn to_scalar(&self) -> Result<f64> {
         assert_eq!(self.numel(), 1, "to_scalar: tensor of shape {} has {} elements", self.shape(), self.numel());
         Ok(self.to_host()?.to_f64_vec(&Layout::contiguous([1]))[0])
+    }
+
+    /// [`Tensor::to_vec`] without blocking: the readback a browser allows (natively the
+    /// future polls the GPU while it is awaited). The recorded work and the copy are
+    /// submitted at the call, so the GPU runs meanwhile, and several reads may be in
+    /// flight at once; the future owns what it needs (no borrow of the tensor).
+    ///
+    /// ```
+    /// # use wgrad::{Device, Tensor};
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0], [2], &Device::cpu());
+    /// let (a, b) = (x.exp().to_vec_async::<f32>(), x.sum_all().to_scalar_async());
+    /// let (a, b) = pollster::block_on(async { (a.await, b.await) });
+    /// assert_eq!(a?, x.exp().to_vec::<f32>()?);
+    /// assert_eq!(b?, 3.0);
+    /// # Ok::<(), wgrad::Error>(())
+    /// ```
+    pub fn to_vec_async<T: WithDType + wgrad_cpu::HostElem>(
+        &self,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send + 'static {
+        let dtype = self.dtype();
+        let host = self.to_host_async();
+        async move {
+            if T::DTYPE != dtype {
+                return Err(wgrad_core::Error::DTypeMismatch { expected: T::DTYPE, actual: dtype });
+            }
+            Ok(host_vec(host.await?))
+        }
+    }
+
+    /// [`Tensor::to_scalar`] without blocking; see [`Tensor::to_vec_async`].
+    #[track_caller]
+    pub fn to_scalar_async(&self) -> impl Future<Output = Result<f64>> + Send + 'static {
+        assert_eq!(self.numel(), 1, "to_scalar: tensor of shape {} has {} elements", self.shape(), self.numel());
+        let host = self.to_host_async();
+        async move { Ok(host.await?.to_f64_vec(&Layout::contiguous([1]))[0]) }
+    }
+
+    /// [`Tensor::to_host`] without blocking: the GPU copy is submitted now.
+    fn to_host_async(&self) -> Pin<Box<dyn Future<Output = Result<CpuStorage>> + Send>> {
+        let (Storage::Gpu(_), Device::Gpu(gpu)) = (self.storage(), self.device()) else {
+            return Box::pin(std::future::ready(self.to_host()));
+        };
+        let t = self.contiguous();
+        let Storage::Gpu(buffer) = t.storage() else { unreachable!() };
+        let (dtype, size) = (self.dtype(), self.dtype().size_in_bytes() as u64);
+        let bytes = gpu.read_async(buffer, t.layout().offset() as u64 * size, t.numel() as u64 * size);
+        Box::pin(async move { Ok(host_storage(dtype, &bytes.await?)) })
     }
 
     /// The elements as contiguous host storage.
@@ -318,12 +362,7 @@ impl Tensor {
                 let size = self.dtype().size_in_bytes() as u64;
                 let gpu = self.device().gpu_runtime().expect("gpu tensor on a gpu device");
                 let bytes = gpu.read(buffer, t.layout().offset() as u64 * size, t.numel() as u64 * size)?;
-                Ok(match self.dtype() {
-                    DType::F32 => CpuStorage::F32(bytemuck::pod_collect_to_vec(&bytes)),
-                    DType::F16 => CpuStorage::F16(bytemuck::pod_collect_to_vec(&bytes)),
-                    DType::U32 => CpuStorage::U32(bytemuck::pod_collect_to_vec(&bytes)),
-                    DType::I32 => CpuStorage::I32(bytemuck::pod_collect_to_vec(&bytes)),
-                })
+                Ok(host_storage(self.dtype(), &bytes))
             }
         }
     }
@@ -351,5 +390,25 @@ impl Tensor {
     #[track_caller]
     pub(crate) fn report_cpu_error(e: wgrad_core::Error) {
         record_cpu_error(e);
+    }
+}
+
+/// Bytes read back from a device buffer, as host storage of `dtype`.
+fn host_storage(dtype: DType, bytes: &[u8]) -> CpuStorage {
+    match dtype {
+        DType::F32 => CpuStorage::F32(bytemuck::pod_collect_to_vec(bytes)),
+        DType::F16 => CpuStorage::F16(bytemuck::pod_collect_to_vec(bytes)),
+        DType::U32 => CpuStorage::U32(bytemuck::pod_collect_to_vec(bytes)),
+        DType::I32 => CpuStorage::I32(bytemuck::pod_collect_to_vec(bytes)),
+    }
+}
+
+/// Host storage as a `Vec<T>` (its dtype's element type: checked by the callers).
+fn host_vec<T: WithDType + wgrad_cpu::HostElem>(storage: CpuStorage) -> Vec<T> {
+    match storage {
+        CpuStorage::F32(v) => bytemuck::cast_vec(v),
+        CpuStorage::F16(v) => bytemuck::allocation::pod_collect_to_vec(&v),
+        CpuStorage::U32(v) => bytemuck::cast_vec(v),
+        CpuStorage::I32(v) => bytemuck::cast_vec(v),
     }
 }

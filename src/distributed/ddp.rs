@@ -86,7 +86,7 @@ impl<'g> DistributedDataParallel<'g> {
         for (bucket, mut sum) in self.buckets.iter().zip(sums) {
             sum.iter_mut().for_each(|x| *x /= ranks);
             let dev = self.params[bucket.start].device();
-            let mean = Tensor::from_vec(sum, [flats_len(&self.params[bucket.clone()])], &dev);
+            let mean = Tensor::from_vec(sum, [numel_of(&self.params[bucket.clone()])], &dev);
             let mut offset = 0;
             for p in &self.params[bucket.clone()] {
                 let t = p.tensor();
@@ -115,7 +115,7 @@ impl<'g> DistributedDataParallel<'g> {
 }
 
 /// Elements in `params` together.
-fn flats_len(params: &[Parameter]) -> usize {
+fn numel_of(params: &[Parameter]) -> usize {
     params.iter().map(|p| p.tensor().numel()).sum()
 }
 

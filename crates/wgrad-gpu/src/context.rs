@@ -48,30 +48,36 @@ fn preference(t: DeviceType) -> u8 {
 
 /// Every adapter wgpu can see on the allowed backends (WGRAD_BACKEND), best first.
 pub fn list_adapters() -> Result<Vec<wgpu::Adapter>> {
-    adapters_on(backends_from_env()?)
+    Ok(pollster::block_on(adapters_on(backends_from_env()?)))
 }
 
 /// Every adapter of one backend (`vulkan`, `metal`, `dx12`, `gl`), best first, whatever
 /// WGRAD_BACKEND says.
 pub fn list_adapters_of(backend: &str) -> Result<Vec<wgpu::Adapter>> {
-    adapters_on(backend_named(backend)?)
+    Ok(pollster::block_on(adapters_on(backend_named(backend)?)))
 }
 
-fn adapters_on(backends: wgpu::Backends) -> Result<Vec<wgpu::Adapter>> {
+async fn adapters_on(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
         backends,
         ..wgpu::InstanceDescriptor::new_without_display_handle()
     });
-    let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    let mut adapters = instance.enumerate_adapters(backends).await;
     adapters.sort_by_key(|a| preference(a.get_info().device_type));
-    Ok(adapters)
+    adapters
 }
 
 impl GpuContext {
     /// Opens the best adapter (or the one WGRAD_ADAPTER names). The error lists each
     /// adapter seen and why it was not used, or says how to get one.
     pub fn open() -> Result<GpuContext> {
-        let adapters = list_adapters()?;
+        pollster::block_on(Self::open_async())
+    }
+
+    /// [`GpuContext::open`] without blocking: the only way in a browser, where asking for
+    /// an adapter and a device is asynchronous.
+    pub async fn open_async() -> Result<GpuContext> {
+        let adapters = adapters_on(backends_from_env()?).await;
         let wanted = std::env::var("WGRAD_ADAPTER").ok().map(|s| s.to_lowercase());
         let mut reasons = Vec::new();
         for adapter in adapters {
@@ -82,7 +88,7 @@ impl GpuContext {
                     continue;
                 }
             }
-            match Self::open_adapter(adapter) {
+            match Self::open_adapter(adapter).await {
                 Ok(ctx) => return Ok(ctx),
                 Err(e) => reasons.push(format!("{} ({:?}): {e}", info.name, info.backend)),
             }
@@ -97,20 +103,22 @@ impl GpuContext {
         Err(Error::NoAdapter { reasons: reasons.join("; ") })
     }
 
-    fn open_adapter(adapter: wgpu::Adapter) -> Result<GpuContext> {
+    async fn open_adapter(adapter: wgpu::Adapter) -> Result<GpuContext> {
         let info = adapter.get_info();
         // Ask for everything the adapter offers: the defaults (128/256 MiB buffers) are
         // lower than many adapters allow.
         let limits = adapter.limits();
         let has_f16 = adapter.features().contains(wgpu::Features::SHADER_F16);
         let required_features = if has_f16 { wgpu::Features::SHADER_F16 } else { wgpu::Features::empty() };
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("wgrad"),
-            required_features,
-            required_limits: limits.clone(),
-            ..Default::default()
-        }))
-        .map_err(|e| Error::Gpu(format!("request_device failed: {e}")))?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgrad"),
+                required_features,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::Gpu(format!("request_device failed: {e}")))?;
         Ok(GpuContext { adapter, device, queue, info, limits, has_f16 })
     }
 

@@ -1,9 +1,11 @@
 //! [`GpuDevice`]: the process-wide GPU runtime that launchers record into.
 
+use crate::completion::Completion;
 use crate::pool::{BufferPool, PooledBuffer};
 use crate::recorder::{Dispatch, Recorder};
 use crate::GpuContext;
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use wgrad_core::{Error, Result};
@@ -76,6 +78,21 @@ struct State {
     profile: Option<HashMap<String, ProfileEntry>>,
 }
 
+/// A readback submitted and not yet read: its staging buffer, how many bytes it copies
+/// (the data first, then 16 per error slot), and the error slots it carries.
+struct Readback {
+    staging: wgpu::Buffer,
+    total: u64,
+    data_size: u64,
+    owned: Vec<(usize, SlotOwner)>,
+}
+
+/// The 4-byte aligned range `[start, end)` covering `len` bytes at `offset` (copies must
+/// start and end on 4-byte boundaries).
+fn covering(offset: u64, len: u64) -> (u64, u64) {
+    (offset / 4 * 4, (offset + len).next_multiple_of(4))
+}
+
 /// Who recorded the launch that owns an error-word slot.
 #[derive(Clone, Copy)]
 struct SlotOwner {
@@ -116,7 +133,16 @@ pub struct GpuDevice {
 impl GpuDevice {
     /// Opens the best adapter; see [`GpuContext::open`].
     pub fn open() -> Result<GpuDevice> {
-        let ctx = GpuContext::open()?;
+        Ok(Self::with_context(GpuContext::open()?))
+    }
+
+    /// [`GpuDevice::open`] without blocking; see [`GpuContext::open_async`].
+    pub async fn open_async() -> Result<GpuDevice> {
+        Ok(Self::with_context(GpuContext::open_async().await?))
+    }
+
+    /// The runtime of an opened adapter.
+    fn with_context(ctx: GpuContext) -> GpuDevice {
         let align = (ctx.limits.min_uniform_buffer_offset_alignment as u64).max(256);
         let recorder = Recorder::new(&ctx.device, align);
         let error_slot_stride = (ctx.limits.min_storage_buffer_offset_alignment as u64).max(16);
@@ -144,7 +170,7 @@ impl GpuDevice {
             slots: vec![None; ERROR_SLOTS],
             profile: std::env::var("WGRAD_PROFILE").is_ok_and(|v| v == "1").then(HashMap::new),
         };
-        Ok(GpuDevice {
+        GpuDevice {
             ctx,
             pool: BufferPool::default(),
             state: Mutex::new(state),
@@ -153,7 +179,7 @@ impl GpuDevice {
             uncaptured,
             checked_shaders,
             memory_limit: std::sync::atomic::AtomicU64::new(0),
-        })
+        }
     }
 
     /// The adapter's name and backend, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)".
@@ -385,6 +411,29 @@ impl GpuDevice {
     /// submit and one wait, error check included. Each error found goes to the thread
     /// that recorded its launch.
     fn submit_and_read(&self, st: &mut State, data: Option<(&wgpu::Buffer, u64, u64)>) -> Result<Vec<u8>> {
+        match self.submit_readback(st, data, true) {
+            None => {
+                self.wait()?;
+                Ok(Vec::new())
+            }
+            Some(readback) => {
+                let bytes = self.map_read(&readback.staging, readback.total)?;
+                Ok(self.finish_readback(st, &readback, bytes))
+            }
+        }
+    }
+
+    /// Submits pending work with copies of `data` and of the pending error words into a
+    /// staging buffer (the shared one when `shared`: the caller keeps the state locked
+    /// until it has read it), then clears the error words, so that their slots are free
+    /// for the next launches at once. `None` (after submitting any pending work) when
+    /// there is nothing to copy.
+    fn submit_readback(
+        &self,
+        st: &mut State,
+        data: Option<(&wgpu::Buffer, u64, u64)>,
+        shared: bool,
+    ) -> Option<Readback> {
         let data_size = data.map_or(0, |d| d.2);
         let owned: Vec<(usize, SlotOwner)> =
             st.slots.iter_mut().enumerate().filter_map(|(i, s)| Some((i, s.take()?))).collect();
@@ -393,10 +442,9 @@ impl GpuDevice {
             if st.recorder.pending() > 0 {
                 self.submit(st);
             }
-            self.wait()?;
-            return Ok(Vec::new());
+            return None;
         }
-        let staging = self.staging(st, total);
+        let staging = if shared { self.staging(st, total) } else { self.staging_buffer(total) };
         let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
         st.recorder.encode(&self.ctx.queue, &mut encoder);
         if let Some((src, start, size)) = data {
@@ -406,14 +454,23 @@ impl GpuDevice {
             let from = *slot as u64 * self.error_slot_stride;
             encoder.copy_buffer_to_buffer(&self.error_buffer, from, &staging, data_size + 16 * k as u64, 16);
         }
-        self.finish_submit(st, encoder);
-        let mut bytes = self.map_read(&staging, total)?;
-        for (k, (slot, owner)) in owned.iter().enumerate() {
-            let at = data_size as usize + 16 * k;
-            self.record_kernel_error(st, *slot, *owner, bytemuck::pod_collect_to_vec(&bytes[at..at + 16]));
+        if !owned.is_empty() {
+            // Every slot was either owned here or free (zero): clear them all in one go.
+            encoder.clear_buffer(&self.error_buffer, 0, None);
         }
-        bytes.truncate(data_size as usize);
-        Ok(bytes)
+        self.finish_submit(st, encoder);
+        Some(Readback { staging, total, data_size, owned })
+    }
+
+    /// Hands the error words of a mapped readback to their threads; returns its data bytes.
+    fn finish_readback(&self, st: &mut State, readback: &Readback, mut bytes: Vec<u8>) -> Vec<u8> {
+        let data_size = readback.data_size as usize;
+        for (k, (_, owner)) in readback.owned.iter().enumerate() {
+            let at = data_size + 16 * k;
+            self.record_kernel_error(st, *owner, bytemuck::pod_collect_to_vec(&bytes[at..at + 16]));
+        }
+        bytes.truncate(data_size);
+        bytes
     }
 
     /// Submits pending work and waits for the GPU; returns the calling thread's first
@@ -423,6 +480,29 @@ impl GpuDevice {
         let st = &mut *guard;
         self.submit_and_read(st, None)?;
         self.take_errors(st)
+    }
+
+    /// [`GpuDevice::sync`] without blocking (the browser's way; natively the future polls
+    /// the device). Pending work is submitted at the call; the future resolves once the GPU
+    /// has done it, with the calling thread's first pending error.
+    pub fn sync_async(self: &Arc<Self>) -> impl Future<Output = Result<()>> + Send + 'static {
+        let (caller, gpu) = (std::thread::current().id(), self.clone());
+        let readback = self.submit_readback(&mut self.state.lock().unwrap(), None, false);
+        let done = Completion::new(&self.ctx.device);
+        if readback.is_none() {
+            let finished = done.callback();
+            self.ctx.queue.on_submitted_work_done(move || finished(()));
+        }
+        async move {
+            match &readback {
+                Some(r) => {
+                    let bytes = gpu.mapped(&r.staging, r.total).await?;
+                    gpu.finish_readback(&mut gpu.state.lock().unwrap(), r, bytes);
+                }
+                None => done.await,
+            }
+            gpu.take_errors_of(&mut gpu.state.lock().unwrap(), caller)
+        }
     }
 
     fn wait(&self) -> Result<()> {
@@ -437,9 +517,7 @@ impl GpuDevice {
     pub fn read(&self, buffer: &PooledBuffer, offset: u64, len: u64) -> Result<Vec<u8>> {
         let mut guard = self.state.lock().unwrap();
         let st = &mut *guard;
-        // Copies must start and end on 4-byte boundaries; read the covering range.
-        let start = offset / 4 * 4;
-        let end = (offset + len).next_multiple_of(4);
+        let (start, end) = covering(offset, len);
         let data = (end > start).then_some((buffer.raw(), start, end - start));
         let bytes = self.submit_and_read(st, data)?;
         self.take_errors(st)?;
@@ -447,21 +525,63 @@ impl GpuDevice {
         Ok(bytes[skip..skip + len as usize].to_vec())
     }
 
-    /// The staging buffer, grown to hold at least `size` bytes.
+    /// [`GpuDevice::read`] without blocking (the browser's way; natively the future polls
+    /// the device). The work and the copy are submitted at the call, so the GPU runs while
+    /// the caller does other things, and several reads may be in flight at once (each has
+    /// a staging buffer of its own). Errors of launches recorded by the calling thread
+    /// before the call come back here.
+    pub fn read_async(
+        self: &Arc<Self>,
+        buffer: &PooledBuffer,
+        offset: u64,
+        len: u64,
+    ) -> impl Future<Output = Result<Vec<u8>>> + Send + 'static {
+        let (caller, gpu) = (std::thread::current().id(), self.clone());
+        let (start, end) = covering(offset, len);
+        let data = (end > start).then_some((buffer.raw(), start, end - start));
+        let readback = self.submit_readback(&mut self.state.lock().unwrap(), data, false);
+        async move {
+            let bytes = match &readback {
+                Some(r) => {
+                    let bytes = gpu.mapped(&r.staging, r.total).await?;
+                    gpu.finish_readback(&mut gpu.state.lock().unwrap(), r, bytes)
+                }
+                None => Vec::new(),
+            };
+            gpu.take_errors_of(&mut gpu.state.lock().unwrap(), caller)?;
+            let skip = (offset - start) as usize;
+            Ok(bytes[skip..skip + len as usize].to_vec())
+        }
+    }
+
+    /// The shared staging buffer, grown to hold at least `size` bytes.
     fn staging(&self, st: &mut State, size: u64) -> wgpu::Buffer {
         if let Some(s) = &st.staging {
             if s.size() >= size {
                 return s.clone();
             }
         }
-        let s = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        let s = self.staging_buffer(size);
+        st.staging = Some(s.clone());
+        s
+    }
+
+    /// A new staging buffer of at least `size` bytes.
+    fn staging_buffer(&self, size: u64) -> wgpu::Buffer {
+        self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("wgrad staging"),
             size: crate::pool::size_class(size),
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
-        });
-        st.staging = Some(s.clone());
-        s
+        })
+    }
+
+    /// [`GpuDevice::map_read`] without blocking.
+    async fn mapped(&self, staging: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
+        let mapping = Completion::new(&self.ctx.device);
+        staging.map_async(wgpu::MapMode::Read, 0..size, mapping.callback());
+        mapping.await.map_err(|e| Error::Gpu(format!("mapping a buffer for readback failed: {e}")))?;
+        Self::copy_out(staging, size)
     }
 
     /// Maps `size` bytes of a staging buffer after the GPU has written them. The GPU
@@ -476,6 +596,11 @@ impl GpuDevice {
         rx.recv()
             .map_err(|_| Error::Gpu("buffer mapping was cancelled".into()))?
             .map_err(|e| Error::Gpu(format!("mapping a buffer for readback failed: {e}")))?;
+        Self::copy_out(staging, size)
+    }
+
+    /// The first `size` bytes of a mapped staging buffer, which is then unmapped.
+    fn copy_out(staging: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
         let bytes = staging
             .get_mapped_range(0..size)
             .map_err(|e| Error::Gpu(format!("reading a mapped buffer failed: {e}")))?
@@ -484,13 +609,12 @@ impl GpuDevice {
         Ok(bytes)
     }
 
-    /// Turns the error words a launch wrote into slot `slot` ([code, value, limit,
-    /// negative magnitude]) into its owner's pending error, and clears them on the device.
-    fn record_kernel_error(&self, st: &mut State, slot: usize, owner: SlotOwner, words: Vec<u32>) {
+    /// Turns the error words a launch wrote into its slot ([code, value, limit, negative
+    /// magnitude]) into its owner's pending error (the readback cleared them on the device).
+    fn record_kernel_error(&self, st: &mut State, owner: SlotOwner, words: Vec<u32>) {
         if words[0] == 0 {
             return;
         }
-        self.ctx.queue.write_buffer(&self.error_buffer, slot as u64 * self.error_slot_stride, &[0u8; 16]);
         if words[0] == error_code::INDEX_OUT_OF_RANGE {
             // Word 1: the largest bad id >= 0; word 3: the magnitude of the most negative
             // bad i32 id, if any (named first).
@@ -503,6 +627,11 @@ impl GpuDevice {
     /// Returns (and clears) the calling thread's first recorded or kernel-reported error,
     /// or an error wgpu reported outside any scope (those name no thread).
     fn take_errors(&self, st: &mut State) -> Result<()> {
+        self.take_errors_of(st, std::thread::current().id())
+    }
+
+    /// [`GpuDevice::take_errors`] for the thread `caller`.
+    fn take_errors_of(&self, st: &mut State, caller: ThreadId) -> Result<()> {
         if let Some(msg) = self.uncaptured.lock().unwrap().take() {
             // The driver's out-of-memory report does not say how much is in use: add it.
             let live = self.pool.counters().live_bytes;
@@ -511,9 +640,9 @@ impl GpuDevice {
             } else {
                 msg
             };
-            st.errors.entry(std::thread::current().id()).or_insert(Error::Gpu(msg));
+            st.errors.entry(caller).or_insert(Error::Gpu(msg));
         }
-        match st.errors.remove(&std::thread::current().id()) {
+        match st.errors.remove(&caller) {
             Some(e) => Err(e),
             None => Ok(()),
         }

@@ -4,6 +4,7 @@
 //! output buffers and append dispatches; nothing is submitted until a readback,
 //! `sync()`, or a full batch.
 
+mod completion;
 mod context;
 mod device;
 pub mod kernels;
