@@ -102,9 +102,9 @@ pub fn gelu_grad(x: f32, g: f32) -> f32 {
 /// `dst[i] = gelu_grad(x[i], g[i])`: a plain loop over slices with [`gelu_grad`] inlined
 /// (always), which the compiler vectorises.
 #[inline(always)]
-pub fn gelu_grad_slice(x: &[f32], g: &[f32], dst: &mut [f32]) {
+pub fn gelu_grad_slice(x: &[f32], g: &[f32], dst: &mut [std::mem::MaybeUninit<f32>]) {
     for ((d, &x), &g) in dst.iter_mut().zip(x).zip(g) {
-        *d = gelu_grad(x, g);
+        d.write(gelu_grad(x, g));
     }
 }
 

@@ -5,10 +5,13 @@
 //! unmapped on free, and freed heap memory beyond 128 KiB at the heap's top is handed
 //! back: every step then page-faults and zero-fills its activations again (a quarter of
 //! an LSTM forward's time, a sixth of a BERT forward's, in `perf`). The CPU backend
-//! therefore asks glibc, once, to serve buffers up to 32 MiB (its maximum) from the heap
-//! and to keep up to 1 GiB of freed memory for reuse, as a caching allocator does.
-//! A process that sets `MALLOC_MMAP_THRESHOLD_` or `MALLOC_TRIM_THRESHOLD_` itself keeps
-//! its own settings. Other C libraries and systems are left as they are.
+//! therefore asks glibc, once, to serve buffers of every size from the heap (no mapping
+//! per buffer; the largest threshold glibc allows, 32 MiB, still left BERT's 47 MB
+//! embedding gradient and its optimizer state mapped fresh every step: 8% of a
+//! fine-tuning step) and to keep up to 1 GiB of freed memory for reuse, as a caching
+//! allocator does. A process that sets `MALLOC_MMAP_MAX_`, `MALLOC_MMAP_THRESHOLD_` or
+//! `MALLOC_TRIM_THRESHOLD_` itself keeps its own settings. Other C libraries and systems
+//! are left as they are.
 
 use std::sync::Once;
 
@@ -20,17 +23,19 @@ pub fn retain_freed_buffers() {
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn apply() {
-    /// Largest buffer served from the heap: glibc refuses more than 32 MiB.
-    const HEAP_BUFFER_LIMIT: i32 = 32 << 20;
+    /// Buffers mapped on their own: none (a buffer too large for a thread's arena comes
+    /// from the main heap instead).
+    const MAPPED_BUFFERS: i32 = 0;
     /// Freed memory at the heap's top kept for reuse instead of returned to the system.
     const RETAINED_FREE_MEMORY: i32 = 1 << 30;
-    let set_by_user =
-        ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"].iter().any(|v| std::env::var_os(v).is_some());
+    let set_by_user = ["MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
     if !set_by_user {
         // Safety: mallopt only changes glibc's tuning parameters; it is safe to call at
         // any time from any thread.
         unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, HEAP_BUFFER_LIMIT);
+            libc::mallopt(libc::M_MMAP_MAX, MAPPED_BUFFERS);
             libc::mallopt(libc::M_TRIM_THRESHOLD, RETAINED_FREE_MEMORY);
         }
     }
