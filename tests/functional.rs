@@ -210,6 +210,35 @@ fn embedding_backward_matches_cpu_with_many_repeats() {
 }
 
 #[test]
+fn cpu_layer_norm_without_grad_is_the_composed_one_bit_for_bit() {
+    // Without gradients the CPU normalises each row in one pass (wgrad_cpu::norm); with
+    // them it composes mean, variance, scale and shift. They must agree exactly, so that
+    // inference and evaluation give the numbers training-mode code gives.
+    let cpu = Device::cpu();
+    let mut rng = Rng::new(82);
+    type View = fn(&Tensor) -> Tensor;
+    let cases: [(&[usize], &[usize], View); 5] = [
+        (&[3, 5, 384], &[384], |t| t.clone()),
+        (&[2, 3, 4], &[3, 4], |t| t.clone()),
+        (&[4, 1], &[1], |t| t.clone()),
+        (&[6, 9], &[6], |t| t.t()), // a non-contiguous input [9, 6]
+        (&[0, 7], &[7], |t| t.clone()),
+    ];
+    for (shape, norm, view) in cases {
+        let x = rng.tensor(shape, DType::F32, -3.0, 5.0);
+        let (w, b) = (rng.tensor(norm, DType::F32, 0.5, 1.5), rng.tensor(norm, DType::F32, -1.0, 1.0));
+        for (wa, ba) in [(Some(&w), Some(&b)), (Some(&w), None), (None, None)] {
+            let one_pass = wgrad::no_grad(|| F::layer_norm(&view(&x), norm, wa, ba, 1e-5));
+            let composed = F::layer_norm(&view(&x.to_device(&cpu).requires_grad()), norm, wa, ba, 1e-5);
+            let bits = |t: &Tensor| t.to_vec::<f32>().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(one_pass.dims(), composed.dims());
+            let what = format!("{shape:?} over {norm:?}, weight {}, bias {}", wa.is_some(), ba.is_some());
+            assert_eq!(bits(&one_pass), bits(&composed), "{what}");
+        }
+    }
+}
+
+#[test]
 fn fused_layer_norm_matches_the_composed_reference_forward_and_backward() {
     // The GPU runs one fused kernel per pass for rows up to 4096; the CPU composes
     // mean, variance, scale and shift. Tolerance: sums of D terms in f32 in another

@@ -60,6 +60,10 @@ pub fn layer_norm(
     if let Some(y) = fused_layer_norm(x, normalized_shape, weight, bias, eps) {
         return y;
     }
+    let row: usize = normalized_shape.iter().product();
+    if let Some(y) = cpu_layer_norm_without_grad(x, row, [weight, bias], eps) {
+        return y;
+    }
     let dims: Vec<isize> = (x.rank() - n..x.rank()).map(|d| d as isize).collect();
     let mean = x.mean_dims(&dims, true);
     let centered = x - &mean;
@@ -72,6 +76,28 @@ pub fn layer_norm(
         y = y.add(b);
     }
     y
+}
+
+/// On the CPU, where nothing needs a gradient (inference, evaluation): one pass per row of
+/// `d` elements (wgrad_cpu::norm), bit for bit the composed version below; None otherwise.
+#[track_caller]
+fn cpu_layer_norm_without_grad(x: &Tensor, d: usize, [weight, bias]: [Option<&Tensor>; 2], eps: f64) -> Option<Tensor> {
+    let inputs = [Some(x), weight, bias];
+    let tracked = crate::is_grad_enabled() && inputs.iter().flatten().any(|t| t.is_tracked());
+    let f32s = inputs.iter().flatten().all(|t| t.dtype() == crate::DType::F32);
+    if x.device().is_gpu() || tracked || !f32s {
+        return None;
+    }
+    let (x, w, b) =
+        (x.contiguous(), weight.map(|w| w.reshape([d]).contiguous()), bias.map(|b| b.reshape([d]).contiguous()));
+    let y = wgrad_cpu::norm::layer_norm(
+        x.host_f32(),
+        d,
+        w.as_ref().map(|w| w.host_f32()),
+        b.as_ref().map(|b| b.host_f32()),
+        eps as f32,
+    );
+    Some(Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(y), x.shape().clone()))
 }
 
 /// The GPU's fused layer norm (one kernel forward, one for the input gradient plus two

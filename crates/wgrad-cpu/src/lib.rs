@@ -10,6 +10,7 @@ mod fastmath;
 mod index;
 mod matmul;
 pub mod memory;
+pub mod norm;
 pub mod optim;
 pub mod pool;
 pub mod random;
