@@ -118,9 +118,11 @@ fn demo_matches(mpirun: &MpiRun) -> Result<()> {
     Ok(())
 }
 
-/// `mpirun` with the flags this MPI needs to start 2 ranks anywhere (as root, on 2 cores).
+/// `mpirun` with the flags this MPI needs to start 2 ranks anywhere (as root, on 2 cores,
+/// in a container).
 struct MpiRun {
     flags: Vec<&'static str>,
+    env: Vec<(&'static str, &'static str)>,
 }
 
 impl MpiRun {
@@ -133,7 +135,10 @@ impl MpiRun {
         let open_mpi = String::from_utf8_lossy(&version.stdout).contains("Open MPI");
         // Open MPI refuses root and more ranks than cores unless told; MPICH needs neither flag.
         let flags = if open_mpi { vec!["--allow-run-as-root", "--oversubscribe"] } else { vec![] };
-        Ok(MpiRun { flags })
+        // Its shared-memory transport copies between processes with ptrace-like calls that
+        // containers often forbid; plain shared-memory copies work everywhere.
+        let env = if open_mpi { vec![("OMPI_MCA_btl_vader_single_copy_mechanism", "none")] } else { vec![] };
+        Ok(MpiRun { flags, env })
     }
 
     fn run(&self, program: &[&str], deadline: Duration) -> Result<Run> {
@@ -141,7 +146,7 @@ impl MpiRun {
         args.extend(&self.flags);
         args.extend(["-np", RANKS]);
         args.extend(program);
-        Run::of(&args, deadline)
+        Run::with_env(&args, &self.env, deadline)
     }
 }
 
@@ -157,10 +162,15 @@ struct Run {
 impl Run {
     /// Runs `args` (program first), killing it after `deadline`.
     fn of(args: &[&str], deadline: Duration) -> Result<Run> {
+        Self::with_env(args, &[], deadline)
+    }
+
+    /// [`Run::of`] with extra environment variables.
+    fn with_env(args: &[&str], env: &[(&str, &str)], deadline: Duration) -> Result<Run> {
         eprintln!("$ {}", args.join(" "));
         let started = Instant::now();
         let mut command = Command::new(args[0]);
-        command.args(&args[1..]).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.args(&args[1..]).envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
         // Its own process group, so that a hung job's ranks can be killed with it.
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
