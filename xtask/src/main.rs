@@ -95,11 +95,9 @@ fn ci() -> Result<()> {
 
 /// `cargo doc` of the workspace with every rustdoc warning an error (broken links, bad HTML).
 fn docs_without_warnings() -> Result<()> {
-    eprintln!("$ RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps");
-    let status = Command::new("cargo")
-        .args(cargo_args(&["doc", "--workspace", "--no-deps"]))
-        .env("RUSTDOCFLAGS", "-D warnings")
-        .status()?;
+    let args = cargo_args(&["doc", "--workspace", "--no-deps"]);
+    eprintln!("$ RUSTDOCFLAGS=\"-D warnings\" cargo {}", args.join(" "));
+    let status = Command::new("cargo").args(&args).env("RUSTDOCFLAGS", "-D warnings").status()?;
     anyhow::ensure!(status.success(), "cargo doc reports warnings");
     Ok(())
 }
