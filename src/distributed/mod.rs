@@ -82,8 +82,11 @@ pub fn init() -> Result<ProcessGroup> {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         previous(info);
-        eprintln!("wgrad::distributed: rank {rank} of {size} panicked; ending the whole job");
-        SimpleCommunicator::world().abort(101);
+        // After `finish` left MPI, a panic is this process's alone.
+        if !mpi::environment::is_finalized() {
+            eprintln!("wgrad::distributed: rank {rank} of {size} panicked; ending the whole job");
+            SimpleCommunicator::world().abort(101);
+        }
     }));
     Ok(ProcessGroup { universe: Some(universe), world, rank, size })
 }
