@@ -2,6 +2,7 @@
 //!
 //! cargo run --release --example transformer                   # fetches the data on first use
 //! cargo run --release --example transformer -- --device gpu --limit 512 --epochs 1   # smoke run
+//! mpirun -np 2 target/release/examples/transformer --distributed   # built with --features distributed
 //!
 //! Token embedding (vocab, 128) + learned position embedding (max_len, 128), dropout ->
 //! 2 post-norm encoder layers (d 128, 4 heads, feed-forward 512, dropout 0.3) attending
@@ -20,6 +21,7 @@ mod common;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use common::job::Job;
 use common::progress::Epoch;
 use common::{sentences, CommonArgs, EpochBar, History};
 use std::time::Instant;
@@ -54,6 +56,10 @@ struct Args {
     /// Label smoothing of the training loss
     #[arg(long, default_value_t = 0.1)]
     label_smoothing: f64,
+    /// Run as one rank of an MPI job (`mpirun -np N ...`), each rank taking batch-size / N
+    /// of every batch; needs the `distributed` feature
+    #[arg(long)]
+    distributed: bool,
 }
 
 /// Width, heads and feed-forward size of W8's encoder.
@@ -138,13 +144,24 @@ fn evaluate(model: &Encoder, data: &sentences::Encoded, cap: usize, dev: &Device
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    let job = Job::start(args.distributed)?;
+    let result = train(&args, &job);
+    job.finish(result)
+}
+
+fn train(args: &Args, job: &Job) -> Result<()> {
     let c = &args.common;
     let dev = c.device()?;
     let (epochs, batch_size, lr) = (c.epochs(8), c.batch_size(32), c.lr(1e-3));
+    let local_batch = job.local_batch(batch_size)?;
     let out = c.out_dir("transformer")?;
     anyhow::ensure!(args.val_fraction > 0.0 && args.val_fraction < 1.0, "--val-fraction must be in (0, 1)");
-    let (tok, train, val, test) = sentences::load_with_validation(c, args.vocab, args.val_fraction)?;
-    println!("training on {}", dev.name());
+    // Rank 0 fetches the sentences (once) before the others read them.
+    let (tok, train, val, test) =
+        job.main_first(|| sentences::load_with_validation(c, args.vocab, args.val_fraction))?;
+    if job.is_main() {
+        println!("training on {}", dev.name());
+    }
     nn::manual_seed(c.seed);
     let model = Encoder::new(tok.len(), args.max_len, args.dropout, &dev);
     model.train();
@@ -155,22 +172,26 @@ fn main() -> Result<()> {
     let mut schedule = nn::LinearLR::warmup(&mut opt, args.warmup);
     let mut history = History::new("val_accuracy", true);
     let (first_epoch, step) = common::resume::restore(c.resume, &out, &model, &mut opt, &mut history)?;
+    job.same_everywhere(first_epoch, "the epoch to resume from")?;
+    // Every rank starts from rank 0's weights; gradients are averaged over the ranks.
+    let data_parallel = job.data_parallel(&model)?;
     schedule.set_last_step(step as usize);
     for epoch in first_epoch..=epochs {
-        let steps = train.len().div_ceil(batch_size);
-        let mut bar = EpochBar::new(epoch, epochs, steps);
+        let steps = train.len().div_ceil(job.world_size()).div_ceil(local_batch);
+        let mut bar = EpochBar::shown(epoch, epochs, steps, job.is_main());
         let epoch_start = Instant::now();
         let (mut loss_sum, mut loss_count) = (0.0, 0usize);
-        for (step, (p, labels)) in
-            train.batches(batch_size, args.max_len, Some(c.seed * 1000 + epoch as u64)).enumerate()
-        {
+        let order_seed = Some(c.seed * 1000 + epoch as u64);
+        for (step, (p, labels)) in train.shard_batches(local_batch, args.max_len, order_seed, job.shard()).enumerate() {
             let (ids, keep, weights, y) = tensors(&p, &labels, &dev);
             let logits = model.logits(&ids, &keep, &weights);
             let loss = F::cross_entropy(&logits, &y, F::Reduction::Mean, args.label_smoothing);
-            opt.step(&loss.backward()?)?;
+            let mut grads = loss.backward()?;
+            data_parallel.average(&mut grads)?;
+            opt.step(&grads)?;
             schedule.step(&mut opt);
             let read = step % 10 == 0 || step + 1 == steps;
-            let l = if read { Some(loss.to_scalar()?) } else { None };
+            let l = if read { Some(job.mean(loss.to_scalar()?)?) } else { None };
             if let Some(l) = l {
                 history.saw_loss(l);
                 (loss_sum, loss_count) = (loss_sum + l, loss_count + 1);
@@ -178,6 +199,9 @@ fn main() -> Result<()> {
             bar.step(labels.len(), l, "sentences");
         }
         bar.finish();
+        if !job.is_main() {
+            continue; // rank 0 evaluates, chooses and writes
+        }
         let (val_loss, accuracy) = evaluate(&model, &val, args.max_len, &dev)?;
         let train_loss = loss_sum / loss_count.max(1) as f64;
         let seconds = epoch_start.elapsed().as_secs_f64();
@@ -190,6 +214,9 @@ fn main() -> Result<()> {
             model.save(out.join("transformer.safetensors"))?;
         }
         common::resume::save(&out, epoch, schedule.last_step() as u64, &model, &opt, &history)?;
+    }
+    if !job.is_main() {
+        return Ok(());
     }
     // The test set is read once, by the model of the best validation epoch.
     let (best_epoch, _) = history.best().context("no epoch was trained")?;

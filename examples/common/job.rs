@@ -58,6 +58,11 @@ impl Job {
         1
     }
 
+    /// This rank's part of every epoch (the whole of it alone).
+    pub fn shard(&self) -> wgrad_data::Shard {
+        wgrad_data::Shard { rank: self.rank(), world_size: self.world_size() }
+    }
+
     /// True on the rank that prints, evaluates and writes files.
     pub fn is_main(&self) -> bool {
         self.rank() == 0

@@ -16,9 +16,15 @@ pub struct EpochBar {
 impl EpochBar {
     /// A bar for epoch `epoch` of `epochs` with `steps` steps.
     pub fn new(epoch: usize, epochs: usize, steps: usize) -> EpochBar {
+        Self::shown(epoch, epochs, steps, true)
+    }
+
+    /// [`EpochBar::new`], drawn only when `visible` (rank 0 of a distributed job).
+    pub fn shown(epoch: usize, epochs: usize, steps: usize, visible: bool) -> EpochBar {
         let style = ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg} [{elapsed}<{eta}]")
             .expect("valid progress template");
-        let bar = ProgressBar::new(steps as u64).with_style(style);
+        let bar = if visible { ProgressBar::new(steps as u64) } else { ProgressBar::hidden() };
+        let bar = bar.with_style(style);
         bar.set_prefix(format!("{epoch}/{epochs}"));
         EpochBar { bar, started: Instant::now(), examples: 0 }
     }

@@ -7,7 +7,7 @@ use anyhow::Result;
 use std::sync::Arc;
 use wgrad_data::batch::Prefetch;
 use wgrad_data::text::{self, Padded, WordTokenizer};
-use wgrad_data::{DataLoader, Dataset};
+use wgrad_data::{DataLoader, Dataset, Shard};
 
 /// One split: token ids and 0/1 labels per sentence.
 #[derive(Clone)]
@@ -27,7 +27,19 @@ impl Encoded {
     /// The batches of one pass: shuffled with `seed` (or in stored order), each padded to
     /// its longest sentence (at most `cap` words), assembled on a background thread.
     pub fn batches(&self, batch_size: usize, cap: usize, seed: Option<u64>) -> Prefetch<(Padded, Vec<u32>)> {
-        let loader = DataLoader::new(self.clone(), batch_size).collate(move |samples: Vec<(Vec<u32>, u32)>| {
+        self.shard_batches(batch_size, cap, seed, Shard { rank: 0, world_size: 1 })
+    }
+
+    /// [`Encoded::batches`] of one rank's shard of the (shuffled) order (`--distributed`).
+    pub fn shard_batches(
+        &self,
+        batch_size: usize,
+        cap: usize,
+        seed: Option<u64>,
+        shard: Shard,
+    ) -> Prefetch<(Padded, Vec<u32>)> {
+        let loader = DataLoader::new(self.clone(), batch_size).shard(shard.rank, shard.world_size);
+        let loader = loader.collate(move |samples: Vec<(Vec<u32>, u32)>| {
             let seqs: Vec<&[u32]> = samples.iter().map(|(ids, _)| ids.as_slice()).collect();
             (text::pad(&seqs, Some(cap), WordTokenizer::PAD), samples.iter().map(|&(_, label)| label).collect())
         });
