@@ -78,7 +78,9 @@ fn pow_real(x: f32, y: f32) -> f32 {
         return select(r, -r, abs(y % 2.0) == 1.0);
     }
     if (x == 0.0) {
-        return select(0.0, bitcast<f32>(0x7f800000u), y < 0.0);
+        // +inf from a `let`: a constant expression may not overflow f32 (browsers reject it).
+        let inf_bits = 0x7f800000u;
+        return select(0.0, bitcast<f32>(inf_bits), y < 0.0);
     }
     return pow(x, y);
 }

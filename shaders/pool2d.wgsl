@@ -86,7 +86,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (MAX) {
         let th = taps(oh, params.kh, params.sh, params.ph, params.dh, params.h);
         let tw = taps(ow, params.kw, params.sw, params.pw, params.dw, params.w);
-        var best = bitcast<f32>(0xff800000u);
+        // -inf from a `let`: a constant expression may not overflow f32 (browsers reject it).
+        let minus_inf_bits = 0xff800000u;
+        var best = bitcast<f32>(minus_inf_bits);
         var arg = th.x * params.w + tw.x;
         for (var a = 0u; a < th.y; a++) {
             let ih = th.x + a * params.dh;

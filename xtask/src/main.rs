@@ -1,9 +1,10 @@
 //! Project tasks: `cargo xtask ci | cross-check | gl-tests | check-shaders | bench [args] | data <name> |
-//! demos [args] | ddp-check`.
+//! demos [args] | ddp-check | web [--serve | --test | --screenshot PNG]`.
 
 mod compare;
 mod ddp;
 mod demos;
+mod web;
 
 use anyhow::{bail, Context, Result};
 use std::process::Command;
@@ -19,17 +20,20 @@ fn main() -> Result<()> {
         Some("data") => data(&args[1..]),
         Some("demos") => demos::demos(&args[1..]),
         Some("ddp-check") => ddp::ddp_check(),
+        Some("web") => web::web(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n  ci             fmt, clippy, cross-check, shader validation, all tests (installs \
                  software Vulkan when root on Debian and no adapter exists)\n  cross-check    type-check the library, \
-                 its tests, examples and wgrad-data for Windows and macOS, the library for wasm32\n  gl-tests       the test suite on \
+                 its tests, examples and wgrad-data for Windows and macOS\n  gl-tests       the test suite on \
                  wgpu's GL backend (ci runs it after the Vulkan run)\n  check-shaders  validate every composed WGSL \
                  module with naga\n  bench [..]     run the benchmark workloads (see `cargo xtask bench --help`; `--compare torch` times PyTorch beside each CPU workload)\n  \
                  data <name>    fetch, verify and unpack a data set into data/<name>/ (see `cargo xtask data --help`)\n  \
                  demos [..]     run the demos with their README flags and compare with the README's figures \
                  (--quick: the short ones; --only NAME,...; --seeds N)\n  \
-                 ddp-check      data-parallel training under `mpirun -np 2` on both devices (needs MPI)"
+                 ddp-check      data-parallel training under `mpirun -np 2` on both devices (needs MPI)\n  \
+                 web [..]       build the digits web page (--serve: on 127.0.0.1:8000; --test: in headless Chromium, \
+                 with WebGPU and without, against the native run; --screenshot PNG)"
             );
             bail!("unknown or missing task")
         }
@@ -71,7 +75,7 @@ fn ci() -> Result<()> {
     ensure_gpu_adapter()?;
     quiet_mesa();
     // Each phase's time is printed at the end, to see where CI's minutes go.
-    let phases: [(&str, &dyn Fn() -> Result<()>); 10] = [
+    let phases: [(&str, &dyn Fn() -> Result<()>); 11] = [
         ("fmt", &|| run("cargo", &["fmt", "--all", "--", "--check"])),
         ("clippy", &|| run("cargo", &cargo_args(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))),
         ("doc", &docs_without_warnings),
@@ -82,6 +86,7 @@ fn ci() -> Result<()> {
         ("demo-smoke", &demo_smoke),
         ("bench-check", &bench_check),
         ("ddp-check", &ddp::ddp_check),
+        ("web", &|| web::web(&["--test".to_string()])),
     ];
     let mut times = Vec::new();
     for (name, phase) in phases {
@@ -103,14 +108,10 @@ fn docs_without_warnings() -> Result<()> {
 }
 
 /// The foreign targets `cross-check` type-checks, with what it checks for each: Windows
-/// (DX12, Vulkan) and macOS (Metal) the library, wgrad-data, tests and examples; the
-/// browser (wasm32, WebGPU and the CPU backend) the library alone so far (wgrad-data's
-/// tokenizer and temporary files, the tests and the examples need a host).
-const CROSS_TARGETS: &[(&str, &[&str])] = &[
-    ("x86_64-pc-windows-msvc", DESKTOP_CHECK),
-    ("aarch64-apple-darwin", DESKTOP_CHECK),
-    ("wasm32-unknown-unknown", &["-p", "wgrad", "--lib"]),
-];
+/// (DX12, Vulkan) and macOS (Metal) the library, wgrad-data, tests and examples. The
+/// browser (wasm32) is built and run for real by `cargo xtask web --test`.
+const CROSS_TARGETS: &[(&str, &[&str])] =
+    &[("x86_64-pc-windows-msvc", DESKTOP_CHECK), ("aarch64-apple-darwin", DESKTOP_CHECK)];
 /// What a desktop target checks: everything a user builds there.
 const DESKTOP_CHECK: &[&str] = &["-p", "wgrad", "-p", "wgrad-data", "--lib", "--tests", "--examples"];
 
@@ -119,19 +120,23 @@ const DESKTOP_CHECK: &[&str] = &["-p", "wgrad", "-p", "wgrad-data", "--lib", "--
 /// browser build unseen. Nothing runs. Each target's artifacts live in
 /// `target/<triple>/`, so the host build stays valid.
 fn cross_check() -> Result<()> {
-    let listed = Command::new("rustup").args(["target", "list", "--installed"]).output();
-    let listed = listed.context("cross-check needs rustup to add the targets it checks")?;
-    let installed = String::from_utf8_lossy(&listed.stdout).into_owned();
     for (target, what) in CROSS_TARGETS {
         let started = std::time::Instant::now();
-        if !installed.lines().any(|t| t.trim() == *target) {
-            run("rustup", &["target", "add", target])
-                .with_context(|| format!("cross-check: adding target {target}"))?;
-        }
+        ensure_target(target)?;
         let mut args = vec!["check", "--target", target];
         args.extend(*what);
         run("cargo", &args).with_context(|| format!("cross-check: the build for {target} does not type-check"))?;
         eprintln!("cross-check: {target} type-checks ({:.1} s)", started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+/// Adds Rust's standard library for `target` with rustup unless it is installed.
+fn ensure_target(target: &str) -> Result<()> {
+    let listed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    let listed = listed.with_context(|| format!("rustup is needed to add the target {target}"))?;
+    if !String::from_utf8_lossy(&listed.stdout).lines().any(|t| t.trim() == target) {
+        run("rustup", &["target", "add", target]).with_context(|| format!("adding target {target}"))?;
     }
     Ok(())
 }
