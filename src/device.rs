@@ -167,6 +167,26 @@ impl Device {
         }
     }
 
+    /// Which kernels the GPU device runs where an op has several
+    /// ([`wgrad_gpu::KernelPolicy`], read from `WGRAD_MATMUL` and `WGRAD_MATMUL_TILE` when
+    /// it opens); None on the CPU device, which has one kernel per op.
+    ///
+    /// ```
+    /// assert_eq!(wgrad::Device::cpu().kernel_policy(), None);
+    /// ```
+    pub fn kernel_policy(&self) -> Option<wgrad_gpu::KernelPolicy> {
+        self.gpu_runtime().map(GpuDevice::policy)
+    }
+
+    /// Replaces the GPU device's [`Device::kernel_policy`], for tests and benchmarks that
+    /// compare kernels on one adapter (the device is shared by every thread: set it where
+    /// nothing else runs meanwhile). No effect on the CPU device.
+    pub fn set_kernel_policy(&self, policy: wgrad_gpu::KernelPolicy) {
+        if let Some(gpu) = self.gpu_runtime() {
+            gpu.set_policy(policy);
+        }
+    }
+
     pub(crate) fn gpu_runtime(&self) -> Option<&GpuDevice> {
         match self {
             Device::Cpu => None,

@@ -11,11 +11,12 @@ fn fused_attention_matches_the_composed_reference() {
     let Some(gpu) = common::gpu() else { return };
     // Both forward kernels on this adapter: the vec4 four-row one (the default on software
     // adapters, head dims that are multiples of 4) and the one-row one (every head dim).
+    let policy = gpu.kernel_policy().expect("a GPU device");
     for one_row in [false, true] {
-        wgrad::gpu::kernels::attention::force_vec4(Some(!one_row));
+        gpu.set_kernel_policy(wgrad::gpu::KernelPolicy { attention_vec4: Some(!one_row), ..policy });
         check_fused_against_composed(&gpu);
     }
-    wgrad::gpu::kernels::attention::force_vec4(None);
+    gpu.set_kernel_policy(policy);
 }
 
 fn check_fused_against_composed(gpu: &Device) {

@@ -6,29 +6,31 @@ use wgrad::{Device, Tensor};
 
 #[test]
 fn vec4_orientations_and_edges_match_cpu_with_both_kernels() {
-    use wgrad::gpu::kernels::matmul::{force_tile, force_variant, Tile, Variant};
-    // This binary holds only this test, so forcing a variant affects nothing else.
+    use wgrad::gpu::kernels::matmul::{Tile, Variant};
+    use wgrad::gpu::KernelPolicy;
+    let Some(gpu) = common::gpu() else { return };
+    let uses = |matmul: Option<Variant>, tile: Tile| {
+        gpu.set_kernel_policy(KernelPolicy { matmul, tile, ..Default::default() })
+    };
+    // This binary holds only this test, so the device's policy affects nothing else.
     for v in [Variant::RegisterBlocked, Variant::Tiled, Variant::FewRows] {
-        force_variant(Some(v));
+        uses(Some(v), Tile::DEFAULT);
         check_vec4_orientations_and_edges();
     }
     // The default tile, a wide one with a shallow K slice, and a thin one with a deep slice
     // (the edge shapes leave partial tiles and partial K slices in each).
-    force_variant(Some(Variant::Tiled));
     for tile in
         [Tile::DEFAULT, Tile { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 }, Tile { bm: 32, bn: 64, bk: 32, tm: 4, tn: 8 }]
     {
-        force_tile(Some(tile));
+        uses(Some(Variant::Tiled), tile);
         check_vec4_orientations_and_edges();
     }
-    force_tile(None);
-    force_variant(None);
     // Few rows on odd shapes: forced, then chosen by shape (M <= 32).
     for v in [Some(Variant::FewRows), None] {
-        force_variant(v);
+        uses(v, Tile::DEFAULT);
         check_few_rows();
     }
-    force_variant(None);
+    gpu.set_kernel_policy(KernelPolicy::default());
 }
 
 /// M = 1, 3, 17, 32 (and 40, past the automatic threshold) with odd N and K, every

@@ -44,34 +44,24 @@ pub fn web(args: &[String]) -> Result<()> {
 /// Builds everything the page loads into `target/web/site/` and returns that directory:
 /// the WebAssembly module and its bindings (`pkg/`), the page, the `mnist` demo's digits
 /// checkpoint (trained once, cached in `target/web/mnist/`), the digits and the native
-/// reference (`web_assets`).
+/// reference (`web_assets`). The native programs run in the dev profile with CI's
+/// features ([`crate::cargo_args`]), so CI builds the library for the host only once; the
+/// page's module is a release build.
 fn build() -> Result<PathBuf> {
     let root = root();
     let site = root.join("target/web/site");
-    let checkpoint = root.join("target/web/mnist/mnist_cnn.safetensors");
+    let demo_out = root.join("target/web/mnist");
+    let checkpoint = demo_out.join("mnist_cnn.safetensors");
     if !checkpoint.is_file() {
         eprintln!("web: training the digits CNN for the page with the mnist demo (once)");
-        let demo = ["run", "--release", "--example", "mnist", "--"];
-        let flags = ["--dataset", "digits", "--epochs", "3", "--device", "cpu", "--out", "target/web/mnist"];
-        run("cargo", &[&demo[..], &flags[..]].concat())?;
+        let demo_out = demo_out.display().to_string();
+        let demo = ["run", "--example", "mnist", "--"];
+        let flags = ["--dataset", "digits", "--epochs", "3", "--device", "cpu", "--out", &demo_out];
+        run("cargo", &crate::cargo_args(&[&demo[..], &flags[..]].concat()))?;
     }
     let (checkpoint_arg, site_arg) = (checkpoint.display().to_string(), site.display().to_string());
-    run(
-        "cargo",
-        &[
-            "run",
-            "--release",
-            "-p",
-            "wgrad-web",
-            "--bin",
-            "web_assets",
-            "--",
-            "--checkpoint",
-            &checkpoint_arg,
-            "--out",
-            &site_arg,
-        ],
-    )?;
+    let assets = ["run", "-p", "wgrad-web", "--bin", "web_assets", "--", "--checkpoint", &checkpoint_arg];
+    run("cargo", &crate::cargo_args(&[&assets[..], &["--out", &site_arg]].concat()))?;
     crate::ensure_target(TARGET)?;
     run("cargo", &["build", "--release", "--target", TARGET, "-p", "wgrad-web", "--lib"])?;
     let bindgen = wasm_bindgen()?;
@@ -87,7 +77,8 @@ fn build() -> Result<PathBuf> {
 
 /// The wasm-bindgen command-line tool of exactly the version in Cargo.lock (the tool and
 /// the library must agree), installed with `cargo install` when missing or different (not
-/// `--locked`: a dependency its lock file pins has since been withdrawn from the registry).
+/// `--locked`: a dependency its lock file pins has since been withdrawn from the registry;
+/// `--debug`: it builds in half the time and still prepares the module in about a second).
 fn wasm_bindgen() -> Result<String> {
     let lock = std::fs::read_to_string(root().join("Cargo.lock")).context("reading Cargo.lock")?;
     let version = lock
@@ -100,7 +91,7 @@ fn wasm_bindgen() -> Result<String> {
         .to_string();
     let installed = Command::new("wasm-bindgen").arg("--version").output();
     if !installed.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == format!("wasm-bindgen {version}")) {
-        run("cargo", &["install", "wasm-bindgen-cli", "--version", &version])?;
+        run("cargo", &["install", "wasm-bindgen-cli", "--version", &version, "--debug"])?;
     }
     Ok("wasm-bindgen".into())
 }

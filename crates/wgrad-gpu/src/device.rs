@@ -3,7 +3,7 @@
 use crate::completion::Completion;
 use crate::pool::{BufferPool, PooledBuffer};
 use crate::recorder::{Dispatch, Recorder};
-use crate::GpuContext;
+use crate::{GpuContext, KernelPolicy};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -128,21 +128,24 @@ pub struct GpuDevice {
     checked_shaders: bool,
     /// Most bytes live tensors may hold (0: no cap); see [`GpuDevice::set_memory_limit`].
     memory_limit: std::sync::atomic::AtomicU64,
+    /// Which kernels run where an op has several; see [`GpuDevice::set_policy`].
+    policy: Mutex<KernelPolicy>,
 }
 
 impl GpuDevice {
     /// Opens the best adapter; see [`GpuContext::open`].
     pub fn open() -> Result<GpuDevice> {
-        Ok(Self::with_context(GpuContext::open()?))
+        Self::with_context(GpuContext::open()?)
     }
 
     /// [`GpuDevice::open`] without blocking; see [`GpuContext::open_async`].
     pub async fn open_async() -> Result<GpuDevice> {
-        Ok(Self::with_context(GpuContext::open_async().await?))
+        Self::with_context(GpuContext::open_async().await?)
     }
 
-    /// The runtime of an opened adapter.
-    fn with_context(ctx: GpuContext) -> GpuDevice {
+    /// The runtime of an opened adapter, with the environment's [`KernelPolicy`].
+    fn with_context(ctx: GpuContext) -> Result<GpuDevice> {
+        let policy = Mutex::new(KernelPolicy::from_env()?);
         let align = (ctx.limits.min_uniform_buffer_offset_alignment as u64).max(256);
         let recorder = Recorder::new(&ctx.device, align);
         let error_slot_stride = (ctx.limits.min_storage_buffer_offset_alignment as u64).max(16);
@@ -170,7 +173,7 @@ impl GpuDevice {
             slots: vec![None; ERROR_SLOTS],
             profile: std::env::var("WGRAD_PROFILE").is_ok_and(|v| v == "1").then(HashMap::new),
         };
-        GpuDevice {
+        Ok(GpuDevice {
             ctx,
             pool: BufferPool::default(),
             state: Mutex::new(state),
@@ -179,7 +182,20 @@ impl GpuDevice {
             uncaptured,
             checked_shaders,
             memory_limit: std::sync::atomic::AtomicU64::new(0),
-        }
+            policy,
+        })
+    }
+
+    /// Which kernels this device runs where an op has several.
+    pub fn policy(&self) -> KernelPolicy {
+        *self.policy.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces [`GpuDevice::policy`] (tests and benchmarks comparing kernels on one
+    /// adapter): launches from now on follow it; pipelines built before stay cached
+    /// under their own keys.
+    pub fn set_policy(&self, policy: KernelPolicy) {
+        *self.policy.lock().unwrap_or_else(|e| e.into_inner()) = policy;
     }
 
     /// The adapter's name and backend, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)".

@@ -8,11 +8,13 @@ mod completion;
 mod context;
 mod device;
 pub mod kernels;
+mod policy;
 mod pool;
 pub mod recorder;
 pub mod shaders;
 
 pub use context::{list_adapters, list_adapters_of, DeviceType, GpuContext};
 pub use device::{GpuDevice, GpuStats, KernelLaunch, ProfileEntry, Window};
+pub use policy::KernelPolicy;
 pub use pool::{size_class, BufferPool, PooledBuffer};
 pub use wgpu::Features;

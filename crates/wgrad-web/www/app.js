@@ -169,7 +169,9 @@ async function main() {
 
   if (params.has("test")) {
     // The browser test (cargo xtask web --test) reads the report from its server.
+    const opened = performance.now();
     const report = JSON.parse(await page.check());
+    console.log(`wgrad: opened in ${(opened / 1000).toFixed(1)} s, checked in ${((performance.now() - opened) / 1000).toFixed(1)} s`);
     await fetch("report", { method: "POST", body: JSON.stringify({ webgpu: page.on_gpu(), report }) });
     return;
   }

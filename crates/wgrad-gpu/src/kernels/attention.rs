@@ -123,33 +123,13 @@ pub(crate) fn prelude(dtype: DType, bindings: &[(&str, &str, &str)], mask: MaskK
     p
 }
 
-/// 0: by adapter class; 1: force the one-row kernel; 2: force the vec4 kernel where it
-/// applies. For tests that must run both on one adapter.
-static FORCED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-
-/// Forces the attention kernels (forward and backward) for the whole process:
-/// `Some(true)` the vec4 four-row kernels (where the head dim and offsets allow them),
-/// `Some(false)` the one-row kernels, `None` by adapter class (vec4 on software adapters).
-pub fn force_vec4(v: Option<bool>) {
-    let code = match v {
-        None => 0,
-        Some(false) => 1,
-        Some(true) => 2,
-    };
-    FORCED.store(code, std::sync::atomic::Ordering::SeqCst);
-}
-
 /// Whether the vec4 kernels (four rows per invocation, vec4 loads over the head dim) run:
 /// f32, a head dim and operand offsets that are multiples of 4, and a software adapter
 /// (where they are 1.5-2x faster; hardware GPUs keep the one-row kernels, not measured
-/// against them yet) or [`force_vec4`].
+/// against them yet), unless the device's [`crate::KernelPolicy`] says otherwise.
 pub(crate) fn use_vec4(gpu: &GpuDevice, dtype: DType, e: usize, offsets: &[usize]) -> bool {
     let fits = dtype == DType::F32 && e.is_multiple_of(4) && offsets.iter().all(|o| o.is_multiple_of(4));
-    fits && match FORCED.load(std::sync::atomic::Ordering::Relaxed) {
-        1 => false,
-        2 => true,
-        _ => gpu.ctx.is_software(),
-    }
+    fits && gpu.policy().attention_vec4.unwrap_or_else(|| gpu.ctx.is_software())
 }
 
 /// The module of shaders/attention_vec4.wgsl (f32, head dim a multiple of 4).

@@ -52,42 +52,17 @@ pub enum Variant {
 /// operands the vec4 kernels cannot read).
 pub const FEW_ROWS_MAX: usize = 32;
 
-/// 0: choose by shape and adapter class; 1: force register-blocked; 2: force tiled;
-/// 3: force few-rows. The environment variable WGRAD_MATMUL=blocked|tiled|rows sets it too.
-static FORCED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-
-/// Forces one variant for the whole process (None: by adapter class). For tests and
-/// benchmarks that must exercise both paths on one adapter.
-pub fn force_variant(v: Option<Variant>) {
-    let code = match v {
-        None => 0,
-        Some(Variant::RegisterBlocked) => 1,
-        Some(Variant::Tiled) => 2,
-        Some(Variant::FewRows) => 3,
-    };
-    FORCED.store(code, std::sync::atomic::Ordering::SeqCst);
-}
-
 /// The variant for a product with `m` rows (`vec4`: its operands allow the vec4 kernels):
-/// forced, else few-rows for small `m` that the vec4 kernels cannot take, else by
-/// adapter class. Measured on lavapipe: at M = 32 with vec4 operands the register-blocked
-/// kernel is ~4.8x faster than few-rows, at M = 1 few-rows is ~2x faster than matmul.wgsl.
+/// the device's [`crate::KernelPolicy`] if it names one, else few-rows for small `m` that
+/// the vec4 kernels cannot take, else by adapter class. Measured on lavapipe: at M = 32
+/// with vec4 operands the register-blocked kernel is ~4.8x faster than few-rows, at M = 1
+/// few-rows is ~2x faster than matmul.wgsl.
 fn variant(gpu: &GpuDevice, m: usize, vec4: bool) -> Variant {
-    static FROM_ENV: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
-    let env = *FROM_ENV.get_or_init(|| match std::env::var("WGRAD_MATMUL").as_deref() {
-        Ok("blocked") => 1,
-        Ok("tiled") => 2,
-        Ok("rows") => 3,
-        _ => 0,
-    });
-    let forced = FORCED.load(std::sync::atomic::Ordering::Relaxed);
-    match if forced != 0 { forced } else { env } {
-        1 => Variant::RegisterBlocked,
-        2 => Variant::Tiled,
-        3 => Variant::FewRows,
-        _ if m <= FEW_ROWS_MAX && !vec4 => Variant::FewRows,
-        _ if gpu.ctx.is_software() => Variant::RegisterBlocked,
-        _ => Variant::Tiled,
+    match gpu.policy().matmul {
+        Some(v) => v,
+        None if m <= FEW_ROWS_MAX && !vec4 => Variant::FewRows,
+        None if gpu.ctx.is_software() => Variant::RegisterBlocked,
+        None => Variant::Tiled,
     }
 }
 
@@ -114,21 +89,6 @@ impl Tile {
     /// 4096^3 (32.7) and the BERT forward W9, where 128 x 128 tiles lose 40% at 1024^3
     /// (64 workgroups leave half the multiprocessors idle).
     pub const DEFAULT: Tile = Tile { bm: 64, bn: 64, bk: 16, tm: 8, tn: 4 };
-
-    /// The tile the tiled kernel runs: [`Tile::DEFAULT`] unless [`force_tile`] or
-    /// `WGRAD_MATMUL_TILE=bm,bn,bk,tm,tn` (for tuning on a new GPU with
-    /// `cargo xtask bench --filter MM1024,MM4096`; invalid values are refused loudly)
-    /// names another.
-    pub fn current() -> Tile {
-        static FROM_ENV: std::sync::OnceLock<Option<Tile>> = std::sync::OnceLock::new();
-        let env = *FROM_ENV.get_or_init(|| {
-            let v = std::env::var("WGRAD_MATMUL_TILE").ok()?;
-            let t = Tile::parse(&v).unwrap_or_else(|| panic!("WGRAD_MATMUL_TILE={v}: expected bm,bn,bk,tm,tn"));
-            Some(t)
-        });
-        let forced = *FORCED_TILE.lock().unwrap_or_else(|e| e.into_inner());
-        forced.or(env).unwrap_or(Tile::DEFAULT)
-    }
 
     /// Parses `bm,bn,bk,tm,tn`; None unless every size is a multiple of 4, `tm | bm`,
     /// `tn | bn`, the workgroup has 32..=1024 threads and its tiles fit WebGPU's default
@@ -169,14 +129,6 @@ fn k_splits(tile: Tile, batch: usize, m: usize, n: usize, k: usize) -> (usize, u
     }
     let chunk = k.div_ceil(splits).next_multiple_of(tile.bk);
     (k.div_ceil(chunk), chunk)
-}
-
-static FORCED_TILE: std::sync::Mutex<Option<Tile>> = std::sync::Mutex::new(None);
-
-/// Forces one tile shape of the tiled kernel for the whole process (None: the default).
-/// For tests that must exercise several tiles.
-pub fn force_tile(t: Option<Tile>) {
-    *FORCED_TILE.lock().unwrap_or_else(|e| e.into_inner()) = t;
 }
 
 /// Rows per invocation of the few-rows kernel for a product with `m` rows.
@@ -282,7 +234,7 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         _ => None,
     };
     let v = variant(gpu, m, vec4.is_some());
-    let tile = Tile::current();
+    let tile = gpu.policy().tile;
     // Split K: the kernel writes `splits` partial products, summed below.
     let (splits, k_chunk) = if v == Variant::Tiled && vec4.is_some() { k_splits(tile, batch, m, n, k) } else { (1, 0) };
     let out = gpu.output_buffer((splits * batch * m * n * a.dtype.size_in_bytes()) as u64);
