@@ -208,6 +208,8 @@ fn load_page(server: &Server, url: &str, webgpu: bool) -> Result<PageRun> {
     let _ = child.wait();
     let body =
         body.with_context(|| format!("the page sent no report within {PAGE_TIMEOUT:?}; see {}", log.display()))?;
+    // Kept beside the browser's log, to compare the page's numbers with reference.json.
+    std::fs::write(log.with_extension("json"), &body)?;
     let value: serde_json::Value = serde_json::from_str(&body).context("the page's report is not JSON")?;
     if let Some(error) = value.get("error") {
         bail!("the page failed: {error} (browser log: {})", log.display());

@@ -4,141 +4,96 @@
 
 use crate::{broadcast_shapes, Shape};
 
-/// Elementwise ops of one float input. `Pow`'s exponent travels as the op's scalar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum UnaryOp {
-    Neg,
-    Abs,
-    Exp,
-    Log,
-    Sqrt,
-    Rsqrt,
-    Relu,
-    Sigmoid,
-    Tanh,
-    /// GELU with the exact erf form.
-    Gelu,
-    /// GELU with the tanh approximation.
-    GeluTanh,
-    /// `x ^ scalar`.
-    PowScalar,
-    Sin,
-    Cos,
-    /// `x * sigmoid(x)` (SiLU, swish).
-    Silu,
-    /// `log(1 + exp(x))`, linear above 20 as PyTorch's (beta 1, threshold 20).
-    Softplus,
-    /// `x` if positive, else `scalar * x` (the negative slope).
-    LeakyRelu,
-    /// `x` if positive, else `scalar * (exp(x) - 1)` (alpha).
-    Elu,
+/// Declares an op enum from one list of `Variant => "pytorch_name"` entries, generating
+/// the enum, its `name()` and its `ALL` (every variant in order, for tests and shader
+/// validation), so a new variant cannot be left out of a registry.
+macro_rules! op_enum {
+    ($(#[$meta:meta])* pub enum $enum:ident { $($(#[$vmeta:meta])* $variant:ident => $name:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $enum {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $enum {
+            /// Every variant, in declaration order.
+            pub const ALL: [$enum; [$($name),*].len()] = [$($enum::$variant),*];
+
+            /// Lower-case name, as in PyTorch.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($enum::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+op_enum! {
+    /// Elementwise ops of one float input. `Pow`'s exponent travels as the op's scalar.
+    pub enum UnaryOp {
+        Neg => "neg",
+        Abs => "abs",
+        Exp => "exp",
+        Log => "log",
+        Sqrt => "sqrt",
+        Rsqrt => "rsqrt",
+        Relu => "relu",
+        Sigmoid => "sigmoid",
+        Tanh => "tanh",
+        /// GELU with the exact erf form.
+        Gelu => "gelu",
+        /// GELU with the tanh approximation.
+        GeluTanh => "gelu_tanh",
+        /// `x ^ scalar`.
+        PowScalar => "pow",
+        Sin => "sin",
+        Cos => "cos",
+        /// `x * sigmoid(x)` (SiLU, swish).
+        Silu => "silu",
+        /// `log(1 + exp(x))`, linear above 20 as PyTorch's (beta 1, threshold 20).
+        Softplus => "softplus",
+        /// `x` if positive, else `scalar * x` (the negative slope).
+        LeakyRelu => "leaky_relu",
+        /// `x` if positive, else `scalar * (exp(x) - 1)` (alpha).
+        Elu => "elu",
+    }
 }
 
 impl UnaryOp {
-    /// Lower-case name, as in PyTorch.
-    pub fn name(self) -> &'static str {
-        match self {
-            UnaryOp::Neg => "neg",
-            UnaryOp::Abs => "abs",
-            UnaryOp::Exp => "exp",
-            UnaryOp::Log => "log",
-            UnaryOp::Sqrt => "sqrt",
-            UnaryOp::Rsqrt => "rsqrt",
-            UnaryOp::Relu => "relu",
-            UnaryOp::Sigmoid => "sigmoid",
-            UnaryOp::Tanh => "tanh",
-            UnaryOp::Gelu => "gelu",
-            UnaryOp::GeluTanh => "gelu_tanh",
-            UnaryOp::PowScalar => "pow",
-            UnaryOp::Sin => "sin",
-            UnaryOp::Cos => "cos",
-            UnaryOp::Silu => "silu",
-            UnaryOp::Softplus => "softplus",
-            UnaryOp::LeakyRelu => "leaky_relu",
-            UnaryOp::Elu => "elu",
-        }
-    }
     /// Ops that are defined for integer tensors too.
     pub fn supports_int(self) -> bool {
         matches!(self, UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Relu)
     }
-    /// Every unary op, for tests and shader validation.
-    pub const ALL: [UnaryOp; 18] = [
-        UnaryOp::Neg,
-        UnaryOp::Abs,
-        UnaryOp::Exp,
-        UnaryOp::Log,
-        UnaryOp::Sqrt,
-        UnaryOp::Rsqrt,
-        UnaryOp::Relu,
-        UnaryOp::Sigmoid,
-        UnaryOp::Tanh,
-        UnaryOp::Gelu,
-        UnaryOp::GeluTanh,
-        UnaryOp::PowScalar,
-        UnaryOp::Sin,
-        UnaryOp::Cos,
-        UnaryOp::Silu,
-        UnaryOp::Softplus,
-        UnaryOp::LeakyRelu,
-        UnaryOp::Elu,
-    ];
 }
 
-/// Elementwise ops of two inputs of the same dtype, with broadcasting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Max,
-    Min,
-    /// Float only.
-    Pow,
-}
-
-impl BinaryOp {
-    /// Lower-case name, as in PyTorch.
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-            BinaryOp::Max => "maximum",
-            BinaryOp::Min => "minimum",
-            BinaryOp::Pow => "pow",
-        }
+op_enum! {
+    /// Elementwise ops of two inputs of the same dtype, with broadcasting.
+    pub enum BinaryOp {
+        Add => "add",
+        Sub => "sub",
+        Mul => "mul",
+        Div => "div",
+        Max => "maximum",
+        Min => "minimum",
+        /// Float only.
+        Pow => "pow",
     }
-    /// Every binary op.
-    pub const ALL: [BinaryOp; 7] =
-        [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Max, BinaryOp::Min, BinaryOp::Pow];
 }
 
-/// Comparisons; the result is a u32 tensor of 0/1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CmpOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
+op_enum! {
+    /// Comparisons; the result is a u32 tensor of 0/1.
+    pub enum CmpOp {
+        Eq => "eq",
+        Ne => "ne",
+        Lt => "lt",
+        Le => "le",
+        Gt => "gt",
+        Ge => "ge",
+    }
 }
 
 impl CmpOp {
-    /// Lower-case name, as in PyTorch.
-    pub fn name(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "eq",
-            CmpOp::Ne => "ne",
-            CmpOp::Lt => "lt",
-            CmpOp::Le => "le",
-            CmpOp::Gt => "gt",
-            CmpOp::Ge => "ge",
-        }
-    }
     /// The operator symbol, shared by the CPU and WGSL implementations.
     pub fn symbol(self) -> &'static str {
         match self {
@@ -150,43 +105,28 @@ impl CmpOp {
             CmpOp::Ge => ">=",
         }
     }
-    /// Every comparison.
-    pub const ALL: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
 }
 
-/// Reductions over one or more dims.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReduceOp {
-    Sum,
-    /// Float only.
-    Mean,
-    Max,
-    Min,
-    /// Index (u32) of the first maximum.
-    ArgMax,
-    /// Index (u32) of the first minimum.
-    ArgMin,
+op_enum! {
+    /// Reductions over one or more dims.
+    pub enum ReduceOp {
+        Sum => "sum",
+        /// Float only.
+        Mean => "mean",
+        Max => "max",
+        Min => "min",
+        /// Index (u32) of the first maximum.
+        ArgMax => "argmax",
+        /// Index (u32) of the first minimum.
+        ArgMin => "argmin",
+    }
 }
 
 impl ReduceOp {
-    /// Lower-case name, as in PyTorch.
-    pub fn name(self) -> &'static str {
-        match self {
-            ReduceOp::Sum => "sum",
-            ReduceOp::Mean => "mean",
-            ReduceOp::Max => "max",
-            ReduceOp::Min => "min",
-            ReduceOp::ArgMax => "argmax",
-            ReduceOp::ArgMin => "argmin",
-        }
-    }
     /// True for the ops returning indices.
     pub fn is_arg(self) -> bool {
         matches!(self, ReduceOp::ArgMax | ReduceOp::ArgMin)
     }
-    /// Every reduction.
-    pub const ALL: [ReduceOp; 6] =
-        [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min, ReduceOp::ArgMax, ReduceOp::ArgMin];
 }
 
 /// Shape rule of `matmul` (PyTorch semantics for rank >= 1 operands).

@@ -15,92 +15,60 @@ pub struct ShaderFile {
     pub source: &'static str,
 }
 
-macro_rules! shader_file {
-    ($ident:ident, $file:literal) => {
-        /// The kernel family in shaders/
-        #[doc = $file]
-        pub const $ident: ShaderFile =
-            ShaderFile { name: $file, source: include_str!(concat!("../../../shaders/", $file)) };
+/// Declares each family's `ShaderFile` constant and [`ALL`] from one list, so a file
+/// cannot be left out of validation.
+macro_rules! shader_files {
+    ($($ident:ident => $file:literal,)*) => {
+        $(
+            /// The kernel family in shaders/
+            #[doc = $file]
+            pub const $ident: ShaderFile =
+                ShaderFile { name: $file, source: include_str!(concat!("../../../shaders/", $file)) };
+        )*
+        /// Every family, for validation.
+        pub const ALL: &[ShaderFile] = &[$($ident),*];
     };
 }
-shader_file!(ELEMENTWISE, "elementwise.wgsl");
-shader_file!(REDUCE, "reduce.wgsl");
-shader_file!(REDUCE_WORKGROUP, "reduce_workgroup.wgsl");
-shader_file!(REDUCE_ROWS, "reduce_rows.wgsl");
-shader_file!(MATMUL, "matmul.wgsl");
-shader_file!(MATMUL_VEC4, "matmul_vec4.wgsl");
-shader_file!(MATMUL_TILED, "matmul_tiled.wgsl");
-shader_file!(MATMUL_ROWS, "matmul_rows.wgsl");
-shader_file!(GATHER, "gather.wgsl");
-shader_file!(SORT_INIT, "sort_init.wgsl");
-shader_file!(SORT_STEP, "sort_step.wgsl");
-shader_file!(CUMSUM, "cumsum.wgsl");
-shader_file!(GATHER_BACKWARD, "gather_backward.wgsl");
-shader_file!(INDEX_ADD, "index_add.wgsl");
-shader_file!(SOFTMAX, "softmax.wgsl");
-shader_file!(SOFTMAX_BACKWARD, "softmax_backward.wgsl");
-shader_file!(LAYER_NORM, "layer_norm.wgsl");
-shader_file!(LAYER_NORM_BACKWARD, "layer_norm_backward.wgsl");
-shader_file!(ATTENTION, "attention.wgsl");
-shader_file!(ATTENTION_VEC4, "attention_vec4.wgsl");
-shader_file!(ATTENTION_BACKWARD_DQ, "attention_backward_dq.wgsl");
-shader_file!(ATTENTION_BACKWARD_DKDV, "attention_backward_dkdv.wgsl");
-shader_file!(ATTENTION_BACKWARD_DQ_VEC4, "attention_backward_dq_vec4.wgsl");
-shader_file!(ATTENTION_BACKWARD_DKDV_VEC4, "attention_backward_dkdv_vec4.wgsl");
-shader_file!(ADAM, "adam.wgsl");
-shader_file!(LSTM_CELL, "lstm_cell.wgsl");
-shader_file!(LSTM_CELL_BACKWARD, "lstm_cell_backward.wgsl");
-shader_file!(GRU_CELL, "gru_cell.wgsl");
-shader_file!(GRU_CELL_BACKWARD, "gru_cell_backward.wgsl");
-shader_file!(CONV2D, "conv2d.wgsl");
-shader_file!(CONV2D_PACK, "conv2d_pack.wgsl");
-shader_file!(CONV2D_GRAD_WEIGHT, "conv2d_grad_weight.wgsl");
-shader_file!(PAD_ROWS, "pad_rows.wgsl");
-shader_file!(POOL2D, "pool2d.wgsl");
-shader_file!(POOL2D_BACKWARD, "pool2d_backward.wgsl");
-shader_file!(MAX_POOL2D_BACKWARD, "max_pool2d_backward.wgsl");
-shader_file!(MAX_POOL2D_BOUNDS, "max_pool2d_bounds.wgsl");
 
-/// Every family, for validation.
-pub const ALL: &[ShaderFile] = &[
-    ELEMENTWISE,
-    REDUCE,
-    REDUCE_WORKGROUP,
-    REDUCE_ROWS,
-    MATMUL,
-    MATMUL_VEC4,
-    MATMUL_TILED,
-    MATMUL_ROWS,
-    GATHER,
-    SORT_INIT,
-    SORT_STEP,
-    CUMSUM,
-    GATHER_BACKWARD,
-    INDEX_ADD,
-    SOFTMAX,
-    SOFTMAX_BACKWARD,
-    LAYER_NORM,
-    LAYER_NORM_BACKWARD,
-    LSTM_CELL,
-    LSTM_CELL_BACKWARD,
-    GRU_CELL,
-    GRU_CELL_BACKWARD,
-    ATTENTION,
-    ATTENTION_VEC4,
-    ATTENTION_BACKWARD_DQ,
-    ATTENTION_BACKWARD_DKDV,
-    ATTENTION_BACKWARD_DQ_VEC4,
-    ATTENTION_BACKWARD_DKDV_VEC4,
-    ADAM,
-    CONV2D,
-    CONV2D_PACK,
-    CONV2D_GRAD_WEIGHT,
-    PAD_ROWS,
-    POOL2D,
-    POOL2D_BACKWARD,
-    MAX_POOL2D_BACKWARD,
-    MAX_POOL2D_BOUNDS,
-];
+shader_files! {
+    ELEMENTWISE => "elementwise.wgsl",
+    REDUCE => "reduce.wgsl",
+    REDUCE_WORKGROUP => "reduce_workgroup.wgsl",
+    REDUCE_ROWS => "reduce_rows.wgsl",
+    MATMUL => "matmul.wgsl",
+    MATMUL_VEC4 => "matmul_vec4.wgsl",
+    MATMUL_TILED => "matmul_tiled.wgsl",
+    MATMUL_ROWS => "matmul_rows.wgsl",
+    GATHER => "gather.wgsl",
+    SORT_INIT => "sort_init.wgsl",
+    SORT_STEP => "sort_step.wgsl",
+    CUMSUM => "cumsum.wgsl",
+    GATHER_BACKWARD => "gather_backward.wgsl",
+    INDEX_ADD => "index_add.wgsl",
+    SOFTMAX => "softmax.wgsl",
+    SOFTMAX_BACKWARD => "softmax_backward.wgsl",
+    LAYER_NORM => "layer_norm.wgsl",
+    LAYER_NORM_BACKWARD => "layer_norm_backward.wgsl",
+    ATTENTION => "attention.wgsl",
+    ATTENTION_VEC4 => "attention_vec4.wgsl",
+    ATTENTION_BACKWARD_DQ => "attention_backward_dq.wgsl",
+    ATTENTION_BACKWARD_DKDV => "attention_backward_dkdv.wgsl",
+    ATTENTION_BACKWARD_DQ_VEC4 => "attention_backward_dq_vec4.wgsl",
+    ATTENTION_BACKWARD_DKDV_VEC4 => "attention_backward_dkdv_vec4.wgsl",
+    ADAM => "adam.wgsl",
+    LSTM_CELL => "lstm_cell.wgsl",
+    LSTM_CELL_BACKWARD => "lstm_cell_backward.wgsl",
+    GRU_CELL => "gru_cell.wgsl",
+    GRU_CELL_BACKWARD => "gru_cell_backward.wgsl",
+    CONV2D => "conv2d.wgsl",
+    CONV2D_PACK => "conv2d_pack.wgsl",
+    CONV2D_GRAD_WEIGHT => "conv2d_grad_weight.wgsl",
+    PAD_ROWS => "pad_rows.wgsl",
+    POOL2D => "pool2d.wgsl",
+    POOL2D_BACKWARD => "pool2d_backward.wgsl",
+    MAX_POOL2D_BACKWARD => "max_pool2d_backward.wgsl",
+    MAX_POOL2D_BOUNDS => "max_pool2d_bounds.wgsl",
+}
 
 /// The WGSL scalar type of a dtype.
 pub fn wgsl_type(dtype: DType) -> &'static str {
