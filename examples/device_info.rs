@@ -1,10 +1,19 @@
 //! Lists every adapter wgpu can see, with backend, type, features and key limits, and
-//! which device `Device::best()` would choose.
+//! which device `Device::best()` would choose. With `--names`, only each adapter's name,
+//! backend and type, one per line, best first (nothing when there is none): what
+//! `cargo xtask ci` reads.
 
 use wgrad::Device;
 
 fn main() -> anyhow::Result<()> {
     let adapters = wgrad::gpu::list_adapters()?;
+    if std::env::args().nth(1).as_deref() == Some("--names") {
+        for a in &adapters {
+            let info = a.get_info();
+            println!("{} ({:?}, {:?})", info.name, info.backend, info.device_type);
+        }
+        return Ok(());
+    }
     if adapters.is_empty() {
         println!("no GPU adapters (install a Vulkan driver; without a GPU: apt-get install mesa-vulkan-drivers)");
     }

@@ -152,19 +152,13 @@ impl Tensor {
         Tensor::from_gpu(buffer, shape, dtype, device)
     }
 
-    /// A tensor of `shape` filled with `value` (converted to `dtype`).
+    /// A tensor of `shape` filled with `value` (converted to `dtype`). On a GPU the fill
+    /// is a kernel: nothing is uploaded, however small.
     #[track_caller]
     pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType, device: &Device) -> Tensor {
-        /// Fills up to this many elements are uploaded rather than computed.
-        const SMALL_FILL_ELEMS: usize = 1024;
         let shape = shape.into();
         match device.gpu_runtime() {
             None => Tensor::from_cpu(CpuStorage::full(value, shape.numel(), dtype), shape),
-            // Small constants (scalars, step counters, loss seeds) ride along with the next
-            // submit as an upload instead of costing a dispatch.
-            Some(_) if shape.numel() <= SMALL_FILL_ELEMS => {
-                Tensor::from_host(CpuStorage::full(value, shape.numel(), dtype), shape, device)
-            }
             Some(gpu) => {
                 let m = Map { expr: "s", inputs: &[], scalar_dtype: dtype, scalar: scalar_bits(value, dtype) };
                 Tensor::from_gpu(elementwise::map(gpu, &m, &shape, dtype), shape, dtype, device)

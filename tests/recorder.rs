@@ -91,3 +91,38 @@ fn a_readback_after_an_index_lookup_is_still_one_submit() {
     assert!(loss.to_scalar().unwrap() > 0.0);
     assert_eq!(gpu.stats().submits - before.submits, 1, "loss readback with an id check");
 }
+
+#[test]
+fn training_steps_upload_nothing_once_their_batch_is_on_the_device() {
+    // Fills, loss seeds, pooling bounds, split-sum ones and narrow's zero padding are made
+    // by kernels: a step's only host writes are its batch (made here once, before timing).
+    let _serial = SERIAL.lock().unwrap();
+    let Some(gpu) = common::gpu() else { return };
+    wgrad::nn::manual_seed(0);
+    let cnn = common::seed_cnn::seed_cnn(&gpu);
+    let encoder = wgrad::nn::TransformerEncoderLayer::new(16, 2, 32, 0.1, &gpu).batch_first(true);
+    encoder.train();
+    let params = [cnn.parameters(), encoder.parameters()].concat();
+    let mut opt = wgrad::nn::Adam::new(params, wgrad::nn::AdamConfig { lr: 1e-3, ..Default::default() });
+    let images = Tensor::randn([8, 1, 28, 28], 1, &gpu);
+    let labels = Tensor::from_vec((0..8u32).collect::<Vec<u32>>(), [8], &gpu);
+    let tokens = Tensor::randn([4, 6, 16], 2, &gpu);
+    let mut step = || {
+        let logits = cnn.forward(&images);
+        let ce = wgrad::functional::cross_entropy(&logits, &labels, wgrad::functional::Reduction::Mean, 0.0);
+        let loss = &ce + &encoder.forward(&tokens).narrow(1, 1, 3).powf(2.0).mean_all();
+        opt.step(&loss.backward().unwrap()).unwrap();
+        loss.to_scalar().unwrap()
+    };
+    step(); // the optimizer's state is made in the first step
+    let before = gpu.stats();
+    let loss = step();
+    let after = gpu.stats();
+    assert!(loss.is_finite());
+    assert_eq!(
+        after.uploads - before.uploads,
+        0,
+        "{} bytes uploaded in a step",
+        after.upload_bytes - before.upload_bytes
+    );
+}

@@ -198,12 +198,19 @@ impl BertEmbeddings {
     pub fn forward(&self, input_ids: &Tensor, token_type_ids: Option<&Tensor>) -> Tensor {
         let (n, l) = (input_ids.dims()[0], input_ids.dims()[1]);
         let dev = input_ids.device();
-        let positions = Tensor::arange(0.0, l as f64, DType::U32, dev);
+        let table = self.position_embeddings.weight.tensor();
+        assert!(
+            l <= table.dims()[0],
+            "BERT: {l} tokens per sequence, but the model has {} positions (max_position_embeddings)",
+            table.dims()[0]
+        );
+        // Positions 0..L are the table's first L rows: a view, no position ids to make.
+        let positions = table.narrow(0, 0, l);
         let types = match token_type_ids {
             Some(t) => self.token_type_embeddings.forward(t),
             None => self.token_type_embeddings.forward(&Tensor::zeros([1, l], DType::U32, dev)),
         };
-        let x = self.word_embeddings.forward(input_ids).add(&self.position_embeddings.forward(&positions)).add(&types);
+        let x = self.word_embeddings.forward(input_ids).add(&positions).add(&types);
         debug_assert_eq!(x.dims()[..2], [n, l]);
         self.dropout.forward(&self.layer_norm.forward(&x))
     }

@@ -23,7 +23,7 @@ fn main() -> Result<()> {
         Some("web") => web::web(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n  ci             fmt, clippy, cross-check, shader validation, all tests (installs \
+                "usage: cargo xtask <task>\n  ci             fmt, clippy, doc, cross-check, all tests (shader validation included) (installs \
                  software Vulkan when root on Debian and no adapter exists)\n  cross-check    type-check the library \
                  and wgrad-data for Windows and macOS\n  gl-tests       the test suite on \
                  wgpu's GL backend (ci runs it after the Vulkan run)\n  check-shaders  validate every composed WGSL \
@@ -72,16 +72,17 @@ fn root() -> std::path::PathBuf {
 
 fn ci() -> Result<()> {
     let started = std::time::Instant::now();
-    ensure_gpu_adapter()?;
     quiet_mesa();
     // Each phase's time is printed at the end, to see where CI's minutes go.
-    let phases: [(&str, &dyn Fn() -> Result<()>); 11] = [
+    let phases: [(&str, &dyn Fn() -> Result<()>); 10] = [
         ("fmt", &|| run("cargo", &["fmt", "--all", "--", "--check"])),
         ("clippy", &|| run("cargo", &cargo_args(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))),
         ("doc", &docs_without_warnings),
         ("cross-check", &cross_check),
-        ("check-shaders", &check_shaders),
-        ("test", &|| run("cargo", &cargo_args(&["test", "--workspace"]))),
+        ("test", &|| {
+            ensure_gpu_adapter()?;
+            run("cargo", &cargo_args(&["test", "--workspace"]))
+        }),
         ("gl-tests", &gl_tests),
         ("demo-smoke", &demo_smoke),
         ("bench-check", &bench_check),
@@ -150,7 +151,7 @@ fn gl_tests() -> Result<()> {
     if gpu_skipped() {
         return Ok(());
     }
-    let gl = adapters_of("gl")?;
+    let gl = adapters_of(Some("gl"))?;
     let Some(name) = gl.first() else {
         bail!(
             "no GL adapter for the second test run; on Debian/Ubuntu install libegl-mesa0 and \
@@ -165,15 +166,25 @@ fn gl_tests() -> Result<()> {
     Ok(())
 }
 
-/// The names of the adapters of one wgpu backend (`vulkan`, `gl`, ...).
-fn adapters_of(backend: &str) -> Result<Vec<String>> {
-    Ok(wgrad_gpu::list_adapters_of(backend)?
-        .iter()
-        .map(|a| {
-            let info = a.get_info();
-            format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
-        })
-        .collect())
+/// The adapters wgpu finds, best first (on one backend: `vulkan`, `gl`, ...; `None`: the
+/// backends WGRAD_BACKEND allows), as the `device_info` example lists them. It is built
+/// with CI's features, so the test build that follows reuses the library (xtask itself
+/// does not link wgpu: its own build would be a second one).
+fn adapters_of(backend: Option<&str>) -> Result<Vec<String>> {
+    let args = cargo_args(&["run", "--quiet", "--example", "device_info", "--", "--names"]);
+    eprintln!("$ cargo {}", args.join(" "));
+    let mut cmd = Command::new("cargo");
+    cmd.args(&args);
+    if let Some(backend) = backend {
+        cmd.env("WGRAD_BACKEND", backend);
+    }
+    let output = cmd.output().context("starting cargo")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "listing the adapters failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).lines().map(String::from).collect())
 }
 
 /// True when WGRAD_SKIP_GPU=1 asks to run without a GPU adapter.
@@ -181,13 +192,15 @@ fn gpu_skipped() -> bool {
     std::env::var("WGRAD_SKIP_GPU").is_ok_and(|v| v == "1")
 }
 
-/// Every benchmark workload once (`bench --quick --check`, dev profile): each GPU
-/// workload's first result must match the CPU's (1e-3 relative), so kernel and
-/// dispatch-count work cannot silently break what the benchmarks measure. Its timings
-/// mean nothing here (unoptimised host code); `cargo xtask bench` measures.
+/// Every benchmark workload (`bench --quick --check --iters 1`, dev profile): each GPU
+/// workload's first result must match the CPU's (1e-3 relative) and no iteration may
+/// upload tensor data, so kernel and dispatch-count work cannot silently break what the
+/// benchmarks measure. Its timings mean nothing here (unoptimised host code, one timed
+/// iteration); `cargo xtask bench` measures.
 fn bench_check() -> Result<()> {
     let device = if gpu_skipped() { "cpu" } else { "gpu" };
-    run("cargo", &cargo_args(&["run", "--quiet", "--example", "bench", "--", "--quick", "--check", "--device", device]))
+    let args = ["run", "--quiet", "--example", "bench", "--", "--quick", "--check", "--iters", "1", "--device", device];
+    run("cargo", &cargo_args(&args))
 }
 
 /// The demos' smoke runs: one short epoch of each training demo on a small slice of its
@@ -303,10 +316,8 @@ fn ensure_gpu_adapter() -> Result<()> {
         eprintln!("xtask ci: WGRAD_SKIP_GPU=1, GPU tests will be skipped");
         return Ok(());
     }
-    let adapters = wgrad_gpu::list_adapters()?;
-    if let Some(a) = adapters.first() {
-        let info = a.get_info();
-        eprintln!("xtask ci: GPU adapter: {} ({:?}, {:?})", info.name, info.backend, info.device_type);
+    if let Some(name) = adapters_of(None)?.first() {
+        eprintln!("xtask ci: GPU adapter: {name}");
         return Ok(());
     }
     let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
@@ -323,27 +334,10 @@ fn ensure_gpu_adapter() -> Result<()> {
     )
 }
 
+/// `cargo xtask check-shaders`: every composed WGSL module parses and validates with naga
+/// (the wgrad-gpu test that `cargo test` runs too).
 fn check_shaders() -> Result<()> {
-    use naga::valid::{Capabilities, ValidationFlags, Validator};
-    let variants = wgrad_gpu::kernels::all_variants();
-    let mut failures = 0;
-    for (name, src) in &variants {
-        let result = naga::front::wgsl::parse_str(src).map_err(|e| e.emit_to_string(src)).and_then(|module| {
-            Validator::new(ValidationFlags::all(), Capabilities::all())
-                .validate(&module)
-                .map(|_| ())
-                .map_err(|e| e.emit_to_string(src))
-        });
-        if let Err(msg) = result {
-            failures += 1;
-            eprintln!("{name}:\n{msg}");
-        }
-    }
-    if failures > 0 {
-        bail!("{failures} of {} shader modules failed validation", variants.len());
-    }
-    eprintln!("check-shaders: {} modules from {} files validate", variants.len(), wgrad_gpu::shaders::ALL.len());
-    Ok(())
+    run("cargo", &["test", "-p", "wgrad-gpu", "--test", "shaders_validate"])
 }
 
 fn bench(args: &[String]) -> Result<()> {

@@ -60,8 +60,12 @@ fn build() -> Result<PathBuf> {
         run("cargo", &crate::cargo_args(&[&demo[..], &flags[..]].concat()))?;
     }
     let (checkpoint_arg, site_arg) = (checkpoint.display().to_string(), site.display().to_string());
-    let assets = ["run", "-p", "wgrad-web", "--bin", "web_assets", "--", "--checkpoint", &checkpoint_arg];
-    run("cargo", &crate::cargo_args(&[&assets[..], &["--out", &site_arg]].concat()))?;
+    // Built with the whole workspace selected, as `cargo test --workspace` builds it: every
+    // dependency gets the same features, so nothing is compiled a second time (selecting
+    // wgrad-web alone rebuilt the GPU stack and the GEMM crates in CI).
+    run("cargo", &crate::cargo_args(&["build", "--workspace", "--bin", "web_assets"]))?;
+    let assets = root.join("target/debug/web_assets").display().to_string();
+    run(&assets, &["--checkpoint", &checkpoint_arg, "--out", &site_arg])?;
     crate::ensure_target(TARGET)?;
     run("cargo", &["build", "--release", "--target", TARGET, "-p", "wgrad-web", "--lib"])?;
     let bindgen = wasm_bindgen()?;

@@ -17,6 +17,11 @@ pub struct GpuStats {
     pub dispatches: u64,
     /// Queue submits.
     pub submits: u64,
+    /// Host-to-device writes of tensor data ([`GpuDevice::upload`]); parameter blocks,
+    /// which every dispatch carries, are not counted.
+    pub uploads: u64,
+    /// Bytes those uploads carried.
+    pub upload_bytes: u64,
     /// Compute pipelines compiled (cache misses).
     pub pipelines_compiled: u64,
     /// Storage buffers created.
@@ -277,6 +282,11 @@ impl GpuDevice {
     pub fn upload(&self, data: &[u8]) -> Result<PooledBuffer> {
         self.check_size(data.len() as u64, "a tensor")?;
         let buffer = self.pool.acquire(&self.ctx.device, data.len() as u64, true);
+        {
+            let mut st = self.state.lock().unwrap();
+            st.stats.uploads += 1;
+            st.stats.upload_bytes += data.len() as u64;
+        }
         if data.len().is_multiple_of(4) {
             self.ctx.queue.write_buffer(buffer.raw(), 0, data);
         } else {

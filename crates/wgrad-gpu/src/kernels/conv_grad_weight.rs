@@ -228,7 +228,7 @@ pub fn conv2d_grad_weight(gpu: &GpuDevice, dy: Operand, x: Operand, d: &Conv2dDi
     // leading dim, keeps every invocation busy (on lavapipe 1 ms instead of 120 ms for
     // 10 x 18432).
     let ones_layout = Layout::contiguous([1, 1, splits]);
-    let Some(ones) = super::constant(gpu, &vec![1.0f32; splits]) else { return partial };
+    let ones = super::generated(gpu, splits, DType::F32, "s", 1.0f32.to_bits());
     let layout = Layout::contiguous([1, splits, size]);
     super::matmul::matmul(
         gpu,

@@ -155,9 +155,16 @@ pub fn all_variants() -> Vec<(String, String)> {
     out
 }
 
-/// A small constant buffer (initial values, ones), uploaded with the next submit instead
-/// of filled by a dispatch. An allocation error is recorded on the device (surfacing at
-/// the next sync) and gives None.
-pub(crate) fn constant<T: bytemuck::Pod>(gpu: &crate::GpuDevice, values: &[T]) -> Option<crate::PooledBuffer> {
-    gpu.upload(bytemuck::cast_slice(values)).map_err(|e| gpu.record_error(e)).ok()
+/// A new buffer of `len` elements of `dtype`, element `i` being the WGSL expression `expr`
+/// of `i` and the scalar `s` (`scalar`'s bits, of `dtype`): initial values and ones made on
+/// the device, so a step uploads nothing.
+pub(crate) fn generated(
+    gpu: &crate::GpuDevice,
+    len: usize,
+    dtype: DType,
+    expr: &str,
+    scalar: u32,
+) -> crate::PooledBuffer {
+    let m = elementwise::Map { expr, inputs: &[], scalar_dtype: dtype, scalar };
+    elementwise::map(gpu, &m, &[len], dtype)
 }

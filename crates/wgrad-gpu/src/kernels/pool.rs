@@ -232,10 +232,10 @@ pub fn max_pool2d_backward(
     if planes * plane_in == 0 {
         return out;
     }
+    let u = |v: usize| to_u32(v, "max_pool2d_backward");
     let lines = hw[0] + hw[1];
-    // Lower bounds start at u32::MAX, upper bounds at 0 (uploaded: no fill dispatches).
-    let initial: Vec<u32> = (0..2 * lines).map(|i| if i < lines { u32::MAX } else { 0 }).collect();
-    let Some(bounds) = super::constant(gpu, &initial) else { return out };
+    // Lower bounds start at u32::MAX, upper bounds at 0.
+    let bounds = super::generated(gpu, 2 * lines, DType::U32, "select(0u, 0xffffffffu, i < s)", u(lines));
     let ranges = [
         (&out, 0, planes * plane_in),
         (dy.0, dy.1, planes * plane_out),
@@ -243,7 +243,6 @@ pub fn max_pool2d_backward(
         (&bounds, 0, 2 * lines),
     ];
     let Some(w) = windows(gpu, &ranges) else { return out };
-    let u = |v: usize| to_u32(v, "max_pool2d_backward");
     let mut params = MaxBackwardParams {
         total: u(planes * plane_out),
         h: u(hw[0]),
