@@ -60,10 +60,12 @@ fn build() -> Result<PathBuf> {
         run("cargo", &crate::cargo_args(&[&demo[..], &flags[..]].concat()))?;
     }
     let (checkpoint_arg, site_arg) = (checkpoint.display().to_string(), site.display().to_string());
-    // Built with the whole workspace selected, as `cargo test --workspace` builds it: every
-    // dependency gets the same features, so nothing is compiled a second time (selecting
-    // wgrad-web alone rebuilt the GPU stack and the GEMM crates in CI).
-    run("cargo", &crate::cargo_args(&["build", "--workspace", "--bin", "web_assets"]))?;
+    // Built with the whole workspace selected and an example beside it (so dev-dependencies
+    // count in feature resolution), as `cargo test --workspace` builds: every dependency
+    // gets the same features and nothing is compiled a second time (wgrad-web alone, or
+    // the workspace without an example, rebuilt the GPU stack and the GEMM crates in CI).
+    let build = ["build", "--workspace", "--bin", "web_assets", "--example", "device_info"];
+    run("cargo", &crate::cargo_args(&build))?;
     let assets = root.join("target/debug/web_assets").display().to_string();
     run(&assets, &["--checkpoint", &checkpoint_arg, "--out", &site_arg])?;
     crate::ensure_target(TARGET)?;
