@@ -7,16 +7,8 @@
 
 override WG: u32 = 64;
 
-struct Params {
-    rows: u32,
-    d: u32,
-    x_offset: u32,
-    w_offset: u32,
-    dy_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/layer_norm.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;

@@ -12,6 +12,7 @@ mod policy;
 mod pool;
 pub mod recorder;
 pub mod shaders;
+mod uniforms;
 
 pub use context::{list_adapters, list_adapters_of, DeviceType, GpuContext};
 pub use device::{GpuDevice, GpuStats, KernelLaunch, ProfileEntry, Window};

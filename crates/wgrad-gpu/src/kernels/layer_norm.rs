@@ -3,6 +3,7 @@
 
 use super::to_u32;
 use crate::shaders;
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
@@ -12,26 +13,25 @@ pub const MAX_ROW: usize = 4096;
 /// Rows per workgroup.
 const WG: u32 = 64;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    d: u32,
-    x_offset: u32,
-    w_offset: u32,
-    b_offset: u32,
-    eps: f32,
-    _pad: [u32; 2],
+uniform_params! {
+    /// The forward's block: `rows` rows of `d` values at `x_offset`, weight and bias at
+    /// their offsets (elements).
+    struct Params { rows: u32, d: u32, x_offset: u32, w_offset: u32, b_offset: u32, eps: f32, _pad0: u32, _pad1: u32 }
+}
+
+uniform_params! {
+    /// The input gradient's block: `dy` at `dy_offset` beside the forward's x and weight.
+    struct BackwardParams { rows: u32, d: u32, x_offset: u32, w_offset: u32, dy_offset: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 }
 
 /// The forward module.
 pub fn source() -> String {
-    shaders::compose(&[DType::F32], "", shaders::LAYER_NORM)
+    shaders::compose(&[DType::F32], Params::WGSL, shaders::LAYER_NORM)
 }
 
 /// The backward (input gradient) module.
 pub fn backward_source() -> String {
-    shaders::compose(&[DType::F32], "", shaders::LAYER_NORM_BACKWARD)
+    shaders::compose(&[DType::F32], BackwardParams::WGSL, shaders::LAYER_NORM_BACKWARD)
 }
 
 /// Normalises `rows` contiguous rows of `d` f32 values of `x` (buffer, element offset)
@@ -56,7 +56,8 @@ pub fn layer_norm(
         w_offset: to_u32(w.1, "layer_norm"),
         b_offset: to_u32(b.1, "layer_norm"),
         eps,
-        _pad: [0; 2],
+        _pad0: 0,
+        _pad1: 0,
     };
     gpu.launch(KernelLaunch {
         key: "layer_norm".into(),
@@ -81,14 +82,15 @@ pub fn layer_norm_backward(
     stats: &PooledBuffer,
 ) -> PooledBuffer {
     let dx = gpu.output_buffer((rows * d * 4) as u64);
-    let params = Params {
+    let params = BackwardParams {
         rows: to_u32(rows, "layer_norm_backward"),
         d: to_u32(d, "layer_norm_backward"),
         x_offset: to_u32(x.1, "layer_norm_backward"),
         w_offset: to_u32(w.1, "layer_norm_backward"),
-        b_offset: to_u32(dy.1, "layer_norm_backward"),
-        eps: 0.0,
-        _pad: [0; 2],
+        dy_offset: to_u32(dy.1, "layer_norm_backward"),
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
     };
     gpu.launch(KernelLaunch {
         key: "layer_norm_backward".into(),
