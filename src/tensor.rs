@@ -160,8 +160,8 @@ impl Tensor {
         match device.gpu_runtime() {
             None => Tensor::from_cpu(CpuStorage::full(value, shape.numel(), dtype), shape),
             Some(gpu) => {
-                let m = Map { expr: "s", inputs: &[], scalar_dtype: dtype, scalar: scalar_bits(value, dtype) };
-                Tensor::from_gpu(elementwise::map(gpu, &m, &shape, dtype), shape, dtype, device)
+                let filled = wgrad_gpu::kernels::generated(gpu, shape.numel(), dtype, "s", scalar_bits(value, dtype));
+                Tensor::from_gpu(filled, shape, dtype, device)
             }
         }
     }

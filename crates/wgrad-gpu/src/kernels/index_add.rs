@@ -93,8 +93,7 @@ pub fn source(pass: Pass, dtype: DType, id_dtype: DType) -> String {
 }
 
 fn zeros(gpu: &GpuDevice, n: usize) -> PooledBuffer {
-    let m = elementwise::Map { expr: "s", inputs: &[], scalar_dtype: DType::U32, scalar: 0 };
-    elementwise::map(gpu, &m, &[n], DType::U32)
+    super::generated(gpu, n, DType::U32, "s", 0)
 }
 
 /// `out[v, :] = sum of g[l, :] over ids[l] == v` (in increasing l) for a table of `rows`

@@ -156,15 +156,9 @@ pub fn all_variants() -> Vec<(String, String)> {
 }
 
 /// A new buffer of `len` elements of `dtype`, element `i` being the WGSL expression `expr`
-/// of `i` and the scalar `s` (`scalar`'s bits, of `dtype`): initial values and ones made on
-/// the device, so a step uploads nothing.
-pub(crate) fn generated(
-    gpu: &crate::GpuDevice,
-    len: usize,
-    dtype: DType,
-    expr: &str,
-    scalar: u32,
-) -> crate::PooledBuffer {
+/// of `i` and the scalar `s` (`scalar`'s bits, of `dtype`): fills, initial values and ones
+/// made on the device, so a step uploads nothing (`"s"` is a fill).
+pub fn generated(gpu: &crate::GpuDevice, len: usize, dtype: DType, expr: &str, scalar: u32) -> crate::PooledBuffer {
     let m = elementwise::Map { expr, inputs: &[], scalar_dtype: dtype, scalar };
     elementwise::map(gpu, &m, &[len], dtype)
 }
