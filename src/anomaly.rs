@@ -34,10 +34,7 @@ pub(crate) fn check(out: &Tensor, name: &'static str, inputs: &[&Tensor]) {
     };
     let shapes: Vec<String> = inputs.iter().map(|t| t.shape().to_string()).collect();
     let e = Error::Anomaly { op: name, what, inputs: shapes.join(", "), output: out.shape().to_string() };
-    match out.device().gpu_runtime() {
-        Some(gpu) => gpu.record_error(e),
-        None => Tensor::report_cpu_error(e),
-    }
+    out.backend().record_error(e);
     // Only the first anomaly is reported: later ones are its consequences.
     detect_anomaly(false);
 }

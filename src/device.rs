@@ -126,19 +126,13 @@ impl Device {
     /// last check in ops this thread recorded: a bad index found by a kernel, a wgpu
     /// error, an oversized tensor. Other threads' errors stay theirs.
     pub fn sync(&self) -> Result<()> {
-        match self {
-            Device::Cpu => take_cpu_error(),
-            Device::Gpu(g) => g.sync(),
-        }
+        self.backend().sync()
     }
 
     /// [`Device::sync`] without blocking (browsers; natively the future polls the GPU).
     /// Pending work is submitted at the call.
     pub fn sync_async(&self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
-        match self {
-            Device::Cpu => Box::pin(std::future::ready(take_cpu_error())),
-            Device::Gpu(g) => Box::pin(g.sync_async()),
-        }
+        self.backend().sync_async()
     }
 
     /// Caps the bytes live tensors may hold on a GPU device (`None` removes the cap; like
@@ -153,18 +147,12 @@ impl Device {
 
     /// Dispatches, submits, pipelines compiled, buffers allocated vs reused, live bytes.
     pub fn stats(&self) -> DeviceStats {
-        match self {
-            Device::Cpu => DeviceStats::default(),
-            Device::Gpu(g) => g.stats(),
-        }
+        self.backend().stats()
     }
 
     /// True when the device can hold f16 tensors.
     pub fn supports_f16(&self) -> bool {
-        match self {
-            Device::Cpu => true,
-            Device::Gpu(g) => g.ctx.has_f16,
-        }
+        self.backend().supports_f16()
     }
 
     /// Which kernels the GPU device runs where an op has several
@@ -175,22 +163,18 @@ impl Device {
     /// assert_eq!(wgrad::Device::cpu().kernel_policy(), None);
     /// ```
     pub fn kernel_policy(&self) -> Option<wgrad_gpu::KernelPolicy> {
-        self.gpu_runtime().map(GpuDevice::policy)
+        match self {
+            Device::Cpu => None,
+            Device::Gpu(g) => Some(g.policy()),
+        }
     }
 
     /// Replaces the GPU device's [`Device::kernel_policy`], for tests and benchmarks that
     /// compare kernels on one adapter (the device is shared by every thread: set it where
     /// nothing else runs meanwhile). No effect on the CPU device.
     pub fn set_kernel_policy(&self, policy: wgrad_gpu::KernelPolicy) {
-        if let Some(gpu) = self.gpu_runtime() {
-            gpu.set_policy(policy);
-        }
-    }
-
-    pub(crate) fn gpu_runtime(&self) -> Option<&GpuDevice> {
-        match self {
-            Device::Cpu => None,
-            Device::Gpu(g) => Some(g),
+        if let Device::Gpu(g) = self {
+            g.set_policy(policy);
         }
     }
 }

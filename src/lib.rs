@@ -19,6 +19,7 @@ extern crate self as wgrad;
 
 mod anomaly;
 mod autograd;
+mod backend;
 mod device;
 mod display;
 #[cfg(feature = "distributed")]

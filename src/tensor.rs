@@ -1,7 +1,6 @@
 //! [`Tensor`]: a strided view of device storage. Construction, readback, transfers.
 
 use crate::autograd::Track;
-use crate::device::{record_cpu_error, take_cpu_error};
 use crate::storage::Storage;
 use crate::{rng, Device};
 use std::future::Future;
@@ -10,7 +9,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use wgrad_core::{DType, Layout, Result, Shape, WithDType};
 use wgrad_cpu::CpuStorage;
-use wgrad_gpu::kernels::elementwise::{self, scalar_bits, Map};
 
 /// An n-dimensional array on a [`Device`]. Cloning is cheap (shared storage); views
 /// (reshape, transpose, narrow, expand, ...) share storage and only change the layout.
@@ -135,35 +133,19 @@ impl Tensor {
     /// the next sync/readback and leaves a placeholder.
     #[track_caller]
     pub(crate) fn from_host(storage: CpuStorage, shape: Shape, device: &Device) -> Tensor {
-        let dtype = storage.dtype();
-        let Some(gpu) = device.gpu_runtime() else {
-            return Tensor::from_cpu(storage, shape);
-        };
         assert!(
-            device.supports_f16() || dtype != DType::F16,
+            device.supports_f16() || storage.dtype() != DType::F16,
             "f16 tensors need an adapter with SHADER_F16; {} lacks it (cast to f32 instead)",
             device.name()
         );
-        let bytes: &[u8] = wgrad_cpu::with_storage!(&storage, v => bytemuck::cast_slice(v));
-        let buffer = gpu.upload(bytes).unwrap_or_else(|e| {
-            gpu.record_error(e);
-            gpu.output_buffer(0)
-        });
-        Tensor::from_gpu(buffer, shape, dtype, device)
+        device.backend().upload(device, storage, shape)
     }
 
     /// A tensor of `shape` filled with `value` (converted to `dtype`). On a GPU the fill
     /// is a kernel: nothing is uploaded, however small.
     #[track_caller]
     pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType, device: &Device) -> Tensor {
-        let shape = shape.into();
-        match device.gpu_runtime() {
-            None => Tensor::from_cpu(CpuStorage::full(value, shape.numel(), dtype), shape),
-            Some(gpu) => {
-                let filled = wgrad_gpu::kernels::generated(gpu, shape.numel(), dtype, "s", scalar_bits(value, dtype));
-                Tensor::from_gpu(filled, shape, dtype, device)
-            }
-        }
+        device.backend().full(device, shape.into(), value, dtype)
     }
 
     /// Zeros.
@@ -223,22 +205,7 @@ impl Tensor {
     /// device (`wgrad_cpu::random`; `random_bits` in shaders/elementwise.wgsl), so a GPU
     /// step uploads nothing for it and both devices drop the same elements.
     pub(crate) fn keep_mask(shape: Shape, p: f64, seed: u32, device: &Device) -> Tensor {
-        let (scale, threshold) = ((1.0 / (1.0 - p)) as f32, wgrad_cpu::random::drop_threshold(p));
-        match device.gpu_runtime() {
-            None => Tensor::from_cpu(
-                CpuStorage::F32(wgrad_cpu::random::keep_mask(seed, shape.numel(), threshold, scale)),
-                shape,
-            ),
-            Some(gpu) => {
-                // `i` counts from the launch's first element; params.base places it.
-                let expr = format!(
-                    "select(0.0, bitcast<f32>({}u), (random_bits(s, params.base + i) >> 8u) >= {threshold}u)",
-                    scale.to_bits()
-                );
-                let m = Map { expr: &expr, inputs: &[], scalar_dtype: DType::U32, scalar: seed };
-                Tensor::from_gpu(elementwise::map(gpu, &m, &shape, DType::F32), shape, DType::F32, device)
-            }
-        }
+        device.backend().keep_mask(device, shape, p, seed)
     }
 
     /// The dims.
@@ -330,35 +297,15 @@ impl Tensor {
         async move { Ok(host.await?.to_f64_vec(&Layout::contiguous([1]))[0]) }
     }
 
-    /// [`Tensor::to_host`] without blocking: the GPU copy is submitted now.
+    /// [`Tensor::to_host`] without blocking: a GPU copy is submitted now.
     fn to_host_async(&self) -> Pin<Box<dyn Future<Output = Result<CpuStorage>> + Send>> {
-        let (Storage::Gpu(_), Device::Gpu(gpu)) = (self.storage(), self.device()) else {
-            return Box::pin(std::future::ready(self.to_host()));
-        };
-        let t = self.contiguous();
-        let Storage::Gpu(buffer) = t.storage() else { unreachable!() };
-        let (dtype, size) = (self.dtype(), self.dtype().size_in_bytes() as u64);
-        let bytes = gpu.read_async(buffer, t.layout().offset() as u64 * size, t.numel() as u64 * size);
-        Box::pin(async move { Ok(host_storage(dtype, &bytes.await?)) })
+        self.backend().read_async(self)
     }
 
     /// The elements as contiguous host storage.
     #[track_caller]
     pub(crate) fn to_host(&self) -> Result<CpuStorage> {
-        match self.storage() {
-            Storage::Cpu(s) => {
-                take_cpu_error()?;
-                Ok(s.gather_layout(self.layout()))
-            }
-            Storage::Gpu(_) => {
-                let t = self.contiguous();
-                let Storage::Gpu(buffer) = t.storage() else { unreachable!() };
-                let size = self.dtype().size_in_bytes() as u64;
-                let gpu = self.device().gpu_runtime().expect("gpu tensor on a gpu device");
-                let bytes = gpu.read(buffer, t.layout().offset() as u64 * size, t.numel() as u64 * size)?;
-                Ok(host_storage(self.dtype(), &bytes))
-            }
-        }
+        self.backend().read(self)
     }
 
     /// A copy on `device` (the same tensor if it is already there). Panics if the copy
@@ -378,22 +325,6 @@ impl Tensor {
         let copy = Tensor::from_host(self.to_host()?, self.shape().clone(), device);
         let source = self.device().clone();
         Ok(copy.record("to_device", &[self], move |g| vec![Some(g.to_device(&source))]))
-    }
-
-    /// Records a data error found by a CPU kernel; it surfaces at the next readback.
-    #[track_caller]
-    pub(crate) fn report_cpu_error(e: wgrad_core::Error) {
-        record_cpu_error(e);
-    }
-}
-
-/// Bytes read back from a device buffer, as host storage of `dtype`.
-fn host_storage(dtype: DType, bytes: &[u8]) -> CpuStorage {
-    match dtype {
-        DType::F32 => CpuStorage::F32(bytemuck::pod_collect_to_vec(bytes)),
-        DType::F16 => CpuStorage::F16(bytemuck::pod_collect_to_vec(bytes)),
-        DType::U32 => CpuStorage::U32(bytemuck::pod_collect_to_vec(bytes)),
-        DType::I32 => CpuStorage::I32(bytemuck::pod_collect_to_vec(bytes)),
     }
 }
 

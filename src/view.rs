@@ -1,11 +1,8 @@
 //! View ops: new layouts over the same storage, no copies (except `reshape` of a
 //! non-contiguous tensor and `contiguous`, which copy).
 
-use crate::storage::Storage;
 use crate::Tensor;
-use wgrad_core::{Dim, Layout, Shape};
-use wgrad_gpu::kernels::elementwise::{map_into, Map};
-use wgrad_gpu::kernels::Operand;
+use wgrad_core::{Dim, Shape};
 
 impl Tensor {
     /// The same elements in `shape` (sizes given exactly; element counts must match).
@@ -129,34 +126,7 @@ impl Tensor {
     /// A fresh row-major copy.
     #[track_caller]
     pub fn copy(&self) -> Tensor {
-        let out = match self.storage() {
-            Storage::Cpu(s) => Tensor::from_cpu(s.gather_layout(self.layout()), self.shape().clone()),
-            Storage::Gpu(_) => {
-                let out = Tensor::empty_like_gpu(self.shape().clone(), self.dtype(), self.device());
-                self.copy_into_view(&out, out.layout());
-                out
-            }
-        };
+        let out = self.backend().copy(self);
         out.record("copy", &[self], |g| vec![Some(g.clone())])
-    }
-
-    /// A GPU tensor whose contents are written by kernels recorded afterwards.
-    #[track_caller]
-    pub(crate) fn empty_like_gpu(shape: Shape, dtype: wgrad_core::DType, device: &crate::Device) -> Tensor {
-        let gpu = device.gpu_runtime().expect("empty_like_gpu on a gpu device");
-        let buffer = gpu.output_buffer((shape.numel() * dtype.size_in_bytes()) as u64);
-        Tensor::from_gpu(buffer, shape, dtype, device)
-    }
-
-    /// Records a GPU copy of this tensor into `dst`'s storage at `view` (same shape).
-    #[track_caller]
-    pub(crate) fn copy_into_view(&self, dst: &Tensor, view: &Layout) {
-        let (Storage::Gpu(src), Storage::Gpu(out)) = (self.storage(), dst.storage()) else {
-            unreachable!("copy_into_view is for GPU tensors")
-        };
-        let gpu = self.device().gpu_runtime().expect("gpu device");
-        let input = Operand { buffer: src, layout: self.layout(), dtype: self.dtype() };
-        let m = Map { expr: "a", inputs: &[input], scalar_dtype: self.dtype(), scalar: 0 };
-        map_into(gpu, &m, out, view, self.dtype());
     }
 }

@@ -1,7 +1,7 @@
 //! Activations, normalisation and dropout (torch.nn.functional).
 
 use crate::{rng, Tensor};
-use wgrad_core::Dim;
+use wgrad_core::{Dim, Shape};
 
 /// ReLU.
 #[track_caller]
@@ -60,10 +60,6 @@ pub fn layer_norm(
     if let Some(y) = fused_layer_norm(x, normalized_shape, weight, bias, eps) {
         return y;
     }
-    let row: usize = normalized_shape.iter().product();
-    if let Some(y) = cpu_layer_norm_without_grad(x, row, [weight, bias], eps) {
-        return y;
-    }
     let dims: Vec<isize> = (x.rank() - n..x.rank()).map(|d| d as isize).collect();
     let mean = x.mean_dims(&dims, true);
     let centered = x - &mean;
@@ -78,31 +74,8 @@ pub fn layer_norm(
     y
 }
 
-/// On the CPU, where nothing needs a gradient (inference, evaluation): one pass per row of
-/// `d` elements (wgrad_cpu::norm), bit for bit the composed version below; None otherwise.
-#[track_caller]
-fn cpu_layer_norm_without_grad(x: &Tensor, d: usize, [weight, bias]: [Option<&Tensor>; 2], eps: f64) -> Option<Tensor> {
-    let inputs = [Some(x), weight, bias];
-    let tracked = crate::is_grad_enabled() && inputs.iter().flatten().any(|t| t.is_tracked());
-    let f32s = inputs.iter().flatten().all(|t| t.dtype() == crate::DType::F32);
-    if x.device().is_gpu() || tracked || !f32s {
-        return None;
-    }
-    let (x, w, b) =
-        (x.contiguous(), weight.map(|w| w.reshape([d]).contiguous()), bias.map(|b| b.reshape([d]).contiguous()));
-    let y = wgrad_cpu::norm::layer_norm(
-        x.host_f32(),
-        d,
-        w.as_ref().map(|w| w.host_f32()),
-        b.as_ref().map(|b| b.host_f32()),
-        eps as f32,
-    );
-    Some(Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(y), x.shape().clone()))
-}
-
-/// The GPU's fused layer norm (one kernel forward, one for the input gradient plus two
-/// column sums backward) for f32 rows of at most `MAX_ROW` elements; None where the
-/// composed version (the CPU reference) runs instead.
+/// The backend's fused layer norm (one pass per row), recorded with its backward; None
+/// where the backend has none for these inputs and the composed version runs instead.
 #[track_caller]
 fn fused_layer_norm(
     x: &Tensor,
@@ -111,52 +84,18 @@ fn fused_layer_norm(
     bias: Option<&Tensor>,
     eps: f64,
 ) -> Option<Tensor> {
-    use wgrad_gpu::kernels::layer_norm as kernel;
-    let gpu = x.device().gpu_runtime()?;
     let d: usize = normalized_shape.iter().product();
-    let f32s = [Some(x), weight, bias].iter().flatten().all(|t| t.dtype() == crate::DType::F32);
-    if d == 0 || d > kernel::MAX_ROW || !f32s || (x.numel() * 4) as u64 > gpu.max_binding_bytes() {
-        return None;
-    }
-    let rows = x.numel() / d;
-    let dev = x.device();
-    let xc = x.contiguous();
-    let w = weight.map_or_else(|| Tensor::ones([d], crate::DType::F32, dev), |w| w.reshape([d]).contiguous());
-    let b = bias.map_or_else(|| Tensor::zeros([d], crate::DType::F32, dev), |b| b.reshape([d]).contiguous());
-    #[track_caller]
-    fn buf(t: &Tensor) -> (&wgrad_gpu::PooledBuffer, usize) {
-        match t.storage() {
-            crate::storage::Storage::Gpu(b) => (b, t.layout().offset()),
-            crate::storage::Storage::Cpu(_) => unreachable!("a GPU tensor"),
-        }
-    }
-    let (y, stats) = kernel::layer_norm(gpu, rows, d, buf(&xc), buf(&w), buf(&b), eps as f32);
-    let y = Tensor::from_gpu(y, x.shape().clone(), crate::DType::F32, dev);
-    let stats = Tensor::from_gpu(stats, [rows, 2], crate::DType::F32, dev);
-    let (xs, ws) = (xc.detach(), w.detach());
-    let mut inputs = vec![&xc];
+    let mut inputs = vec![x];
     inputs.extend(weight);
     inputs.extend(bias);
-    let (has_w, has_b) = (weight.is_some(), bias.is_some());
-    let w_shape = weight.map(|w| w.shape().clone());
+    let needs_grad = crate::is_grad_enabled() && inputs.iter().any(|t| t.is_tracked());
+    let (w, b) = (weight.map(|w| w.reshape([d])), bias.map(|b| b.reshape([d])));
+    let (y, backward) = x.backend().layer_norm(x, d, w.as_ref(), b.as_ref(), eps, needs_grad)?;
+    let Some(backward) = backward else { return Some(y) };
+    let shapes: Vec<Shape> = inputs.iter().map(|t| t.shape().clone()).collect();
     Some(y.record("layer_norm", &inputs, move |dy| {
-        let dy = dy.contiguous();
-        let gpu = dy.device().gpu_runtime().expect("the fused layer norm's gradient is on the GPU");
-        let crate::storage::Storage::Gpu(stats_buf) = stats.storage() else {
-            unreachable!("layer norm stats on the GPU")
-        };
-        let dx = kernel::layer_norm_backward(gpu, rows, d, buf(&xs), buf(&ws), buf(&dy), stats_buf);
-        let dx = Tensor::from_gpu(dx, xs.shape().clone(), crate::DType::F32, dy.device());
-        let dy2 = dy.reshape([rows, d]);
-        let mut grads = vec![Some(dx)];
-        if has_w {
-            let xhat = xs.reshape([rows, d]).sub(&stats.narrow(1, 0, 1)).mul(&stats.narrow(1, 1, 1));
-            grads.push(Some(dy2.mul(&xhat).sum(0, false).reshape(w_shape.clone().unwrap())));
-        }
-        if has_b {
-            grads.push(Some(dy2.sum(0, false).reshape(w_shape.clone().unwrap_or_else(|| [d].into()))));
-        }
-        grads
+        let grads = backward(dy);
+        grads.into_iter().zip(&shapes).map(|(g, shape)| g.map(|g| g.reshape(shape.clone()))).collect()
     }))
 }
 

@@ -1,17 +1,15 @@
 //! Scaled dot-product attention (torch.nn.functional.scaled_dot_product_attention).
 //!
-//! On a GPU, the forward is one fused kernel (online softmax, no [Lq, Lk] matrix in
-//! memory) that also saves each row's logsumexp, and the backward is two fused kernels
-//! (FlashAttention-2 style: the weights are recomputed tile by tile from the logsumexp).
-//! The CPU path and the path that returns the attention weights are the plain composition
-//! softmax(q k^T * scale + mask) v with a composed backward, which is also the reference
-//! the fused kernels are tested against.
+//! Both backends fuse it where they can ([`Backend::attention`](crate::backend::Backend)):
+//! on a GPU the forward is one kernel (online softmax, no [Lq, Lk] matrix in memory) that
+//! also saves each row's logsumexp, and the backward is two (FlashAttention-2 style: the
+//! weights are recomputed tile by tile from the logsumexp); on the CPU both passes work a
+//! block of query rows at a time. Everything else, and the path that returns the
+//! attention weights, is the plain composition softmax(q k^T * scale + mask) v with a
+//! composed backward, which is also the reference the fused kernels are tested against.
 
-use crate::storage::Storage;
+use crate::backend::AttentionMask;
 use crate::{DType, Tensor};
-use wgrad_gpu::kernels::attention::{self as kernel, MaskKind, MAX_HEAD_DIM};
-use wgrad_gpu::kernels::attention_backward as backward;
-use wgrad_gpu::GpuDevice;
 
 /// Which keys each query may attend to.
 #[derive(Clone, Copy, Debug)]
@@ -141,76 +139,6 @@ fn reference_backward(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale:
 #[track_caller]
 fn composed(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     let out = crate::no_grad(|| weights(q, k, mask, scale).matmul(v));
-    with_reference_backward(out, q, k, v, mask, scale)
-}
-
-/// The CPU path for f32: the fused forward and backward of wgrad_cpu (a block of query
-/// rows at a time, no [B, H, Lq, Lk] tensor); the composed backward when an additive mask
-/// needs its own gradient.
-#[track_caller]
-fn cpu_fused(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
-    let (batch, heads, lq, lk, e) = check(q, k, v);
-    let (qc, kc, vc) = (q.contiguous(), k.contiguous(), v.contiguous());
-    let bias = match mask {
-        AttnMask::Keep(keep) | AttnMask::KeepCausal(keep) => {
-            let zero = Tensor::zeros([], DType::F32, q.device());
-            let neg_inf = Tensor::full([], f64::NEG_INFINITY, DType::F32, q.device());
-            Some(keep.where_cond(&zero, &neg_inf))
-        }
-        AttnMask::Additive(add) => Some(add.detach().cast(DType::F32)),
-        AttnMask::None | AttnMask::Causal => None,
-    }
-    .map(|b| b.broadcast_to([batch, heads, lq, lk]));
-    let dims = wgrad_cpu::attention::AttentionDims { batch, heads, lq, lk, e };
-    let (causal, scale32) = (mask.is_causal(), scale as f32);
-    let out = wgrad_cpu::attention::attention(
-        qc.host_f32(),
-        kc.host_f32(),
-        vc.host_f32(),
-        dims,
-        score_bias(&bias),
-        causal,
-        scale32,
-    );
-    let out = Tensor::from_cpu(wgrad_cpu::CpuStorage::F32(out), [batch, heads, lq, e]);
-    if matches!(mask, AttnMask::Additive(m) if m.is_tracked()) {
-        return with_reference_backward(out, q, k, v, mask, scale);
-    }
-    let (qs, ks, vs) = (qc.detach(), kc.detach(), vc.detach());
-    out.record("scaled_dot_product_attention", &[q, k, v], move |d_out| {
-        let d_out = d_out.contiguous();
-        let grads = wgrad_cpu::attention::attention_backward(
-            qs.host_f32(),
-            ks.host_f32(),
-            vs.host_f32(),
-            d_out.host_f32(),
-            dims,
-            score_bias(&bias),
-            causal,
-            scale32,
-        );
-        let [dq, dk, dv] = grads.map(wgrad_cpu::CpuStorage::F32);
-        vec![
-            Some(Tensor::from_cpu(dq, [batch, heads, lq, e])),
-            Some(Tensor::from_cpu(dk, [batch, heads, lk, e])),
-            Some(Tensor::from_cpu(dv, [batch, heads, lk, e])),
-        ]
-    })
-}
-
-/// The CPU kernels' view of a mask tensor [B, H, Lq, Lk] (f32, any strides).
-#[track_caller]
-fn score_bias(bias: &Option<Tensor>) -> Option<wgrad_cpu::attention::ScoreBias<'_>> {
-    bias.as_ref().map(|b| wgrad_cpu::attention::ScoreBias {
-        data: b.cpu_storage().as_slice::<f32>().expect("f32 mask"),
-        layout: b.layout(),
-    })
-}
-
-/// Records `out` (computed without tracking) as attention of q, k, v with
-/// [`reference_backward`] as its backward.
-#[track_caller]
-fn with_reference_backward(out: Tensor, q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
     let mut inputs = vec![q, k, v];
     if let AttnMask::Additive(add) = mask {
         inputs.push(add);
@@ -226,65 +154,31 @@ fn with_reference_backward(out: Tensor, q: &Tensor, k: &Tensor, v: &Tensor, mask
     })
 }
 
-/// The fused GPU path: one forward kernel that also saves each row's logsumexp, and the
-/// fused backward (two kernels; no [Lq, Lk] matrix in memory on either pass).
+/// The backend's fused attention, recorded with its backward (or the composed one when
+/// `WGRAD_ATTENTION_BACKWARD=composed`); None where the backend has no fused kernel for
+/// these inputs.
 #[track_caller]
-fn fused(gpu: &GpuDevice, q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Tensor {
-    let (b, h, lq, lk, e) = check(q, k, v);
-    let (qc, kc, vc) = (q.contiguous(), k.contiguous(), v.contiguous());
-    let mask_operand = match mask {
-        AttnMask::Keep(m) | AttnMask::KeepCausal(m) => Some((m.cast(DType::U32), MaskKind::Keep)),
-        AttnMask::Additive(m) => Some((m.cast(DType::F32), MaskKind::Additive)),
-        AttnMask::None | AttnMask::Causal => None,
-    }
-    .map(|(m, kind)| (m.broadcast_to([b, h, lq, lk]).detach(), kind));
-    let causal = mask.is_causal();
-    let (out, stats) = kernel::attention(
-        gpu,
-        qc.operand(),
-        kc.operand(),
-        vc.operand(),
-        mask_operand.as_ref().map(|(m, kind)| (m.operand(), *kind)),
-        causal,
-        scale as f32,
-    );
-    let out = Tensor::from_gpu(out, [b, h, lq, e], q.dtype(), q.device());
-    let stats = Tensor::from_gpu(stats, [b, h, lq, 2], DType::F32, q.device());
-    let (qs, ks, vs, os) = (qc.detach(), kc.detach(), vc.detach(), out.detach());
+fn fused(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Option<Tensor> {
+    let backend_mask = match mask {
+        AttnMask::Keep(m) | AttnMask::KeepCausal(m) => AttentionMask::Keep(m),
+        AttnMask::Additive(m) => AttentionMask::Additive(m),
+        AttnMask::None | AttnMask::Causal => AttentionMask::None,
+    };
+    let (out, backward) = q.backend().attention(q, k, v, backend_mask, mask.is_causal(), scale)?;
     let composed_backward = composed_forced(true);
-    let saved_mask = SavedMask::new(mask);
-    out.record("scaled_dot_product_attention", &[&qc, &kc, &vc], move |d_out| {
+    let (qs, ks, vs, saved_mask) = (q.detach(), k.detach(), v.detach(), SavedMask::new(mask));
+    Some(out.record("scaled_dot_product_attention", &[q, k, v], move |d_out| {
         if composed_backward {
             let [dq, dk, dv, _] = reference_backward(&qs, &ks, &vs, saved_mask.get(), scale, d_out);
             return vec![Some(dq), Some(dk), Some(dv)];
         }
-        let d_out = d_out.contiguous();
-        let gpu = d_out.device().gpu_runtime().expect("the fused attention backward runs on the GPU");
-        let Storage::Gpu(out_buffer) = os.storage() else { unreachable!("fused attention output on the CPU") };
-        let Storage::Gpu(stats_buffer) = stats.storage() else { unreachable!("attention statistics on the CPU") };
-        let saved = backward::AttentionSaved {
-            q: qs.operand(),
-            k: ks.operand(),
-            v: vs.operand(),
-            out: out_buffer,
-            stats: stats_buffer,
-            mask: mask_operand.as_ref().map(|(m, kind)| (m.operand(), *kind)),
-            causal,
-            scale: scale as f32,
-        };
-        let [dq, dk, dv] = backward::attention_backward(gpu, &saved, d_out.operand());
-        let dev = d_out.device();
-        vec![
-            Some(Tensor::from_gpu(dq, [b, h, lq, e], qs.dtype(), dev)),
-            Some(Tensor::from_gpu(dk, [b, h, lk, e], ks.dtype(), dev)),
-            Some(Tensor::from_gpu(dv, [b, h, lk, e], vs.dtype(), dev)),
-        ]
-    })
+        backward(d_out)
+    }))
 }
 
-/// `WGRAD_ATTENTION=composed` (the CPU's forward) and `WGRAD_ATTENTION_BACKWARD=composed`
-/// (the GPU's backward) select the composed path for comparisons; read once per process,
-/// not on every call.
+/// `WGRAD_ATTENTION=composed` (the whole op) and `WGRAD_ATTENTION_BACKWARD=composed`
+/// (the backward after a fused forward) select the composed path on every device, for
+/// comparisons and benchmarks; read once per process, not on every call.
 #[track_caller]
 fn composed_forced(backward: bool) -> bool {
     use std::sync::OnceLock;
@@ -295,34 +189,20 @@ fn composed_forced(backward: bool) -> bool {
 }
 
 /// Attention output [B, H, Lq, E] for q [B, H, Lq, E], k and v [B, H, Lk, E];
-/// `scale` None means 1/sqrt(E). On a GPU, f32 with E <= 128 runs the fused kernels
-/// (forward and backward); everything else runs the composed reference.
-/// `WGRAD_ATTENTION_BACKWARD=composed` keeps the fused forward but runs the composed
-/// backward on the GPU (for comparisons and benchmarks).
+/// `scale` None means 1/sqrt(E). f32 runs the backend's fused kernels (forward and
+/// backward; on a GPU for E <= 128); everything else, and a tracked additive mask (whose
+/// gradient the fused backward never forms), runs the composed reference.
 #[track_caller]
 pub fn scaled_dot_product_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: Option<f64>) -> Tensor {
-    let (.., lk, e) = check(q, k, v);
+    let (.., e) = check(q, k, v);
     let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
-    // A tracked additive mask needs dS, which the fused backward never forms.
     let mask_tracked = matches!(mask, AttnMask::Additive(m) if m.is_tracked());
-    let mask_numel = match mask {
-        AttnMask::Keep(m) | AttnMask::KeepCausal(m) | AttnMask::Additive(m) => m.numel(),
-        AttnMask::None | AttnMask::Causal => 0,
-    };
-    match q.device().gpu_runtime() {
-        // The kernels bind every operand whole, so each must fit one binding.
-        Some(gpu)
-            if e <= MAX_HEAD_DIM
-                && q.dtype() == DType::F32
-                && lk > 0
-                && !mask_tracked
-                && [q.numel(), k.numel(), mask_numel].iter().all(|&n| (n * 4) as u64 <= gpu.max_binding_bytes()) =>
-        {
-            fused(gpu, q, k, v, mask, scale)
+    if !mask_tracked && !composed_forced(false) {
+        if let Some(out) = fused(q, k, v, mask, scale) {
+            return out;
         }
-        None if q.dtype() == DType::F32 && !composed_forced(false) => cpu_fused(q, k, v, mask, scale),
-        _ => composed(q, k, v, mask, scale),
     }
+    composed(q, k, v, mask, scale)
 }
 
 /// Attention output and the weights [B, H, Lq, Lk] (for need_weights); always the

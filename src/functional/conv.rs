@@ -6,8 +6,6 @@
 use crate::ops::same_device;
 use crate::{DType, Tensor};
 use wgrad_core::params::{Conv2d, Conv2dDims};
-use wgrad_cpu::CpuStorage;
-use wgrad_gpu::kernels::{conv as gpu_conv, conv_grad_weight};
 
 /// Checks dtypes and devices; returns the dtype to hand back (f16 or f32).
 #[track_caller]
@@ -44,14 +42,6 @@ fn back_to(t: Tensor, dtype: DType) -> Tensor {
     }
 }
 
-/// True when one of the tensors is larger than one GPU binding (the batch is then split).
-#[track_caller]
-fn too_large(tensors: &[&Tensor], out_elems: usize) -> bool {
-    let Some(gpu) = tensors[0].device().gpu_runtime() else { return false };
-    let limit = gpu.max_binding_bytes() as usize;
-    tensors.iter().any(|t| (t.layout().storage_extent() - t.layout().offset()) * 4 > limit) || out_elems * 4 > limit
-}
-
 /// 2-D convolution over `x` [N, C, H, W] (or unbatched [C, H, W]) with `w` [O, C/groups,
 /// KH, KW] and optional `b` [O]: stride, padding, dilation per axis and groups as in
 /// PyTorch. Any strides are accepted. Panics with the shapes when they do not fit.
@@ -75,32 +65,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tensor {
         );
     }
     let (x, w, b) = (f32_of(x), f32_of(w), b.map(f32_of));
-    back_to(conv2d_f32(&x, &w, b.as_ref(), &d), dtype)
-}
-
-#[track_caller]
-fn conv2d_f32(x: &Tensor, w: &Tensor, b: Option<&Tensor>, d: &Conv2dDims) -> Tensor {
-    let shape = d.output_shape();
-    if d.n > 1 && too_large(&[x, w], shape.iter().product()) {
-        let half = d.n / 2;
-        let parts: Vec<Tensor> = [(0, half), (half, d.n - half)]
-            .into_iter()
-            .map(|(s, len)| conv2d_f32(&x.narrow(0, s, len), w, b, &Conv2dDims { n: len, ..*d }))
-            .collect();
-        return Tensor::cat(&[&parts[0], &parts[1]], 0);
-    }
-    match x.device().gpu_runtime() {
-        None => {
-            let (x, w, b) = (x.contiguous(), w.contiguous(), b.map(Tensor::contiguous));
-            let y = wgrad_cpu::conv::conv2d(x.host_f32(), w.host_f32(), b.as_ref().map(|b| b.host_f32()), d);
-            Tensor::from_cpu(CpuStorage::F32(y), shape)
-        }
-        Some(gpu) => {
-            let b = b.map(Tensor::contiguous);
-            let buffer = gpu_conv::conv2d(gpu, x.operand(), w.operand(), b.as_ref().map(|b| b.operand()), d);
-            Tensor::from_gpu(buffer, shape, DType::F32, x.device())
-        }
-    }
+    back_to(x.backend().conv2d(&x, &w, b.as_ref(), &d), dtype)
 }
 
 /// The sizes of a convolution whose output gradient is `grad_out`, checked against them.
@@ -131,31 +96,8 @@ pub fn conv2d_grad_input(grad_out: &Tensor, w: &Tensor, input_hw: [usize; 2], p:
     let x_shape = [grad_out.dims()[0], w.dims()[1] * p.groups, input_hw[0], input_hw[1]];
     let w_shape = [w.dims()[0], w.dims()[1], w.dims()[2], w.dims()[3]];
     let d = grad_dims("conv2d_grad_input", grad_out, x_shape, w_shape, p);
-    back_to(grad_input_f32(&f32_of(grad_out), &f32_of(w), &d), dtype)
-}
-
-#[track_caller]
-fn grad_input_f32(g: &Tensor, w: &Tensor, d: &Conv2dDims) -> Tensor {
-    let shape = d.input_shape();
-    if d.n > 1 && too_large(&[g, w], shape.iter().product()) {
-        let half = d.n / 2;
-        let parts: Vec<Tensor> = [(0, half), (half, d.n - half)]
-            .into_iter()
-            .map(|(s, len)| grad_input_f32(&g.narrow(0, s, len), w, &Conv2dDims { n: len, ..*d }))
-            .collect();
-        return Tensor::cat(&[&parts[0], &parts[1]], 0);
-    }
-    match g.device().gpu_runtime() {
-        None => {
-            let (g, w) = (g.contiguous(), w.contiguous());
-            let dx = wgrad_cpu::conv::conv2d_grad_input(g.host_f32(), w.host_f32(), d);
-            Tensor::from_cpu(CpuStorage::F32(dx), shape)
-        }
-        Some(gpu) => {
-            let buffer = gpu_conv::conv2d_grad_input(gpu, g.operand(), w.operand(), d);
-            Tensor::from_gpu(buffer, shape, DType::F32, g.device())
-        }
-    }
+    let (g, w) = (f32_of(grad_out), f32_of(w));
+    back_to(g.backend().conv2d_grad_input(&g, &w, &d), dtype)
 }
 
 /// Gradient of [`conv2d`](crate::functional::conv2d) with respect to its weight, for a kernel of `kernel_hw`:
@@ -178,30 +120,8 @@ pub fn conv2d_grad_weight(grad_out: &Tensor, x: &Tensor, kernel_hw: [usize; 2], 
     let x_shape = [x.dims()[0], x.dims()[1], x.dims()[2], x.dims()[3]];
     let w_shape = [grad_out.dims()[1], x.dims()[1] / p.groups, kernel_hw[0], kernel_hw[1]];
     let d = grad_dims("conv2d_grad_weight", grad_out, x_shape, w_shape, p);
-    back_to(grad_weight_f32(&f32_of(grad_out), &f32_of(x), &d), dtype)
-}
-
-#[track_caller]
-fn grad_weight_f32(g: &Tensor, x: &Tensor, d: &Conv2dDims) -> Tensor {
-    let shape = d.weight_shape();
-    if d.n > 1 && too_large(&[g, x], 0) {
-        let half = d.n / 2;
-        let part = |s: usize, len: usize| {
-            grad_weight_f32(&g.narrow(0, s, len), &x.narrow(0, s, len), &Conv2dDims { n: len, ..*d })
-        };
-        return part(0, half).add(&part(half, d.n - half));
-    }
-    match g.device().gpu_runtime() {
-        None => {
-            let (g, x) = (g.contiguous(), x.contiguous());
-            let dw = wgrad_cpu::conv::conv2d_grad_weight(g.host_f32(), x.host_f32(), d);
-            Tensor::from_cpu(CpuStorage::F32(dw), shape)
-        }
-        Some(gpu) => {
-            let buffer = conv_grad_weight::conv2d_grad_weight(gpu, g.operand(), x.operand(), d);
-            Tensor::from_gpu(buffer, shape, DType::F32, g.device())
-        }
-    }
+    let (g, x) = (f32_of(grad_out), f32_of(x));
+    back_to(g.backend().conv2d_grad_weight(&g, &x, &d), dtype)
 }
 
 /// Gradient of [`conv2d`](crate::functional::conv2d) with respect to its bias: `grad_out` summed over N, OH, OW.

@@ -5,13 +5,11 @@
 
 use crate::ops::same_device;
 use crate::{DType, Tensor};
-use wgrad_core::params::Pool2d;
-use wgrad_cpu::CpuStorage;
-use wgrad_gpu::kernels::pool::{self as gpu_pool, Pooling};
+use wgrad_core::params::{Pool2d, Pooling};
 
-/// The pooled planes of `shape` ([N, C, H, W] or [C, H, W]): (planes, [h, w]).
+/// The plane size [h, w] of `shape` ([N, C, H, W] or [C, H, W]), checked.
 #[track_caller]
-fn planes_of(op: &str, shape: &[usize]) -> (usize, [usize; 2]) {
+fn plane_hw(op: &str, shape: &[usize]) -> [usize; 2] {
     assert!(
         shape.len() == 3 || shape.len() == 4,
         "{op}: expected 3D or 4D (batched) input, but got input of size: {shape:?}"
@@ -22,7 +20,7 @@ fn planes_of(op: &str, shape: &[usize]) -> (usize, [usize; 2]) {
         shape[r - 3..].iter().all(|&d| d > 0),
         "{op}: expected input with non-zero channel and spatial dimensions, but got input of size: {shape:?}"
     );
-    (shape[..r - 2].iter().product(), hw)
+    hw
 }
 
 /// `shape` with its last two dims replaced by `hw`.
@@ -62,27 +60,12 @@ fn check_pool(op: &str, p: &Pool2d, hw: [usize; 2]) -> [usize; 2] {
 /// (PyTorch's return_indices=True). Ties keep the first element, NaN wins.
 #[track_caller]
 pub fn max_pool2d_with_indices(x: &Tensor, p: Pool2d) -> (Tensor, Tensor) {
-    let (planes, hw) = planes_of("max_pool2d", x.dims());
+    let hw = plane_hw("max_pool2d", x.dims());
     let out_hw = check_pool("max_pool2d", &p, hw);
     let shape = with_hw(x.dims(), out_hw);
     let dtype = x.dtype();
     let xf = f32_planes("max_pool2d", x);
-    let (values, indices) = match xf.device().gpu_runtime() {
-        None => {
-            let (v, i) = wgrad_cpu::pool::max_pool2d(xf.host_f32(), planes, hw, &p);
-            (Tensor::from_cpu(CpuStorage::F32(v), shape.clone()), Tensor::from_cpu(CpuStorage::U32(i), shape))
-        }
-        Some(gpu) => {
-            let (buf, off) = gpu_view(&xf);
-            let plane_in = hw[0] * hw[1];
-            let mut parts = in_parts(gpu, planes, [plane_in, out_hw[0] * out_hw[1]], |first, n| {
-                let (v, i) = gpu_pool::pool2d(gpu, (buf, off + first * plane_in), n, hw, out_hw, Pooling::Max(p));
-                vec![(v, DType::F32), (i.expect("max pooling returns indices"), DType::U32)]
-            });
-            let i = joined(parts.pop().expect("indices"), &shape, xf.device());
-            (joined(parts.pop().expect("values"), &shape, xf.device()), i)
-        }
-    };
+    let (values, indices) = xf.backend().max_pool2d(&xf, hw, p, shape);
     (back_to(values, dtype), indices)
 }
 
@@ -92,7 +75,7 @@ pub fn max_pool2d_with_indices(x: &Tensor, p: Pool2d) -> (Tensor, Tensor) {
 #[track_caller]
 pub fn max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape: &[usize]) -> Tensor {
     same_device("max_pool2d_backward", &[grad_out, indices]);
-    let (planes, hw) = planes_of("max_pool2d_backward", input_shape);
+    plane_hw("max_pool2d_backward", input_shape);
     assert!(
         indices.dtype() == DType::U32 && indices.dims() == grad_out.dims(),
         "max_pool2d_backward: expected u32 indices of the grad_out's size {:?}, got {} indices of size {:?}",
@@ -106,29 +89,10 @@ pub fn max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape: &[u
         "max_pool2d_backward: grad_out of size {:?} does not match input size {input_shape:?}",
         grad_out.dims()
     );
-    let out_hw = [grad_out.dims()[grad_out.rank() - 2], grad_out.dims()[grad_out.rank() - 1]];
-    let plane_out = out_hw[0] * out_hw[1];
     let dtype = grad_out.dtype();
     let g = f32_planes("max_pool2d_backward", grad_out);
     let idx = indices.detach().contiguous();
-    let dx = match g.device().gpu_runtime() {
-        None => {
-            let ids = idx.cpu_storage().as_slice::<u32>().expect("u32 indices");
-            let ids = &ids[idx.layout().offset()..idx.layout().offset() + idx.numel()];
-            let dx = wgrad_cpu::pool::max_pool2d_backward(g.host_f32(), ids, planes, hw);
-            Tensor::from_cpu(CpuStorage::F32(dx), input_shape.to_vec())
-        }
-        Some(gpu) => {
-            let ((gb, go), (ib, io)) = (gpu_view(&g), gpu_view(&idx));
-            let plane_in = hw[0] * hw[1];
-            let mut parts = in_parts(gpu, planes, [plane_in, plane_out], |first, n| {
-                let (gv, iv) = ((gb, go + first * plane_out), (ib, io + first * plane_out));
-                vec![(gpu_pool::max_pool2d_backward(gpu, gv, iv, n, hw, out_hw), DType::F32)]
-            });
-            joined(parts.pop().expect("dx"), input_shape, g.device())
-        }
-    };
-    back_to(dx, dtype)
+    back_to(g.backend().max_pool2d_backward(&g, &idx, input_shape), dtype)
 }
 
 /// Average pooling over the last two dims. `count_include_pad`: divide by the window
@@ -136,78 +100,52 @@ pub fn max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape: &[u
 #[track_caller]
 pub fn avg_pool2d(x: &Tensor, p: Pool2d, count_include_pad: bool) -> Tensor {
     assert!(p.dilation == [1, 1], "avg_pool2d: no dilation (PyTorch's has none), got {:?}", p.dilation);
-    let (planes, hw) = planes_of("avg_pool2d", x.dims());
+    let hw = plane_hw("avg_pool2d", x.dims());
     let out_hw = check_pool("avg_pool2d", &p, hw);
-    pool_forward(x, planes, hw, out_hw, Pooling::Avg(p, count_include_pad))
+    pool_forward(x, hw, out_hw, Pooling::Avg(p, count_include_pad))
 }
 
 /// Gradient of [`avg_pool2d`](crate::functional::avg_pool2d) for an input of `input_shape`.
 #[track_caller]
 pub fn avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize], p: Pool2d, count_include_pad: bool) -> Tensor {
-    let (planes, hw) = planes_of("avg_pool2d_backward", input_shape);
+    let hw = plane_hw("avg_pool2d_backward", input_shape);
     let out_hw = check_pool("avg_pool2d_backward", &p, hw);
-    pool_backward("avg_pool2d_backward", grad_out, input_shape, planes, hw, out_hw, Pooling::Avg(p, count_include_pad))
+    pool_backward("avg_pool2d_backward", grad_out, input_shape, out_hw, Pooling::Avg(p, count_include_pad))
 }
 
 /// Adaptive average pooling to `out_hw`, with PyTorch's overlapping bins
 /// `[floor(i*H/OH), ceil((i+1)*H/OH))`.
 #[track_caller]
 pub fn adaptive_avg_pool2d(x: &Tensor, out_hw: [usize; 2]) -> Tensor {
-    let (planes, hw) = planes_of("adaptive_avg_pool2d", x.dims());
+    let hw = plane_hw("adaptive_avg_pool2d", x.dims());
     assert!(
         hw[0] > 0 && hw[1] > 0,
         "adaptive_avg_pool2d: expected input to have non-zero size for non-batch dimensions, but input has sizes {:?}",
         x.dims()
     );
-    pool_forward(x, planes, hw, out_hw, Pooling::Adaptive)
+    pool_forward(x, hw, out_hw, Pooling::Adaptive)
 }
 
 /// Gradient of [`adaptive_avg_pool2d`](crate::functional::adaptive_avg_pool2d) for an input of `input_shape`.
 #[track_caller]
 pub fn adaptive_avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize]) -> Tensor {
-    let (planes, hw) = planes_of("adaptive_avg_pool2d_backward", input_shape);
+    plane_hw("adaptive_avg_pool2d_backward", input_shape);
     let r = grad_out.rank();
     assert!(r >= 2, "adaptive_avg_pool2d_backward: grad_out of size {:?} is not [.., OH, OW]", grad_out.dims());
     let out_hw = [grad_out.dims()[r - 2], grad_out.dims()[r - 1]];
-    pool_backward("adaptive_avg_pool2d_backward", grad_out, input_shape, planes, hw, out_hw, Pooling::Adaptive)
+    pool_backward("adaptive_avg_pool2d_backward", grad_out, input_shape, out_hw, Pooling::Adaptive)
 }
 
 #[track_caller]
-fn pool_forward(x: &Tensor, planes: usize, hw: [usize; 2], out_hw: [usize; 2], pooling: Pooling) -> Tensor {
+fn pool_forward(x: &Tensor, hw: [usize; 2], out_hw: [usize; 2], pooling: Pooling) -> Tensor {
     let shape = with_hw(x.dims(), out_hw);
     let dtype = x.dtype();
     let xf = f32_planes("avg_pool2d", x);
-    let out = match xf.device().gpu_runtime() {
-        None => {
-            let v = match pooling {
-                Pooling::Avg(p, cip) => wgrad_cpu::pool::avg_pool2d(xf.host_f32(), planes, hw, &p, cip),
-                Pooling::Adaptive => wgrad_cpu::pool::adaptive_avg_pool2d(xf.host_f32(), planes, hw, out_hw),
-                Pooling::Max(_) => unreachable!("max pooling has its own path"),
-            };
-            Tensor::from_cpu(CpuStorage::F32(v), shape)
-        }
-        Some(gpu) => {
-            let (buf, off) = gpu_view(&xf);
-            let plane_in = hw[0] * hw[1];
-            let mut parts = in_parts(gpu, planes, [plane_in, out_hw[0] * out_hw[1]], |first, n| {
-                vec![(gpu_pool::pool2d(gpu, (buf, off + first * plane_in), n, hw, out_hw, pooling).0, DType::F32)]
-            });
-            joined(parts.pop().expect("values"), &shape, xf.device())
-        }
-    };
-    back_to(out, dtype)
+    back_to(xf.backend().avg_pool2d(&xf, hw, pooling, shape), dtype)
 }
 
 #[track_caller]
-fn pool_backward(
-    op: &str,
-    grad_out: &Tensor,
-    input_shape: &[usize],
-    planes: usize,
-    hw: [usize; 2],
-    out_hw: [usize; 2],
-    pooling: Pooling,
-) -> Tensor {
+fn pool_backward(op: &str, grad_out: &Tensor, input_shape: &[usize], out_hw: [usize; 2], pooling: Pooling) -> Tensor {
     let expected = with_hw(input_shape, out_hw);
     assert!(
         grad_out.dims() == expected,
@@ -216,69 +154,5 @@ fn pool_backward(
     );
     let dtype = grad_out.dtype();
     let g = f32_planes(op, grad_out);
-    let dx = match g.device().gpu_runtime() {
-        None => {
-            let v = match pooling {
-                Pooling::Avg(p, cip) => wgrad_cpu::pool::avg_pool2d_backward(g.host_f32(), planes, hw, &p, cip),
-                Pooling::Adaptive => wgrad_cpu::pool::adaptive_avg_pool2d_backward(g.host_f32(), planes, hw, out_hw),
-                Pooling::Max(_) => unreachable!("max pooling has its own path"),
-            };
-            Tensor::from_cpu(CpuStorage::F32(v), input_shape.to_vec())
-        }
-        Some(gpu) => {
-            let (buf, off) = gpu_view(&g);
-            let plane_out = out_hw[0] * out_hw[1];
-            let mut parts = in_parts(gpu, planes, [hw[0] * hw[1], plane_out], |first, n| {
-                let gv = (buf, off + first * plane_out);
-                vec![(gpu_pool::avg_pool2d_backward(gpu, gv, n, hw, out_hw, pooling), DType::F32)]
-            });
-            joined(parts.pop().expect("dx"), input_shape, g.device())
-        }
-    };
-    back_to(dx, dtype)
-}
-
-/// Runs `launch(first plane, planes)` over parts of as many planes as one GPU binding
-/// holds (`plane_elems`: elements per plane of input and output), all at once when they
-/// fit. Returns, per output of the launch, its parts as flat tensors `[planes, elems]`.
-#[track_caller]
-fn in_parts(
-    gpu: &wgrad_gpu::GpuDevice,
-    planes: usize,
-    plane_elems: [usize; 2],
-    launch: impl Fn(usize, usize) -> Vec<(wgrad_gpu::PooledBuffer, DType)>,
-) -> Vec<Vec<(wgrad_gpu::PooledBuffer, DType, usize)>> {
-    let per = gpu_pool::planes_per_launch(gpu, plane_elems[0].max(plane_elems[1]));
-    let mut outputs: Vec<Vec<_>> = Vec::new();
-    for first in (0..planes.max(1)).step_by(per) {
-        let n = per.min(planes - first);
-        for (k, (b, dtype)) in launch(first, n).into_iter().enumerate() {
-            if outputs.len() <= k {
-                outputs.push(Vec::new());
-            }
-            outputs[k].push((b, dtype, n));
-        }
-    }
-    outputs
-}
-
-/// The parts of one output of [`in_parts`] as one tensor of `shape`.
-#[track_caller]
-fn joined(parts: Vec<(wgrad_gpu::PooledBuffer, DType, usize)>, shape: &[usize], dev: &crate::Device) -> Tensor {
-    let numel: usize = shape.iter().product();
-    let total: usize = parts.iter().map(|p| p.2).sum();
-    let tensors: Vec<Tensor> = parts
-        .into_iter()
-        .map(|(b, dtype, n)| Tensor::from_gpu(b, [n, numel.checked_div(total).unwrap_or(0)], dtype, dev))
-        .collect();
-    if tensors.len() == 1 {
-        return tensors[0].reshape(shape.to_vec());
-    }
-    Tensor::cat(&tensors.iter().collect::<Vec<_>>(), 0).reshape(shape.to_vec())
-}
-
-/// A contiguous GPU tensor as (buffer, element offset).
-#[track_caller]
-fn gpu_view(t: &Tensor) -> (&wgrad_gpu::PooledBuffer, usize) {
-    (t.operand().buffer, t.layout().offset())
+    back_to(g.backend().avg_pool2d_backward(&g, pooling, input_shape), dtype)
 }

@@ -10,7 +10,7 @@
 //! Inputs: `xw` [T, B, G*H] (the input projection of every step, biases folded in where
 //! the cell adds them to the same sum), the initial state [B, H], `w_hh` [G*H, H].
 
-use crate::ops::{gru_cell_backward, lstm_cell_backward, lstm_sequence_cpu};
+use crate::ops::{gru_cell_backward, lstm_cell_backward};
 use crate::{no_grad, Tensor};
 
 /// Step `t` of a time-major tensor.
@@ -57,8 +57,7 @@ pub(super) fn lstm_layer(xw: &Tensor, h0: &Tensor, c0: &Tensor, w_hh: &Tensor) -
     let steps = xw.dims()[0];
     let (hc, gates) = no_grad(|| {
         let w_hh_t = step_weight(w_hh);
-        if !xw.device().is_gpu() {
-            let (hc, gates) = lstm_sequence_cpu(xw, h0, c0, &w_hh_t);
+        if let Some((hc, gates)) = xw.backend().lstm_sequence(xw, h0, c0, &w_hh_t) {
             return (hc, (0..steps).map(|t| at(&gates, t)).collect());
         }
         let (mut h, mut c) = (h0.clone(), c0.clone());

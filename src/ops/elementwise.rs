@@ -1,10 +1,10 @@
 //! Unary, binary, comparison, `where` and cast ops, with PyTorch broadcasting.
 
-use super::{elementwise, require_float, same_device};
+use super::{require_float, same_device};
+use crate::backend::Map;
 use crate::Tensor;
 use wgrad_core::ops::{BinaryOp, CmpOp, UnaryOp};
 use wgrad_core::{broadcast_shapes, DType};
-use wgrad_gpu::kernels::elementwise::{binary_expr, cmp_expr, scalar_bits, unary_expr, where_expr};
 
 macro_rules! unary_methods {
     ($($name:ident => $op:ident),* $(,)?) => {$(
@@ -81,15 +81,7 @@ impl Tensor {
         if !op.supports_int() {
             require_float(op.name(), self);
         }
-        let expr = unary_expr(op, self.dtype());
-        let out = elementwise(
-            &[self],
-            self.shape(),
-            self.dtype(),
-            |x| wgrad_cpu::unary(op, scalar, x[0].0, x[0].1),
-            &expr,
-            (DType::F32, (scalar as f32).to_bits()),
-        );
+        let out = self.backend().map(Map::Unary(op, scalar), &[self], self.shape(), self.dtype());
         let x = self.clone();
         out.record(op.name(), &[self], move |g| vec![Some(x.unary_grad(op, scalar, g))])
     }
@@ -98,14 +90,7 @@ impl Tensor {
     #[track_caller]
     pub(crate) fn unary_grad(&self, op: UnaryOp, scalar: f64, grad: &Tensor) -> Tensor {
         require_float(op.name(), self);
-        elementwise(
-            &[self, grad],
-            self.shape(),
-            self.dtype(),
-            |x| wgrad_cpu::unary_grad(op, scalar, x[0].0, x[0].1, x[1].0, x[1].1),
-            wgrad_gpu::kernels::elementwise::unary_grad_expr(op),
-            (DType::F32, (scalar as f32).to_bits()),
-        )
+        self.backend().map(Map::UnaryGrad(op, scalar), &[self, grad], self.shape(), self.dtype())
     }
 
     /// Broadcasts both operands to their common shape (PyTorch rules).
@@ -135,15 +120,7 @@ impl Tensor {
             require_float("pow", self);
         }
         let (a, b) = self.broadcast_pair(rhs, op.name());
-        let expr = binary_expr(op, self.dtype(), "b");
-        let out = elementwise(
-            &[&a, &b],
-            a.shape(),
-            self.dtype(),
-            |x| wgrad_cpu::binary(op, x[0].0, x[0].1, x[1].0, x[1].1),
-            &expr,
-            (self.dtype(), 0),
-        );
+        let out = self.backend().map(Map::Binary(op), &[&a, &b], a.shape(), self.dtype());
         let (sa, sb) = (a.clone(), b.clone());
         out.record(op.name(), &[&a, &b], move |g| {
             let (ga, gb) = binary_grads(op, &sa, &sb, g);
@@ -157,15 +134,7 @@ impl Tensor {
         if op == BinaryOp::Pow {
             return self.powf(scalar);
         }
-        let expr = binary_expr(op, self.dtype(), "s");
-        let out = elementwise(
-            &[self],
-            self.shape(),
-            self.dtype(),
-            |x| wgrad_cpu::binary_scalar(op, x[0].0, x[0].1, scalar),
-            &expr,
-            (self.dtype(), scalar_bits(scalar, self.dtype())),
-        );
+        let out = self.backend().map(Map::BinaryScalar(op, scalar), &[self], self.shape(), self.dtype());
         let x = self.clone();
         out.record(op.name(), &[self], move |g| {
             let grad = match op {
@@ -188,14 +157,7 @@ impl Tensor {
     pub fn compare(&self, op: CmpOp, rhs: &Tensor) -> Tensor {
         self.check_pair(rhs, op.name());
         let (a, b) = self.broadcast_pair(rhs, op.name());
-        elementwise(
-            &[&a, &b],
-            a.shape(),
-            DType::U32,
-            |x| wgrad_cpu::cmp(op, x[0].0, x[0].1, x[1].0, x[1].1),
-            &cmp_expr(op, self.dtype()),
-            (self.dtype(), 0),
-        )
+        self.backend().map(Map::Compare(op), &[&a, &b], a.shape(), DType::U32)
     }
 
     /// `self ? on_true : on_false` elementwise (self is the condition: non-zero is
@@ -206,14 +168,7 @@ impl Tensor {
         on_true.check_pair(on_false, "where");
         let shape = broadcast_shapes(&broadcast_shapes(self.dims(), on_true.dims(), "where"), on_false.dims(), "where");
         let (c, a, b) = (self.broadcast_to(&shape), on_true.broadcast_to(&shape), on_false.broadcast_to(&shape));
-        let out = elementwise(
-            &[&c, &a, &b],
-            &shape,
-            on_true.dtype(),
-            |x| wgrad_cpu::where_cond(x[0].0, x[0].1, x[1].0, x[1].1, x[2].0, x[2].1),
-            &where_expr(self.dtype()),
-            (on_true.dtype(), 0),
-        );
+        let out = self.backend().map(Map::Where, &[&c, &a, &b], &shape, on_true.dtype());
         let cond = c.detach();
         out.record("where", &[&a, &b], move |g| {
             let zero = g.zeros_like();
@@ -233,8 +188,7 @@ impl Tensor {
             "cast: {} cannot hold f16 tensors (no SHADER_F16)",
             self.device().name()
         );
-        let out =
-            elementwise(&[self], self.shape(), dtype, |x| wgrad_cpu::cast(x[0].0, x[0].1, dtype), "a", (dtype, 0));
+        let out = self.backend().map(Map::Cast, &[self], self.shape(), dtype);
         let from = self.dtype();
         out.record("cast", &[self], move |g| vec![from.is_float().then(|| g.cast(from))])
     }

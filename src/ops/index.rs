@@ -1,11 +1,9 @@
 //! Joining and indexing: cat, stack, index_select, gather.
 
 use super::same_device;
-use crate::storage::Storage;
 use crate::Tensor;
 use wgrad_core::ops::cat_shape;
 use wgrad_core::{DType, Dim, Layout};
-use wgrad_cpu::CpuStorage;
 
 impl Tensor {
     /// Concatenates tensors along `dim` (torch.cat). All share dtype, device and every
@@ -37,28 +35,7 @@ impl Tensor {
         for t in tensors {
             assert_eq!(t.dtype(), first.dtype(), "cat: dtypes differ ({} and {})", first.dtype(), t.dtype());
         }
-        let out_layout = Layout::contiguous(shape.clone());
-        match first.device().gpu_runtime() {
-            None => {
-                let mut out = CpuStorage::full(0.0, shape.numel(), first.dtype());
-                let mut start = 0;
-                for t in tensors {
-                    let view = out_layout.narrow(d, start, t.dims()[d]);
-                    wgrad_cpu::copy_into(t.cpu_storage(), t.layout(), &mut out, &view);
-                    start += t.dims()[d];
-                }
-                Tensor::from_cpu(out, shape)
-            }
-            Some(_) => {
-                let out = Tensor::empty_like_gpu(shape, first.dtype(), first.device());
-                let mut start = 0;
-                for t in tensors {
-                    t.copy_into_view(&out, &out_layout.narrow(d, start, t.dims()[d]));
-                    start += t.dims()[d];
-                }
-                out
-            }
-        }
+        first.backend().cat(tensors, d, shape)
     }
 
     /// Stacks tensors of one shape along a new dim (torch.stack).
@@ -117,22 +94,7 @@ impl Tensor {
     fn gather_impl(&self, dim: usize, ids: &Tensor, op: &'static str) -> Tensor {
         same_device(op, &[self, ids]);
         assert!(matches!(ids.dtype(), DType::U32 | DType::I32), "{op}: ids must be u32 or i32, got {}", ids.dtype());
-        let shape = ids.shape().clone();
-        let out = match (self.storage(), self.device().gpu_runtime()) {
-            (Storage::Cpu(x), _) => {
-                let result = wgrad_cpu::gather(x, self.layout(), dim, ids.cpu_storage(), ids.layout(), op);
-                let out = result.unwrap_or_else(|e| {
-                    Tensor::report_cpu_error(e);
-                    CpuStorage::full(0.0, shape.numel(), self.dtype())
-                });
-                Tensor::from_cpu(out, shape)
-            }
-            (Storage::Gpu(_), Some(gpu)) => {
-                let buffer = wgrad_gpu::kernels::gather::gather(gpu, self.operand(), dim, ids.operand(), op);
-                Tensor::from_gpu(buffer, shape, self.dtype(), self.device())
-            }
-            (Storage::Gpu(_), None) => unreachable!(),
-        };
+        let out = self.backend().gather(self, dim, ids, op);
         let (ids, x_shape) = (ids.detach(), self.shape().clone());
         out.record("gather", &[self], move |g| vec![Some(g.gather_backward(dim, &ids, &x_shape))])
     }
@@ -149,17 +111,7 @@ impl Tensor {
             self.shape(),
             ids.shape()
         );
-        let shape = [rows, self.dims()[1]];
-        match self.device().gpu_runtime() {
-            None => {
-                let spread = ids.with_layout(Layout::index_select_ids(&shape, 0, ids.layout()));
-                self.gather_backward(0, &spread, &shape)
-            }
-            Some(gpu) => {
-                let b = wgrad_gpu::kernels::index_add::index_add_rows(gpu, self.operand(), ids.operand(), rows);
-                Tensor::from_gpu(b, shape, self.dtype(), self.device())
-            }
-        }
+        self.backend().index_add_rows(self, ids, rows)
     }
 
     /// The gradient of `gather(dim, ids)` for an input of `x_shape`: each `self[q]` is
@@ -168,22 +120,6 @@ impl Tensor {
     pub(crate) fn gather_backward(&self, dim: usize, ids: &Tensor, x_shape: &[usize]) -> Tensor {
         same_device("gather_backward", &[self, ids]);
         assert_eq!(self.dims(), ids.dims(), "gather_backward: gradient and ids shapes differ");
-        match self.device().gpu_runtime() {
-            None => {
-                let s = wgrad_cpu::gather_backward(
-                    self.cpu_storage(),
-                    self.layout(),
-                    dim,
-                    ids.cpu_storage(),
-                    ids.layout(),
-                    x_shape,
-                );
-                Tensor::from_cpu(s, x_shape.to_vec())
-            }
-            Some(gpu) => {
-                let b = wgrad_gpu::kernels::gather::gather_backward(gpu, self.operand(), dim, ids.operand(), x_shape);
-                Tensor::from_gpu(b, x_shape.to_vec(), self.dtype(), self.device())
-            }
-        }
+        self.backend().gather_backward(self, dim, ids, x_shape)
     }
 }

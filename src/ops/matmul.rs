@@ -4,7 +4,6 @@ use super::{require_float, same_device};
 use crate::Tensor;
 use wgrad_core::ops::matmul_shape;
 use wgrad_core::Layout;
-use wgrad_cpu::MatmulDims;
 
 /// Views `t` (shape `[batch..., rows, cols]`, batch dims already broadcast) as a rank-3
 /// `[batch, rows, cols]` layout; copies first when the batch dims do not collapse.
@@ -28,52 +27,6 @@ fn as_batched(t: &Tensor, batch: usize) -> Tensor {
     }
 }
 
-/// Bytes of storage a view touches.
-#[track_caller]
-fn touched_bytes(t: &Tensor) -> usize {
-    (t.layout().storage_extent() - t.layout().offset()) * t.dtype().size_in_bytes()
-}
-
-/// `[batch, m, k] @ [batch, k, n]` on the GPU, splitting the batch, then the rows, then
-/// the columns into pieces until every operand fits one kernel binding.
-#[track_caller]
-fn gpu_batched(a: &Tensor, b: &Tensor, limit: usize) -> Tensor {
-    let (batch, m, n) = (a.dims()[0], a.dims()[1], b.dims()[2]);
-    let out_bytes = batch * m * n * a.dtype().size_in_bytes();
-    let too_big = [touched_bytes(a), touched_bytes(b), out_bytes].into_iter().max().unwrap_or(0) > limit;
-    let split = |x: &Tensor, y: &Tensor, dim: usize, size: usize, of_b: bool| {
-        let half = size.div_ceil(2);
-        let parts: Vec<Tensor> = [(0, half), (half, size - half)]
-            .into_iter()
-            .map(|(s, len)| {
-                if of_b {
-                    gpu_batched(x, &y.narrow(dim, s, len), limit)
-                } else {
-                    gpu_batched(&x.narrow(dim, s, len), y, limit)
-                }
-            })
-            .collect();
-        Tensor::cat(&parts.iter().collect::<Vec<_>>(), dim)
-    };
-    if too_big && batch > 1 {
-        let half = batch.div_ceil(2);
-        let parts = [
-            gpu_batched(&a.narrow(0, 0, half), &b.narrow(0, 0, half), limit),
-            gpu_batched(&a.narrow(0, half, batch - half), &b.narrow(0, half, batch - half), limit),
-        ];
-        return Tensor::cat(&[&parts[0], &parts[1]], 0);
-    }
-    if too_big && m > 1 && (touched_bytes(a) > limit || touched_bytes(b) <= limit) {
-        return split(a, b, 1, m, false);
-    }
-    if too_big && n > 1 {
-        return split(a, b, 2, n, true);
-    }
-    let gpu = a.device().gpu_runtime().expect("gpu device");
-    let buffer = wgrad_gpu::kernels::matmul::matmul(gpu, a.operand(), b.operand());
-    Tensor::from_gpu(buffer, [batch, m, n], a.dtype(), a.device())
-}
-
 impl Tensor {
     /// Matrix product (torch.matmul): 2-D @ 2-D, batched `[..., m, k] @ [..., k, n]` with
     /// broadcast batch dims, and 1-D operands treated as a row / column vector.
@@ -92,15 +45,7 @@ impl Tensor {
         let batch = batch_shape.numel();
         let a = as_batched(&a.broadcast_to(a_dims), batch);
         let b = as_batched(&b.broadcast_to(b_dims), batch);
-        let out = match self.device().gpu_runtime() {
-            None => {
-                let d = MatmulDims { batch, m, k, n };
-                let s = wgrad_cpu::matmul(a.cpu_storage(), a.layout(), b.cpu_storage(), b.layout(), d);
-                Tensor::from_cpu(s, [batch, m, n])
-            }
-            Some(gpu) => gpu_batched(&a, &b, gpu.max_binding_bytes() as usize),
-        };
-        let out = out.with_layout(Layout::contiguous(out_shape.clone()));
+        let out = self.backend().matmul(&a, &b).with_layout(Layout::contiguous(out_shape.clone()));
         let (x, y) = (self.clone(), rhs.clone());
         out.record("matmul", &[self, rhs], move |g| {
             // With 1-D operands restored to 2-D: ga = g @ b^T, gb = a^T @ g, each summed

@@ -4,7 +4,6 @@ use super::require_float;
 use crate::Tensor;
 use wgrad_core::ops::{reduce_shape, ReduceOp};
 use wgrad_core::Dim;
-use wgrad_gpu::kernels::reduce as gpu_reduce;
 
 macro_rules! reduce_methods {
     ($($name:ident, $dims_name:ident => $op:ident),* $(,)?) => {$(
@@ -81,21 +80,7 @@ impl Tensor {
             panic!("{}: cannot reduce over an empty dimension (shape {})", op.name(), self.shape());
         }
         let shape = reduce_shape(self.dims(), &ds, keepdim);
-        let out_dtype = gpu_reduce::output_dtype(op, self.dtype());
-        if let Some(gpu) = self.device().gpu_runtime() {
-            let size = self.dtype().size_in_bytes();
-            let touched = (self.layout().storage_extent() - self.layout().offset()) * size;
-            if touched as u64 > gpu.max_binding_bytes() {
-                return self.reduce_in_parts(op, &ds, keepdim, gpu.max_binding_bytes() as usize / 2 / size);
-            }
-        }
-        let out = match self.device().gpu_runtime() {
-            None => Tensor::from_cpu(wgrad_cpu::reduce(op, self.cpu_storage(), self.layout(), &ds), shape),
-            Some(gpu) => {
-                let buffer = gpu_reduce::reduce(gpu, op, self.operand(), &ds);
-                Tensor::from_gpu(buffer, shape, out_dtype, self.device())
-            }
-        };
+        let out = self.backend().reduce(self, op, &ds, shape);
         if op.is_arg() {
             return out;
         }
@@ -121,7 +106,7 @@ impl Tensor {
     /// into parts of about `part_elems` elements, reduce each, and combine (cat for a
     /// kept dim; the same reduction across parts for a reduced one).
     #[track_caller]
-    fn reduce_in_parts(&self, op: ReduceOp, ds: &[usize], keepdim: bool, part_elems: usize) -> Tensor {
+    pub(crate) fn reduce_in_parts(&self, op: ReduceOp, ds: &[usize], keepdim: bool, part_elems: usize) -> Tensor {
         let dim = (0..self.rank()).find(|&d| self.dims()[d] > 1).expect("a large tensor has a dim > 1");
         let size = self.dims()[dim];
         let parts = self.numel().div_ceil(part_elems).clamp(2, size);

@@ -2,10 +2,8 @@
 //! on contiguous rows along the last axis (wgrad_cpu::sort, kernels::sort and
 //! kernels::scan); this layer moves the dim there and back.
 
-use crate::storage::Storage;
 use crate::Tensor;
-use wgrad_core::{DType, Dim};
-use wgrad_cpu::CpuStorage;
+use wgrad_core::Dim;
 
 impl Tensor {
     /// torch.sort with `stable=True`: the values along `dim` in ascending order (descending
@@ -32,27 +30,9 @@ impl Tensor {
     pub fn argsort(&self, dim: impl Dim, descending: bool) -> Tensor {
         let d = dim.resolve(self.rank(), "argsort");
         let last = self.rank() - 1;
-        // Rows along the last axis, contiguous; on the GPU f16 sorts as f32 (same order;
-        // the CPU keys f16 directly).
+        // Rows along the last axis, contiguous.
         let moved = self.detach().transpose(d, last).contiguous();
-        let moved = if moved.dtype() == DType::F16 && moved.device().is_gpu() { moved.cast(DType::F32) } else { moved };
-        let n = moved.dims()[last];
-        let rows = moved.numel().checked_div(n).unwrap_or(0);
-        let ids = match (moved.storage(), moved.device().gpu_runtime()) {
-            (Storage::Cpu(s), _) => {
-                let dense = s.gather_layout(moved.layout());
-                let ids = wgrad_cpu::sort::argsort_rows(&dense, rows, n, descending);
-                Tensor::from_cpu(CpuStorage::U32(ids), moved.shape().clone())
-            }
-            (Storage::Gpu(b), Some(gpu)) => {
-                let x = (&**b, moved.layout().offset());
-                let (ids, p) = wgrad_gpu::kernels::sort::argsort_rows(gpu, x, moved.dtype(), rows, n, descending);
-                let padded = Tensor::from_gpu(ids, [rows, p], DType::U32, moved.device());
-                padded.narrow(1, 0, n).contiguous().reshape(moved.shape().clone())
-            }
-            (Storage::Gpu(_), None) => unreachable!("a GPU tensor on a GPU device"),
-        };
-        ids.transpose(d, last).contiguous()
+        moved.backend().argsort_rows(&moved, descending).transpose(d, last).contiguous()
     }
 
     /// torch.topk with `sorted=True`: the `k` largest values along `dim` (the smallest if
@@ -96,23 +76,7 @@ impl Tensor {
     fn scan(&self, d: usize, reverse: bool) -> Tensor {
         let last = self.rank() - 1;
         let moved = self.transpose(d, last).contiguous();
-        // f16 accumulates in f32 on the GPU.
-        let work =
-            if moved.dtype() == DType::F16 && moved.device().is_gpu() { moved.cast(DType::F32) } else { moved.clone() };
-        let n = work.dims()[last];
-        let rows = work.numel().checked_div(n).unwrap_or(0);
-        let sums = match (work.storage(), work.device().gpu_runtime()) {
-            (Storage::Cpu(s), _) => {
-                let dense = s.gather_layout(work.layout());
-                Tensor::from_cpu(wgrad_cpu::sort::cumsum_rows(&dense, rows, n, reverse), work.shape().clone())
-            }
-            (Storage::Gpu(b), Some(gpu)) => {
-                let x = (&**b, work.layout().offset());
-                let out = wgrad_gpu::kernels::scan::cumsum_rows(gpu, x, work.dtype(), rows, n, reverse);
-                Tensor::from_gpu(out, work.shape().clone(), work.dtype(), work.device())
-            }
-            (Storage::Gpu(_), None) => unreachable!("a GPU tensor on a GPU device"),
-        };
+        let sums = moved.backend().cumsum_rows(&moved, reverse);
         sums.cast(moved.dtype()).transpose(d, last).contiguous()
     }
 }

@@ -180,3 +180,14 @@ mod tests {
         assert_eq!(Pool2d { stride: [1, 1], dilation: [2, 2], ..Pool2d::square(3) }.output_hw([10, 10]), [6, 6]);
     }
 }
+
+/// Which 2-D pooling an op computes (the kernels of both backends take it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// Max pooling (values and argmax indices).
+    Max(Pool2d),
+    /// Average pooling; `count_include_pad` chooses the divisor.
+    Avg(Pool2d, bool),
+    /// Adaptive average pooling (the output size is given separately).
+    Adaptive,
+}

@@ -6,20 +6,10 @@ use super::to_u32;
 use crate::shaders;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer, Window};
 use wgrad_core::params::Pool2d;
+pub use wgrad_core::params::Pooling;
 use wgrad_core::DType;
 
 const WG: u32 = 256;
-
-/// Which pooling a launch computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pooling {
-    /// Max pooling (values and argmax indices).
-    Max(Pool2d),
-    /// Average pooling; `count_include_pad` chooses the divisor.
-    Avg(Pool2d, bool),
-    /// Adaptive average pooling (the output size is given separately).
-    Adaptive,
-}
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
