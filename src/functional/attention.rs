@@ -154,9 +154,8 @@ fn composed(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> T
     })
 }
 
-/// The backend's fused attention, recorded with its backward (or the composed one when
-/// `WGRAD_ATTENTION_BACKWARD=composed`); None where the backend has no fused kernel for
-/// these inputs.
+/// The backend's fused attention, recorded with its backward; None where the backend has
+/// no fused kernel for these inputs.
 #[track_caller]
 fn fused(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Option<Tensor> {
     let backend_mask = match mask {
@@ -165,27 +164,7 @@ fn fused(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Opti
         AttnMask::None | AttnMask::Causal => AttentionMask::None,
     };
     let (out, backward) = q.backend().attention(q, k, v, backend_mask, mask.is_causal(), scale)?;
-    let composed_backward = composed_forced(true);
-    let (qs, ks, vs, saved_mask) = (q.detach(), k.detach(), v.detach(), SavedMask::new(mask));
-    Some(out.record("scaled_dot_product_attention", &[q, k, v], move |d_out| {
-        if composed_backward {
-            let [dq, dk, dv, _] = reference_backward(&qs, &ks, &vs, saved_mask.get(), scale, d_out);
-            return vec![Some(dq), Some(dk), Some(dv)];
-        }
-        backward(d_out)
-    }))
-}
-
-/// `WGRAD_ATTENTION=composed` (the whole op) and `WGRAD_ATTENTION_BACKWARD=composed`
-/// (the backward after a fused forward) select the composed path on every device, for
-/// comparisons and benchmarks; read once per process, not on every call.
-#[track_caller]
-fn composed_forced(backward: bool) -> bool {
-    use std::sync::OnceLock;
-    static FORWARD: OnceLock<bool> = OnceLock::new();
-    static BACKWARD: OnceLock<bool> = OnceLock::new();
-    let (cell, var) = if backward { (&BACKWARD, "WGRAD_ATTENTION_BACKWARD") } else { (&FORWARD, "WGRAD_ATTENTION") };
-    *cell.get_or_init(|| std::env::var(var).is_ok_and(|v| v == "composed"))
+    Some(out.record("scaled_dot_product_attention", &[q, k, v], backward))
 }
 
 /// Attention output [B, H, Lq, E] for q [B, H, Lq, E], k and v [B, H, Lk, E];
@@ -197,7 +176,7 @@ pub fn scaled_dot_product_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: At
     let (.., e) = check(q, k, v);
     let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
     let mask_tracked = matches!(mask, AttnMask::Additive(m) if m.is_tracked());
-    if !mask_tracked && !composed_forced(false) {
+    if !mask_tracked {
         if let Some(out) = fused(q, k, v, mask, scale) {
             return out;
         }

@@ -1,5 +1,5 @@
-//! 2-D convolution (torch.nn.functional.conv2d) and its gradients, as plain tensor
-//! functions (autograd calls the gradients). CPU: im2col + GEMM (wgrad_cpu::conv); GPU:
+//! Convolutions (torch.nn.functional.conv1d, conv2d, conv_transpose2d) with their backward
+//! rules, and the gradient functions those rules call (public in `F::grad`). CPU: im2col + GEMM (wgrad_cpu::conv); GPU:
 //! implicit GEMM kernels (wgrad_gpu::kernels::conv, shaders/conv2d*.wgsl). f32 compute;
 //! f16 tensors are computed in f32 and rounded once at the end.
 
@@ -42,14 +42,11 @@ fn back_to(t: Tensor, dtype: DType) -> Tensor {
     }
 }
 
-/// 2-D convolution over `x` [N, C, H, W] (or unbatched [C, H, W]) with `w` [O, C/groups,
-/// KH, KW] and optional `b` [O]: stride, padding, dilation per axis and groups as in
-/// PyTorch. Any strides are accepted. Panics with the shapes when they do not fit.
+/// The values of [`conv2d`] (not recorded) over `x` [N, C, H, W] with `w` [O, C/groups,
+/// KH, KW] and optional `b` [O]. Any strides are accepted. Panics with the shapes when
+/// they do not fit.
 #[track_caller]
-pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tensor {
-    if x.rank() == 3 {
-        return conv2d(&x.unsqueeze(0), w, b, p).squeeze(0);
-    }
+fn conv2d_values(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tensor {
     let mut all = vec![x, w];
     all.extend(b);
     let dtype = check_floats("conv2d", &all);
@@ -128,4 +125,112 @@ pub fn conv2d_grad_weight(grad_out: &Tensor, x: &Tensor, kernel_hw: [usize; 2], 
 #[track_caller]
 pub fn conv2d_grad_bias(grad_out: &Tensor) -> Tensor {
     grad_out.sum_dims(&[0, 2, 3], false)
+}
+
+/// 1-D convolution (torch's conv1d): `x` `[N, C, L]` (or `[C, L]`), `w` `[O, C/groups, K]`,
+/// optional bias `[O]`; `stride`, `padding`, `dilation` along L. It is [`conv2d`] on a
+/// height-1 image, so it shares conv2d's kernels and backward rules on every device.
+#[track_caller]
+pub fn conv1d(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    groups: usize,
+) -> Tensor {
+    assert!(matches!(x.rank(), 2 | 3), "conv1d: expected input [N, C, L] or [C, L], got {}", x.shape());
+    assert_eq!(w.rank(), 3, "conv1d: expected weight [O, C/groups, K], got {}", w.shape());
+    let p = Conv2d { stride: [1, stride], padding: [0, padding], dilation: [1, dilation], groups };
+    let h = x.rank() - 1; // the height axis inserted before L
+    conv2d(&x.unsqueeze(h), &w.unsqueeze(2), b, p).squeeze(h)
+}
+
+/// 2-D convolution (torch.nn.functional.conv2d): `x` `[N, C, H, W]` or `[C, H, W]`, `w`
+/// `[O, C/groups, KH, KW]`, optional bias `[O]`; stride, padding, dilation, groups.
+#[track_caller]
+pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tensor {
+    if x.rank() == 3 {
+        return conv2d(&x.unsqueeze(0), w, b, p).squeeze(0);
+    }
+    let (xs, ws, bs) = (x.detach(), w.detach(), b.map(Tensor::detach));
+    let out = conv2d_values(&xs, &ws, bs.as_ref(), p);
+    let (input_hw, kernel_hw) = ([x.dims()[2], x.dims()[3]], [w.dims()[2], w.dims()[3]]);
+    let has_bias = b.is_some();
+    let mut inputs = vec![x, w];
+    inputs.extend(b);
+    out.record("conv2d", &inputs, move |g| {
+        let mut grads =
+            vec![Some(conv2d_grad_input(g, &ws, input_hw, p)), Some(conv2d_grad_weight(g, &xs, kernel_hw, p))];
+        if has_bias {
+            grads.push(Some(conv2d_grad_bias(g)));
+        }
+        grads
+    })
+}
+
+/// Transposed 2-D convolution (torch.nn.functional.conv_transpose2d, "deconvolution"):
+/// `x` `[N, C_in, H, W]` or `[C_in, H, W]`, `w` `[C_in, C_out / groups, KH, KW]`, optional
+/// bias `[C_out]`; `p`'s stride, padding, dilation and groups as in PyTorch, and
+/// `output_padding` (each below its stride or dilation) added to one side of the output,
+/// which is `(H - 1) * stride - 2 * padding + dilation * (KH - 1) + output_padding + 1`
+/// high (likewise wide). It is the gradient of [`conv2d`] with respect to its input, so it
+/// runs conv2d's kernels on every device, and its backward is conv2d and conv2d's
+/// weight gradient.
+///
+/// ```
+/// # use wgrad::{functional as F, Device, Tensor};
+/// let x = Tensor::ones([1, 1, 2, 2], wgrad::DType::F32, &Device::cpu());
+/// let w = Tensor::ones([1, 1, 2, 2], wgrad::DType::F32, &Device::cpu());
+/// let p = F::Conv2d { stride: [2, 2], ..Default::default() };
+/// let y = F::conv_transpose2d(&x, &w, None, p, [0, 0]);
+/// assert_eq!(y.dims(), [1, 1, 4, 4]); // each input pixel spreads over its own 2x2 block
+/// assert_eq!(y.sum_all().to_scalar()?, 16.0);
+/// # Ok::<(), wgrad::Error>(())
+/// ```
+#[track_caller]
+pub fn conv_transpose2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d, output_padding: [usize; 2]) -> Tensor {
+    if x.rank() == 3 {
+        return conv_transpose2d(&x.unsqueeze(0), w, b, p, output_padding).squeeze(0);
+    }
+    assert!(
+        x.rank() == 4 && w.rank() == 4 && x.dims()[1] == w.dims()[0],
+        "conv_transpose2d: expected input [N, C_in, H, W] and weight [C_in, C_out / groups, KH, KW], got {} and {}",
+        x.shape(),
+        w.shape()
+    );
+    let out_hw: [usize; 2] = std::array::from_fn(|a| {
+        assert!(
+            output_padding[a] < p.stride[a].max(p.dilation[a]),
+            "conv_transpose2d: output_padding {output_padding:?} must be smaller than stride {:?} or dilation {:?}",
+            p.stride,
+            p.dilation
+        );
+        let grown = (x.dims()[2 + a] - 1) * p.stride[a] + p.dilation[a] * (w.dims()[2 + a] - 1) + output_padding[a] + 1;
+        assert!(grown > 2 * p.padding[a], "conv_transpose2d: padding {:?} leaves no output", p.padding);
+        grown - 2 * p.padding[a]
+    });
+    let (xs, ws) = (x.detach(), w.detach());
+    let mut out = conv2d_grad_input(&xs, &ws, out_hw, p);
+    if let Some(b) = b {
+        assert!(
+            b.dims() == [out.dims()[1]],
+            "conv_transpose2d: bias of size {} for {} output channels",
+            b.shape(),
+            out.dims()[1]
+        );
+        out = out.add(&b.detach().reshape([1, out.dims()[1], 1, 1]));
+    }
+    let kernel_hw = [w.dims()[2], w.dims()[3]];
+    let has_bias = b.is_some();
+    let mut inputs = vec![x, w];
+    inputs.extend(b);
+    out.record("conv_transpose2d", &inputs, move |g| {
+        let mut grads = vec![Some(conv2d_values(g, &ws, None, p)), Some(conv2d_grad_weight(&xs, g, kernel_hw, p))];
+        if has_bias {
+            grads.push(Some(conv2d_grad_bias(g)));
+        }
+        grads
+    })
 }

@@ -15,7 +15,7 @@
 mod activation;
 mod attention;
 mod conv;
-mod differentiable;
+mod dropout;
 mod embedding;
 mod linear;
 mod loss;
@@ -23,17 +23,18 @@ mod norm;
 mod pool;
 mod rnn;
 
-pub use activation::{dropout, dropout2d, gelu, layer_norm, log_softmax, normalize, relu, softmax};
+pub use activation::{gelu, log_softmax, normalize, relu, softmax};
 pub use attention::{scaled_dot_product_attention, scaled_dot_product_attention_with_weights, AttnMask};
-pub use differentiable::{adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose2d, max_pool2d};
+pub use conv::{conv1d, conv2d, conv_transpose2d};
+pub use dropout::{dropout, dropout2d};
 pub use embedding::embedding;
 pub use linear::linear;
 pub use loss::{
     binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_pos_weight, cross_entropy, cross_entropy_ignore,
     cross_entropy_weighted, l1_loss, mse_loss, nll_loss, smooth_l1_loss, Reduction,
 };
-pub use norm::{batch_norm, RunningStats};
-pub use pool::max_pool2d_with_indices;
+pub use norm::{batch_norm, layer_norm, RunningStats};
+pub use pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_pool2d_with_indices};
 pub use rnn::{gru, lstm, rnn_tanh, RnnWeights};
 pub use wgrad_core::params::{Conv2d, Pool2d};
 

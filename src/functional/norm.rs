@@ -1,6 +1,8 @@
-//! Batch normalisation (torch.nn.functional.batch_norm), composed from tensor ops.
+//! Batch normalisation (torch.nn.functional.batch_norm, composed from tensor ops) and layer
+//! normalisation (layer_norm: the backend's fused kernel where it has one, else composed).
 
 use crate::Tensor;
+use wgrad_core::Shape;
 
 /// Running statistics of a batch-norm layer: per-channel mean and variance.
 #[derive(Clone, Debug)]
@@ -59,4 +61,62 @@ pub fn batch_norm(
         y = y.add(&per_channel(b));
     }
     (y, updated)
+}
+
+/// Layer normalisation over the trailing dims `normalized_shape`, with optional
+/// elementwise affine weight and bias of that shape (biased variance, as PyTorch).
+#[track_caller]
+pub fn layer_norm(
+    x: &Tensor,
+    normalized_shape: &[usize],
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Tensor {
+    let n = normalized_shape.len();
+    assert!(
+        x.rank() >= n && &x.dims()[x.rank() - n..] == normalized_shape,
+        "layer_norm: normalized_shape {normalized_shape:?} does not match the trailing dims of input {}",
+        x.shape()
+    );
+    if let Some(y) = fused_layer_norm(x, normalized_shape, weight, bias, eps) {
+        return y;
+    }
+    let dims: Vec<isize> = (x.rank() - n..x.rank()).map(|d| d as isize).collect();
+    let mean = x.mean_dims(&dims, true);
+    let centered = x - &mean;
+    let var = centered.mul(&centered).mean_dims(&dims, true);
+    let mut y = centered.mul(&var.add_scalar(eps).rsqrt());
+    if let Some(w) = weight {
+        y = y.mul(w);
+    }
+    if let Some(b) = bias {
+        y = y.add(b);
+    }
+    y
+}
+
+/// The backend's fused layer norm (one pass per row), recorded with its backward; None
+/// where the backend has none for these inputs and the composed version runs instead.
+#[track_caller]
+fn fused_layer_norm(
+    x: &Tensor,
+    normalized_shape: &[usize],
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f64,
+) -> Option<Tensor> {
+    let d: usize = normalized_shape.iter().product();
+    let mut inputs = vec![x];
+    inputs.extend(weight);
+    inputs.extend(bias);
+    let needs_grad = crate::is_grad_enabled() && inputs.iter().any(|t| t.is_tracked());
+    let (w, b) = (weight.map(|w| w.reshape([d])), bias.map(|b| b.reshape([d])));
+    let (y, backward) = x.backend().layer_norm(x, d, w.as_ref(), b.as_ref(), eps, needs_grad)?;
+    let Some(backward) = backward else { return Some(y) };
+    let shapes: Vec<Shape> = inputs.iter().map(|t| t.shape().clone()).collect();
+    Some(y.record("layer_norm", &inputs, move |dy| {
+        let grads = backward(dy);
+        grads.into_iter().zip(&shapes).map(|(g, shape)| g.map(|g| g.reshape(shape.clone()))).collect()
+    }))
 }

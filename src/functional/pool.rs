@@ -98,7 +98,7 @@ pub fn max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape: &[u
 /// Average pooling over the last two dims. `count_include_pad`: divide by the window
 /// including its padding (clipped to the padded input) rather than by the elements in it.
 #[track_caller]
-pub fn avg_pool2d(x: &Tensor, p: Pool2d, count_include_pad: bool) -> Tensor {
+fn avg_pool2d_values(x: &Tensor, p: Pool2d, count_include_pad: bool) -> Tensor {
     assert!(p.dilation == [1, 1], "avg_pool2d: no dilation (PyTorch's has none), got {:?}", p.dilation);
     let hw = plane_hw("avg_pool2d", x.dims());
     let out_hw = check_pool("avg_pool2d", &p, hw);
@@ -116,7 +116,7 @@ pub fn avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize], p: Pool2d, 
 /// Adaptive average pooling to `out_hw`, with PyTorch's overlapping bins
 /// `[floor(i*H/OH), ceil((i+1)*H/OH))`.
 #[track_caller]
-pub fn adaptive_avg_pool2d(x: &Tensor, out_hw: [usize; 2]) -> Tensor {
+fn adaptive_avg_pool2d_values(x: &Tensor, out_hw: [usize; 2]) -> Tensor {
     let hw = plane_hw("adaptive_avg_pool2d", x.dims());
     assert!(
         hw[0] > 0 && hw[1] > 0,
@@ -155,4 +155,29 @@ fn pool_backward(op: &str, grad_out: &Tensor, input_shape: &[usize], out_hw: [us
     let dtype = grad_out.dtype();
     let g = f32_planes(op, grad_out);
     back_to(g.backend().avg_pool2d_backward(&g, pooling, input_shape), dtype)
+}
+
+/// Max pooling over the last two dims (padding counts as -inf; ceil_mode as PyTorch);
+/// the gradient goes to each window's maximum.
+#[track_caller]
+pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Tensor {
+    let (out, indices) = max_pool2d_with_indices(&x.detach(), p);
+    let shape = x.dims().to_vec();
+    out.record("max_pool2d", &[x], move |g| vec![Some(max_pool2d_backward(g, &indices, &shape))])
+}
+
+/// Average pooling over the last two dims (count_include_pad as PyTorch).
+#[track_caller]
+pub fn avg_pool2d(x: &Tensor, p: Pool2d, count_include_pad: bool) -> Tensor {
+    let out = avg_pool2d_values(&x.detach(), p, count_include_pad);
+    let shape = x.dims().to_vec();
+    out.record("avg_pool2d", &[x], move |g| vec![Some(avg_pool2d_backward(g, &shape, p, count_include_pad))])
+}
+
+/// Adaptive average pooling to `out_hw` with PyTorch's (overlapping) bins.
+#[track_caller]
+pub fn adaptive_avg_pool2d(x: &Tensor, out_hw: [usize; 2]) -> Tensor {
+    let out = adaptive_avg_pool2d_values(&x.detach(), out_hw);
+    let shape = x.dims().to_vec();
+    out.record("adaptive_avg_pool2d", &[x], move |g| vec![Some(adaptive_avg_pool2d_backward(g, &shape))])
 }

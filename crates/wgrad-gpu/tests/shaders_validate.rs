@@ -38,3 +38,18 @@ fn every_shader_file_is_registered() {
         );
     }
 }
+
+/// `all_variants` is written by hand; a registered file that no variant composes would
+/// skip validation silently. `shaders::compose` marks each module with its file's name.
+#[test]
+fn every_shader_file_is_composed_by_some_variant() {
+    let variants = wgrad_gpu::kernels::all_variants();
+    for file in wgrad_gpu::shaders::ALL {
+        let marker = format!("// {}\n", file.name);
+        assert!(
+            variants.iter().any(|(_, src)| src.contains(&marker)),
+            "shaders/{} is composed by no variant of wgrad_gpu::kernels::all_variants: add its variants there",
+            file.name
+        );
+    }
+}
