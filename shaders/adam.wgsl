@@ -1,4 +1,4 @@
-// Fused Adam / AdamW update of up to TENSORS parameter tensors in one launch (a
+// Fused Adam / AdamW update of up to MAX_TENSORS parameter tensors in one launch (a
 // multi-tensor apply). Invocation i updates element e = i - start of the tensor j whose
 // [start, start + n) range holds i; per element, as torch.optim.Adam / AdamW:
 //
@@ -8,40 +8,14 @@
 //   p -= lr / (1 - b1^t) * m / (sqrt(v' / (1 - b2^t)) + eps),   v' = vmax or v
 //
 // Out: one buffer; tensor j writes its [p; m; v] (or [p; m; v; vmax]) block of 3n (4n)
-// values from slot j's `out`. The prelude supplies TENSORS, `out` (binding 1) and, per
+// values from slot j's `out`. The prelude supplies MAX_TENSORS, `out` (binding 1) and, per
 // tensor, its parameter, gradient and state ([m; v] or [m; v; vmax]) bindings, read
 // through load_p / load_g / load_state(j, index), which switch on j.
 
 override WG: u32 = 256;
 
-// One tensor of the launch: its size, first invocation, and the offsets (in elements)
-// of its parameter, gradient, state and output block.
-struct Slot {
-    n: u32,
-    start: u32,
-    p: u32,
-    g: u32,
-    state: u32,
-    out: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-struct Params {
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    weight_decay: f32,
-    decoupled_decay: f32,
-    bias1: f32,   // 1 - beta1^t
-    bias2: f32,   // 1 - beta2^t
-    amsgrad: u32,
-    count: u32,   // slots in use
-    total: u32,   // elements of all of them
-    _pad: u32,
-    slots: array<Slot, TENSORS>,
-}
+// struct Slot and struct Params: declared once in crates/wgrad-gpu/src/kernels/optim.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 
@@ -62,7 +36,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let n = slot.n;
     var p = load_p(j, slot.p + e);
     let g = load_g(j, slot.g + e) + params.weight_decay * p;
-    p = p * (1.0 - params.lr * params.decoupled_decay);
+    p = p * (1.0 - params.lr * params.decoupled_weight_decay);
     let m = params.beta1 * load_state(j, slot.state + e) + (1.0 - params.beta1) * g;
     let v = params.beta2 * load_state(j, slot.state + n + e) + (1.0 - params.beta2) * g * g;
     var v_used = v;

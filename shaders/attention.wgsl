@@ -21,7 +21,7 @@
 //
 // q, k, v, out are contiguous [B, H, L, E] views (offsets allowed). The mask is any
 // broadcast view of [B, H, Lq, Lk] given by 4 strides (0 on broadcast dims).
-// The prelude supplies: the Params block (attention.rs: PARAMS_WGSL) at binding 0;
+// The prelude supplies: struct Params (attention.rs, uniform_params!) at binding 0;
 // alias T; bindings out (1), stats (2, f32), q (3), k (4), v (5),
 // [mask (6)];
 // fn hidden(o: u32) -> bool (keep-mask says skip) and fn bias(o: u32) -> f32 (additive).

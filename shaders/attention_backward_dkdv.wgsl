@@ -14,7 +14,7 @@
 //
 // q, k, v, d_out are contiguous [B, H, L, E] views (offsets allowed); dk and dv are
 // contiguous from 0. The mask is any broadcast view of [B, H, Lq, Lk] given by 4 strides.
-// The prelude supplies: the Params block (attention.rs: PARAMS_WGSL) at binding 0;
+// The prelude supplies: struct Params (attention.rs, uniform_params!) at binding 0;
 // alias T; bindings dk (1), dv (2), stats (3, f32), q (4), k (5),
 // v (6), d_out (7), [mask (8)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
 

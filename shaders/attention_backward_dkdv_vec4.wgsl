@@ -3,7 +3,7 @@
 // rows per invocation, so each query and output-gradient row loaded serves four keys,
 // and vec4s over the head dim. Keys past the end repeat the last key (never stored).
 //
-// The prelude supplies: the Params block (attention.rs: PARAMS_WGSL) at binding 0;
+// The prelude supplies: struct Params (attention.rs, uniform_params!) at binding 0;
 // bindings dk (1, vec4<f32>), dv (2, vec4<f32>), stats (3, f32),
 // q, k, v, d_out (4-7, vec4<f32>), [mask (8)]; fn hidden(o: u32) -> bool,
 // fn bias(o: u32) -> f32.

@@ -17,7 +17,7 @@
 // q, k, v, d_out are contiguous [B, H, L, E] views (offsets allowed); out (the forward's
 // output) and dq are contiguous from 0. The mask is any broadcast view of [B, H, Lq, Lk]
 // given by 4 strides (0 on broadcast dims).
-// The prelude supplies: the Params block (attention.rs: PARAMS_WGSL) at binding 0;
+// The prelude supplies: struct Params (attention.rs, uniform_params!) at binding 0;
 // alias T; bindings dq (1), stats (2, f32, read_write), q (3), k (4),
 // v (5), d_out (6), out (7), [mask (8)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
 

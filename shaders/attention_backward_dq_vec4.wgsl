@@ -4,7 +4,7 @@
 // serves four queries, and vec4s over the head dim. Rows past the end repeat the last
 // row (computed, never stored).
 //
-// The prelude supplies: the Params block (attention.rs: PARAMS_WGSL) at binding 0;
+// The prelude supplies: struct Params (attention.rs, uniform_params!) at binding 0;
 // bindings dq (1, vec4<f32>), stats (2, f32, read_write), q, k, v,
 // d_out, out (3-7, vec4<f32>), [mask (8)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
 

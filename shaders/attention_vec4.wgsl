@@ -13,7 +13,7 @@
 // no key keeps m = NEG_BIG, correction 1 and l = 0. Stats, chunking and the output are
 // exactly as in attention.wgsl, so the backward kernels read either.
 //
-// The prelude supplies: the Params block (attention.rs: PARAMS_WGSL) at binding 0;
+// The prelude supplies: struct Params (attention.rs, uniform_params!) at binding 0;
 // bindings out (1, array<vec4<f32>>), stats (2, f32), q, k, v
 // (3-5, array<vec4<f32>>), [mask (6)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
 

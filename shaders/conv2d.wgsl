@@ -30,40 +30,8 @@
 override WG: u32 = 64;
 const Q: u32 = OCB / 4u;
 
-struct Params {
-    n: u32,
-    cg: u32,        // channels reduced per group
-    h: u32,
-    w: u32,
-    og: u32,        // output channels per group
-    og4: u32,       // og rounded up to a multiple of 4 (packed weight row)
-    oh: u32,
-    ow: u32,
-    groups: u32,
-    kh: u32,        // taps along h (0: the output is the bias, or zeros)
-    stride_h: u32,
-    dil_h: u32,
-    pad_h: i32,
-    pad_w: i32,
-    ow_blocks: u32,
-    oc_blocks: u32,
-    x_off: u32,
-    x_n: u32,
-    x_c: u32,
-    x_h: u32,
-    x_w: u32,
-    has_bias: u32,
-    bias_off: u32,
-    _pad0: u32,
-    y_off: u32,
-    y_n: u32,
-    y_c: u32,
-    y_h: u32,
-    y_w: u32,
-    _pad1: u32,
-    _pad2: u32,
-    _pad3: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/conv.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

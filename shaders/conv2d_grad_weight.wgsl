@@ -27,40 +27,8 @@
 override WG: u32 = 64;
 const Q: u32 = OCB / 4u;
 
-struct Params {
-    n: u32,
-    cg: u32,
-    h: u32,
-    w: u32,
-    og: u32,
-    oh: u32,
-    ow: u32,
-    ow4: u32,       // dy row length: OW rounded up to a multiple of 4
-    groups: u32,
-    kh: u32,
-    kw: u32,
-    stride_h: u32,
-    dil_h: u32,
-    pad_h: i32,
-    pad_w: i32,
-    o_blocks: u32,
-    c_blocks: u32,
-    kw_blocks: u32,
-    splits: u32,
-    rows_per_split: u32,
-    x_off: u32,
-    x_n: u32,
-    x_c: u32,
-    x_h: u32,
-    x_w: u32,
-    g_off: u32,
-    g_n: u32,
-    g_c: u32,
-    g_h: u32,
-    g_w: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/conv_grad_weight.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

@@ -14,24 +14,8 @@
 
 override WG: u32 = 256;
 
-struct Params {
-    total: u32,
-    a: u32,
-    b: u32,
-    b4: u32,
-    mh: u32,
-    mw: u32,
-    w_off: u32,
-    g_stride: u32,
-    a_stride: u32,
-    b_stride: u32,
-    h_stride: u32,
-    w_stride: u32,
-    kh_first: i32,
-    kh_step: i32,
-    kw_first: i32,
-    kw_step: i32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/conv.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

@@ -8,11 +8,8 @@
 
 const WG: u32 = 256u;
 
-struct Params {
-    rows: u32,
-    n: u32,
-    offset: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/scan.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

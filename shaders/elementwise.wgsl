@@ -17,16 +17,8 @@
 
 override WG: u32 = 256;
 
-struct Params {
-    numel: u32,
-    rank: u32,
-    scalar: u32,   // the op's scalar, as bits of S
-    base: u32,     // index of this launch's first element (launches over huge tensors are split)
-    shape: array<vec4<u32>, 2>,
-    strides: array<array<vec4<u32>, 2>, 4>,
-    offsets: vec4<u32>,
-    contiguous: vec4<u32>,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/elementwise.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

@@ -12,19 +12,8 @@
 override WG: u32 = 256;
 const INDEX_OUT_OF_RANGE: u32 = 1u;
 
-struct Params {
-    numel: u32,
-    rank: u32,
-    dim: u32,
-    size: u32,
-    shape: array<vec4<u32>, 2>,
-    x_strides: array<vec4<u32>, 2>,
-    id_strides: array<vec4<u32>, 2>,
-    x_offset: u32,
-    id_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/gather.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(15) var<storage, read_write> errors: array<atomic<u32>, 4>;

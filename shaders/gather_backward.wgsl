@@ -12,20 +12,8 @@
 
 override WG: u32 = 256;
 
-struct Params {
-    numel: u32,
-    rank: u32,
-    dim: u32,
-    lines: u32,   // ids.shape[dim]
-    out_shape: array<vec4<u32>, 2>,
-    id_shape: array<vec4<u32>, 2>,
-    id_strides: array<vec4<u32>, 2>,
-    g_strides: array<vec4<u32>, 2>,
-    id_offset: u32,
-    g_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/gather.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

@@ -10,16 +10,8 @@
 
 override WG: u32 = 256;
 
-struct Params {
-    batch: u32,
-    hidden: u32,
-    xw_offset: u32,
-    hw_offset: u32,
-    h_offset: u32,
-    dh_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/rnn.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

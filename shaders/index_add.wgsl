@@ -15,16 +15,8 @@
 
 override WG: u32 = 256;
 
-struct Params {
-    ids: u32,       // L
-    rows: u32,      // V
-    width: u32,     // D
-    id_offset: u32,
-    id_stride: u32,
-    g_offset: u32,
-    g_row_stride: u32,
-    g_col_stride: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/index_add.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

@@ -13,16 +13,8 @@
 
 override WG: u32 = 256;
 
-struct Params {
-    batch: u32,
-    hidden: u32,
-    gates_offset: u32,   // element offsets of the (contiguous) input views
-    c_offset: u32,
-    dhc_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/rnn.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

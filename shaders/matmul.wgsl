@@ -14,20 +14,8 @@ override WG_X: u32 = 8;
 override WG_Y: u32 = 8;
 const TILE: u32 = 4;
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    a_offset: u32,
-    a_batch: u32,
-    a_row: u32,
-    a_col: u32,
-    b_offset: u32,
-    b_batch: u32,
-    b_row: u32,
-    b_col: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/matmul.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

@@ -33,21 +33,8 @@ const GM: u32 = BM / 4u;
 const GN: u32 = BN / 4u;
 const TG: u32 = TN / 4u;
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    a_offset: u32,
-    a_batch: u32,
-    a_row: u32,
-    a_col: u32,
-    b_offset: u32,
-    b_batch: u32,
-    b_row: u32,
-    b_col: u32,
-    k_chunk: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/matmul.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

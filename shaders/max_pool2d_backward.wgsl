@@ -22,16 +22,8 @@
 
 override WG: u32 = 256;
 
-struct Params {
-    total: u32,     // planes * H * W
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    dy_off: u32,
-    idx_off: u32,
-    _pad0: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/pool.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

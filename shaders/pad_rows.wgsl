@@ -6,14 +6,8 @@
 
 override WG: u32 = 256;
 
-struct Params {
-    total: u32,
-    ow: u32,
-    ow4: u32,
-    offset: u32,
-    dims: vec4<u32>,     // N, O, OH, OW
-    strides: vec4<u32>,  // dy's, in elements
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/conv_grad_weight.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

@@ -9,7 +9,7 @@
 // `adaptive` set uses PyTorch's bins [floor(i*H/OH), ceil((i+1)*H/OH)) instead.
 //
 // Indexing: one invocation per output element, linear over contiguous [planes, OH, OW];
-// the input is contiguous planes [planes, H, W] from x_off. Windows are clipped to the
+// the input is contiguous planes [planes, H, W] from `offset`. Windows are clipped to the
 // plane before any load, so every index is in range.
 //
 // The prelude supplies: const MAX: bool; bindings out (1, f32), x (2, f32) and, for max,
@@ -17,24 +17,8 @@
 
 override WG: u32 = 256;
 
-struct Params {
-    total: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    adaptive: u32,
-    count_include_pad: u32,
-    x_off: u32,
-    dh: u32,   // dilation (max pooling; 1 otherwise)
-    dw: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/pool.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 
@@ -82,7 +66,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let plane = i / (params.ow * params.oh);
     let wh = window(oh, params.kh, params.sh, params.ph, params.h, params.oh);
     let ww = window(ow, params.kw, params.sw, params.pw, params.w, params.ow);
-    let base = params.x_off + plane * params.h * params.w;
+    let base = params.offset + plane * params.h * params.w;
     if (MAX) {
         let th = taps(oh, params.kh, params.sh, params.ph, params.dh, params.h);
         let tw = taps(ow, params.kw, params.sw, params.pw, params.dw, params.w);

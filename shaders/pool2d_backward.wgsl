@@ -9,28 +9,12 @@
 // clipped to [0, OH). Outputs are visited in increasing (oh, ow), the order in which the
 // CPU reference adds them, and the divisors are computed exactly as in the forward.
 //
-// The prelude supplies: bindings out (1, f32, dx) and dy (2, f32, contiguous from dy_off).
+// The prelude supplies: bindings out (1, f32, dx) and dy (2, f32, contiguous from `offset`).
 
 override WG: u32 = 256;
 
-struct Params {
-    total: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    adaptive: u32,
-    count_include_pad: u32,
-    dy_off: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/pool.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 
@@ -71,7 +55,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let plane = i / (params.w * params.h);
     let rh = outputs_of(ih, params.kh, params.sh, params.ph, params.h, params.oh);
     let rw = outputs_of(iw, params.kw, params.sw, params.pw, params.w, params.ow);
-    let base = params.dy_off + plane * params.oh * params.ow;
+    let base = params.offset + plane * params.oh * params.ow;
     var acc = 0.0;
     for (var oh = rh.x; oh < rh.y; oh++) {
         let wh = window(oh, params.kh, params.sh, params.ph, params.h, params.oh);

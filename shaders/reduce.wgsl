@@ -14,18 +14,8 @@
 override WG: u32 = 256;
 const NONE: u32 = 0xffffffffu;
 
-struct Params {
-    outer: u32,
-    inner: u32,
-    outer_rank: u32,
-    rank: u32,
-    shape: array<vec4<u32>, 2>,
-    strides: array<vec4<u32>, 2>,
-    offset: u32,
-    scale: f32,   // 1 / inner, for mean
-    splits: u32,  // workgroups per output: each reduces `chunk` consecutive r
-    chunk: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/reduce.rs
+// (uniform_params!) and prepended when the module is composed.
 
 struct Pair {
     v: V,

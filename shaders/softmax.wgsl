@@ -10,19 +10,8 @@
 
 override WG: u32 = 256;
 
-struct Params {
-    rows: u32,
-    len: u32,
-    outer_rank: u32,
-    _pad: u32,
-    shape: array<vec4<u32>, 2>,
-    x_strides: array<vec4<u32>, 2>,
-    out_strides: array<vec4<u32>, 2>,
-    x_dim_stride: u32,
-    out_dim_stride: u32,
-    x_offset: u32,
-    _pad1: u32,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/softmax.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

@@ -11,14 +11,8 @@
 
 override WG: u32 = 256;
 
-struct Params {
-    rows: u32,
-    len: u32,
-    outer_rank: u32,
-    dim_stride: u32,
-    shape: array<vec4<u32>, 2>,
-    strides: array<vec4<u32>, 2>,
-}
+// struct Params: declared once in crates/wgrad-gpu/src/kernels/softmax.rs
+// (uniform_params!) and prepended when the module is composed.
 
 @group(0) @binding(0) var<uniform> params: Params;
 

@@ -4,12 +4,13 @@
 //   keys[r * P + e] = sortable(x[offset + r * n + e]) (inverted for a descending sort), idx = e;
 //   past n both are 0xffffffff, which no real pair reaches (its index is below n), so
 //   padding sorts last.
-// The prelude supplies: the Params block (kernels/sort.rs: PARAMS_WGSL) at binding 0;
+// The prelude supplies: struct Params (declared once in kernels/sort.rs, uniform_params!);
 // alias T; const DESCENDING: bool; fn sortable(v: T) -> u32 (the order of
 // wgrad_cpu::sort); bindings x (1, T), keys (2, u32), idx (3, u32).
 
 const WG: u32 = 256u;
 
+@group(0) @binding(0) var<uniform> params: Params;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

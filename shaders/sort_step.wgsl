@@ -4,10 +4,11 @@
 // invocation with l > e does the exchange) and the pair is put in ascending order where
 // e & k == 0, descending elsewhere. Pairs compare by key, then by index: all pairs are
 // distinct, so the sorted order is that of a stable sort (wgrad_cpu::sort::argsort_rows).
-// The prelude supplies the Params block (kernels/sort.rs: PARAMS_WGSL) at binding 0.
+// The prelude supplies struct Params (declared once in kernels/sort.rs, uniform_params!).
 
 const WG: u32 = 256u;
 
+@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> keys: array<u32>;
 @group(0) @binding(2) var<storage, read_write> idx: array<u32>;
 

@@ -3,6 +3,7 @@
 
 use super::{to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::{DType, Layout};
 
@@ -10,53 +11,32 @@ const WG: u32 = 64;
 /// Largest head dim the fused kernel holds in registers.
 pub const MAX_HEAD_DIM: usize = 128;
 
-/// The parameter block of every attention kernel (forward and backward, one-row and vec4);
-/// [`PARAMS_WGSL`] is its WGSL twin, put in every attention module by [`prelude`].
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub(crate) struct Params {
-    pub batch: u32,
-    pub heads: u32,
-    pub lq: u32,
-    pub lk: u32,
-    pub e: u32,
-    pub scale: f32,
-    pub causal: u32,
-    pub mask_offset: u32,
-    pub mask_strides: [u32; 4],
-    pub q_offset: u32,
-    pub k_offset: u32,
-    pub v_offset: u32,
-    /// The output gradient's offset (the backward's; 0 in the forward).
-    pub d_out_offset: u32,
-    /// The dispatch walks only keys (forward, dQ) or queries (dK/dV) [chunk_from, chunk_to).
-    pub chunk_from: u32,
-    pub chunk_to: u32,
-    pub _pad: [u32; 2],
+uniform_params! {
+    /// The block of every attention kernel (forward and backward, one-row and vec4), put in
+    /// every attention module by [`prelude`]: `batch` x `heads` heads of `lq` queries and
+    /// `lk` keys of head dim `e`; the mask's offset and strides; the operands' offsets.
+    pub(crate) struct Params {
+        batch: u32,
+        heads: u32,
+        lq: u32,
+        lk: u32,
+        e: u32,
+        scale: f32,
+        causal: u32,
+        mask_offset: u32,
+        mask_strides: [u32; 4],
+        q_offset: u32,
+        k_offset: u32,
+        v_offset: u32,
+        /// The output gradient's offset (the backward's; 0 in the forward).
+        d_out_offset: u32,
+        /// The dispatch walks only keys (forward, dQ) or queries (dK/dV) [chunk_from, chunk_to).
+        chunk_from: u32,
+        chunk_to: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
-
-/// [`Params`] in WGSL, with its uniform binding.
-const PARAMS_WGSL: &str = "struct Params {
-    batch: u32,
-    heads: u32,
-    lq: u32,
-    lk: u32,
-    e: u32,
-    scale: f32,
-    causal: u32,
-    mask_offset: u32,
-    mask_strides: vec4<u32>,
-    q_offset: u32,
-    k_offset: u32,
-    v_offset: u32,
-    d_out_offset: u32,
-    chunk_from: u32,
-    chunk_to: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
-";
 
 /// Loop iterations one invocation may spend per dispatch. Lavapipe (llvmpipe) ends an
 /// invocation after 65535 loop iterations in total, leaving its outputs half written;
@@ -102,7 +82,11 @@ pub enum MaskKind {
 /// binding and the `hidden`/`bias` helpers for `mask`: the prelude shared by the forward
 /// and backward attention kernels.
 pub(crate) fn prelude(dtype: DType, bindings: &[(&str, &str, &str)], mask: MaskKind) -> String {
-    let mut p = format!("alias T = {};\n{PARAMS_WGSL}", wgsl_type(dtype));
+    let mut p = format!(
+        "alias T = {};\n{}@group(0) @binding(0) var<uniform> params: Params;\n",
+        wgsl_type(dtype),
+        Params::WGSL
+    );
     for (i, (name, ty, access)) in bindings.iter().enumerate() {
         p += &format!("@group(0) @binding({}) var<storage, {access}> {name}: array<{ty}>;\n", i + 1);
     }
@@ -198,7 +182,8 @@ pub fn attention(
         d_out_offset: 0,
         chunk_from: 0,
         chunk_to: 0,
-        _pad: [0; 2],
+        _pad0: 0,
+        _pad1: 0,
     };
     let mut buffers = vec![&out, &stats, q.buffer, k.buffer, v.buffer];
     if let Some((m, _)) = &mask {

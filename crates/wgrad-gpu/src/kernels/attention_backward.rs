@@ -110,7 +110,8 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
         d_out_offset: u(d_out.layout.offset()),
         chunk_from: 0,
         chunk_to: 0,
-        _pad: [0; 2],
+        _pad0: 0,
+        _pad1: 0,
     };
     let bytes = |rows: usize| (rows * e * dtype.size_in_bytes()) as u64;
     let (dq, dk, dv) = (

@@ -11,6 +11,7 @@
 
 use super::{to_u32, Operand};
 use crate::shaders;
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer, Window};
 use wgrad_core::params::Conv2dDims;
 use wgrad_core::{DType, Layout};
@@ -61,11 +62,12 @@ impl Consts {
 /// The forward kernel's module (also used per phase for the input gradient).
 pub fn source(k: Consts) -> String {
     let prelude = format!(
-        "{}const KW: u32 = {}u;\nconst PXB: u32 = {}u;\n\
+        "{}{}const KW: u32 = {}u;\nconst PXB: u32 = {}u;\n\
          @group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
          @group(0) @binding(2) var<storage, read> x: array<f32>;\n\
          @group(0) @binding(3) var<storage, read> wp: array<vec4<f32>>;\n\
          @group(0) @binding(4) var<storage, read> bias: array<f32>;\n",
+        ConvParams::WGSL,
         k.prelude(),
         k.kw,
         k.px
@@ -75,9 +77,9 @@ pub fn source(k: Consts) -> String {
 
 /// The weight-packing kernel's module.
 pub fn pack_source() -> String {
-    let prelude = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-                   @group(0) @binding(2) var<storage, read> w: array<f32>;\n";
-    shaders::compose(&[DType::F32], prelude, shaders::CONV2D_PACK)
+    let bindings = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
+                    @group(0) @binding(2) var<storage, read> w: array<f32>;\n";
+    shaders::compose(&[DType::F32], &format!("{}{bindings}", PackParams::WGSL), shaders::CONV2D_PACK)
 }
 
 /// Forward consts for `kw` taps at stride `sw`, dilation `dw`, `og` channels per group:
@@ -128,25 +130,28 @@ pub(super) fn window_of(gpu: &GpuDevice, o: &Operand) -> Option<Window> {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PackParams {
-    total: u32,
-    a: u32,
-    b: u32,
-    b4: u32,
-    mh: u32,
-    mw: u32,
-    w_off: u32,
-    g_stride: u32,
-    a_stride: u32,
-    b_stride: u32,
-    h_stride: u32,
-    w_stride: u32,
-    kh_first: i32,
-    kh_step: i32,
-    kw_first: i32,
-    kw_step: i32,
+uniform_params! {
+    /// The weight packing's block (conv2d_pack.wgsl): `total` packed elements of
+    /// [G][A][MH][MW][B4]; the weight view's offset and strides; the taps packed along h
+    /// and w (first, signed step).
+    struct PackParams {
+        total: u32,
+        a: u32,
+        b: u32,
+        b4: u32,
+        mh: u32,
+        mw: u32,
+        w_off: u32,
+        g_stride: u32,
+        a_stride: u32,
+        b_stride: u32,
+        h_stride: u32,
+        w_stride: u32,
+        kh_first: i32,
+        kh_step: i32,
+        kw_first: i32,
+        kw_step: i32,
+    }
 }
 
 /// The taps of one axis that a stride phase uses, as the packing and the launch see them.
@@ -241,39 +246,47 @@ struct Packed {
     len: usize,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ConvParams {
-    n: u32,
-    cg: u32,
-    h: u32,
-    w: u32,
-    og: u32,
-    og4: u32,
-    oh: u32,
-    ow: u32,
-    groups: u32,
-    kh: u32,
-    stride_h: u32,
-    dil_h: u32,
-    pad_h: i32,
-    pad_w: i32,
-    ow_blocks: u32,
-    oc_blocks: u32,
-    x_off: u32,
-    x_n: u32,
-    x_c: u32,
-    x_h: u32,
-    x_w: u32,
-    has_bias: u32,
-    bias_off: u32,
-    _pad0: u32,
-    y_off: u32,
-    y_n: u32,
-    y_c: u32,
-    y_h: u32,
-    y_w: u32,
-    _pad1: [u32; 3],
+uniform_params! {
+    /// One launch of conv2d.wgsl: the sizes (input, output, taps along h, signed pads), the
+    /// invocation blocks, and the offsets and strides of x, the bias and y.
+    struct ConvParams {
+        n: u32,
+        /// Channels reduced per group.
+        cg: u32,
+        h: u32,
+        w: u32,
+        /// Output channels per group.
+        og: u32,
+        /// `og` rounded up to a multiple of 4 (a packed weight row).
+        og4: u32,
+        oh: u32,
+        ow: u32,
+        groups: u32,
+        /// Taps along h (0: the output is the bias, or zeros).
+        kh: u32,
+        stride_h: u32,
+        dil_h: u32,
+        pad_h: i32,
+        pad_w: i32,
+        ow_blocks: u32,
+        oc_blocks: u32,
+        x_off: u32,
+        x_n: u32,
+        x_c: u32,
+        x_h: u32,
+        x_w: u32,
+        has_bias: u32,
+        bias_off: u32,
+        _pad0: u32,
+        y_off: u32,
+        y_n: u32,
+        y_c: u32,
+        y_h: u32,
+        y_w: u32,
+        _pad1: u32,
+        _pad2: u32,
+        _pad3: u32,
+    }
 }
 
 /// One launch of conv2d.wgsl: sizes as the kernel sees them (for the input gradient,
@@ -344,7 +357,9 @@ fn launch_conv(
         y_c: u(yv.strides[1]),
         y_h: u(yv.strides[2]),
         y_w: u(yv.strides[3]),
-        _pad1: [0; 3],
+        _pad1: 0,
+        _pad2: 0,
+        _pad3: 0,
     };
     gpu.launch_windowed(
         KernelLaunch {

@@ -5,6 +5,7 @@
 use super::conv::{contiguous_view, whole, window_of, Consts, View};
 use super::{to_u32, Operand};
 use crate::shaders;
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer, Window};
 use wgrad_core::params::Conv2dDims;
 use wgrad_core::{DType, Layout};
@@ -14,10 +15,11 @@ const WG: u32 = 64;
 /// The weight-gradient kernel's module.
 pub fn source(k: Consts) -> String {
     let prelude = format!(
-        "{}const KWB: u32 = {}u;\nconst PX: u32 = {}u;\nconst CB: u32 = {}u;\n\
+        "{}{}const KWB: u32 = {}u;\nconst PX: u32 = {}u;\nconst CB: u32 = {}u;\n\
          @group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
          @group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;\n\
          @group(0) @binding(3) var<storage, read> x: array<f32>;\n",
+        GradWeightParams::WGSL,
         k.prelude(),
         k.kw,
         k.px,
@@ -26,40 +28,44 @@ pub fn source(k: Consts) -> String {
     shaders::compose(&[DType::F32], &prelude, shaders::CONV2D_GRAD_WEIGHT)
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct GradWeightParams {
-    n: u32,
-    cg: u32,
-    h: u32,
-    w: u32,
-    og: u32,
-    oh: u32,
-    ow: u32,
-    ow4: u32,
-    groups: u32,
-    kh: u32,
-    kw: u32,
-    stride_h: u32,
-    dil_h: u32,
-    pad_h: i32,
-    pad_w: i32,
-    o_blocks: u32,
-    c_blocks: u32,
-    kw_blocks: u32,
-    splits: u32,
-    rows_per_split: u32,
-    x_off: u32,
-    x_n: u32,
-    x_c: u32,
-    x_h: u32,
-    x_w: u32,
-    g_off: u32,
-    g_n: u32,
-    g_c: u32,
-    g_h: u32,
-    g_w: u32,
-    _pad1: [u32; 2],
+uniform_params! {
+    /// The weight gradient's block: the sizes, the invocation blocks, the split of the
+    /// (n, oh) rows, and the offsets and strides of x and of dy (g).
+    struct GradWeightParams {
+        n: u32,
+        cg: u32,
+        h: u32,
+        w: u32,
+        og: u32,
+        oh: u32,
+        ow: u32,
+        /// dy's row length: `ow` rounded up to a multiple of 4.
+        ow4: u32,
+        groups: u32,
+        kh: u32,
+        kw: u32,
+        stride_h: u32,
+        dil_h: u32,
+        pad_h: i32,
+        pad_w: i32,
+        o_blocks: u32,
+        c_blocks: u32,
+        kw_blocks: u32,
+        splits: u32,
+        rows_per_split: u32,
+        x_off: u32,
+        x_n: u32,
+        x_c: u32,
+        x_h: u32,
+        x_w: u32,
+        g_off: u32,
+        g_n: u32,
+        g_c: u32,
+        g_h: u32,
+        g_w: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 /// True when vec4 loads can read 4 consecutive pixels of `dy` rows of `ow` pixels:
@@ -72,20 +78,22 @@ fn vec4_rows(v: &View, ow: usize) -> bool {
 
 /// The module of shaders/pad_rows.wgsl.
 pub fn pad_rows_source() -> String {
-    let prelude = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-                   @group(0) @binding(2) var<storage, read> dy: array<f32>;\n";
-    shaders::compose(&[DType::F32], prelude, shaders::PAD_ROWS)
+    let bindings = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
+                    @group(0) @binding(2) var<storage, read> dy: array<f32>;\n";
+    shaders::compose(&[DType::F32], &format!("{}{bindings}", PadParams::WGSL), shaders::PAD_ROWS)
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PadParams {
-    total: u32,
-    ow: u32,
-    ow4: u32,
-    offset: u32,
-    dims: [u32; 4],
-    strides: [u32; 4],
+uniform_params! {
+    /// pad_rows.wgsl's block: `total` output elements, rows of `ow` values padded to `ow4`;
+    /// dy's offset, `dims` (N, O, OH, OW) and `strides` (elements).
+    struct PadParams {
+        total: u32,
+        ow: u32,
+        ow4: u32,
+        offset: u32,
+        dims: [u32; 4],
+        strides: [u32; 4],
+    }
 }
 
 /// A contiguous copy of `dy` [N, O, OH, OW] (bound through `dyw`) with rows padded to
@@ -207,7 +215,8 @@ pub fn conv2d_grad_weight(gpu: &GpuDevice, dy: Operand, x: Operand, d: &Conv2dDi
         g_c: u(gv.strides[1]),
         g_h: u(gv.strides[2]),
         g_w: u(gv.strides[3]),
-        _pad1: [0; 2],
+        _pad0: 0,
+        _pad1: 0,
     };
     gpu.launch_windowed(
         KernelLaunch {

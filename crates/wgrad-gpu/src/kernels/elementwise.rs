@@ -6,6 +6,7 @@
 
 use super::{pack8, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::ops::{BinaryOp, CmpOp, UnaryOp};
 use wgrad_core::{DType, Layout};
@@ -14,17 +15,21 @@ const WG: u32 = 256;
 const NAMES: [&str; 3] = ["a", "b", "c"];
 const ALIASES: [&str; 3] = ["A", "B", "C"];
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    numel: u32,
-    rank: u32,
-    scalar: u32,
-    base: u32,
-    shape: [u32; 8],
-    strides: [[u32; 8]; 4],
-    offsets: [u32; 4],
-    contiguous: [u32; 4],
+uniform_params! {
+    /// A launch over `numel` elements from `base` (launches over huge tensors are split) of
+    /// the collapsed `shape` (`rank` dims); per operand k (0 = output, 1.. = inputs) its
+    /// `strides[k]`, its `offsets[k]` in its bound window, and whether it is `contiguous`.
+    struct Params {
+        numel: u32,
+        rank: u32,
+        /// The op's scalar, as bits of S.
+        scalar: u32,
+        base: u32,
+        shape: [u32; 8],
+        strides: [[u32; 8]; 4],
+        offsets: [u32; 4],
+        contiguous: [u32; 4],
+    }
 }
 
 /// The type an op computes in: f32 for floats, the type itself for integers.
@@ -175,7 +180,8 @@ pub struct Map<'a> {
 
 /// The WGSL module of a map with input dtypes `inputs`, for launching and validation.
 pub fn source_for(expr: &str, inputs: &[DType], out_dtype: DType, scalar_dtype: DType) -> String {
-    let mut p = format!("alias O = {};\nalias S = {};\n", wgsl_type(out_dtype), compute_type(scalar_dtype));
+    let mut p = Params::WGSL.to_string();
+    p += &format!("alias O = {};\nalias S = {};\n", wgsl_type(out_dtype), compute_type(scalar_dtype));
     p += "@group(0) @binding(1) var<storage, read_write> out: array<O>;\n";
     for (k, &d) in inputs.iter().enumerate() {
         p += &format!("alias {} = {};\n", ALIASES[k], wgsl_type(d));

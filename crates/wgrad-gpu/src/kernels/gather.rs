@@ -2,33 +2,38 @@
 
 use super::{pack8, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 const WG: u32 = 256;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    numel: u32,
-    rank: u32,
-    dim: u32,
-    size: u32,
-    shape: [u32; 8],
-    x_strides: [u32; 8],
-    id_strides: [u32; 8],
-    x_offset: u32,
-    id_offset: u32,
-    _pad: [u32; 2],
+uniform_params! {
+    /// `numel` outputs of the ids' `shape` (`rank` dims); `size`: x's extent along `dim`;
+    /// the strides and element offsets of x and the ids.
+    struct Params {
+        numel: u32,
+        rank: u32,
+        dim: u32,
+        size: u32,
+        shape: [u32; 8],
+        x_strides: [u32; 8],
+        id_strides: [u32; 8],
+        x_offset: u32,
+        id_offset: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 /// The WGSL module for element type `dtype` and id type `id_dtype`.
 pub fn source(dtype: DType, id_dtype: DType) -> String {
     let prelude = format!(
-        "alias T = {};\nalias I = {};\n\
+        "{}alias T = {};\nalias I = {};\n\
          @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
          @group(0) @binding(2) var<storage, read> x: array<T>;\n\
          @group(0) @binding(3) var<storage, read> ids: array<I>;\n",
+        Params::WGSL,
         wgsl_type(dtype),
         wgsl_type(id_dtype)
     );
@@ -55,7 +60,8 @@ pub fn gather(gpu: &GpuDevice, x: Operand, dim: usize, ids: Operand, op: &'stati
         id_strides: pack8(ids.layout.strides(), "gather"),
         x_offset: to_u32(x.layout.offset(), "gather"),
         id_offset: to_u32(ids.layout.offset(), "gather"),
-        _pad: [0; 2],
+        _pad0: 0,
+        _pad1: 0,
     };
     gpu.launch(KernelLaunch {
         key: format!("gather|{}|{}", x.dtype.name(), ids.dtype.name()),
@@ -68,29 +74,33 @@ pub fn gather(gpu: &GpuDevice, x: Operand, dim: usize, ids: Operand, op: &'stati
     out
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct BackwardParams {
-    numel: u32,
-    rank: u32,
-    dim: u32,
-    lines: u32,
-    out_shape: [u32; 8],
-    id_shape: [u32; 8],
-    id_strides: [u32; 8],
-    g_strides: [u32; 8],
-    id_offset: u32,
-    g_offset: u32,
-    _pad: [u32; 2],
+uniform_params! {
+    /// The backward's block: `numel` input-gradient elements of `out_shape` (`rank` dims);
+    /// `lines`: ids.shape[dim]; the ids' shape, and the strides and offsets of ids and g.
+    struct BackwardParams {
+        numel: u32,
+        rank: u32,
+        dim: u32,
+        lines: u32,
+        out_shape: [u32; 8],
+        id_shape: [u32; 8],
+        id_strides: [u32; 8],
+        g_strides: [u32; 8],
+        id_offset: u32,
+        g_offset: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
 }
 
 /// The WGSL module of gather's backward for gradient type `dtype` and ids `id_dtype`.
 pub fn backward_source(dtype: DType, id_dtype: DType) -> String {
     let prelude = format!(
-        "alias T = {};\nalias I = {};\n\
+        "{}alias T = {};\nalias I = {};\n\
          @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
          @group(0) @binding(2) var<storage, read> g: array<T>;\n\
          @group(0) @binding(3) var<storage, read> ids: array<I>;\n",
+        BackwardParams::WGSL,
         wgsl_type(dtype),
         wgsl_type(id_dtype)
     );
@@ -117,7 +127,8 @@ pub fn gather_backward(gpu: &GpuDevice, g: Operand, dim: usize, ids: Operand, x_
         g_strides: pack8(g.layout.strides(), "gather backward"),
         id_offset: to_u32(ids.layout.offset(), "gather backward"),
         g_offset: to_u32(g.layout.offset(), "gather backward"),
-        _pad: [0; 2],
+        _pad0: 0,
+        _pad1: 0,
     };
     gpu.launch(KernelLaunch {
         key: format!("gather_backward|{}|{}", g.dtype.name(), ids.dtype.name()),

@@ -3,22 +3,25 @@
 
 use super::{elementwise, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::{DType, Layout};
 
 const WG: u32 = 256;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    ids: u32,
-    rows: u32,
-    width: u32,
-    id_offset: u32,
-    id_stride: u32,
-    g_offset: u32,
-    g_row_stride: u32,
-    g_col_stride: u32,
+uniform_params! {
+    /// `ids` (L) ids into a table of `rows` (V) rows of `width` (D) values; the ids' and
+    /// the `[L, D]` gradient's offsets and strides.
+    struct Params {
+        ids: u32,
+        rows: u32,
+        width: u32,
+        id_offset: u32,
+        id_stride: u32,
+        g_offset: u32,
+        g_row_stride: u32,
+        g_col_stride: u32,
+    }
 }
 
 /// The passes, in order (see the shader file).
@@ -89,7 +92,7 @@ pub fn source(pass: Pass, dtype: DType, id_dtype: DType) -> String {
                    out[i] = T(acc);\n}\n"
         }
     };
-    shaders::compose(&[dtype, id_dtype], &body, shaders::INDEX_ADD)
+    shaders::compose(&[dtype, id_dtype], &format!("{}{body}", Params::WGSL), shaders::INDEX_ADD)
 }
 
 fn zeros(gpu: &GpuDevice, n: usize) -> PooledBuffer {

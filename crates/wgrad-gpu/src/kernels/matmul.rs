@@ -4,6 +4,7 @@
 
 use super::{to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
@@ -12,17 +13,25 @@ const TILE: usize = 4;
 /// Workgroup size of matmul_rows.wgsl (its WG).
 const ROWS_WG: usize = 64;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    a: [u32; 4],
-    b: [u32; 4],
-    /// K per split of the tiled kernel (0: no split).
-    k_chunk: u32,
+uniform_params! {
+    /// The block of every matmul kernel: a `batch` of `[m, k] @ [k, n]` products, each
+    /// operand's element offset (in its bound window) and batch, row and column strides.
+    struct Params {
+        m: u32,
+        n: u32,
+        k: u32,
+        batch: u32,
+        a_offset: u32,
+        a_batch: u32,
+        a_row: u32,
+        a_col: u32,
+        b_offset: u32,
+        b_batch: u32,
+        b_row: u32,
+        b_col: u32,
+        /// K per split of the tiled kernel (0: no split).
+        k_chunk: u32,
+    }
 }
 
 /// Which axis of an operand is contiguous, for the vec4 kernel: A is [m, k], B is [k, n].
@@ -140,11 +149,12 @@ fn few_rows_block(m: usize) -> usize {
 /// invocation (1, 2, 4 or 8).
 pub fn rows_source(dtype: DType, rows: usize) -> String {
     let prelude = format!(
-        "alias T = {};\n\
+        "{}alias T = {};\n\
          const ROWS: u32 = {rows}u;\n\
          @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
          @group(0) @binding(2) var<storage, read> a: array<T>;\n\
          @group(0) @binding(3) var<storage, read> b: array<T>;\n",
+        Params::WGSL,
         wgsl_type(dtype)
     );
     shaders::compose(&[dtype], &prelude, shaders::MATMUL_ROWS)
@@ -175,12 +185,13 @@ pub fn vec4_source(v: Variant, a: Vec4Axis, b: Vec4Axis, tile: Tile) -> String {
     };
     let Tile { bm, bn, bk, tm, tn } = tile;
     let prelude = format!(
-        "const BM: u32 = {bm}u;\nconst BN: u32 = {bn}u;\nconst BK: u32 = {bk}u;\nconst TM: u32 = {tm}u;\nconst TN: u32 = {tn}u;\n\
+        "{params}const BM: u32 = {bm}u;\nconst BN: u32 = {bn}u;\nconst BK: u32 = {bk}u;\nconst TM: u32 = {tm}u;\nconst TN: u32 = {tn}u;\n\
          @group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
          @group(0) @binding(2) var<storage, read> a: array<vec4<f32>>;\n\
          @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;\n\
          fn load_a(row0: u32, k: u32, base: u32) -> mat4x4<f32> {{\n    {load_a}\n}}\n\
-         fn load_b(col0: u32, k: u32, base: u32) -> mat4x4<f32> {{\n    {load_b}\n}}\n"
+         fn load_b(col0: u32, k: u32, base: u32) -> mat4x4<f32> {{\n    {load_b}\n}}\n",
+        params = Params::WGSL
     );
     let file = match v {
         Variant::RegisterBlocked => shaders::MATMUL_VEC4,
@@ -212,10 +223,11 @@ fn vec4_axis(l: &wgrad_core::Layout, k_is_cols: bool) -> Option<Vec4Axis> {
 /// The WGSL module for element type `dtype`.
 pub fn source(dtype: DType) -> String {
     let prelude = format!(
-        "alias T = {};\n\
+        "{}alias T = {};\n\
          @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
          @group(0) @binding(2) var<storage, read> a: array<T>;\n\
          @group(0) @binding(3) var<storage, read> b: array<T>;\n",
+        Params::WGSL,
         wgsl_type(dtype)
     );
     shaders::compose(&[dtype], &prelude, shaders::MATMUL)
@@ -269,13 +281,21 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         let s = l.strides();
         [l.offset() - w.first_elem, s[0], s[1], s[2]].map(|v| to_u32(v, "matmul"))
     };
+    let [a_offset, a_batch, a_row, a_col] = view(la, &windows[1]);
+    let [b_offset, b_batch, b_row, b_col] = view(lb, &windows[2]);
     let params = Params {
         m: to_u32(m, "matmul"),
         n: to_u32(n, "matmul"),
         k: to_u32(k, "matmul"),
         batch: to_u32(batch, "matmul"),
-        a: view(la, &windows[1]),
-        b: view(lb, &windows[2]),
+        a_offset,
+        a_batch,
+        a_row,
+        a_col,
+        b_offset,
+        b_batch,
+        b_row,
+        b_col,
         k_chunk: to_u32(k_chunk, "matmul"),
     };
     if v == Variant::FewRows {

@@ -3,6 +3,7 @@
 
 use super::to_u32;
 use crate::shaders;
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
@@ -10,6 +11,35 @@ const WG: u32 = 256;
 /// Tensors per launch at most: the parameter block (48 + 32 bytes per tensor) must fit
 /// the 256-byte uniform slot of a dispatch.
 const MAX_TENSORS: usize = 6;
+
+uniform_params! {
+    /// One tensor of a launch: its size, first invocation, and the element offsets of its
+    /// parameter, gradient, state and output block.
+    struct Slot as Slot { n: u32, start: u32, p: u32, g: u32, state: u32, out: u32, _pad0: u32, _pad1: u32 }
+}
+
+uniform_params! {
+    /// A launch's block: the step's hyper-parameters (see [`AdamStep`]) and a slot per
+    /// tensor, `count` of them in use (slots past those are zeros).
+    struct Params {
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+        weight_decay: f32,
+        decoupled_weight_decay: f32,
+        /// 1 - beta1^t.
+        bias1: f32,
+        /// 1 - beta2^t.
+        bias2: f32,
+        amsgrad: u32,
+        count: u32,
+        /// Elements of all the tensors.
+        total: u32,
+        _pad0: u32,
+        slots: [Slot; MAX_TENSORS],
+    }
+}
 
 /// Hyper-parameters of one Adam / AdamW step (torch.optim semantics).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,8 +76,11 @@ pub fn max_tensors(gpu: &GpuDevice) -> usize {
 
 /// The WGSL module for launches of up to `tensors` tensors.
 pub fn source(tensors: usize) -> String {
-    let mut prelude =
-        format!("const TENSORS: u32 = {tensors}u;\n@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n");
+    let mut prelude = format!(
+        "const MAX_TENSORS: u32 = {MAX_TENSORS}u;\n{}{}@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n",
+        Slot::WGSL,
+        Params::WGSL
+    );
     let names = ["p", "g", "state"];
     for j in 0..tensors {
         for (k, name) in names.iter().enumerate() {
@@ -81,18 +114,35 @@ pub fn adam_step(gpu: &GpuDevice, tensors: &[AdamTensor], h: &AdamStep) -> (Pool
     let out = gpu.output_buffer((rows * total * 4) as u64);
     let t = h.step.max(1) as i32;
     let u = |v: usize| to_u32(v, "adam");
-    let mut block: Vec<u32> = [h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, h.decoupled_weight_decay]
-        .into_iter()
-        .chain([1.0 - h.beta1.powi(t), 1.0 - h.beta2.powi(t)])
-        .map(f32::to_bits)
-        .collect();
-    block.extend([h.amsgrad as u32, u(tensors.len()), u(total), 0]);
+    let mut params = Params {
+        lr: h.lr,
+        beta1: h.beta1,
+        beta2: h.beta2,
+        eps: h.eps,
+        weight_decay: h.weight_decay,
+        decoupled_weight_decay: h.decoupled_weight_decay,
+        bias1: 1.0 - h.beta1.powi(t),
+        bias2: 1.0 - h.beta2.powi(t),
+        amsgrad: h.amsgrad as u32,
+        count: u(tensors.len()),
+        total: u(total),
+        _pad0: 0,
+        slots: bytemuck::Zeroable::zeroed(),
+    };
     let mut start = 0;
-    for (tensor, &out_offset) in tensors.iter().zip(&offsets) {
-        block.extend([tensor.n, start, tensor.p.1, tensor.g.1, tensor.state.1, out_offset, 0, 0].map(u));
+    for ((slot, tensor), &out_offset) in params.slots.iter_mut().zip(tensors).zip(&offsets) {
+        *slot = Slot {
+            n: u(tensor.n),
+            start: u(start),
+            p: u(tensor.p.1),
+            g: u(tensor.g.1),
+            state: u(tensor.state.1),
+            out: u(out_offset),
+            _pad0: 0,
+            _pad1: 0,
+        };
         start += tensor.n;
     }
-    block.resize(12 + 8 * slots, 0);
     let mut buffers = vec![&out];
     for t in tensors {
         buffers.extend([t.p.0, t.g.0, t.state.0]);
@@ -104,7 +154,7 @@ pub fn adam_step(gpu: &GpuDevice, tensors: &[AdamTensor], h: &AdamStep) -> (Pool
     gpu.launch(KernelLaunch {
         key: format!("adam|{slots}"),
         source: &|| source(slots),
-        params: bytemuck::cast_slice(&block),
+        params: bytemuck::bytes_of(&params),
         buffers: &buffers,
         checks_ids: None,
         workgroups: shaders::linear_workgroups(total, WG),

@@ -4,6 +4,7 @@
 
 use super::to_u32;
 use crate::shaders;
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer, Window};
 use wgrad_core::params::Pool2d;
 pub use wgrad_core::params::Pooling;
@@ -11,25 +12,29 @@ use wgrad_core::DType;
 
 const WG: u32 = 256;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    total: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    adaptive: u32,
-    count_include_pad: u32,
-    offset: u32,
-    dh: u32,
-    dw: u32,
+uniform_params! {
+    /// The block of pool2d.wgsl and pool2d_backward.wgsl: `total` invocations over planes of
+    /// `h` x `w` inputs and `oh` x `ow` outputs; the window (kernel, stride, padding,
+    /// dilation; 0 when `adaptive`); the input's (x's or dy's) element `offset`.
+    struct Params {
+        total: u32,
+        h: u32,
+        w: u32,
+        oh: u32,
+        ow: u32,
+        kh: u32,
+        kw: u32,
+        sh: u32,
+        sw: u32,
+        ph: u32,
+        pw: u32,
+        adaptive: u32,
+        count_include_pad: u32,
+        offset: u32,
+        /// Dilation (max pooling; 1 otherwise).
+        dh: u32,
+        dw: u32,
+    }
 }
 
 impl Params {
@@ -95,26 +100,27 @@ pub fn source(max: bool) -> String {
         "const MAX: bool = false;\nfn store_index(i: u32, v: u32) {}\n"
     };
     let prelude = format!(
-        "{prelude}@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-         @group(0) @binding(2) var<storage, read> x: array<f32>;\n"
+        "{}{prelude}@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
+         @group(0) @binding(2) var<storage, read> x: array<f32>;\n",
+        Params::WGSL
     );
     shaders::compose(&[DType::F32], &prelude, shaders::POOL2D)
 }
 
 /// The average-pooling gradient module.
 pub fn backward_source() -> String {
-    let prelude = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-                   @group(0) @binding(2) var<storage, read> dy: array<f32>;\n";
-    shaders::compose(&[DType::F32], prelude, shaders::POOL2D_BACKWARD)
+    let bindings = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
+                    @group(0) @binding(2) var<storage, read> dy: array<f32>;\n";
+    shaders::compose(&[DType::F32], &format!("{}{bindings}", Params::WGSL), shaders::POOL2D_BACKWARD)
 }
 
 /// The max-pooling gradient module.
 pub fn max_backward_source() -> String {
-    let prelude = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-                   @group(0) @binding(2) var<storage, read> dy: array<f32>;\n\
-                   @group(0) @binding(3) var<storage, read> indices: array<u32>;\n\
-                   @group(0) @binding(4) var<storage, read> bounds: array<u32>;\n";
-    shaders::compose(&[DType::F32], prelude, shaders::MAX_POOL2D_BACKWARD)
+    let bindings = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
+                    @group(0) @binding(2) var<storage, read> dy: array<f32>;\n\
+                    @group(0) @binding(3) var<storage, read> indices: array<u32>;\n\
+                    @group(0) @binding(4) var<storage, read> bounds: array<u32>;\n";
+    shaders::compose(&[DType::F32], &format!("{}{bindings}", MaxBackwardParams::WGSL), shaders::MAX_POOL2D_BACKWARD)
 }
 
 /// Pools `planes` contiguous f32 planes of `hw` in `x` (from element `offset`) to
@@ -186,24 +192,18 @@ pub fn avg_pool2d_backward(
     out
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct MaxBackwardParams {
-    total: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    dy_off: u32,
-    idx_off: u32,
-    _pad: u32,
+uniform_params! {
+    /// The block of both max-pooling gradient passes: `total` invocations (planes * OH * OW
+    /// for the bounds, planes * H * W for the gather), the plane sizes, and the element
+    /// offsets of dy and the indices.
+    struct MaxBackwardParams { total: u32, h: u32, w: u32, oh: u32, ow: u32, dy_off: u32, idx_off: u32, _pad0: u32 }
 }
 
 /// The max-pooling gradient's bounds pass (see shaders/max_pool2d_bounds.wgsl).
 pub fn max_bounds_source() -> String {
-    let prelude = "@group(0) @binding(1) var<storage, read_write> bounds: array<atomic<u32>>;\n\
-                   @group(0) @binding(2) var<storage, read> indices: array<u32>;\n";
-    shaders::compose(&[DType::F32], prelude, shaders::MAX_POOL2D_BOUNDS)
+    let bindings = "@group(0) @binding(1) var<storage, read_write> bounds: array<atomic<u32>>;\n\
+                    @group(0) @binding(2) var<storage, read> indices: array<u32>;\n";
+    shaders::compose(&[DType::F32], &format!("{}{bindings}", MaxBackwardParams::WGSL), shaders::MAX_POOL2D_BOUNDS)
 }
 
 /// Gradient of max pooling: `dy` and `indices` hold contiguous planes of `out_hw` from
@@ -241,7 +241,7 @@ pub fn max_pool2d_backward(
         ow: u(out_hw[1]),
         dy_off: u(dy.1 - w[1].first_elem),
         idx_off: u(indices.1 - w[2].first_elem),
-        _pad: 0,
+        _pad0: 0,
     };
     gpu.launch_windowed(
         KernelLaunch {

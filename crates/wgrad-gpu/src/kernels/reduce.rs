@@ -2,23 +2,28 @@
 
 use super::{pack8, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::ops::ReduceOp;
 use wgrad_core::{DType, Layout};
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    outer: u32,
-    inner: u32,
-    outer_rank: u32,
-    rank: u32,
-    shape: [u32; 8],
-    strides: [u32; 8],
-    offset: u32,
-    scale: f32,
-    splits: u32,
-    chunk: u32,
+uniform_params! {
+    /// `outer` outputs, each reducing a run of `inner` elements: the kept dims (the first
+    /// `outer_rank` of `shape`/`strides`) then the reduced ones, `rank` in all, from `offset`.
+    struct Params {
+        outer: u32,
+        inner: u32,
+        outer_rank: u32,
+        rank: u32,
+        shape: [u32; 8],
+        strides: [u32; 8],
+        offset: u32,
+        /// 1 / inner, for mean.
+        scale: f32,
+        /// Workgroups (or invocations) per output: each reduces `chunk` consecutive r.
+        splits: u32,
+        chunk: u32,
+    }
 }
 
 /// Most elements one workgroup reduces: longer runs are split over several workgroups
@@ -105,13 +110,14 @@ fn prelude(op: ReduceOp, dtype: DType) -> String {
         }
     };
     format!(
-        "alias T = {t};\nalias V = {v};\nalias O = {out};\n\
+        "{params}alias T = {t};\nalias V = {v};\nalias O = {out};\n\
          @group(0) @binding(1) var<storage, read_write> out: array<O>;\n\
          @group(0) @binding(2) var<storage, read> x: array<T>;\n\
          const IDENTITY_V: V = V(0);\n\
          fn no_nan(x: V) -> bool {{ return false; }}\n\
          fn combine(a: Pair, b: Pair) -> Pair {{\n    {combine}\n}}\n\
          fn finish(p: Pair) -> O {{ {finish} }}\n",
+        params = Params::WGSL,
         t = wgsl_type(dtype)
     )
 }

@@ -3,28 +3,25 @@
 
 use super::to_u32;
 use crate::shaders::{self, wgsl_type};
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 const WG: u32 = 256;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    batch: u32,
-    hidden: u32,
-    gates_offset: u32,
-    c_offset: u32,
-    dhc_offset: u32,
-    _pad: [u32; 3],
+uniform_params! {
+    /// An LSTM step over `batch` rows of `hidden` units: the element offsets of the
+    /// (contiguous) input views.
+    struct Params { batch: u32, hidden: u32, gates_offset: u32, c_offset: u32, dhc_offset: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 }
 
 /// A contiguous input: its buffer and the element offset where the view starts.
 pub type View<'a> = (&'a PooledBuffer, usize);
 
-/// Storage bindings 1.. for `outputs` (read_write) then `inputs` (read).
-fn bindings(dtype: DType, outputs: &[&str], inputs: &[&str]) -> String {
-    let mut p = format!("alias T = {};\n", wgsl_type(dtype));
+/// The parameter block `params` (WGSL), then storage bindings 1.. for `outputs`
+/// (read_write) then `inputs` (read).
+fn bindings(params: &str, dtype: DType, outputs: &[&str], inputs: &[&str]) -> String {
+    let mut p = format!("{params}alias T = {};\n", wgsl_type(dtype));
     let all = outputs.iter().map(|n| (n, "read_write")).chain(inputs.iter().map(|n| (n, "read")));
     for (i, (name, access)) in all.enumerate() {
         p += &format!("@group(0) @binding({}) var<storage, {access}> {name}: array<T>;\n", i + 1);
@@ -34,12 +31,12 @@ fn bindings(dtype: DType, outputs: &[&str], inputs: &[&str]) -> String {
 
 /// The forward cell module.
 pub fn source(dtype: DType) -> String {
-    shaders::compose(&[dtype], &bindings(dtype, &["hc"], &["gates", "c_prev"]), shaders::LSTM_CELL)
+    shaders::compose(&[dtype], &bindings(Params::WGSL, dtype, &["hc"], &["gates", "c_prev"]), shaders::LSTM_CELL)
 }
 
 /// The backward cell module.
 pub fn backward_source(dtype: DType) -> String {
-    let p = bindings(dtype, &["dgates", "dc_prev"], &["gates", "c_prev", "dhc"]);
+    let p = bindings(Params::WGSL, dtype, &["dgates", "dc_prev"], &["gates", "c_prev", "dhc"]);
     shaders::compose(&[dtype], &p, shaders::LSTM_CELL_BACKWARD)
 }
 
@@ -51,7 +48,9 @@ fn params(batch: usize, hidden: usize, gates: usize, c: usize, dhc: usize) -> Pa
         gates_offset: u(gates),
         c_offset: u(c),
         dhc_offset: u(dhc),
-        _pad: [0; 3],
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
     }
 }
 
@@ -103,26 +102,20 @@ pub fn lstm_cell_backward(
     (dgates, dc_prev)
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct GruParams {
-    batch: u32,
-    hidden: u32,
-    xw_offset: u32,
-    hw_offset: u32,
-    h_offset: u32,
-    dh_offset: u32,
-    _pad: [u32; 2],
+uniform_params! {
+    /// A GRU step over `batch` rows of `hidden` units: the element offsets of the
+    /// (contiguous) input views.
+    struct GruParams { batch: u32, hidden: u32, xw_offset: u32, hw_offset: u32, h_offset: u32, dh_offset: u32, _pad0: u32, _pad1: u32 }
 }
 
 /// The forward GRU cell module.
 pub fn gru_source(dtype: DType) -> String {
-    shaders::compose(&[dtype], &bindings(dtype, &["h"], &["xw", "hw", "h_prev"]), shaders::GRU_CELL)
+    shaders::compose(&[dtype], &bindings(GruParams::WGSL, dtype, &["h"], &["xw", "hw", "h_prev"]), shaders::GRU_CELL)
 }
 
 /// The backward GRU cell module.
 pub fn gru_backward_source(dtype: DType) -> String {
-    let p = bindings(dtype, &["dxw", "dhw", "dh_prev"], &["xw", "hw", "h_prev", "dh"]);
+    let p = bindings(GruParams::WGSL, dtype, &["dxw", "dhw", "dh_prev"], &["xw", "hw", "h_prev", "dh"]);
     shaders::compose(&[dtype], &p, shaders::GRU_CELL_BACKWARD)
 }
 
@@ -135,7 +128,8 @@ fn gru_params(batch: usize, hidden: usize, xw: usize, hw: usize, h: usize, dh: u
         hw_offset: u(hw),
         h_offset: u(h),
         dh_offset: u(dh),
-        _pad: [0; 2],
+        _pad0: 0,
+        _pad1: 0,
     }
 }
 

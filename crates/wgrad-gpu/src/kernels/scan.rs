@@ -2,23 +2,22 @@
 
 use super::to_u32;
 use crate::shaders::{self, linear_workgroups, wgsl_type};
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    n: u32,
-    offset: u32,
+uniform_params! {
+    /// `rows` contiguous rows of `n` values, the first at element `offset` of x.
+    struct Params { rows: u32, n: u32, offset: u32 }
 }
 
 /// The WGSL module for element type `dtype` (f32, i32, u32), forward or `reverse`.
 pub fn source(dtype: DType, reverse: bool) -> String {
     let prelude = format!(
-        "alias T = {};\nconst REVERSE: bool = {reverse};\n\
+        "{}alias T = {};\nconst REVERSE: bool = {reverse};\n\
          @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
          @group(0) @binding(2) var<storage, read> x: array<T>;\n",
+        Params::WGSL,
         wgsl_type(dtype)
     );
     shaders::compose(&[dtype], &prelude, shaders::CUMSUM)

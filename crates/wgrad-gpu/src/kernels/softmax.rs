@@ -3,31 +3,36 @@
 
 use super::{pack8, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::{DType, Layout};
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    len: u32,
-    outer_rank: u32,
-    _pad: u32,
-    shape: [u32; 8],
-    x_strides: [u32; 8],
-    out_strides: [u32; 8],
-    x_dim_stride: u32,
-    out_dim_stride: u32,
-    x_offset: u32,
-    _pad1: u32,
+uniform_params! {
+    /// `rows` rows of `len` values along the softmax dim; the other dims collapsed into
+    /// `shape` (`outer_rank` dims) with x's and the output's strides; the strides along
+    /// the dim; x's element offset.
+    struct Params {
+        rows: u32,
+        len: u32,
+        outer_rank: u32,
+        _pad0: u32,
+        shape: [u32; 8],
+        x_strides: [u32; 8],
+        out_strides: [u32; 8],
+        x_dim_stride: u32,
+        out_dim_stride: u32,
+        x_offset: u32,
+        _pad1: u32,
+    }
 }
 
 /// The WGSL module for element type `dtype`; `log` selects log-softmax.
 pub fn source(dtype: DType, log: bool) -> String {
     let prelude = format!(
-        "alias T = {};\nconst LOG: bool = {log};\n\
+        "{}alias T = {};\nconst LOG: bool = {log};\n\
          @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
          @group(0) @binding(2) var<storage, read> x: array<T>;\n",
+        Params::WGSL,
         wgsl_type(dtype)
     );
     shaders::compose(&[dtype], &prelude, shaders::SOFTMAX)
@@ -54,7 +59,7 @@ pub fn softmax(gpu: &GpuDevice, x: Operand, dim: usize, log: bool) -> PooledBuff
         rows: to_u32(rows, "softmax"),
         len: to_u32(len, "softmax"),
         outer_rank: outer[0].rank() as u32,
-        _pad: 0,
+        _pad0: 0,
         shape: pack8(outer[0].dims(), "softmax"),
         x_strides: pack8(outer[0].strides(), "softmax"),
         out_strides: pack8(outer[1].strides(), "softmax"),
@@ -74,24 +79,27 @@ pub fn softmax(gpu: &GpuDevice, x: Operand, dim: usize, log: bool) -> PooledBuff
     out
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct BackwardParams {
-    rows: u32,
-    len: u32,
-    outer_rank: u32,
-    dim_stride: u32,
-    shape: [u32; 8],
-    strides: [u32; 8],
+uniform_params! {
+    /// The backward's block: rows laid out as the forward's (y, g and the output share
+    /// one contiguous layout, so one set of strides).
+    struct BackwardParams {
+        rows: u32,
+        len: u32,
+        outer_rank: u32,
+        dim_stride: u32,
+        shape: [u32; 8],
+        strides: [u32; 8],
+    }
 }
 
 /// The WGSL module of the backward for element type `dtype`; `log` selects log-softmax.
 pub fn backward_source(dtype: DType, log: bool) -> String {
     let prelude = format!(
-        "alias T = {};\nconst LOG: bool = {log};\n\
+        "{}alias T = {};\nconst LOG: bool = {log};\n\
          @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
          @group(0) @binding(2) var<storage, read> y: array<T>;\n\
          @group(0) @binding(3) var<storage, read> g: array<T>;\n",
+        BackwardParams::WGSL,
         wgsl_type(dtype)
     );
     shaders::compose(&[dtype], &prelude, shaders::SOFTMAX_BACKWARD)

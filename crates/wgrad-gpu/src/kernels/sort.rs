@@ -3,33 +3,15 @@
 
 use super::to_u32;
 use crate::shaders::{self, linear_workgroups, wgsl_type};
+use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
-/// The parameter block of both sort kernels; [`PARAMS_WGSL`] is its WGSL twin, put in
-/// each module's prelude. `p`: the padded row length; `k`, `j`: the network step
-/// (sort_step.wgsl); `offset`: x's first element (sort_init.wgsl).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    n: u32,
-    p: u32,
-    k: u32,
-    j: u32,
-    offset: u32,
+uniform_params! {
+    /// The block of both sort kernels: `rows` rows of `n` values; `p`: the padded row length;
+    /// `k`, `j`: the network step (sort_step.wgsl); `offset`: x's first element (sort_init.wgsl).
+    struct Params { rows: u32, n: u32, p: u32, k: u32, j: u32, offset: u32 }
 }
-
-const PARAMS_WGSL: &str = "struct Params {
-    rows: u32,
-    n: u32,
-    p: u32,
-    k: u32,
-    j: u32,
-    offset: u32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
-";
 
 /// The sort key of each dtype, in the order of wgrad_cpu::sort (f16 is sorted as f32 by
 /// the caller). Floats: every NaN one pattern, -0 as +0 (by bits, which the compiler may
@@ -51,10 +33,11 @@ fn sortable(dtype: DType) -> &'static str {
 /// The WGSL module of the first launch for input `dtype`, ascending or `descending`.
 pub fn init_source(dtype: DType, descending: bool) -> String {
     let prelude = format!(
-        "{PARAMS_WGSL}alias T = {};\nconst DESCENDING: bool = {descending};\n{}\
+        "{}alias T = {};\nconst DESCENDING: bool = {descending};\n{}\
          @group(0) @binding(1) var<storage, read> x: array<T>;\n\
          @group(0) @binding(2) var<storage, read_write> keys: array<u32>;\n\
          @group(0) @binding(3) var<storage, read_write> idx: array<u32>;\n",
+        Params::WGSL,
         wgsl_type(dtype),
         sortable(dtype)
     );
@@ -63,7 +46,7 @@ pub fn init_source(dtype: DType, descending: bool) -> String {
 
 /// The WGSL module of one network step.
 pub fn step_source() -> String {
-    shaders::compose(&[], PARAMS_WGSL, shaders::SORT_STEP)
+    shaders::compose(&[], Params::WGSL, shaders::SORT_STEP)
 }
 
 /// For each of `rows` contiguous rows of `n` values of `x` (f32, i32 or u32; its first
