@@ -18,10 +18,8 @@ mod common;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use common::progress::Epoch;
 use common::{CommonArgs, EpochBar, History};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 use wgrad::functional as F;
 use wgrad::nn::{self, bert, BertModel, LrScheduler, Module, ParamGroup};
 use wgrad::{DType, Device, Tensor};
@@ -272,8 +270,6 @@ fn finetune(args: &FinetuneArgs) -> Result<()> {
     schedule.set_last_step(step as usize);
     for epoch in first_epoch..=epochs {
         let mut bar = EpochBar::new(epoch, epochs, steps_per_epoch);
-        let epoch_start = Instant::now();
-        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
         for (step, batch) in batches(&train, &tok, batch_size, Some(c.seed * 1000 + epoch as u64)).enumerate() {
             let (batch, labels) = batch?;
             let y = Tensor::from_vec(labels, [batch.rows()], &dev);
@@ -282,23 +278,11 @@ fn finetune(args: &FinetuneArgs) -> Result<()> {
             nn::clip_grad_norm(&mut grads, &model.parameters(), 1.0)?;
             opt.step(&grads)?;
             schedule.step(&mut opt);
-            let read = step % 10 == 0 || step + 1 == steps_per_epoch;
-            let l = if read { Some(loss.to_scalar()?) } else { None };
-            if let Some(l) = l {
-                history.saw_loss(l);
-                (loss_sum, loss_count) = (loss_sum + l, loss_count + 1);
-            }
-            bar.step(batch.rows(), l, "sentences");
+            bar.step(step, &loss, (batch.rows(), "sentences"), &mut history, Ok)?;
         }
-        bar.finish();
+        let trained = bar.finish();
         let (test_loss, accuracy) = evaluate(&model, &test, &tok, &dev)?;
-        let train_loss = loss_sum / loss_count.max(1) as f64;
-        let seconds = epoch_start.elapsed().as_secs_f64();
-        history.push(
-            Epoch { train_loss, test_loss, metric: accuracy, seconds },
-            &out,
-            "BERT fine-tuning (all-MiniLM-L6-v2)",
-        )?;
+        history.push(trained.epoch(test_loss, accuracy), &out, "BERT fine-tuning (all-MiniLM-L6-v2)")?;
         common::resume::save(&out, epoch, schedule.last_step() as u64, &model, &opt, &history)?;
     }
     history.finish(c.check_loss_falls, &dev.name())

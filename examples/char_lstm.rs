@@ -19,9 +19,7 @@ mod common;
 
 use anyhow::Result;
 use clap::Parser;
-use common::progress::Epoch;
 use common::{CommonArgs, EpochBar, History};
-use std::time::Instant;
 use wgrad::functional as F;
 use wgrad::nn::{self, LrScheduler, Module};
 use wgrad::{Device, Tensor};
@@ -234,8 +232,6 @@ fn main() -> Result<()> {
     let mut state: Option<State> = None;
     for epoch in first_epoch..=epochs {
         let mut bar = EpochBar::new(epoch, epochs, args.steps);
-        let epoch_start = Instant::now();
-        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
         for step in 0..args.steps {
             let (x, y, len, restarted) = streams.next(args.seq_len, true).expect("wrapping streams never end");
             if restarted {
@@ -250,25 +246,13 @@ fn main() -> Result<()> {
             opt.step(&grads)?;
             schedule.step(&mut opt);
             state = Some(detach(&next));
-            let read = step % 10 == 0 || step + 1 == args.steps;
-            let l = if read { Some(loss.to_scalar()?) } else { None };
-            if let Some(l) = l {
-                history.saw_loss(l);
-                (loss_sum, loss_count) = (loss_sum + l, loss_count + 1);
-            }
-            bar.step(batch * len, l, "chars");
+            bar.step(step, &loss, (batch * len, "chars"), &mut history, Ok)?;
         }
-        bar.finish();
+        let trained = bar.finish();
         let val_loss = evaluate(&model, val, 16, 128, &dev)?;
         model.save(out.join("char_lstm.safetensors"))?;
         let bpc = val_loss / std::f64::consts::LN_2;
-        let train_loss = loss_sum / loss_count.max(1) as f64;
-        let seconds = epoch_start.elapsed().as_secs_f64();
-        history.push(
-            Epoch { train_loss, test_loss: val_loss, metric: bpc, seconds },
-            &out,
-            "char-LSTM on Shakespeare",
-        )?;
+        history.push(trained.epoch(val_loss, bpc), &out, "char-LSTM on Shakespeare")?;
         common::resume::save(&out, epoch, 0, &model, &opt, &history)?;
     }
     let text = sample(&model, &tok, "ROMEO:\n", args.sample_len, args.temperature, c.seed)?;

@@ -15,11 +15,9 @@ mod common;
 use anyhow::Result;
 use clap::Parser;
 use common::job::Job;
-use common::progress::{Epoch, History};
-use indicatif::{ProgressBar, ProgressStyle};
+use common::progress::{EpochBar, History};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 use wgrad::functional as F;
 use wgrad::nn::{self, LrScheduler};
 use wgrad::{DType, Device, Tensor};
@@ -166,32 +164,17 @@ fn train(args: &Args, job: &Job) -> Result<()> {
         .shard(job.rank(), job.world_size())
         .collate(batch::collate);
     for epoch in first_epoch..=args.epochs {
-        let epoch_start = Instant::now();
         let batches = loader.len();
-        let bar = if job.is_main() { ProgressBar::new(batches as u64) } else { ProgressBar::hidden() };
-        let bar = bar.with_style(
-            ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg} [{elapsed}<{eta}]").unwrap(),
-        );
-        bar.set_prefix(format!("{epoch}/{}", args.epochs));
-        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
+        let mut bar = EpochBar::shown(epoch, args.epochs, batches, job.is_main());
         for (b, batch) in loader.epoch(epoch as u64).enumerate() {
             let (x, y) = to_tensors(batch, &dev);
             let loss = F::cross_entropy(&model.forward(&x), &y, F::Reduction::Mean, 0.0);
             let mut grads = loss.backward()?;
             data_parallel.average(&mut grads)?;
             opt.step(&grads)?;
-            // Reading the loss waits for the step; do it every 10 steps, not every step.
-            if b % 10 == 0 || b + 1 == batches {
-                let l = job.mean(loss.to_scalar()?)?;
-                history.saw_loss(l);
-                loss_sum += l;
-                loss_count += 1;
-                let rate = ((b + 1) * args.batch_size) as f64 / epoch_start.elapsed().as_secs_f64();
-                bar.set_message(format!("loss {l:.4} {rate:.0} img/s"));
-            }
-            bar.inc(1);
+            bar.step(b, &loss, (x.dims()[0], "img"), &mut history, |l| job.mean(l))?;
         }
-        bar.finish_and_clear();
+        let trained = bar.finish();
         schedule.step(&mut opt);
         if !job.is_main() {
             continue; // rank 0 evaluates and writes
@@ -199,10 +182,8 @@ fn train(args: &Args, job: &Job) -> Result<()> {
         let (test_loss, accuracy) = evaluate(&model, &test, &dev, 256)?;
         // Written atomically (temp file, fsync, rename): a crash never leaves a torn file.
         model.save(Path::new(&args.out).join("mnist_cnn.safetensors"))?;
-        let train_loss = loss_sum / loss_count.max(1) as f64;
-        let seconds = epoch_start.elapsed().as_secs_f64();
         let title = format!("seed CNN on {}", args.dataset);
-        history.push(Epoch { train_loss, test_loss, metric: accuracy, seconds }, Path::new(&args.out), &title)?;
+        history.push(trained.epoch(test_loss, accuracy), Path::new(&args.out), &title)?;
         common::resume::save(Path::new(&args.out), epoch, 0, &model, &opt, &history)?;
     }
     if !job.is_main() {

@@ -14,7 +14,6 @@ mod common;
 use anyhow::Result;
 use clap::Parser;
 use common::{sentences, CommonArgs, EpochBar, History};
-use std::time::Instant;
 use wgrad::functional as F;
 use wgrad::nn::{self, Module};
 use wgrad::{DType, Device, Tensor};
@@ -107,33 +106,18 @@ fn main() -> Result<()> {
     for epoch in first_epoch..=epochs {
         let steps = train.len().div_ceil(batch_size);
         let mut bar = EpochBar::new(epoch, epochs, steps);
-        let epoch_start = Instant::now();
-        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
         for (step, (p, labels)) in
             train.batches(batch_size, args.max_len, Some(c.seed * 1000 + epoch as u64)).enumerate()
         {
             let (ids, last, y) = tensors(&p, &labels, &dev);
             let loss = F::binary_cross_entropy_with_logits(&model.logits(&ids, &last), &y, F::Reduction::Mean);
             opt.step(&loss.backward()?)?;
-            // Reading the loss waits for the step: every 10 steps, not every step.
-            let read = step % 10 == 0 || step + 1 == steps;
-            let l = if read { Some(loss.to_scalar()?) } else { None };
-            if let Some(l) = l {
-                history.saw_loss(l);
-                (loss_sum, loss_count) = (loss_sum + l, loss_count + 1);
-            }
-            bar.step(labels.len(), l, "sentences");
+            bar.step(step, &loss, (labels.len(), "sentences"), &mut history, Ok)?;
         }
-        bar.finish();
+        let trained = bar.finish();
         let (test_loss, accuracy) = evaluate(&model, &test, args.max_len, &dev)?;
         model.save(out.join("sentiment_lstm.safetensors"))?;
-        let train_loss = loss_sum / loss_count.max(1) as f64;
-        let seconds = epoch_start.elapsed().as_secs_f64();
-        history.push(
-            common::progress::Epoch { train_loss, test_loss, metric: accuracy, seconds },
-            &out,
-            "sentiment LSTM",
-        )?;
+        history.push(trained.epoch(test_loss, accuracy), &out, "sentiment LSTM")?;
         common::resume::save(&out, epoch, 0, &model, &opt, &history)?;
     }
     history.finish(c.check_loss_falls, &dev.name())

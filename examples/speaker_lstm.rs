@@ -15,10 +15,8 @@ mod common;
 
 use anyhow::Result;
 use clap::Parser;
-use common::progress::Epoch;
 use common::{CommonArgs, EpochBar, History};
 use std::sync::Arc;
-use std::time::Instant;
 use wgrad::functional as F;
 use wgrad::nn::{self, Module};
 use wgrad::{DType, Device, Tensor};
@@ -138,31 +136,17 @@ fn main() -> Result<()> {
     let (first_epoch, _step) = common::resume::restore(c.resume, &out, &model, &mut opt, &mut history)?;
     for epoch in first_epoch..=epochs {
         let steps = train.len().div_ceil(batch_size);
-        let mut bar = EpochBar::new(epoch, epochs, steps);
-        let epoch_start = Instant::now();
-        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
+        let mut bar = EpochBar::new(epoch, epochs, steps).reading_every(5);
         for (step, batch) in batches(&train, batch_size, Some(c.seed * 1000 + epoch as u64)).enumerate() {
             let (x, last, y) = tensors(&batch, train.dims, &dev);
             let loss = F::cross_entropy(&model.logits(&x, &last), &y, F::Reduction::Mean, 0.0);
             opt.step(&loss.backward()?)?;
-            let read = step % 5 == 0 || step + 1 == steps;
-            let l = if read { Some(loss.to_scalar()?) } else { None };
-            if let Some(l) = l {
-                history.saw_loss(l);
-                (loss_sum, loss_count) = (loss_sum + l, loss_count + 1);
-            }
-            bar.step(batch.3.len(), l, "utterances");
+            bar.step(step, &loss, (batch.3.len(), "utterances"), &mut history, Ok)?;
         }
-        bar.finish();
+        let trained = bar.finish();
         let (test_loss, accuracy) = evaluate(&model, &test, &dev)?;
         model.save(out.join("speaker_lstm.safetensors"))?;
-        let train_loss = loss_sum / loss_count.max(1) as f64;
-        let seconds = epoch_start.elapsed().as_secs_f64();
-        history.push(
-            Epoch { train_loss, test_loss, metric: accuracy, seconds },
-            &out,
-            "speaker LSTM (JapaneseVowels)",
-        )?;
+        history.push(trained.epoch(test_loss, accuracy), &out, "speaker LSTM (JapaneseVowels)")?;
         common::resume::save(&out, epoch, 0, &model, &opt, &history)?;
     }
     history.finish(c.check_loss_falls, &dev.name())

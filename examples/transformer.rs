@@ -22,9 +22,7 @@ mod common;
 use anyhow::{Context, Result};
 use clap::Parser;
 use common::job::Job;
-use common::progress::Epoch;
 use common::{sentences, CommonArgs, EpochBar, History};
-use std::time::Instant;
 use wgrad::functional as F;
 use wgrad::nn::{self, LrScheduler, Module};
 use wgrad::{DType, Device, Tensor};
@@ -179,8 +177,6 @@ fn train(args: &Args, job: &Job) -> Result<()> {
     for epoch in first_epoch..=epochs {
         let steps = train.len().div_ceil(job.world_size()).div_ceil(local_batch);
         let mut bar = EpochBar::shown(epoch, epochs, steps, job.is_main());
-        let epoch_start = Instant::now();
-        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
         let order_seed = Some(c.seed * 1000 + epoch as u64);
         for (step, (p, labels)) in train.shard_batches(local_batch, args.max_len, order_seed, job.shard()).enumerate() {
             let (ids, keep, weights, y) = tensors(&p, &labels, &dev);
@@ -190,26 +186,14 @@ fn train(args: &Args, job: &Job) -> Result<()> {
             data_parallel.average(&mut grads)?;
             opt.step(&grads)?;
             schedule.step(&mut opt);
-            let read = step % 10 == 0 || step + 1 == steps;
-            let l = if read { Some(job.mean(loss.to_scalar()?)?) } else { None };
-            if let Some(l) = l {
-                history.saw_loss(l);
-                (loss_sum, loss_count) = (loss_sum + l, loss_count + 1);
-            }
-            bar.step(labels.len(), l, "sentences");
+            bar.step(step, &loss, (labels.len(), "sentences"), &mut history, |l| job.mean(l))?;
         }
-        bar.finish();
+        let trained = bar.finish();
         if !job.is_main() {
             continue; // rank 0 evaluates, chooses and writes
         }
         let (val_loss, accuracy) = evaluate(&model, &val, args.max_len, &dev)?;
-        let train_loss = loss_sum / loss_count.max(1) as f64;
-        let seconds = epoch_start.elapsed().as_secs_f64();
-        history.push(
-            Epoch { train_loss, test_loss: val_loss, metric: accuracy, seconds },
-            &out,
-            "Transformer encoder (W8)",
-        )?;
+        history.push(trained.epoch(val_loss, accuracy), &out, "Transformer encoder (W8)")?;
         if history.best().is_some_and(|(best, _)| best == history.epochs.len()) {
             model.save(out.join("transformer.safetensors"))?;
         }

@@ -5,12 +5,34 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use std::time::Instant;
+use wgrad::Tensor;
 
-/// An indicatif bar over one epoch's steps, showing the loss and the examples per second.
+/// One epoch of training as every demo runs it: an indicatif bar over its steps showing the
+/// loss and the examples per second, and the mean of the losses it read. Reading a loss
+/// waits for its step, so it reads one every few steps (10 unless
+/// [`EpochBar::reading_every`] says otherwise) and at the last.
 pub struct EpochBar {
     bar: ProgressBar,
     started: Instant,
     examples: usize,
+    steps: usize,
+    read_every: usize,
+    losses: (f64, usize),
+}
+
+/// An epoch's training, finished: its mean loss read and when it started.
+pub struct Trained {
+    /// Mean training loss over the steps whose loss was read.
+    pub train_loss: f64,
+    started: Instant,
+}
+
+impl Trained {
+    /// The epoch's numbers, with its held-out loss and metric; its seconds run until now
+    /// (evaluation included).
+    pub fn epoch(&self, test_loss: f64, metric: f64) -> Epoch {
+        Epoch { train_loss: self.train_loss, test_loss, metric, seconds: self.started.elapsed().as_secs_f64() }
+    }
 }
 
 impl EpochBar {
@@ -26,23 +48,42 @@ impl EpochBar {
         let bar = if visible { ProgressBar::new(steps as u64) } else { ProgressBar::hidden() };
         let bar = bar.with_style(style);
         bar.set_prefix(format!("{epoch}/{epochs}"));
-        EpochBar { bar, started: Instant::now(), examples: 0 }
+        EpochBar { bar, started: Instant::now(), examples: 0, steps, read_every: 10, losses: (0.0, 0) }
     }
 
-    /// One step of `examples` examples done; `loss` when it was read this step.
-    pub fn step(&mut self, examples: usize, loss: Option<f64>, unit: &str) {
-        self.examples += examples;
-        if let Some(l) = loss {
+    /// Reads the loss every `steps` steps instead of every 10.
+    pub fn reading_every(mut self, steps: usize) -> EpochBar {
+        self.read_every = steps;
+        self
+    }
+
+    /// Step `step` (from 0) of `examples` examples done with this `loss`. On the steps
+    /// that read it, `mean` turns the value read into the one reported (every rank's mean
+    /// in a distributed job; `Ok` otherwise), and `history` notes it.
+    pub fn step(
+        &mut self,
+        step: usize,
+        loss: &Tensor,
+        examples: (usize, &str),
+        history: &mut History,
+        mean: impl FnOnce(f64) -> Result<f64>,
+    ) -> Result<()> {
+        self.examples += examples.0;
+        if step.is_multiple_of(self.read_every) || step + 1 == self.steps {
+            let l = mean(loss.to_scalar()?)?;
+            history.saw_loss(l);
+            self.losses = (self.losses.0 + l, self.losses.1 + 1);
             let rate = self.examples as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-            self.bar.set_message(format!("loss {l:.4} {rate:.0} {unit}/s"));
+            self.bar.set_message(format!("loss {l:.4} {rate:.0} {}/s", examples.1));
         }
         self.bar.inc(1);
+        Ok(())
     }
 
-    /// Removes the bar; returns the epoch's seconds so far.
-    pub fn finish(self) -> f64 {
+    /// Removes the bar; the epoch's mean loss read.
+    pub fn finish(self) -> Trained {
         self.bar.finish_and_clear();
-        self.started.elapsed().as_secs_f64()
+        Trained { train_loss: self.losses.0 / self.losses.1.max(1) as f64, started: self.started }
     }
 }
 

@@ -1,9 +1,8 @@
 //! The CPU reference backend: every op runs a kernel of `wgrad_cpu` on host storage.
 
-use super::{AttentionMask, Backend, GradFn, HostFuture, Map};
+use super::{Attention, AttentionMask, Backend, GradFn, HostFuture, LayerNorm, Map};
 use crate::device::{record_cpu_error, take_cpu_error};
 use crate::ops::{AdamStep, AdamUpdate};
-use crate::storage::Storage;
 use crate::{Device, DeviceStats, Tensor};
 use std::future::Future;
 use std::pin::Pin;
@@ -18,10 +17,7 @@ pub(crate) struct Cpu;
 /// A CPU tensor's storage.
 #[track_caller]
 fn host(t: &Tensor) -> &CpuStorage {
-    match t.storage() {
-        Storage::Cpu(s) => s,
-        Storage::Gpu(_) => unreachable!("a GPU tensor reached the CPU backend"),
-    }
+    t.storage().cpu()
 }
 
 /// The f32 elements of a contiguous CPU tensor, from its offset.
@@ -293,15 +289,8 @@ impl Backend for Cpu {
 
     /// The fused forward and backward of wgrad_cpu (a block of query rows at a time, no
     /// [B, H, Lq, Lk] tensor); a keep mask becomes an additive 0 / -inf bias.
-    fn attention(
-        &self,
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        mask: AttentionMask,
-        causal: bool,
-        scale: f64,
-    ) -> Option<(Tensor, GradFn)> {
+    fn attention(&self, call: &Attention) -> Option<(Tensor, GradFn)> {
+        let Attention { q, k, v, mask, causal, scale } = *call;
         if q.dtype() != DType::F32 {
             return None;
         }
@@ -345,15 +334,8 @@ impl Backend for Cpu {
 
     /// One pass per row (wgrad_cpu::norm), bit for bit the composed version, where
     /// nothing needs a gradient (inference, evaluation); composed otherwise.
-    fn layer_norm(
-        &self,
-        x: &Tensor,
-        d: usize,
-        w: Option<&Tensor>,
-        b: Option<&Tensor>,
-        eps: f64,
-        needs_grad: bool,
-    ) -> Option<(Tensor, Option<GradFn>)> {
+    fn layer_norm(&self, call: &LayerNorm) -> Option<(Tensor, Option<GradFn>)> {
+        let LayerNorm { x, d, weight: w, bias: b, eps, needs_grad } = *call;
         if needs_grad {
             return None;
         }

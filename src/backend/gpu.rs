@@ -1,9 +1,8 @@
 //! The GPU backend: every op records a WGSL launch (`wgrad_gpu::kernels`) on the device's
 //! recorder. Ops whose operands may exceed one storage binding split themselves here.
 
-use super::{AttentionMask, Backend, GradFn, HostFuture, Map};
+use super::{Attention, AttentionMask, Backend, GradFn, HostFuture, LayerNorm, Map};
 use crate::ops::{AdamStep, AdamUpdate};
-use crate::storage::Storage;
 use crate::{Device, DeviceStats, Tensor};
 use std::future::Future;
 use std::pin::Pin;
@@ -20,10 +19,7 @@ use wgrad_gpu::{GpuDevice, PooledBuffer};
 /// A GPU tensor's buffer.
 #[track_caller]
 fn buffer(t: &Tensor) -> &PooledBuffer {
-    match t.storage() {
-        Storage::Gpu(b) => b,
-        Storage::Cpu(_) => unreachable!("a CPU tensor reached the GPU backend"),
-    }
+    t.storage().gpu()
 }
 
 /// A GPU tensor as a kernel operand (buffer, layout, dtype).
@@ -482,15 +478,8 @@ impl Backend for Arc<GpuDevice> {
     /// forward saves each row's logsumexp, the backward is two kernels (dQ per query row;
     /// dK and dV per key row), and no [Lq, Lk] matrix is formed on either pass. The kernels
     /// bind every operand whole, so each must fit one binding.
-    fn attention(
-        &self,
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        mask: AttentionMask,
-        causal: bool,
-        scale: f64,
-    ) -> Option<(Tensor, GradFn)> {
+    fn attention(&self, call: &Attention) -> Option<(Tensor, GradFn)> {
+        let Attention { q, k, v, mask, causal, scale } = *call;
         let [b, h, lq, e] = [0, 1, 2, 3].map(|d| q.dims()[d]);
         let lk = k.dims()[2];
         let mask = match mask {
@@ -543,15 +532,8 @@ impl Backend for Arc<GpuDevice> {
 
     /// One kernel forward (rows up to `MAX_ROW` elements, one invocation per row, mean and
     /// 1/std saved), one for the input gradient plus two column sums backward.
-    fn layer_norm(
-        &self,
-        x: &Tensor,
-        d: usize,
-        w: Option<&Tensor>,
-        b: Option<&Tensor>,
-        eps: f64,
-        _needs_grad: bool,
-    ) -> Option<(Tensor, Option<GradFn>)> {
+    fn layer_norm(&self, call: &LayerNorm) -> Option<(Tensor, Option<GradFn>)> {
+        let LayerNorm { x, d, weight: w, bias: b, eps, .. } = *call;
         use kernels::layer_norm as kernel;
         let f32s = [Some(x), w, b].iter().flatten().all(|t| t.dtype() == DType::F32);
         if d == 0 || d > kernel::MAX_ROW || !f32s || (x.numel() * 4) as u64 > self.max_binding_bytes() {

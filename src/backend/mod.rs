@@ -63,6 +63,29 @@ pub(crate) enum AttentionMask<'a> {
     Additive(&'a Tensor),
 }
 
+/// A fused attention call: q [B, H, Lq, E], k and v [B, H, Lk, E].
+#[derive(Clone, Copy)]
+pub(crate) struct Attention<'a> {
+    pub q: &'a Tensor,
+    pub k: &'a Tensor,
+    pub v: &'a Tensor,
+    pub mask: AttentionMask<'a>,
+    pub causal: bool,
+    pub scale: f64,
+}
+
+/// A fused layer norm call: rows of `d` elements of `x`, optional weight and bias [d].
+#[derive(Clone, Copy)]
+pub(crate) struct LayerNorm<'a> {
+    pub x: &'a Tensor,
+    pub d: usize,
+    pub weight: Option<&'a Tensor>,
+    pub bias: Option<&'a Tensor>,
+    pub eps: f64,
+    /// Whether the caller records the backward (else a backend may skip saving for it).
+    pub needs_grad: bool,
+}
+
 /// What every backend implements: memory, then one method per op family.
 pub(crate) trait Backend {
     // --- memory and the device ---
@@ -143,27 +166,11 @@ pub(crate) trait Backend {
     fn avg_pool2d_backward(&self, g: &Tensor, pooling: Pooling, input_shape: &[usize]) -> Tensor;
     /// Fused f32 attention of q [B, H, Lq, E], k, v [B, H, Lk, E]: the output and its
     /// backward (dq, dk, dv).
-    fn attention(
-        &self,
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        mask: AttentionMask,
-        causal: bool,
-        scale: f64,
-    ) -> Option<(Tensor, GradFn)>;
+    fn attention(&self, call: &Attention) -> Option<(Tensor, GradFn)>;
     /// Fused layer norm of f32 rows of `d` elements with optional weight and bias [d]: the
     /// output and, when `needs_grad`, its backward (gradients of x and of the weight and
     /// bias given, in that order).
-    fn layer_norm(
-        &self,
-        x: &Tensor,
-        d: usize,
-        w: Option<&Tensor>,
-        b: Option<&Tensor>,
-        eps: f64,
-        needs_grad: bool,
-    ) -> Option<(Tensor, Option<GradFn>)>;
+    fn layer_norm(&self, call: &LayerNorm) -> Option<(Tensor, Option<GradFn>)>;
 }
 
 impl Device {

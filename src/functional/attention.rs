@@ -8,7 +8,7 @@
 //! attention weights, is the plain composition softmax(q k^T * scale + mask) v with a
 //! composed backward, which is also the reference the fused kernels are tested against.
 
-use crate::backend::AttentionMask;
+use crate::backend::{Attention, AttentionMask};
 use crate::{DType, Tensor};
 
 /// Which keys each query may attend to.
@@ -163,7 +163,8 @@ fn fused(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Opti
         AttnMask::Additive(m) => AttentionMask::Additive(m),
         AttnMask::None | AttnMask::Causal => AttentionMask::None,
     };
-    let (out, backward) = q.backend().attention(q, k, v, backend_mask, mask.is_causal(), scale)?;
+    let call = Attention { q, k, v, mask: backend_mask, causal: mask.is_causal(), scale };
+    let (out, backward) = q.backend().attention(&call)?;
     Some(out.record("scaled_dot_product_attention", &[q, k, v], backward))
 }
 

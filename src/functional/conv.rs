@@ -25,21 +25,7 @@ fn check_floats(op: &str, tensors: &[&Tensor]) -> DType {
 /// The tensor as untracked f32 (the kernels compute in f32).
 #[track_caller]
 fn f32_of(t: &Tensor) -> Tensor {
-    let t = t.detach();
-    if t.dtype() == DType::F32 {
-        t
-    } else {
-        t.cast(DType::F32)
-    }
-}
-
-#[track_caller]
-fn back_to(t: Tensor, dtype: DType) -> Tensor {
-    if dtype == DType::F32 {
-        t
-    } else {
-        t.cast(dtype)
-    }
+    t.detach().cast(DType::F32)
 }
 
 /// The values of [`conv2d`] (not recorded) over `x` [N, C, H, W] with `w` [O, C/groups,
@@ -62,7 +48,7 @@ fn conv2d_values(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tenso
         );
     }
     let (x, w, b) = (f32_of(x), f32_of(w), b.map(f32_of));
-    back_to(x.backend().conv2d(&x, &w, b.as_ref(), &d), dtype)
+    x.backend().conv2d(&x, &w, b.as_ref(), &d).cast(dtype)
 }
 
 /// The sizes of a convolution whose output gradient is `grad_out`, checked against them.
@@ -94,7 +80,7 @@ pub fn conv2d_grad_input(grad_out: &Tensor, w: &Tensor, input_hw: [usize; 2], p:
     let w_shape = [w.dims()[0], w.dims()[1], w.dims()[2], w.dims()[3]];
     let d = grad_dims("conv2d_grad_input", grad_out, x_shape, w_shape, p);
     let (g, w) = (f32_of(grad_out), f32_of(w));
-    back_to(g.backend().conv2d_grad_input(&g, &w, &d), dtype)
+    g.backend().conv2d_grad_input(&g, &w, &d).cast(dtype)
 }
 
 /// Gradient of [`conv2d`](crate::functional::conv2d) with respect to its weight, for a kernel of `kernel_hw`:
@@ -118,7 +104,7 @@ pub fn conv2d_grad_weight(grad_out: &Tensor, x: &Tensor, kernel_hw: [usize; 2], 
     let w_shape = [grad_out.dims()[1], x.dims()[1] / p.groups, kernel_hw[0], kernel_hw[1]];
     let d = grad_dims("conv2d_grad_weight", grad_out, x_shape, w_shape, p);
     let (g, x) = (f32_of(grad_out), f32_of(x));
-    back_to(g.backend().conv2d_grad_weight(&g, &x, &d), dtype)
+    g.backend().conv2d_grad_weight(&g, &x, &d).cast(dtype)
 }
 
 /// Gradient of [`conv2d`](crate::functional::conv2d) with respect to its bias: `grad_out` summed over N, OH, OW.

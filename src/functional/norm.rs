@@ -1,6 +1,7 @@
 //! Batch normalisation (torch.nn.functional.batch_norm, composed from tensor ops) and layer
 //! normalisation (layer_norm: the backend's fused kernel where it has one, else composed).
 
+use crate::backend::LayerNorm;
 use crate::Tensor;
 use wgrad_core::Shape;
 
@@ -112,7 +113,8 @@ fn fused_layer_norm(
     inputs.extend(bias);
     let needs_grad = crate::is_grad_enabled() && inputs.iter().any(|t| t.is_tracked());
     let (w, b) = (weight.map(|w| w.reshape([d])), bias.map(|b| b.reshape([d])));
-    let (y, backward) = x.backend().layer_norm(x, d, w.as_ref(), b.as_ref(), eps, needs_grad)?;
+    let call = LayerNorm { x, d, weight: w.as_ref(), bias: b.as_ref(), eps, needs_grad };
+    let (y, backward) = x.backend().layer_norm(&call)?;
     let Some(backward) = backward else { return Some(y) };
     let shapes: Vec<Shape> = inputs.iter().map(|t| t.shape().clone()).collect();
     Some(y.record("layer_norm", &inputs, move |dy| {

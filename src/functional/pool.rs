@@ -35,18 +35,7 @@ fn with_hw(shape: &[usize], hw: [usize; 2]) -> Vec<usize> {
 #[track_caller]
 fn f32_planes(op: &str, t: &Tensor) -> Tensor {
     assert!(t.dtype().is_float(), "{op}: expected a float tensor, got {}", t.dtype());
-    let t = t.detach();
-    let t = if t.dtype() == DType::F32 { t } else { t.cast(DType::F32) };
-    t.contiguous()
-}
-
-#[track_caller]
-fn back_to(t: Tensor, dtype: DType) -> Tensor {
-    if dtype == DType::F32 {
-        t
-    } else {
-        t.cast(dtype)
-    }
+    t.detach().cast(DType::F32).contiguous()
 }
 
 #[track_caller]
@@ -66,7 +55,7 @@ pub fn max_pool2d_with_indices(x: &Tensor, p: Pool2d) -> (Tensor, Tensor) {
     let dtype = x.dtype();
     let xf = f32_planes("max_pool2d", x);
     let (values, indices) = xf.backend().max_pool2d(&xf, hw, p, shape);
-    (back_to(values, dtype), indices)
+    (values.cast(dtype), indices)
 }
 
 /// Gradient of [`max_pool2d_with_indices`] for an input of `input_shape`: each element
@@ -92,7 +81,7 @@ pub fn max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape: &[u
     let dtype = grad_out.dtype();
     let g = f32_planes("max_pool2d_backward", grad_out);
     let idx = indices.detach().contiguous();
-    back_to(g.backend().max_pool2d_backward(&g, &idx, input_shape), dtype)
+    g.backend().max_pool2d_backward(&g, &idx, input_shape).cast(dtype)
 }
 
 /// Average pooling over the last two dims. `count_include_pad`: divide by the window
@@ -141,7 +130,7 @@ fn pool_forward(x: &Tensor, hw: [usize; 2], out_hw: [usize; 2], pooling: Pooling
     let shape = with_hw(x.dims(), out_hw);
     let dtype = x.dtype();
     let xf = f32_planes("avg_pool2d", x);
-    back_to(xf.backend().avg_pool2d(&xf, hw, pooling, shape), dtype)
+    xf.backend().avg_pool2d(&xf, hw, pooling, shape).cast(dtype)
 }
 
 #[track_caller]
@@ -154,7 +143,7 @@ fn pool_backward(op: &str, grad_out: &Tensor, input_shape: &[usize], out_hw: [us
     );
     let dtype = grad_out.dtype();
     let g = f32_planes(op, grad_out);
-    back_to(g.backend().avg_pool2d_backward(&g, pooling, input_shape), dtype)
+    g.backend().avg_pool2d_backward(&g, pooling, input_shape).cast(dtype)
 }
 
 /// Max pooling over the last two dims (padding counts as -inf; ceil_mode as PyTorch);

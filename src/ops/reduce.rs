@@ -19,8 +19,18 @@ macro_rules! reduce_methods {
     )*};
 }
 
+macro_rules! reduce_all_methods {
+    ($($name:ident => $op:ident),* $(,)?) => {$(
+        #[doc = concat!("`", stringify!($op), "` of all elements, as a 0-dim tensor.")]
+        pub fn $name(&self) -> Tensor {
+            self.reduce(ReduceOp::$op, &self.all_dims(), false)
+        }
+    )*};
+}
+
 impl Tensor {
     reduce_methods!(sum, sum_dims => Sum, mean, mean_dims => Mean, max, max_dims => Max, min, min_dims => Min);
+    reduce_all_methods!(sum_all => Sum, mean_all => Mean, max_all => Max, min_all => Min);
 
     /// Index (u32) of the first maximum along `dim`.
     #[track_caller]
@@ -34,30 +44,6 @@ impl Tensor {
     pub fn argmin(&self, dim: impl Dim, keepdim: bool) -> Tensor {
         let d = dim.resolve(self.rank(), "argmin") as isize;
         self.reduce(ReduceOp::ArgMin, &[d], keepdim)
-    }
-
-    /// Sum of all elements, as a 0-dim tensor.
-    #[track_caller]
-    pub fn sum_all(&self) -> Tensor {
-        self.reduce(ReduceOp::Sum, &self.all_dims(), false)
-    }
-
-    /// Mean of all elements, as a 0-dim tensor.
-    #[track_caller]
-    pub fn mean_all(&self) -> Tensor {
-        self.reduce(ReduceOp::Mean, &self.all_dims(), false)
-    }
-
-    /// Max of all elements, as a 0-dim tensor.
-    #[track_caller]
-    pub fn max_all(&self) -> Tensor {
-        self.reduce(ReduceOp::Max, &self.all_dims(), false)
-    }
-
-    /// Min of all elements, as a 0-dim tensor.
-    #[track_caller]
-    pub fn min_all(&self) -> Tensor {
-        self.reduce(ReduceOp::Min, &self.all_dims(), false)
     }
 
     #[track_caller]
