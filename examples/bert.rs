@@ -18,7 +18,7 @@ mod common;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use common::{CommonArgs, EpochBar, History};
+use common::{CommonArgs, EpochBar, History, Run};
 use std::path::{Path, PathBuf};
 use wgrad::functional as F;
 use wgrad::nn::{self, bert, BertModel, LrScheduler, Module, ParamGroup};
@@ -224,9 +224,7 @@ fn evaluate(model: &Classifier, data: &[(String, u32)], tok: &Tokenizer, dev: &D
 
 fn finetune(args: &FinetuneArgs) -> Result<()> {
     let c = &args.common;
-    let dev = c.device()?;
-    let (epochs, batch_size, lr) = (c.epochs(3), c.batch_size(32), c.lr(5e-5));
-    let out = c.out_dir("bert")?;
+    let Run { dev, epochs, batch_size, lr, out } = c.run("bert", (3, 32, 5e-5))?;
     let sentences_dir = c.data_dir(&wgrad_data::sources::SENTIMENT)?;
     let (train, test) = wgrad_data::text::load_movie_reviews(&sentences_dir)?.split(0.2, 1234);
     let (train, test) = (train.subset(&c.limited(train.len())), test.subset(&c.limited(test.len())));

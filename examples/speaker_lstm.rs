@@ -15,7 +15,7 @@ mod common;
 
 use anyhow::Result;
 use clap::Parser;
-use common::{CommonArgs, EpochBar, History};
+use common::{CommonArgs, EpochBar, History, Run};
 use std::sync::Arc;
 use wgrad::functional as F;
 use wgrad::nn::{self, Module};
@@ -110,9 +110,7 @@ fn evaluate(model: &SpeakerLstm, data: &Arc<TsData>, dev: &Device) -> Result<(f6
 fn main() -> Result<()> {
     let args = Args::parse();
     let c = &args.common;
-    let dev = c.device()?;
-    let (epochs, batch_size, lr) = (c.epochs(30), c.batch_size(16), c.lr(3e-3));
-    let out = c.out_dir("speaker_lstm")?;
+    let Run { dev, epochs, batch_size, lr, out } = c.run("speaker_lstm", (30, 16, 3e-3))?;
     let dir = c.data_dir(&wgrad_data::sources::VOWELS)?;
     let mut train = ts::load_ts(&dir.join("JapaneseVowels_TRAIN.ts"))?;
     let mut test = ts::load_ts(&dir.join("JapaneseVowels_TEST.ts"))?;

@@ -22,7 +22,7 @@ mod common;
 use anyhow::{Context, Result};
 use clap::Parser;
 use common::job::Job;
-use common::{sentences, CommonArgs, EpochBar, History};
+use common::{sentences, CommonArgs, EpochBar, History, Run};
 use wgrad::functional as F;
 use wgrad::nn::{self, LrScheduler, Module};
 use wgrad::{DType, Device, Tensor};
@@ -33,12 +33,8 @@ use wgrad_data::text::Padded;
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// Vocabulary: this many most frequent training words (plus <pad> and <unk>)
-    #[arg(long, default_value_t = 8000)]
-    vocab: usize,
-    /// Sentences are cut to this many words (the number of learned positions)
-    #[arg(long, default_value_t = 50)]
-    max_len: usize,
+    #[command(flatten)]
+    sentences: sentences::SentenceArgs,
     /// Steps of linear learning-rate warm-up
     #[arg(long, default_value_t = 100)]
     warmup: usize,
@@ -149,19 +145,17 @@ fn main() -> Result<()> {
 
 fn train(args: &Args, job: &Job) -> Result<()> {
     let c = &args.common;
-    let dev = c.device()?;
-    let (epochs, batch_size, lr) = (c.epochs(8), c.batch_size(32), c.lr(1e-3));
+    let Run { dev, epochs, batch_size, lr, out } = c.run("transformer", (8, 32, 1e-3))?;
     let local_batch = job.local_batch(batch_size)?;
-    let out = c.out_dir("transformer")?;
     anyhow::ensure!(args.val_fraction > 0.0 && args.val_fraction < 1.0, "--val-fraction must be in (0, 1)");
     // Rank 0 fetches the sentences (once) before the others read them.
     let (tok, train, val, test) =
-        job.main_first(|| sentences::load_with_validation(c, args.vocab, args.val_fraction))?;
+        job.main_first(|| sentences::load_with_validation(c, args.sentences.vocab, args.val_fraction))?;
     if job.is_main() {
         println!("training on {}", dev.name());
     }
     nn::manual_seed(c.seed);
-    let model = Encoder::new(tok.len(), args.max_len, args.dropout, &dev);
+    let model = Encoder::new(tok.len(), args.sentences.max_len, args.dropout, &dev);
     model.train();
     let mut opt = nn::AdamW::new(
         model.parameters(),
@@ -178,7 +172,9 @@ fn train(args: &Args, job: &Job) -> Result<()> {
         let steps = train.len().div_ceil(job.world_size()).div_ceil(local_batch);
         let mut bar = EpochBar::shown(epoch, epochs, steps, job.is_main());
         let order_seed = Some(c.seed * 1000 + epoch as u64);
-        for (step, (p, labels)) in train.shard_batches(local_batch, args.max_len, order_seed, job.shard()).enumerate() {
+        for (step, (p, labels)) in
+            train.shard_batches(local_batch, args.sentences.max_len, order_seed, job.shard()).enumerate()
+        {
             let (ids, keep, weights, y) = tensors(&p, &labels, &dev);
             let logits = model.logits(&ids, &keep, &weights);
             let loss = F::cross_entropy(&logits, &y, F::Reduction::Mean, args.label_smoothing);
@@ -192,7 +188,7 @@ fn train(args: &Args, job: &Job) -> Result<()> {
         if !job.is_main() {
             continue; // rank 0 evaluates, chooses and writes
         }
-        let (val_loss, accuracy) = evaluate(&model, &val, args.max_len, &dev)?;
+        let (val_loss, accuracy) = evaluate(&model, &val, args.sentences.max_len, &dev)?;
         history.push(trained.epoch(val_loss, accuracy), &out, "Transformer encoder (W8)")?;
         if history.best().is_some_and(|(best, _)| best == history.epochs.len()) {
             model.save(out.join("transformer.safetensors"))?;
@@ -205,7 +201,7 @@ fn train(args: &Args, job: &Job) -> Result<()> {
     // The test set is read once, by the model of the best validation epoch.
     let (best_epoch, _) = history.best().context("no epoch was trained")?;
     model.load(out.join("transformer.safetensors"))?;
-    let (_, test_accuracy) = evaluate(&model, &test, args.max_len, &dev)?;
+    let (_, test_accuracy) = evaluate(&model, &test, args.sentences.max_len, &dev)?;
     println!("chose epoch {best_epoch} by validation accuracy: test accuracy {:.2}%", test_accuracy * 100.0);
     history.finish_with(c.check_loss_falls, &dev.name(), "test_accuracy", test_accuracy)
 }

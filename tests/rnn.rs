@@ -18,6 +18,15 @@ fn weights(gates: usize, input: usize, hidden: usize, seed: u64, dev: &Device) -
 }
 
 /// The same weights as leaves that require gradients.
+/// Checks that two backward passes gave each named tensor the same gradient.
+fn assert_same_grads(g: &wgrad::Gradients, reference: &wgrad::Gradients, tensors: &[(&str, &Tensor)]) {
+    let cpu = Device::cpu();
+    for (name, t) in tensors {
+        let [a, b] = [g, reference].map(|g| g.get(t).unwrap().to_device(&cpu).contiguous());
+        assert_close(&a, &b, 1e-5, 1e-4, name);
+    }
+}
+
 fn tracked(w: RnnWeights) -> RnnWeights {
     RnnWeights {
         w_ih: w.w_ih.requires_grad(),
@@ -170,16 +179,11 @@ fn fused_gru_matches_the_composed_reference_forward_and_backward() {
         let g = out.mul(&proj).sum_all().backward().unwrap();
         let rg = reference.mul(&proj).sum_all().backward().unwrap();
         let (b_ih, b_hh) = (w.b_ih.as_ref().unwrap(), w.b_hh.as_ref().unwrap());
-        for (name, p) in [("x", &x), ("h0", &h0), ("w_ih", &w.w_ih), ("w_hh", &w.w_hh), ("b_ih", b_ih), ("b_hh", b_hh)]
-        {
-            assert_close(
-                &g.get(p).unwrap().to_device(&cpu).contiguous(),
-                &rg.get(p).unwrap().to_device(&cpu).contiguous(),
-                1e-5,
-                1e-4,
-                name,
-            );
-        }
+        assert_same_grads(
+            &g,
+            &rg,
+            &[("x", &x), ("h0", &h0), ("w_ih", &w.w_ih), ("w_hh", &w.w_hh), ("b_ih", b_ih), ("b_hh", b_hh)],
+        );
     }
 }
 
@@ -204,16 +208,11 @@ fn tanh_rnn_matches_the_composed_reference_forward_and_backward() {
         let proj = Tensor::randn([6, 2, 5], 44, &dev);
         let g = (out.mul(&proj).sum_all() + h_n.sum_all()).backward().unwrap();
         let rg = (reference.mul(&proj).sum_all() + h.sum_all()).backward().unwrap();
-        for (name, p) in [("x", &x), ("h0", &h0), ("w_ih", &w.w_ih), ("w_hh", &w.w_hh), ("b_ih", b_ih), ("b_hh", b_hh)]
-        {
-            assert_close(
-                &g.get(p).unwrap().to_device(&cpu).contiguous(),
-                &rg.get(p).unwrap().to_device(&cpu).contiguous(),
-                1e-5,
-                1e-4,
-                name,
-            );
-        }
+        assert_same_grads(
+            &g,
+            &rg,
+            &[("x", &x), ("h0", &h0), ("w_ih", &w.w_ih), ("w_hh", &w.w_hh), ("b_ih", b_ih), ("b_hh", b_hh)],
+        );
     }
 }
 

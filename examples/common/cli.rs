@@ -51,7 +51,28 @@ pub fn device(name: &str) -> Result<Device> {
     })
 }
 
+/// What a training demo starts with: its device, epochs, batch size, learning rate and
+/// output directory, from the flags or the demo's defaults.
+pub struct Run {
+    pub dev: Device,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub out: PathBuf,
+}
+
 impl CommonArgs {
+    /// The [`Run`] of demo `demo`, with its default `(epochs, batch size, learning rate)`.
+    pub fn run(&self, demo: &str, (epochs, batch_size, lr): (usize, usize, f64)) -> Result<Run> {
+        Ok(Run {
+            dev: self.device()?,
+            epochs: self.epochs(epochs),
+            batch_size: self.batch_size(batch_size),
+            lr: self.lr(lr),
+            out: self.out_dir(demo)?,
+        })
+    }
+
     /// The device `--device` names.
     pub fn device(&self) -> Result<Device> {
         device(&self.device)

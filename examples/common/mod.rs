@@ -15,6 +15,6 @@ pub mod seed_cnn;
 pub mod sentences;
 
 #[allow(unused_imports)] // only bert parses a --device of its own
-pub use cli::{device, CommonArgs};
+pub use cli::{device, CommonArgs, Run};
 #[allow(unused_imports)] // mnist uses only part of it
 pub use progress::{EpochBar, History};

@@ -61,6 +61,18 @@ impl Dataset for Encoded {
     }
 }
 
+/// `--vocab` and `--max-len`, the flags of the demos on sentences; flatten into a demo's
+/// clap struct.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SentenceArgs {
+    /// Vocabulary: this many most frequent training words (plus <pad> and <unk>)
+    #[arg(long, default_value_t = 8000)]
+    pub vocab: usize,
+    /// Sentences are cut to this many words
+    #[arg(long, default_value_t = 50)]
+    pub max_len: usize,
+}
+
 /// Loads the sentences (fetching them on first use), holds out a seeded 20% as the test
 /// set, applies `--limit` to both parts, and encodes them with a vocabulary of the
 /// `vocab` most frequent training words; prints what it loaded.

@@ -1,5 +1,6 @@
 //! [`Conv2d`] (nn.Conv2d), [`ConvTranspose2d`] (nn.ConvTranspose2d) and [`Conv1d`] (nn.Conv1d).
 
+use super::module::params_setters;
 use super::{init, Module, Parameter};
 use crate::functional as F;
 use crate::{Device, Tensor};
@@ -30,6 +31,16 @@ pub struct Conv2d {
     pub params: F::Conv2d,
 }
 
+/// `groups`, checked to divide both channel counts (`layer` names the panic).
+#[track_caller]
+fn checked_groups(layer: &str, in_channels: usize, out_channels: usize, groups: usize) -> usize {
+    assert!(
+        groups > 0 && in_channels.is_multiple_of(groups) && out_channels.is_multiple_of(groups),
+        "{layer}: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {groups}"
+    );
+    groups
+}
+
 impl Conv2d {
     /// A `k` x `k` convolution with bias, stride 1 and no padding, initialised as PyTorch
     /// (uniform in `±1/√fan_in`, fan_in = in * k * k). Chain [`Conv2d::stride`],
@@ -48,32 +59,16 @@ impl Conv2d {
         bias: bool,
         device: &Device,
     ) -> Conv2d {
-        let g = params.groups;
-        assert!(
-            g > 0 && in_channels.is_multiple_of(g) && out_channels.is_multiple_of(g),
-            "Conv2d: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {g}"
-        );
+        let g = checked_groups("Conv2d", in_channels, out_channels, params.groups);
         let shape = [out_channels, in_channels / g, kernel[0], kernel[1]];
         let (weight, bias) = weight_and_bias(shape, in_channels / g, out_channels, bias, device);
         Conv2d { weight, bias, params }
     }
 
-    /// The same layer with stride `s` on both axes.
-    pub fn stride(mut self, s: usize) -> Conv2d {
-        self.params.stride = [s, s];
-        self
-    }
-
-    /// The same layer with zero padding `p` on both axes.
-    pub fn padding(mut self, p: usize) -> Conv2d {
-        self.params.padding = [p, p];
-        self
-    }
-
-    /// The same layer with dilation `d` on both axes.
-    pub fn dilation(mut self, d: usize) -> Conv2d {
-        self.params.dilation = [d, d];
-        self
+    params_setters! {
+        stride: usize => |s| [s, s], "stride `s` on both axes";
+        padding: usize => |p| [p, p], "zero padding `p` on both axes";
+        dilation: usize => |d| [d, d], "dilation `d` on both axes";
     }
 }
 
@@ -132,26 +127,15 @@ impl ConvTranspose2d {
         bias: bool,
         device: &Device,
     ) -> ConvTranspose2d {
-        let g = params.groups;
-        assert!(
-            g > 0 && in_channels.is_multiple_of(g) && out_channels.is_multiple_of(g),
-            "ConvTranspose2d: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {g}"
-        );
+        let g = checked_groups("ConvTranspose2d", in_channels, out_channels, params.groups);
         let shape = [in_channels, out_channels / g, kernel[0], kernel[1]];
         let (weight, bias) = weight_and_bias(shape, out_channels / g, out_channels, bias, device);
         ConvTranspose2d { weight, bias, params, output_padding: [0, 0] }
     }
 
-    /// The same layer with stride `s` on both axes.
-    pub fn stride(mut self, s: usize) -> ConvTranspose2d {
-        self.params.stride = [s, s];
-        self
-    }
-
-    /// The same layer with padding `p` (of the convolution it transposes) on both axes.
-    pub fn padding(mut self, p: usize) -> ConvTranspose2d {
-        self.params.padding = [p, p];
-        self
+    params_setters! {
+        stride: usize => |s| [s, s], "stride `s` on both axes";
+        padding: usize => |p| [p, p], "padding `p` (of the convolution it transposes) on both axes";
     }
 
     /// The same layer with `p` extra output rows and columns.

@@ -263,3 +263,16 @@ macro_rules! inherent_module_methods {
     )*};
 }
 pub(crate) use inherent_module_methods;
+
+/// Builder methods that set a field of the layer's `params` to one value, the same on
+/// both axes where the field is a pair: `stride`, `padding`, ...
+macro_rules! params_setters {
+    ($($name:ident: $ty:ty => $value:expr, $doc:literal;)*) => {$(
+        #[doc = concat!("The same layer with ", $doc, ".")]
+        pub fn $name(mut self, v: $ty) -> Self {
+            self.params.$name = $value(v);
+            self
+        }
+    )*};
+}
+pub(crate) use params_setters;

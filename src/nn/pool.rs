@@ -1,5 +1,6 @@
 //! Pooling layers: [`MaxPool2d`], [`AvgPool2d`], [`AdaptiveAvgPool2d`].
 
+use super::module::params_setters;
 use super::Module;
 use crate::functional as F;
 use crate::Tensor;
@@ -16,25 +17,11 @@ impl MaxPool2d {
     pub fn new(k: usize) -> MaxPool2d {
         MaxPool2d { params: F::Pool2d::square(k) }
     }
-    /// The same layer with stride `s` on both axes.
-    pub fn stride(mut self, s: usize) -> MaxPool2d {
-        self.params.stride = [s, s];
-        self
-    }
-    /// The same layer with padding `p` on both axes.
-    pub fn padding(mut self, p: usize) -> MaxPool2d {
-        self.params.padding = [p, p];
-        self
-    }
-    /// The same layer with its taps `d` apart on both axes (dilation).
-    pub fn dilation(mut self, d: usize) -> MaxPool2d {
-        self.params.dilation = [d, d];
-        self
-    }
-    /// The same layer with ceil mode on or off.
-    pub fn ceil_mode(mut self, on: bool) -> MaxPool2d {
-        self.params.ceil_mode = on;
-        self
+    params_setters! {
+        stride: usize => |s| [s, s], "stride `s` on both axes";
+        padding: usize => |p| [p, p], "padding `p` on both axes";
+        dilation: usize => |d| [d, d], "its taps `d` apart on both axes (dilation)";
+        ceil_mode: bool => |on| on, "ceil mode on or off";
     }
 }
 
@@ -58,20 +45,10 @@ impl AvgPool2d {
     pub fn new(k: usize) -> AvgPool2d {
         AvgPool2d { params: F::Pool2d::square(k), count_include_pad: true }
     }
-    /// The same layer with stride `s` on both axes.
-    pub fn stride(mut self, s: usize) -> AvgPool2d {
-        self.params.stride = [s, s];
-        self
-    }
-    /// The same layer with padding `p` on both axes.
-    pub fn padding(mut self, p: usize) -> AvgPool2d {
-        self.params.padding = [p, p];
-        self
-    }
-    /// The same layer with ceil mode on or off.
-    pub fn ceil_mode(mut self, on: bool) -> AvgPool2d {
-        self.params.ceil_mode = on;
-        self
+    params_setters! {
+        stride: usize => |s| [s, s], "stride `s` on both axes";
+        padding: usize => |p| [p, p], "padding `p` on both axes";
+        ceil_mode: bool => |on| on, "ceil mode on or off";
     }
     /// The same layer counting (true) or not counting padded zeros.
     pub fn count_include_pad(mut self, on: bool) -> AvgPool2d {

@@ -57,15 +57,23 @@ pub trait WithDType: Copy + Send + Sync + PartialOrd + std::fmt::Debug + bytemuc
     fn from_f64(v: f64) -> Self;
 }
 
-impl WithDType for f32 {
-    const DTYPE: DType = DType::F32;
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
+/// `WithDType` for the primitive types, whose conversions are `as` casts (rounding floats,
+/// saturating integers).
+macro_rules! with_dtype_as {
+    ($($t:ty => $dtype:ident),*) => {$(
+        impl WithDType for $t {
+            const DTYPE: DType = DType::$dtype;
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+        }
+    )*};
 }
+
+with_dtype_as!(f32 => F32, u32 => U32, i32 => I32);
 
 impl WithDType for f16 {
     const DTYPE: DType = DType::F16;
@@ -74,25 +82,5 @@ impl WithDType for f16 {
     }
     fn from_f64(v: f64) -> Self {
         f16::from_f64(v)
-    }
-}
-
-impl WithDType for u32 {
-    const DTYPE: DType = DType::U32;
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    fn from_f64(v: f64) -> Self {
-        v as u32
-    }
-}
-
-impl WithDType for i32 {
-    const DTYPE: DType = DType::I32;
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    fn from_f64(v: f64) -> Self {
-        v as i32
     }
 }
