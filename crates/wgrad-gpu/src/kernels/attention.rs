@@ -4,7 +4,7 @@
 use super::{to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::{DType, Layout};
 
 const WG: u32 = 64;
@@ -68,7 +68,7 @@ pub(crate) fn chunks(n: usize, e: usize) -> Vec<(usize, usize)> {
 }
 
 /// How the mask operand (if any) is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MaskKind {
     /// No mask operand.
     None,
@@ -190,16 +190,11 @@ pub fn attention(
         buffers.push(m.buffer);
     }
     let vec4 = use_vec4(gpu, q.dtype, e, &[q.layout.offset(), k.layout.offset(), v.layout.offset()]);
-    let (key, rows) = match vec4 {
-        true => (format!("attention_vec4|{kind:?}"), lq.div_ceil(4)),
-        false => (format!("attention|{}|{kind:?}", q.dtype.name()), lq),
-    };
-    let module = || if vec4 { vec4_source(kind) } else { source(q.dtype, kind) };
+    let rows = if vec4 { lq.div_ceil(4) } else { lq };
     for (from, to) in chunks(lk, e) {
         (params.chunk_from, params.chunk_to) = (u(from), u(to));
         gpu.launch(KernelLaunch {
-            key: key.clone(),
-            source: &module,
+            key: KernelKey::Attention { dtype: q.dtype, mask: kind, vec4 },
             params: bytemuck::bytes_of(&params),
             buffers: &buffers,
             checks_ids: None,

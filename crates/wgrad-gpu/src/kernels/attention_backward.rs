@@ -5,11 +5,11 @@
 use super::attention::{chunks, grid, prelude, use_vec4, MaskKind, Params, MAX_HEAD_DIM};
 use super::{to_u32, Operand};
 use crate::shaders::{self, ShaderFile};
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 /// The two backward passes, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pass {
     /// D = rowsum(dO * O) and dQ, one invocation per query row.
     Dq,
@@ -134,8 +134,7 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
         for (from, to) in chunks(walk, e) {
             (params.chunk_from, params.chunk_to) = (u(from), u(to));
             gpu.launch(KernelLaunch {
-                key: format!("attention_backward|{pass:?}|{}|{kind:?}|vec4={vec4}", dtype.name()),
-                source: &|| source(pass, dtype, kind, vec4),
+                key: KernelKey::AttentionBackward { pass, dtype, mask: kind, vec4 },
                 params: bytemuck::bytes_of(&params),
                 buffers: &buffers,
                 checks_ids: None,

@@ -3,7 +3,7 @@
 use super::{pack8, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 const WG: u32 = 256;
@@ -64,8 +64,7 @@ pub fn gather(gpu: &GpuDevice, x: Operand, dim: usize, ids: Operand, op: &'stati
         _pad1: 0,
     };
     gpu.launch(KernelLaunch {
-        key: format!("gather|{}|{}", x.dtype.name(), ids.dtype.name()),
-        source: &|| source(x.dtype, ids.dtype),
+        key: KernelKey::Gather { dtype: x.dtype, ids: ids.dtype },
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, x.buffer, ids.buffer],
         checks_ids: Some(op),
@@ -131,8 +130,7 @@ pub fn gather_backward(gpu: &GpuDevice, g: Operand, dim: usize, ids: Operand, x_
         _pad1: 0,
     };
     gpu.launch(KernelLaunch {
-        key: format!("gather_backward|{}|{}", g.dtype.name(), ids.dtype.name()),
-        source: &|| backward_source(g.dtype, ids.dtype),
+        key: KernelKey::GatherBackward { dtype: g.dtype, ids: ids.dtype },
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, g.buffer, ids.buffer],
         checks_ids: None,

@@ -4,7 +4,7 @@
 use super::to_u32;
 use crate::shaders;
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 /// Longest row one invocation normalises (lavapipe ends invocations after 65535 loop
@@ -60,8 +60,7 @@ pub fn layer_norm(
         _pad1: 0,
     };
     gpu.launch(KernelLaunch {
-        key: "layer_norm".into(),
-        source: &source,
+        key: KernelKey::LayerNorm,
         params: bytemuck::bytes_of(&params),
         buffers: &[&y, &stats, x.0, w.0, b.0],
         checks_ids: None,
@@ -93,8 +92,7 @@ pub fn layer_norm_backward(
         _pad2: 0,
     };
     gpu.launch(KernelLaunch {
-        key: "layer_norm_backward".into(),
-        source: &backward_source,
+        key: KernelKey::LayerNormBackward,
         params: bytemuck::bytes_of(&params),
         buffers: &[&dx, x.0, w.0, dy.0, stats],
         checks_ids: None,

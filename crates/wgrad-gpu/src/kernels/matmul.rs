@@ -5,7 +5,7 @@
 use super::{to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 const WG: u32 = 8;
@@ -35,7 +35,7 @@ uniform_params! {
 }
 
 /// Which axis of an operand is contiguous, for the vec4 kernel: A is [m, k], B is [k, n].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Vec4Axis {
     /// Contiguous along k (A row-major, or B transposed).
     K,
@@ -77,7 +77,7 @@ fn variant(gpu: &GpuDevice, m: usize, vec4: bool) -> Variant {
 
 /// The tile shape of matmul_tiled.wgsl: a workgroup computes `bm x bn` outputs walking K
 /// `bk` at a time, each of its `(bm / tm) * (bn / tn)` threads a `tm x tn` block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tile {
     /// Rows of the workgroup's output tile.
     pub bm: usize,
@@ -302,8 +302,7 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         let rows = few_rows_block(m);
         gpu.launch_windowed(
             KernelLaunch {
-                key: format!("matmul|FewRows|{rows}|{}", a.dtype.name()),
-                source: &|| rows_source(a.dtype, rows),
+                key: KernelKey::MatmulFewRows { dtype: a.dtype, rows: rows as u32 },
                 params: bytemuck::bytes_of(&params),
                 buffers: &[&out, a.buffer, b.buffer],
                 checks_ids: None,
@@ -317,18 +316,17 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         let (workgroups, key) = match v {
             Variant::RegisterBlocked => (
                 [n.div_ceil(32 * WG as usize), m.div_ceil(16 * WG as usize), batch],
-                format!("matmul|{v:?}|{ax:?}|{bx:?}"),
+                KernelKey::MatmulRegisterBlocked { a: ax, b: bx },
             ),
             Variant::Tiled => {
                 let grid = [n.div_ceil(tile.bn), m.div_ceil(tile.bm), splits * batch];
-                (grid, format!("matmul|{v:?}|{ax:?}|{bx:?}|{tile:?}"))
+                (grid, KernelKey::MatmulTiled { a: ax, b: bx, tile })
             }
             Variant::FewRows => unreachable!("launched above"),
         };
         gpu.launch_windowed(
             KernelLaunch {
                 key,
-                source: &|| vec4_source(v, ax, bx, tile),
                 params: bytemuck::bytes_of(&params),
                 buffers: &[&out, a.buffer, b.buffer],
                 checks_ids: None,
@@ -347,8 +345,7 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
     let groups_y = m.div_ceil(TILE).div_ceil(WG as usize) as u32;
     gpu.launch_windowed(
         KernelLaunch {
-            key: format!("matmul|{}", a.dtype.name()),
-            source: &|| source(a.dtype),
+            key: KernelKey::Matmul { dtype: a.dtype },
             params: bytemuck::bytes_of(&params),
             buffers: &[&out, a.buffer, b.buffer],
             checks_ids: None,

@@ -5,7 +5,7 @@
 use super::to_u32;
 use crate::shaders;
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer, Window};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer, Window};
 use wgrad_core::params::Pool2d;
 pub use wgrad_core::params::Pooling;
 use wgrad_core::DType;
@@ -147,8 +147,7 @@ pub fn pool2d(
     let buffers: Vec<&PooledBuffer> = ranges.iter().map(|r| r.0).collect();
     gpu.launch_windowed(
         KernelLaunch {
-            key: format!("pool2d|max={max}"),
-            source: &|| source(max),
+            key: KernelKey::Pool2d { max },
             params: bytemuck::bytes_of(&params),
             buffers: &buffers,
             checks_ids: None,
@@ -180,8 +179,7 @@ pub fn avg_pool2d_backward(
     let params = Params::new(total, hw, out_hw, pooling, dy.1 - w[1].first_elem);
     gpu.launch_windowed(
         KernelLaunch {
-            key: "pool2d_backward".into(),
-            source: &backward_source,
+            key: KernelKey::Pool2dBackward,
             params: bytemuck::bytes_of(&params),
             buffers: &[&out, dy.0],
             checks_ids: None,
@@ -245,8 +243,7 @@ pub fn max_pool2d_backward(
     };
     gpu.launch_windowed(
         KernelLaunch {
-            key: "max_pool2d_bounds".into(),
-            source: &max_bounds_source,
+            key: KernelKey::MaxPool2dBounds,
             params: bytemuck::bytes_of(&params),
             buffers: &[&bounds, indices.0],
             checks_ids: None,
@@ -257,8 +254,7 @@ pub fn max_pool2d_backward(
     params.total = u(planes * plane_in);
     gpu.launch_windowed(
         KernelLaunch {
-            key: "max_pool2d_backward".into(),
-            source: &max_backward_source,
+            key: KernelKey::MaxPool2dBackward,
             params: bytemuck::bytes_of(&params),
             buffers: &[&out, dy.0, indices.0, &bounds],
             checks_ids: None,
@@ -270,12 +266,12 @@ pub fn max_pool2d_backward(
 }
 
 /// Every module, for validation.
-pub fn variants() -> Vec<(String, String)> {
+pub fn variants() -> Vec<KernelKey> {
     vec![
-        ("pool2d max".into(), source(true)),
-        ("pool2d avg".into(), source(false)),
-        ("pool2d_backward".into(), backward_source()),
-        ("max_pool2d_bounds".into(), max_bounds_source()),
-        ("max_pool2d_backward".into(), max_backward_source()),
+        KernelKey::Pool2d { max: true },
+        KernelKey::Pool2d { max: false },
+        KernelKey::Pool2dBackward,
+        KernelKey::MaxPool2dBounds,
+        KernelKey::MaxPool2dBackward,
     ]
 }

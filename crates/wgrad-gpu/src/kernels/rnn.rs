@@ -4,7 +4,7 @@
 use super::to_u32;
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 const WG: u32 = 256;
@@ -66,8 +66,7 @@ pub fn lstm_cell(
     let n = batch * hidden;
     let hc = gpu.output_buffer((2 * n * dtype.size_in_bytes()) as u64);
     gpu.launch(KernelLaunch {
-        key: format!("lstm_cell|{}", dtype.name()),
-        source: &|| source(dtype),
+        key: KernelKey::LstmCell { dtype },
         params: bytemuck::bytes_of(&params(batch, hidden, gates.1, c_prev.1, 0)),
         buffers: &[&hc, gates.0, c_prev.0],
         checks_ids: None,
@@ -92,8 +91,7 @@ pub fn lstm_cell_backward(
     let dgates = gpu.output_buffer(4 * n as u64 * size);
     let dc_prev = gpu.output_buffer(n as u64 * size);
     gpu.launch(KernelLaunch {
-        key: format!("lstm_cell_backward|{}", dtype.name()),
-        source: &|| backward_source(dtype),
+        key: KernelKey::LstmCellBackward { dtype },
         params: bytemuck::bytes_of(&params(batch, hidden, gates.1, c_prev.1, dhc.1)),
         buffers: &[&dgates, &dc_prev, gates.0, c_prev.0, dhc.0],
         checks_ids: None,
@@ -147,8 +145,7 @@ pub fn gru_cell(
     let n = batch * hidden;
     let h = gpu.output_buffer((n * dtype.size_in_bytes()) as u64);
     gpu.launch(KernelLaunch {
-        key: format!("gru_cell|{}", dtype.name()),
-        source: &|| gru_source(dtype),
+        key: KernelKey::GruCell { dtype },
         params: bytemuck::bytes_of(&gru_params(batch, hidden, xw.1, hw.1, h_prev.1, 0)),
         buffers: &[&h, xw.0, hw.0, h_prev.0],
         checks_ids: None,
@@ -175,8 +172,7 @@ pub fn gru_cell_backward(
     let dhw = gpu.output_buffer(3 * n as u64 * size);
     let dh_prev = gpu.output_buffer(n as u64 * size);
     gpu.launch(KernelLaunch {
-        key: format!("gru_cell_backward|{}", dtype.name()),
-        source: &|| gru_backward_source(dtype),
+        key: KernelKey::GruCellBackward { dtype },
         params: bytemuck::bytes_of(&gru_params(batch, hidden, xw.1, hw.1, h_prev.1, dh.1)),
         buffers: &[&dxw, &dhw, &dh_prev, xw.0, hw.0, h_prev.0, dh.0],
         checks_ids: None,

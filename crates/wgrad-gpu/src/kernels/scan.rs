@@ -3,7 +3,7 @@
 use super::to_u32;
 use crate::shaders::{self, linear_workgroups, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 uniform_params! {
@@ -39,8 +39,7 @@ pub fn cumsum_rows(
     }
     let params = Params { rows: to_u32(rows, "cumsum"), n: to_u32(n, "cumsum"), offset: to_u32(x.1, "cumsum") };
     gpu.launch(KernelLaunch {
-        key: format!("cumsum|{}|{reverse}", dtype.name()),
-        source: &|| source(dtype, reverse),
+        key: KernelKey::Cumsum { dtype, reverse },
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, x.0],
         checks_ids: None,

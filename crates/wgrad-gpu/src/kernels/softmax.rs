@@ -4,7 +4,7 @@
 use super::{pack8, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::{DType, Layout};
 
 uniform_params! {
@@ -69,8 +69,7 @@ pub fn softmax(gpu: &GpuDevice, x: Operand, dim: usize, log: bool) -> PooledBuff
         _pad1: 0,
     };
     gpu.launch(KernelLaunch {
-        key: format!("softmax|{}|{log}", x.dtype.name()),
-        source: &|| source(x.dtype, log),
+        key: KernelKey::Softmax { dtype: x.dtype, log },
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, x.buffer],
         checks_ids: None,
@@ -136,8 +135,7 @@ pub fn softmax_backward(
         strides: pack8(outer.strides(), "softmax backward"),
     };
     gpu.launch(KernelLaunch {
-        key: format!("softmax_backward|{}|{log}", dtype.name()),
-        source: &|| backward_source(dtype, log),
+        key: KernelKey::SoftmaxBackward { dtype, log },
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, y, g],
         checks_ids: None,

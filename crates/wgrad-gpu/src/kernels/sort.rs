@@ -4,7 +4,7 @@
 use super::to_u32;
 use crate::shaders::{self, linear_workgroups, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 uniform_params! {
@@ -72,8 +72,7 @@ pub fn argsort_rows(
     let params =
         |k: usize, j: usize| Params { rows: rows as u32, n: n as u32, p: p as u32, k: k as u32, j: j as u32, offset };
     gpu.launch(KernelLaunch {
-        key: format!("sort_init|{}|{descending}", dtype.name()),
-        source: &|| init_source(dtype, descending),
+        key: KernelKey::SortInit { dtype, descending },
         params: bytemuck::bytes_of(&params(0, 0)),
         buffers: &[x.0, &keys, &idx],
         checks_ids: None,
@@ -84,8 +83,7 @@ pub fn argsort_rows(
         let mut j = k / 2;
         while j > 0 {
             gpu.launch(KernelLaunch {
-                key: "sort_step".into(),
-                source: &step_source,
+                key: KernelKey::SortStep,
                 params: bytemuck::bytes_of(&params(k, j)),
                 buffers: &[&keys, &idx],
                 checks_ids: None,
