@@ -33,28 +33,28 @@ impl Pass {
 pub fn source(pass: Pass, dtype: DType, mask: MaskKind, vec4: bool) -> String {
     let mut bindings: Vec<(&str, &str, &str)> = match pass {
         Pass::Dq => vec![
-            ("dq", "T", "read_write"),
-            ("stats", "f32", "read_write"),
-            ("q", "T", "read"),
-            ("k", "T", "read"),
-            ("v", "T", "read"),
-            ("d_out", "T", "read"),
-            ("out", "T", "read"),
+            ("dq", "read_write", "T"),
+            ("stats", "read_write", "f32"),
+            ("q", "read", "T"),
+            ("k", "read", "T"),
+            ("v", "read", "T"),
+            ("d_out", "read", "T"),
+            ("out", "read", "T"),
         ],
         Pass::DkDv => vec![
-            ("dk", "T", "read_write"),
-            ("dv", "T", "read_write"),
-            ("stats", "f32", "read"),
-            ("q", "T", "read"),
-            ("k", "T", "read"),
-            ("v", "T", "read"),
-            ("d_out", "T", "read"),
+            ("dk", "read_write", "T"),
+            ("dv", "read_write", "T"),
+            ("stats", "read", "f32"),
+            ("q", "read", "T"),
+            ("k", "read", "T"),
+            ("v", "read", "T"),
+            ("d_out", "read", "T"),
         ],
     }
     .to_vec();
     if vec4 {
         for binding in bindings.iter_mut().filter(|b| b.0 != "stats") {
-            binding.1 = "vec4<f32>";
+            binding.2 = "vec4<f32>";
         }
     }
     shaders::compose(&[dtype], &prelude(dtype, &bindings, mask), pass.file(vec4))
@@ -89,30 +89,11 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
     let lk = saved.k.layout.dims()[2];
     assert!(e <= MAX_HEAD_DIM, "attention backward: head dim {e} exceeds {MAX_HEAD_DIM}");
     let dtype = saved.q.dtype;
-    let (kind, mask_offset, ms) = match &saved.mask {
-        Some((m, kind)) => (*kind, m.layout.offset(), m.layout.strides().to_vec()),
-        None => (MaskKind::None, 0, vec![0; 4]),
-    };
+    let kind = saved.mask.as_ref().map_or(MaskKind::None, |m| m.1);
+    let mask = saved.mask.as_ref().map(|m| m.0.layout);
+    let operands = [saved.q, saved.k, saved.v];
+    let mut params = Params::new(operands, mask, saved.causal, saved.scale, d_out.layout.offset());
     let u = |v: usize| to_u32(v, "attention backward");
-    let mut params = Params {
-        batch: u(batch),
-        heads: u(heads),
-        lq: u(lq),
-        lk: u(lk),
-        e: u(e),
-        scale: saved.scale,
-        causal: saved.causal as u32,
-        mask_offset: u(mask_offset),
-        mask_strides: [u(ms[0]), u(ms[1]), u(ms[2]), u(ms[3])],
-        q_offset: u(saved.q.layout.offset()),
-        k_offset: u(saved.k.layout.offset()),
-        v_offset: u(saved.v.layout.offset()),
-        d_out_offset: u(d_out.layout.offset()),
-        chunk_from: 0,
-        chunk_to: 0,
-        _pad0: 0,
-        _pad1: 0,
-    };
     let bytes = |rows: usize| (rows * e * dtype.size_in_bytes()) as u64;
     let (dq, dk, dv) = (
         gpu.output_buffer(bytes(batch * heads * lq)),

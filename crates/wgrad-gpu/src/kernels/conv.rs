@@ -63,12 +63,14 @@ impl Consts {
 
 /// The forward kernel's module (also used per phase for the input gradient).
 pub fn source(k: Consts) -> String {
+    let bindings = shaders::storage_bindings(&[
+        ("out", "read_write", "f32"),
+        ("x", "read", "f32"),
+        ("wp", "read", "vec4<f32>"),
+        ("bias", "read", "f32"),
+    ]);
     let prelude = format!(
-        "{}{}const KW: u32 = {}u;\nconst PXB: u32 = {}u;\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-         @group(0) @binding(2) var<storage, read> x: array<f32>;\n\
-         @group(0) @binding(3) var<storage, read> wp: array<vec4<f32>>;\n\
-         @group(0) @binding(4) var<storage, read> bias: array<f32>;\n",
+        "{}{}const KW: u32 = {}u;\nconst PXB: u32 = {}u;\n{bindings}",
         ConvParams::WGSL,
         k.prelude(),
         k.kw,
@@ -79,8 +81,7 @@ pub fn source(k: Consts) -> String {
 
 /// The weight-packing kernel's module.
 pub fn pack_source() -> String {
-    let bindings = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-                    @group(0) @binding(2) var<storage, read> w: array<f32>;\n";
+    let bindings = shaders::io_bindings("f32", &["out"], &["w"]);
     shaders::compose(&[DType::F32], &format!("{}{bindings}", PackParams::WGSL), shaders::CONV2D_PACK)
 }
 

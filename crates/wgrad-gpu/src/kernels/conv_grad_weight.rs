@@ -14,11 +14,10 @@ const WG: u32 = 64;
 
 /// The weight-gradient kernel's module.
 pub fn source(k: Consts) -> String {
+    let bindings =
+        shaders::storage_bindings(&[("out", "read_write", "f32"), ("dy", "read", "vec4<f32>"), ("x", "read", "f32")]);
     let prelude = format!(
-        "{}{}const KWB: u32 = {}u;\nconst PX: u32 = {}u;\nconst CB: u32 = {}u;\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-         @group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;\n\
-         @group(0) @binding(3) var<storage, read> x: array<f32>;\n",
+        "{}{}const KWB: u32 = {}u;\nconst PX: u32 = {}u;\nconst CB: u32 = {}u;\n{bindings}",
         GradWeightParams::WGSL,
         k.prelude(),
         k.kw,
@@ -78,8 +77,7 @@ fn vec4_rows(v: &View, ow: usize) -> bool {
 
 /// The module of shaders/pad_rows.wgsl.
 pub fn pad_rows_source() -> String {
-    let bindings = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-                    @group(0) @binding(2) var<storage, read> dy: array<f32>;\n";
+    let bindings = shaders::io_bindings("f32", &["out"], &["dy"]);
     shaders::compose(&[DType::F32], &format!("{}{bindings}", PadParams::WGSL), shaders::PAD_ROWS)
 }
 

@@ -26,18 +26,17 @@ uniform_params! {
     }
 }
 
+/// The prelude of both kernels: parameter block `params`, element type T (`dtype`) and
+/// id type I; bindings out (1, T), `values` (2, T: x, or the output gradient g), ids (3).
+fn prelude(params: &str, dtype: DType, id_dtype: DType, values: &str) -> String {
+    let bindings =
+        shaders::storage_bindings(&[("out", "read_write", "T"), (values, "read", "T"), ("ids", "read", "I")]);
+    format!("{params}alias T = {};\nalias I = {};\n{bindings}", wgsl_type(dtype), wgsl_type(id_dtype))
+}
+
 /// The WGSL module for element type `dtype` and id type `id_dtype`.
 pub fn source(dtype: DType, id_dtype: DType) -> String {
-    let prelude = format!(
-        "{}alias T = {};\nalias I = {};\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> x: array<T>;\n\
-         @group(0) @binding(3) var<storage, read> ids: array<I>;\n",
-        Params::WGSL,
-        wgsl_type(dtype),
-        wgsl_type(id_dtype)
-    );
-    shaders::compose(&[dtype, id_dtype], &prelude, shaders::GATHER)
+    shaders::compose(&[dtype, id_dtype], &prelude(Params::WGSL, dtype, id_dtype, "x"), shaders::GATHER)
 }
 
 /// torch.gather along `dim`: the output has the ids' shape and is contiguous.
@@ -94,15 +93,7 @@ uniform_params! {
 
 /// The WGSL module of gather's backward for gradient type `dtype` and ids `id_dtype`.
 pub fn backward_source(dtype: DType, id_dtype: DType) -> String {
-    let prelude = format!(
-        "{}alias T = {};\nalias I = {};\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> g: array<T>;\n\
-         @group(0) @binding(3) var<storage, read> ids: array<I>;\n",
-        BackwardParams::WGSL,
-        wgsl_type(dtype),
-        wgsl_type(id_dtype)
-    );
+    let prelude = prelude(BackwardParams::WGSL, dtype, id_dtype, "g");
     shaders::compose(&[dtype, id_dtype], &prelude, shaders::GATHER_BACKWARD)
 }
 

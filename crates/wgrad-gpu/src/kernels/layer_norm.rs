@@ -26,12 +26,14 @@ uniform_params! {
 
 /// The forward module.
 pub fn source() -> String {
-    shaders::compose(&[DType::F32], Params::WGSL, shaders::LAYER_NORM)
+    let bindings = shaders::io_bindings("f32", &["y", "stats"], &["x", "w", "b"]);
+    shaders::compose(&[DType::F32], &format!("{}{bindings}", Params::WGSL), shaders::LAYER_NORM)
 }
 
 /// The backward (input gradient) module.
 pub fn backward_source() -> String {
-    shaders::compose(&[DType::F32], BackwardParams::WGSL, shaders::LAYER_NORM_BACKWARD)
+    let bindings = shaders::io_bindings("f32", &["dx"], &["x", "w", "dy", "stats"]);
+    shaders::compose(&[DType::F32], &format!("{}{bindings}", BackwardParams::WGSL), shaders::LAYER_NORM_BACKWARD)
 }
 
 /// Normalises `rows` contiguous rows of `d` f32 values of `x` (buffer, element offset)

@@ -148,15 +148,7 @@ fn few_rows_block(m: usize) -> usize {
 /// The WGSL module of the few-rows kernel for element type `dtype`, `rows` rows per
 /// invocation (1, 2, 4 or 8).
 pub fn rows_source(dtype: DType, rows: usize) -> String {
-    let prelude = format!(
-        "{}alias T = {};\n\
-         const ROWS: u32 = {rows}u;\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> a: array<T>;\n\
-         @group(0) @binding(3) var<storage, read> b: array<T>;\n",
-        Params::WGSL,
-        wgsl_type(dtype)
-    );
+    let prelude = format!("{}const ROWS: u32 = {rows}u;\n", scalar_prelude(dtype));
     shaders::compose(&[dtype], &prelude, shaders::MATMUL_ROWS)
 }
 
@@ -186,12 +178,15 @@ pub fn vec4_source(v: Variant, a: Vec4Axis, b: Vec4Axis, tile: Tile) -> String {
     let Tile { bm, bn, bk, tm, tn } = tile;
     let prelude = format!(
         "{params}const BM: u32 = {bm}u;\nconst BN: u32 = {bn}u;\nconst BK: u32 = {bk}u;\nconst TM: u32 = {tm}u;\nconst TN: u32 = {tn}u;\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-         @group(0) @binding(2) var<storage, read> a: array<vec4<f32>>;\n\
-         @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;\n\
+         {bindings}\
          fn load_a(row0: u32, k: u32, base: u32) -> mat4x4<f32> {{\n    {load_a}\n}}\n\
          fn load_b(col0: u32, k: u32, base: u32) -> mat4x4<f32> {{\n    {load_b}\n}}\n",
-        params = Params::WGSL
+        params = Params::WGSL,
+        bindings = shaders::storage_bindings(&[
+            ("out", "read_write", "f32"),
+            ("a", "read", "vec4<f32>"),
+            ("b", "read", "vec4<f32>")
+        ])
     );
     let file = match v {
         Variant::RegisterBlocked => shaders::MATMUL_VEC4,
@@ -220,17 +215,15 @@ fn vec4_axis(l: &wgrad_core::Layout, k_is_cols: bool) -> Option<Vec4Axis> {
     }
 }
 
+/// The parameter block, `alias T` and the bindings out (1), a (2), b (3) of element type
+/// `dtype`: the prelude of the kernels that read any strides.
+fn scalar_prelude(dtype: DType) -> String {
+    format!("{}alias T = {};\n{}", Params::WGSL, wgsl_type(dtype), shaders::io_bindings("T", &["out"], &["a", "b"]))
+}
+
 /// The WGSL module for element type `dtype`.
 pub fn source(dtype: DType) -> String {
-    let prelude = format!(
-        "{}alias T = {};\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> a: array<T>;\n\
-         @group(0) @binding(3) var<storage, read> b: array<T>;\n",
-        Params::WGSL,
-        wgsl_type(dtype)
-    );
-    shaders::compose(&[dtype], &prelude, shaders::MATMUL)
+    shaders::compose(&[dtype], &scalar_prelude(dtype), shaders::MATMUL)
 }
 
 /// `a @ b` with `a` viewed as `[batch, m, k]` and `b` as `[batch, k, n]` (rank-3

@@ -99,27 +99,24 @@ pub fn source(max: bool) -> String {
     } else {
         "const MAX: bool = false;\nfn store_index(i: u32, v: u32) {}\n"
     };
-    let prelude = format!(
-        "{}{prelude}@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-         @group(0) @binding(2) var<storage, read> x: array<f32>;\n",
-        Params::WGSL
-    );
+    let prelude = format!("{}{prelude}{}", Params::WGSL, shaders::io_bindings("f32", &["out"], &["x"]));
     shaders::compose(&[DType::F32], &prelude, shaders::POOL2D)
 }
 
 /// The average-pooling gradient module.
 pub fn backward_source() -> String {
-    let bindings = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-                    @group(0) @binding(2) var<storage, read> dy: array<f32>;\n";
+    let bindings = shaders::io_bindings("f32", &["out"], &["dy"]);
     shaders::compose(&[DType::F32], &format!("{}{bindings}", Params::WGSL), shaders::POOL2D_BACKWARD)
 }
 
 /// The max-pooling gradient module.
 pub fn max_backward_source() -> String {
-    let bindings = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-                    @group(0) @binding(2) var<storage, read> dy: array<f32>;\n\
-                    @group(0) @binding(3) var<storage, read> indices: array<u32>;\n\
-                    @group(0) @binding(4) var<storage, read> bounds: array<u32>;\n";
+    let bindings = shaders::storage_bindings(&[
+        ("out", "read_write", "f32"),
+        ("dy", "read", "f32"),
+        ("indices", "read", "u32"),
+        ("bounds", "read", "u32"),
+    ]);
     shaders::compose(&[DType::F32], &format!("{}{bindings}", MaxBackwardParams::WGSL), shaders::MAX_POOL2D_BACKWARD)
 }
 
@@ -199,8 +196,7 @@ uniform_params! {
 
 /// The max-pooling gradient's bounds pass (see shaders/max_pool2d_bounds.wgsl).
 pub fn max_bounds_source() -> String {
-    let bindings = "@group(0) @binding(1) var<storage, read_write> bounds: array<atomic<u32>>;\n\
-                    @group(0) @binding(2) var<storage, read> indices: array<u32>;\n";
+    let bindings = shaders::storage_bindings(&[("bounds", "read_write", "atomic<u32>"), ("indices", "read", "u32")]);
     shaders::compose(&[DType::F32], &format!("{}{bindings}", MaxBackwardParams::WGSL), shaders::MAX_POOL2D_BOUNDS)
 }
 

@@ -124,12 +124,11 @@ fn prelude(op: ReduceOp, dtype: DType) -> String {
 
 /// The WGSL module of a reduction, for launching and for validation.
 pub fn source(op: ReduceOp, dtype: DType, strategy: Strategy) -> String {
-    let common = format!("{}\n// {}\n{}", prelude(op, dtype), shaders::REDUCE.name, shaders::REDUCE.source);
     let main = match strategy {
         Strategy::Workgroup => shaders::REDUCE_WORKGROUP,
         Strategy::Rows => shaders::REDUCE_ROWS,
     };
-    shaders::compose(&[dtype], &common, main)
+    shaders::compose(&[dtype], &prelude(op, dtype), main)
 }
 
 /// Reduces `dims` of `x` into a new contiguous buffer holding the kept dims in order.

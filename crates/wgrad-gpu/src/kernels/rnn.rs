@@ -21,12 +21,7 @@ pub type View<'a> = (&'a PooledBuffer, usize);
 /// The parameter block `params` (WGSL), then storage bindings 1.. for `outputs`
 /// (read_write) then `inputs` (read).
 fn bindings(params: &str, dtype: DType, outputs: &[&str], inputs: &[&str]) -> String {
-    let mut p = format!("{params}alias T = {};\n", wgsl_type(dtype));
-    let all = outputs.iter().map(|n| (n, "read_write")).chain(inputs.iter().map(|n| (n, "read")));
-    for (i, (name, access)) in all.enumerate() {
-        p += &format!("@group(0) @binding({}) var<storage, {access}> {name}: array<T>;\n", i + 1);
-    }
-    p
+    format!("{params}alias T = {};\n{}", wgsl_type(dtype), shaders::io_bindings("T", outputs, inputs))
 }
 
 /// The forward cell module.

@@ -14,11 +14,10 @@ uniform_params! {
 /// The WGSL module for element type `dtype` (f32, i32, u32), forward or `reverse`.
 pub fn source(dtype: DType, reverse: bool) -> String {
     let prelude = format!(
-        "{}alias T = {};\nconst REVERSE: bool = {reverse};\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> x: array<T>;\n",
+        "{}alias T = {};\nconst REVERSE: bool = {reverse};\n{}",
         Params::WGSL,
-        wgsl_type(dtype)
+        wgsl_type(dtype),
+        shaders::io_bindings("T", &["out"], &["x"])
     );
     shaders::compose(&[dtype], &prelude, shaders::CUMSUM)
 }

@@ -28,13 +28,8 @@ uniform_params! {
 
 /// The WGSL module for element type `dtype`; `log` selects log-softmax.
 pub fn source(dtype: DType, log: bool) -> String {
-    let prelude = format!(
-        "{}alias T = {};\nconst LOG: bool = {log};\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> x: array<T>;\n",
-        Params::WGSL,
-        wgsl_type(dtype)
-    );
+    let bindings = shaders::io_bindings("T", &["out"], &["x"]);
+    let prelude = format!("{}alias T = {};\nconst LOG: bool = {log};\n{bindings}", Params::WGSL, wgsl_type(dtype));
     shaders::compose(&[dtype], &prelude, shaders::SOFTMAX)
 }
 
@@ -93,14 +88,9 @@ uniform_params! {
 
 /// The WGSL module of the backward for element type `dtype`; `log` selects log-softmax.
 pub fn backward_source(dtype: DType, log: bool) -> String {
-    let prelude = format!(
-        "{}alias T = {};\nconst LOG: bool = {log};\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> y: array<T>;\n\
-         @group(0) @binding(3) var<storage, read> g: array<T>;\n",
-        BackwardParams::WGSL,
-        wgsl_type(dtype)
-    );
+    let bindings = shaders::io_bindings("T", &["out"], &["y", "g"]);
+    let prelude =
+        format!("{}alias T = {};\nconst LOG: bool = {log};\n{bindings}", BackwardParams::WGSL, wgsl_type(dtype));
     shaders::compose(&[dtype], &prelude, shaders::SOFTMAX_BACKWARD)
 }
 

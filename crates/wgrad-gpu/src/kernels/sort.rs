@@ -32,11 +32,10 @@ fn sortable(dtype: DType) -> &'static str {
 
 /// The WGSL module of the first launch for input `dtype`, ascending or `descending`.
 pub fn init_source(dtype: DType, descending: bool) -> String {
+    let bindings =
+        shaders::storage_bindings(&[("x", "read", "T"), ("keys", "read_write", "u32"), ("idx", "read_write", "u32")]);
     let prelude = format!(
-        "{}alias T = {};\nconst DESCENDING: bool = {descending};\n{}\
-         @group(0) @binding(1) var<storage, read> x: array<T>;\n\
-         @group(0) @binding(2) var<storage, read_write> keys: array<u32>;\n\
-         @group(0) @binding(3) var<storage, read_write> idx: array<u32>;\n",
+        "{}alias T = {};\nconst DESCENDING: bool = {descending};\n{}{bindings}",
         Params::WGSL,
         wgsl_type(dtype),
         sortable(dtype)
