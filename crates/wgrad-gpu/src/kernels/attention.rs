@@ -114,11 +114,14 @@ pub enum MaskKind {
     Additive,
 }
 
-/// The storage bindings (1, 2, ...: name, access, WGSL type) followed by the mask's
-/// binding and the `hidden`/`bias` helpers for `mask`: the prelude shared by the forward
-/// and backward attention kernels.
-pub(crate) fn prelude(dtype: DType, bindings: &[(&str, &str, &str)], mask: MaskKind) -> String {
-    let mut p = format!("alias T = {};\n{}{}", wgsl_type(dtype), Params::WGSL, shaders::storage_bindings(bindings));
+/// The storage bindings (1, 2, ...: name, access, WGSL type; the tensors' type `T` is
+/// `vec4<f32>` in the `vec4` kernels) followed by the mask's binding and the
+/// `hidden`/`bias` helpers for `mask`: the prelude shared by the forward and backward
+/// attention kernels.
+pub(crate) fn prelude(dtype: DType, bindings: &[(&str, &str, &str)], mask: MaskKind, vec4: bool) -> String {
+    let tensor = |ty| if vec4 && ty == "T" { "vec4<f32>" } else { ty };
+    let bindings: Vec<_> = bindings.iter().map(|&(name, access, ty)| (name, access, tensor(ty))).collect();
+    let mut p = format!("alias T = {};\n{}{}", wgsl_type(dtype), Params::WGSL, shaders::storage_bindings(&bindings));
     let m = bindings.len() + 1;
     p += &match mask {
         MaskKind::None => {
@@ -145,20 +148,9 @@ pub(crate) fn use_vec4(gpu: &GpuDevice, dtype: DType, e: usize, offsets: &[usize
     fits && gpu.policy().attention_vec4.unwrap_or_else(|| gpu.ctx.is_software())
 }
 
-/// The module of shaders/attention_vec4.wgsl (f32, head dim a multiple of 4).
-pub fn vec4_source(mask: MaskKind) -> String {
-    let bindings = [
-        ("out", "read_write", "vec4<f32>"),
-        ("stats", "read_write", "f32"),
-        ("q", "read", "vec4<f32>"),
-        ("k", "read", "vec4<f32>"),
-        ("v", "read", "vec4<f32>"),
-    ];
-    shaders::compose(&[DType::F32], &prelude(DType::F32, &bindings, mask), shaders::ATTENTION_VEC4)
-}
-
-/// The WGSL module for element type `dtype` and mask kind.
-pub fn source(dtype: DType, mask: MaskKind) -> String {
+/// The WGSL module for element type `dtype` and mask kind: shaders/attention.wgsl, or
+/// with `vec4` attention_vec4.wgsl (f32, head dim a multiple of 4).
+pub fn source(dtype: DType, mask: MaskKind, vec4: bool) -> String {
     let bindings = [
         ("out", "read_write", "T"),
         ("stats", "read_write", "f32"),
@@ -166,7 +158,8 @@ pub fn source(dtype: DType, mask: MaskKind) -> String {
         ("k", "read", "T"),
         ("v", "read", "T"),
     ];
-    shaders::compose(&[dtype], &prelude(dtype, &bindings, mask), shaders::ATTENTION)
+    let file = if vec4 { shaders::ATTENTION_VEC4 } else { shaders::ATTENTION };
+    shaders::compose(&[dtype], &prelude(dtype, &bindings, mask, vec4), file)
 }
 
 /// Fused attention over contiguous `q` [B, H, Lq, E], `k`/`v` [B, H, Lk, E]; `mask` is

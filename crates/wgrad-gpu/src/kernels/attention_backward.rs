@@ -31,8 +31,8 @@ impl Pass {
 /// The WGSL module of `pass` for element type `dtype` and mask kind; `vec4`: the
 /// four-rows-per-invocation variant (f32 only), which reads every tensor as vec4s.
 pub fn source(pass: Pass, dtype: DType, mask: MaskKind, vec4: bool) -> String {
-    let mut bindings: Vec<(&str, &str, &str)> = match pass {
-        Pass::Dq => vec![
+    let bindings: &[(&str, &str, &str)] = match pass {
+        Pass::Dq => &[
             ("dq", "read_write", "T"),
             ("stats", "read_write", "f32"),
             ("q", "read", "T"),
@@ -41,7 +41,7 @@ pub fn source(pass: Pass, dtype: DType, mask: MaskKind, vec4: bool) -> String {
             ("d_out", "read", "T"),
             ("out", "read", "T"),
         ],
-        Pass::DkDv => vec![
+        Pass::DkDv => &[
             ("dk", "read_write", "T"),
             ("dv", "read_write", "T"),
             ("stats", "read", "f32"),
@@ -50,14 +50,8 @@ pub fn source(pass: Pass, dtype: DType, mask: MaskKind, vec4: bool) -> String {
             ("v", "read", "T"),
             ("d_out", "read", "T"),
         ],
-    }
-    .to_vec();
-    if vec4 {
-        for binding in bindings.iter_mut().filter(|b| b.0 != "stats") {
-            binding.2 = "vec4<f32>";
-        }
-    }
-    shaders::compose(&[dtype], &prelude(dtype, &bindings, mask), pass.file(vec4))
+    };
+    shaders::compose(&[dtype], &prelude(dtype, bindings, mask, vec4), pass.file(vec4))
 }
 
 /// What the forward saved, with the output gradient: everything the backward reads.
