@@ -21,34 +21,18 @@
 //
 // q, k, v, out are contiguous [B, H, L, E] views (offsets allowed). The mask is any
 // broadcast view of [B, H, Lq, Lk] given by 4 strides (0 on broadcast dims).
-// The prelude supplies: struct Params (attention.rs, uniform_params!) at binding 0;
+// The prelude supplies: struct Params (attention.rs, uniform_params!);
 // alias T; bindings out (1), stats (2, f32), q (3), k (4), v (5),
 // [mask (6)];
 // fn hidden(o: u32) -> bool (keep-mask says skip) and fn bias(o: u32) -> f32 (additive).
 
-override WG: u32 = 64;
-const MAX_E: u32 = 128u;
-const NEG_BIG: f32 = -3.4028234e38;
-// The logsumexp stored for a row that sees no key: exp(s - EMPTY_ROW) is 0 for any s.
-const EMPTY_ROW: f32 = 3.4028234e38;
-
-@compute @workgroup_size(WG)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-) {
-    // Workgroup (x, y + z * groups.y) = (block of WG query rows, b * heads + h), so that
-    // bh, the key index j and every k / v address are the same across the workgroup.
-    let bh = wid.y + wid.z * groups.y;
-    let i = wid.x * WG + lid.x;
-    if (bh >= params.batch * params.heads || i >= params.lq) {
+// One query row i of head bh per invocation (see attention_common.wgsl).
+fn run(bh: u32, block: u32, i: u32) {
+    if (i >= params.lq) {
         return;
     }
     let row = bh * params.lq + i;
     let e = min(params.e, MAX_E);
-    let b = bh / params.heads;
-    let h = bh % params.heads;
     var q_row: array<f32, MAX_E>;
     var acc: array<f32, MAX_E>;
     let q_base = params.q_offset + row * params.e;
@@ -58,29 +42,22 @@ fn main(
         q_row[d] = f32(q[q_base + d]) * params.scale;
         acc[d] = select(f32(out[out_base + d]), 0.0, first);
     }
-    let k_base = params.k_offset + bh * params.lk * params.e;
-    let v_base = params.v_offset + bh * params.lk * params.e;
-    let ms = params.mask_strides;
-    let mask_row = params.mask_offset + b * ms.x + h * ms.y + i * ms.z;
     // Causal: the loop ends after the block's last row (uniform); later keys are skipped.
-    var end = min(params.lk, params.chunk_to);
+    let walk = key_walk(bh, i, (block + 1u) * WG);
     let causal = params.causal != 0u;
-    if (causal) {
-        end = min(end, min(params.lq, (wid.x + 1u) * WG));
-    }
     var m = NEG_BIG;
     var l = 0.0;
     if (!first) {
         m = stats[2u * row];
         l = stats[2u * row + 1u];
     }
-    for (var j = params.chunk_from; j < end; j++) {
-        let mo = mask_row + j * ms.w;
+    for (var j = params.chunk_from; j < walk.end; j++) {
+        let mo = walk.mask_row + j * params.mask_strides.w;
         if ((causal && j > i) || hidden(mo)) {
             continue;
         }
         var s = bias(mo);
-        let kj = k_base + j * params.e;
+        let kj = walk.k_base + j * params.e;
         for (var d = 0u; d < e; d++) {
             s += q_row[d] * f32(k[kj + d]);
         }
@@ -88,7 +65,7 @@ fn main(
         let correction = exp(m - m_new);
         let p = exp(s - m_new);
         l = l * correction + p;
-        let vj = v_base + j * params.e;
+        let vj = walk.v_base + j * params.e;
         for (var d = 0u; d < e; d++) {
             acc[d] = acc[d] * correction + p * f32(v[vj + d]);
         }

@@ -14,32 +14,17 @@
 //
 // q, k, v, d_out are contiguous [B, H, L, E] views (offsets allowed); dk and dv are
 // contiguous from 0. The mask is any broadcast view of [B, H, Lq, Lk] given by 4 strides.
-// The prelude supplies: struct Params (attention.rs, uniform_params!) at binding 0;
+// The prelude supplies: struct Params (attention.rs, uniform_params!);
 // alias T; bindings dk (1), dv (2), stats (3, f32), q (4), k (5),
 // v (6), d_out (7), [mask (8)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
 
-override WG: u32 = 64;
-const MAX_E: u32 = 128u;
-const EMPTY_ROW: f32 = 3.4028234e38;
-
-@compute @workgroup_size(WG)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-) {
-    // Workgroup (x, y + z * groups.y) = (block of WG keys, b * heads + h), so that bh,
-    // the query index i and every q / d_out / stats address are the same across the
-    // workgroup.
-    let bh = wid.y + wid.z * groups.y;
-    let j = wid.x * WG + lid.x;
-    if (bh >= params.batch * params.heads || j >= params.lk) {
+// One key row j of head bh per invocation (see attention_common.wgsl).
+fn run(bh: u32, block: u32, j: u32) {
+    if (j >= params.lk) {
         return;
     }
     let row = bh * params.lk + j;
     let e = min(params.e, MAX_E);
-    let b = bh / params.heads;
-    let h = bh % params.heads;
     var dk_acc: array<f32, MAX_E>;
     var dv_acc: array<f32, MAX_E>;
     let k_base = params.k_offset + row * params.e;
@@ -55,15 +40,11 @@ fn main(
         dv_acc[d] = select(f32(dv[out_base + d]), 0.0, first);
     }
     let ms = params.mask_strides;
-    let mask_col = params.mask_offset + b * ms.x + h * ms.y + j * ms.w;
+    let mask_col = mask_head(bh) + j * ms.w;
     // Causal: the loop starts at the block's first key (uniform); earlier rows are skipped.
-    var start = params.chunk_from;
     let causal = params.causal != 0u;
-    if (causal) {
-        start = max(start, wid.x * WG);
-    }
     let end = min(params.lq, params.chunk_to);
-    for (var i = start; i < end; i++) {
+    for (var i = queries_start(block * WG); i < end; i++) {
         let qrow = bh * params.lq + i;
         let lse = stats[2u * qrow];
         let mo = mask_col + i * ms.z;

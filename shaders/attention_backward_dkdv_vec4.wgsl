@@ -3,30 +3,22 @@
 // rows per invocation, so each query and output-gradient row loaded serves four keys,
 // and vec4s over the head dim. Keys past the end repeat the last key (never stored).
 //
-// The prelude supplies: struct Params (attention.rs, uniform_params!) at binding 0;
+// The prelude supplies: struct Params (attention.rs, uniform_params!);
 // bindings dk (1, vec4<f32>), dv (2, vec4<f32>), stats (3, f32),
 // q, k, v, d_out (4-7, vec4<f32>), [mask (8)]; fn hidden(o: u32) -> bool,
 // fn bias(o: u32) -> f32.
 
-override WG: u32 = 64;
-const KEYS: u32 = 4u;
-const MAX_E4: u32 = 32u;
-const EMPTY_ROW: f32 = 3.4028234e38;
+// Key rows per invocation.
+const KEYS: u32 = ROWS;
 
-@compute @workgroup_size(WG)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-) {
-    let bh = wid.y + wid.z * groups.y;
-    let j0 = (wid.x * WG + lid.x) * KEYS;
-    if (bh >= params.batch * params.heads || j0 >= params.lk) {
+// Key rows j0 = KEYS * slot .. + KEYS of head bh per invocation (see
+// attention_common.wgsl).
+fn run(bh: u32, block: u32, slot: u32) {
+    let j0 = slot * KEYS;
+    if (j0 >= params.lk) {
         return;
     }
     let e4 = params.e / 4u;
-    let b = bh / params.heads;
-    let h = bh % params.heads;
     let ms = params.mask_strides;
     let first = params.chunk_from == 0u;
     var keys: array<u32, 4>;
@@ -39,7 +31,7 @@ fn main(
         let j = min(j0 + c, params.lk - 1u);
         let key = bh * params.lk + j;
         keys[c] = key;
-        mask_cols[c] = params.mask_offset + b * ms.x + h * ms.y + j * ms.w;
+        mask_cols[c] = mask_head(bh) + j * ms.w;
         for (var d = 0u; d < e4; d++) {
             kv[c * MAX_E4 + d] = k[params.k_offset / 4u + key * e4 + d];
             vv[c * MAX_E4 + d] = v[params.v_offset / 4u + key * e4 + d];
@@ -47,14 +39,10 @@ fn main(
             dv_acc[c * MAX_E4 + d] = select(dv[key * e4 + d], vec4<f32>(0.0), first);
         }
     }
-    var start = params.chunk_from;
+    // Causal: queries before the workgroup's first key see none of its keys.
     let causal = params.causal != 0u;
-    if (causal) {
-        // Queries before the workgroup's first key see none of its keys.
-        start = max(start, wid.x * WG * KEYS);
-    }
     let end = min(params.lq, params.chunk_to);
-    for (var i = start; i < end; i++) {
+    for (var i = queries_start(block * WG * KEYS); i < end; i++) {
         let qrow = bh * params.lq + i;
         let lse = stats[2u * qrow];
         if (lse >= EMPTY_ROW) {

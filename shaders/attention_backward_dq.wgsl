@@ -17,31 +17,17 @@
 // q, k, v, d_out are contiguous [B, H, L, E] views (offsets allowed); out (the forward's
 // output) and dq are contiguous from 0. The mask is any broadcast view of [B, H, Lq, Lk]
 // given by 4 strides (0 on broadcast dims).
-// The prelude supplies: struct Params (attention.rs, uniform_params!) at binding 0;
+// The prelude supplies: struct Params (attention.rs, uniform_params!);
 // alias T; bindings dq (1), stats (2, f32, read_write), q (3), k (4),
 // v (5), d_out (6), out (7), [mask (8)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
 
-override WG: u32 = 64;
-const MAX_E: u32 = 128u;
-const EMPTY_ROW: f32 = 3.4028234e38;
-
-@compute @workgroup_size(WG)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-) {
-    // Workgroup (x, y + z * groups.y) = (block of WG query rows, b * heads + h), so that
-    // bh, the key index j and every k / v address are the same across the workgroup.
-    let bh = wid.y + wid.z * groups.y;
-    let i = wid.x * WG + lid.x;
-    if (bh >= params.batch * params.heads || i >= params.lq) {
+// One query row i of head bh per invocation (see attention_common.wgsl).
+fn run(bh: u32, block: u32, i: u32) {
+    if (i >= params.lq) {
         return;
     }
     let row = bh * params.lq + i;
     let e = min(params.e, MAX_E);
-    let b = bh / params.heads;
-    let h = bh % params.heads;
     let lse = stats[2u * row];
     let empty = lse >= EMPTY_ROW;
     var q_row: array<f32, MAX_E>;
@@ -67,23 +53,16 @@ fn main(
     } else {
         delta = stats[2u * row + 1u];
     }
-    let k_base = params.k_offset + bh * params.lk * params.e;
-    let v_base = params.v_offset + bh * params.lk * params.e;
-    let ms = params.mask_strides;
-    let mask_row = params.mask_offset + b * ms.x + h * ms.y + i * ms.z;
     // Causal: the loop ends after the block's last row (uniform); later keys are skipped.
-    var end = min(params.lk, params.chunk_to);
+    let walk = key_walk(bh, i, (block + 1u) * WG);
     let causal = params.causal != 0u;
-    if (causal) {
-        end = min(end, min(params.lq, (wid.x + 1u) * WG));
-    }
-    for (var j = params.chunk_from; j < end; j++) {
-        let mo = mask_row + j * ms.w;
+    for (var j = params.chunk_from; j < walk.end; j++) {
+        let mo = walk.mask_row + j * params.mask_strides.w;
         if (empty || (causal && j > i) || hidden(mo)) {
             continue;
         }
-        let kj = k_base + j * params.e;
-        let vj = v_base + j * params.e;
+        let kj = walk.k_base + j * params.e;
+        let vj = walk.v_base + j * params.e;
         var s = bias(mo);
         var dp = 0.0;
         for (var d = 0u; d < e; d++) {

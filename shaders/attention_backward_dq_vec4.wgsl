@@ -4,29 +4,18 @@
 // serves four queries, and vec4s over the head dim. Rows past the end repeat the last
 // row (computed, never stored).
 //
-// The prelude supplies: struct Params (attention.rs, uniform_params!) at binding 0;
+// The prelude supplies: struct Params (attention.rs, uniform_params!);
 // bindings dq (1, vec4<f32>), stats (2, f32, read_write), q, k, v,
 // d_out, out (3-7, vec4<f32>), [mask (8)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
 
-override WG: u32 = 64;
-const ROWS: u32 = 4u;
-const MAX_E4: u32 = 32u;
-const EMPTY_ROW: f32 = 3.4028234e38;
-
-@compute @workgroup_size(WG)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-) {
-    let bh = wid.y + wid.z * groups.y;
-    let i0 = (wid.x * WG + lid.x) * ROWS;
-    if (bh >= params.batch * params.heads || i0 >= params.lq) {
+// Query rows i0 = ROWS * slot .. + ROWS of head bh per invocation (see
+// attention_common.wgsl).
+fn run(bh: u32, block: u32, slot: u32) {
+    let i0 = slot * ROWS;
+    if (i0 >= params.lq) {
         return;
     }
     let e4 = params.e / 4u;
-    let b = bh / params.heads;
-    let h = bh % params.heads;
     let ms = params.mask_strides;
     let first = params.chunk_from == 0u;
     var rows: array<u32, 4>;
@@ -40,7 +29,7 @@ fn main(
         let i = min(i0 + r, params.lq - 1u);
         let row = bh * params.lq + i;
         rows[r] = row;
-        mask_rows[r] = params.mask_offset + b * ms.x + h * ms.y + i * ms.z;
+        mask_rows[r] = mask_head(bh) + i * ms.z;
         lse[r] = stats[2u * row];
         var dot_out = 0.0;
         for (var d = 0u; d < e4; d++) {
@@ -65,11 +54,8 @@ fn main(
     }
     let k_base = params.k_offset / 4u + bh * params.lk * e4;
     let v_base = params.v_offset / 4u + bh * params.lk * e4;
-    var end = min(params.lk, params.chunk_to);
+    let end = keys_end(i0 + ROWS);
     let causal = params.causal != 0u;
-    if (causal) {
-        end = min(end, min(params.lq, i0 + ROWS));
-    }
     for (var j = params.chunk_from; j < end; j++) {
         let kj = k_base + j * e4;
         let vj = v_base + j * e4;

@@ -13,32 +13,21 @@
 // no key keeps m = NEG_BIG, correction 1 and l = 0. Stats, chunking and the output are
 // exactly as in attention.wgsl, so the backward kernels read either.
 //
-// The prelude supplies: struct Params (attention.rs, uniform_params!) at binding 0;
+// The prelude supplies: struct Params (attention.rs, uniform_params!);
 // bindings out (1, array<vec4<f32>>), stats (2, f32), q, k, v
 // (3-5, array<vec4<f32>>), [mask (6)]; fn hidden(o: u32) -> bool, fn bias(o: u32) -> f32.
 
-override WG: u32 = 64;
-const ROWS: u32 = 4u;
+// Keys per block of scores.
 const KB: u32 = 16u;
-// Head dim / 4, at most (head dim <= 128).
-const MAX_E4: u32 = 32u;
-const NEG_BIG: f32 = -3.4028234e38;
-const EMPTY_ROW: f32 = 3.4028234e38;
 
-@compute @workgroup_size(WG)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-) {
-    let bh = wid.y + wid.z * groups.y;
-    let i0 = (wid.x * WG + lid.x) * ROWS;
-    if (bh >= params.batch * params.heads || i0 >= params.lq) {
+// Query rows i0 = ROWS * slot .. + ROWS of head bh per invocation (see
+// attention_common.wgsl).
+fn run(bh: u32, block: u32, slot: u32) {
+    let i0 = slot * ROWS;
+    if (i0 >= params.lq) {
         return;
     }
     let e4 = params.e / 4u;
-    let b = bh / params.heads;
-    let h = bh % params.heads;
     let first = params.chunk_from == 0u;
     // Rows past the end repeat the last row (loaded, never stored).
     var rows: array<u32, 4>;
@@ -47,7 +36,7 @@ fn main(
     for (var r = 0u; r < ROWS; r++) {
         let i = min(i0 + r, params.lq - 1u);
         rows[r] = bh * params.lq + i;
-        mask_rows[r] = params.mask_offset + b * ms.x + h * ms.y + i * ms.z;
+        mask_rows[r] = mask_head(bh) + i * ms.z;
     }
     var qv: array<vec4<f32>, 128>;   // [ROWS][MAX_E4]
     var acc: array<vec4<f32>, 128>;  // [ROWS][MAX_E4]
@@ -67,12 +56,9 @@ fn main(
     }
     let k_base = params.k_offset / 4u + bh * params.lk * e4;
     let v_base = params.v_offset / 4u + bh * params.lk * e4;
-    var end = min(params.lk, params.chunk_to);
+    // Causal: keys past the last of the four rows are hidden from all of them.
+    let end = keys_end(i0 + ROWS);
     let causal = params.causal != 0u;
-    if (causal) {
-        // Keys past the block's last row are hidden from all four rows.
-        end = min(end, min(params.lq, i0 + ROWS));
-    }
     for (var j0 = params.chunk_from; j0 < end; j0 += KB) {
         let block = min(KB, end - j0);
         // Scores of the block: s[jj][r] for key j0 + jj and row r.

@@ -33,11 +33,7 @@ const Q: u32 = OCB / 4u;
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/conv.rs
 // (uniform_params!) and prepended when the module is composed.
 
-@group(0) @binding(0) var<uniform> params: Params;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WG;
+fn run(i: u32) {
     let per_item = params.groups * params.oc_blocks * params.oh * params.ow_blocks;
     if (i >= params.n * per_item) {
         return;

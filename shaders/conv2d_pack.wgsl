@@ -17,11 +17,7 @@ override WG: u32 = 256;
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/conv.rs
 // (uniform_params!) and prepended when the module is composed.
 
-@group(0) @binding(0) var<uniform> params: Params;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WG;
+fn run(i: u32) {
     if (i >= params.total) {
         return;
     }

@@ -11,8 +11,6 @@ const WG: u32 = 256u;
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/scan.rs
 // (uniform_params!) and prepended when the module is composed.
 
-@group(0) @binding(0) var<uniform> params: Params;
-
 var<workgroup> prefix: array<T, WG>;
 
 // Index of position e of row r.

@@ -20,8 +20,6 @@ override WG: u32 = 256;
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/elementwise.rs
 // (uniform_params!) and prepended when the module is composed.
 
-@group(0) @binding(0) var<uniform> params: Params;
-
 fn operand_offset(k: u32, i: u32) -> u32 {
     if (params.contiguous[k] != 0u) {
         return params.offsets[k] + i;
@@ -77,20 +75,11 @@ fn pow_real(x: f32, y: f32) -> f32 {
     return pow(x, y);
 }
 
-// tanh without the inf/inf of large |x| on some drivers.
-fn tanh_safe(x: f32) -> f32 {
-    return tanh(clamp(x, -15.0, 15.0));
-}
-
 // d/dx of the tanh form of GELU.
 fn gelu_tanh_grad(x: f32) -> f32 {
     let c = 0.7978845608028654;
     let t = tanh_safe(c * (x + 0.044715 * x * x * x));
     return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x);
-}
-
-fn is_nan(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
 }
 
 fn max_nan(a: f32, b: f32) -> f32 {
@@ -101,9 +90,7 @@ fn min_nan(a: f32, b: f32) -> f32 {
     return select(min(a, b), a + b, is_nan(a) || is_nan(b));
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WG;
+fn run(i: u32) {
     if (i >= params.numel) {
         return;
     }

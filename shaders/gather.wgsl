@@ -15,12 +15,9 @@ const INDEX_OUT_OF_RANGE: u32 = 1u;
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/gather.rs
 // (uniform_params!) and prepended when the module is composed.
 
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(15) var<storage, read_write> errors: array<atomic<u32>, 4>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WG;
+fn run(i: u32) {
     if (i >= params.numel) {
         return;
     }

@@ -18,8 +18,6 @@ override WG: u32 = 256;
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/index_add.rs
 // (uniform_params!) and prepended when the module is composed.
 
-@group(0) @binding(0) var<uniform> params: Params;
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {

@@ -4,23 +4,15 @@
 // Also writes stats[2 row] = mean, stats[2 row + 1] = rstd for the backward pass.
 // The host keeps D <= 4096 (lavapipe ends invocations that loop 65535 times).
 //
-// Bindings: y (1), stats (2), x (3), w (4), b (5); offsets are in elements.
+// The prelude supplies bindings (all f32) y (1), stats (2), x (3), w (4), b (5); offsets
+// are in elements.
 
 override WG: u32 = 64;
 
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/layer_norm.rs
 // (uniform_params!) and prepended when the module is composed.
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
-@group(0) @binding(3) var<storage, read> x: array<f32>;
-@group(0) @binding(4) var<storage, read> w: array<f32>;
-@group(0) @binding(5) var<storage, read> b: array<f32>;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let row = gid.x + gid.y * groups.x * WG;
+fn run(row: u32) {
     if (row >= params.rows) {
         return;
     }

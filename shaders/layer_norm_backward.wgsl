@@ -3,23 +3,15 @@
 //   dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
 // (the weight and bias gradients are column sums, reduced by the host).
 //
-// Bindings: dx (1), x (2), w (3), dy (4), stats (5); offsets are in elements.
+// The prelude supplies bindings (all f32) dx (1), x (2), w (3), dy (4), stats (5);
+// offsets are in elements.
 
 override WG: u32 = 64;
 
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/layer_norm.rs
 // (uniform_params!) and prepended when the module is composed.
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> w: array<f32>;
-@group(0) @binding(4) var<storage, read> dy: array<f32>;
-@group(0) @binding(5) var<storage, read> stats: array<f32>;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let row = gid.x + gid.y * groups.x * WG;
+fn run(row: u32) {
     if (row >= params.rows) {
         return;
     }

@@ -17,8 +17,6 @@ const TILE: u32 = 4;
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/matmul.rs
 // (uniform_params!) and prepended when the module is composed.
 
-@group(0) @binding(0) var<uniform> params: Params;
-
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let row0 = gid.y * TILE;

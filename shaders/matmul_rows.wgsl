@@ -19,8 +19,6 @@ override WG: u32 = 64;
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/matmul.rs
 // (uniform_params!) and prepended when the module is composed.
 
-@group(0) @binding(0) var<uniform> params: Params;
-
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let col0 = gid.x * 4u;

@@ -36,8 +36,6 @@ const TG: u32 = TN / 4u;
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/matmul.rs
 // (uniform_params!) and prepended when the module is composed.
 
-@group(0) @binding(0) var<uniform> params: Params;
-
 // tile_a[k * GM + i] = A[tile rows 4i .. 4i+4, k0 + k];  tile_b[k * GN + j] = B[k0 + k, tile cols 4j .. 4j+4]
 var<workgroup> tile_a: array<vec4<f32>, BK * GM>;
 var<workgroup> tile_b: array<vec4<f32>, BK * GN>;

@@ -13,31 +13,13 @@
 // plane before any load, so every index is in range.
 //
 // The prelude supplies: const MAX: bool; bindings out (1, f32), x (2, f32) and, for max,
-// indices (3, u32); fn store_index(i: u32, v: u32).
+// indices (3, u32); fn store_index(i: u32, v: u32). window() and divisor() are in
+// pool_window.wgsl.
 
 override WG: u32 = 256;
 
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/pool.rs
 // (uniform_params!) and prepended when the module is composed.
-
-@group(0) @binding(0) var<uniform> params: Params;
-
-fn is_nan(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-}
-
-// Window of output o along one axis: (start, end) clipped to [0, size), and the divisor
-// extent when padding counts (clipped to the padded edge size + p).
-fn window(o: u32, k: u32, s: u32, p: u32, size: u32, n_out: u32) -> vec3<u32> {
-    if (params.adaptive != 0u) {
-        let start = o * size / n_out;
-        let end = ((o + 1u) * size + n_out - 1u) / n_out;
-        return vec3<u32>(start, end, end - start);
-    }
-    let start = i32(o * s) - i32(p);
-    let end = min(start + i32(k), i32(size + p));
-    return vec3<u32>(u32(max(start, 0)), u32(clamp(end, 0, i32(size))), u32(end - start));
-}
 
 // The taps of max-pooling window o along one axis (k taps d apart from o * s - p) that
 // fall inside [0, size): (first input position, how many).
@@ -55,9 +37,7 @@ fn taps(o: u32, k: u32, s: u32, p: u32, d: u32, size: u32) -> vec2<u32> {
     return vec2<u32>(u32(max(start + t0 * i32(d), 0)), u32(max(t1 - t0, 0)));
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WG;
+fn run(i: u32) {
     if (i >= params.total) {
         return;
     }
@@ -94,10 +74,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                 sum += x[base + ih * params.w + iw];
             }
         }
-        var count = (wh.y - wh.x) * (ww.y - ww.x);
-        if (params.count_include_pad != 0u) {
-            count = wh.z * ww.z;
-        }
+        let count = divisor(wh, ww);
         out[i] = select(sum / f32(count), 0.0, count == 0u);
     }
 }

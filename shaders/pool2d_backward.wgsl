@@ -10,26 +10,12 @@
 // CPU reference adds them, and the divisors are computed exactly as in the forward.
 //
 // The prelude supplies: bindings out (1, f32, dx) and dy (2, f32, contiguous from `offset`).
+// window() and divisor() are in pool_window.wgsl.
 
 override WG: u32 = 256;
 
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/pool.rs
 // (uniform_params!) and prepended when the module is composed.
-
-@group(0) @binding(0) var<uniform> params: Params;
-
-// Window of output o along one axis (as in pool2d.wgsl): clipped start, clipped end,
-// and the divisor extent when padding counts.
-fn window(o: u32, k: u32, s: u32, p: u32, size: u32, n_out: u32) -> vec3<u32> {
-    if (params.adaptive != 0u) {
-        let start = o * size / n_out;
-        let end = ((o + 1u) * size + n_out - 1u) / n_out;
-        return vec3<u32>(start, end, end - start);
-    }
-    let start = i32(o * s) - i32(p);
-    let end = min(start + i32(k), i32(size + p));
-    return vec3<u32>(u32(max(start, 0)), u32(clamp(end, 0, i32(size))), u32(end - start));
-}
 
 // The outputs [first, last + 1) along one axis whose windows may contain input i.
 fn outputs_of(i: u32, k: u32, s: u32, p: u32, size: u32, n_out: u32) -> vec2<u32> {
@@ -44,9 +30,7 @@ fn outputs_of(i: u32, k: u32, s: u32, p: u32, size: u32, n_out: u32) -> vec2<u32
     return vec2<u32>(first, min(a / s + 1u, n_out));
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WG;
+fn run(i: u32) {
     if (i >= params.total) {
         return;
     }
@@ -67,10 +51,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             if (iw < ww.x || iw >= ww.y) {
                 continue;
             }
-            var count = (wh.y - wh.x) * (ww.y - ww.x);
-            if (params.count_include_pad != 0u) {
-                count = wh.z * ww.z;
-            }
+            let count = divisor(wh, ww);
             acc += dy[base + oh * params.ow + ow] / f32(count);
         }
     }

@@ -22,8 +22,6 @@ struct Pair {
     i: u32,
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
-
 fn dim_size(d: u32) -> u32 {
     return params.shape[d / 4u][d % 4u];
 }
@@ -43,8 +41,3 @@ fn span_offset(n: u32, lo: u32, hi: u32) -> u32 {
     }
     return off;
 }
-
-fn is_nan(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-}
-

@@ -6,9 +6,7 @@
 // o * splits + p; the host reduces the partials in a second launch when splits > 1. The
 // host keeps chunks short (lavapipe ends invocations that loop 65535 times).
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let w = gid.x + gid.y * groups.x * WG;
+fn run(w: u32) {
     if (w >= params.outer * params.splits) {
         return;
     }

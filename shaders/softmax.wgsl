@@ -8,36 +8,18 @@
 //
 // The prelude supplies: alias T; const LOG: bool; bindings out (1), x (2).
 
-override WG: u32 = 256;
-
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/softmax.rs
 // (uniform_params!) and prepended when the module is composed.
-
-@group(0) @binding(0) var<uniform> params: Params;
 
 var<workgroup> part_m: array<f32, 256>;
 var<workgroup> part_s: array<f32, 256>;
 
 const NEG_INF: f32 = -3.4028234e38;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let o = wg.x + wg.y * groups.x;
-    if (o >= params.rows) {
-        return;
-    }
-    var rem = o;
-    var x_base = params.x_offset;
-    var out_base = 0u;
-    for (var d = params.outer_rank; d > 0u; d--) {
-        let dd = d - 1u;
-        let size = params.shape[dd / 4u][dd % 4u];
-        let c = rem % size;
-        rem /= size;
-        x_base += c * params.x_strides[dd / 4u][dd % 4u];
-        out_base += c * params.out_strides[dd / 4u][dd % 4u];
-    }
+// Row o, thread lid (see softmax_rows.wgsl).
+fn run(o: u32, lid: u32) {
+    let x_base = params.x_offset + row_offset(o, params.x_strides);
+    let out_base = row_offset(o, params.out_strides);
     var m = NEG_INF;
     var s = 0.0;
     for (var r = lid; r < params.len; r += WG) {

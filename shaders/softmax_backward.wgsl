@@ -9,30 +9,14 @@
 // along the row). The prelude supplies: alias T; const LOG: bool; bindings out (1),
 // y (2), g (3).
 
-override WG: u32 = 256;
-
 // struct Params: declared once in crates/wgrad-gpu/src/kernels/softmax.rs
 // (uniform_params!) and prepended when the module is composed.
 
-@group(0) @binding(0) var<uniform> params: Params;
-
 var<workgroup> partial: array<f32, 256>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let o = wg.x + wg.y * groups.x;
-    if (o >= params.rows) {
-        return;
-    }
-    var rem = o;
-    var base = 0u;
-    for (var d = params.outer_rank; d > 0u; d--) {
-        let dd = d - 1u;
-        let size = params.shape[dd / 4u][dd % 4u];
-        base += (rem % size) * params.strides[dd / 4u][dd % 4u];
-        rem /= size;
-    }
+// Row o, thread lid (see softmax_rows.wgsl).
+fn run(o: u32, lid: u32) {
+    let base = row_offset(o, params.strides);
     var s = 0.0;
     for (var r = lid; r < params.len; r += WG) {
         let i = base + r * params.dim_stride;

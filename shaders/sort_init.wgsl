@@ -10,11 +10,7 @@
 
 const WG: u32 = 256u;
 
-@group(0) @binding(0) var<uniform> params: Params;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let t = gid.x + gid.y * groups.x * WG;
+fn run(t: u32) {
     if (t >= params.rows * params.p) {
         return;
     }

@@ -8,13 +8,10 @@
 
 const WG: u32 = 256u;
 
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> keys: array<u32>;
 @group(0) @binding(2) var<storage, read_write> idx: array<u32>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let t = gid.x + gid.y * groups.x * WG;
+fn run(t: u32) {
     if (t >= params.rows * params.p) {
         return;
     }

@@ -3,7 +3,7 @@
 use crate::completion::Completion;
 use crate::pool::{BufferPool, PooledBuffer};
 use crate::recorder::{Dispatch, Recorder};
-use crate::{GpuContext, KernelPolicy};
+use crate::{GpuContext, KernelKey, KernelPolicy};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -53,10 +53,9 @@ pub mod error_code {
 
 /// One kernel launch, as a launcher describes it.
 pub struct KernelLaunch<'a> {
-    /// Cache key: identifies the composed source and entry point exactly.
-    pub key: String,
-    /// Builds the WGSL source; called only on a cache miss.
-    pub source: &'a dyn Fn() -> String,
+    /// The kernel: the device's pipeline cache key, whose [`KernelKey::source`] composes
+    /// the module on a miss.
+    pub key: KernelKey,
     /// Uniform parameter block (binding 0).
     pub params: &'a [u8],
     /// Storage buffers at bindings 1, 2, ... in the order the shader declares them.
@@ -70,7 +69,7 @@ pub struct KernelLaunch<'a> {
 
 struct State {
     recorder: Recorder,
-    pipelines: HashMap<String, wgpu::ComputePipeline>,
+    pipelines: HashMap<KernelKey, wgpu::ComputePipeline>,
     staging: Option<wgpu::Buffer>,
     stats: GpuStats,
     /// Per recording thread, the first error found (by a launcher, or in a kernel's
@@ -80,7 +79,7 @@ struct State {
     /// and for which op (`None`: free).
     slots: Vec<Option<SlotOwner>>,
     /// With WGRAD_PROFILE=1: every dispatch runs alone and is timed, by kernel and grid.
-    profile: Option<HashMap<String, ProfileEntry>>,
+    profile: Option<HashMap<(KernelKey, [u32; 3]), ProfileEntry>>,
 }
 
 /// A readback submitted and not yet read: its staging buffer, how many bytes it copies
@@ -303,12 +302,13 @@ impl GpuDevice {
         st.errors.entry(std::thread::current().id()).or_insert(e);
     }
 
-    fn pipeline(&self, st: &mut State, key: &str, source: &dyn Fn() -> String) -> wgpu::ComputePipeline {
+    fn pipeline(&self, st: &mut State, key: &KernelKey) -> wgpu::ComputePipeline {
         if let Some(p) = st.pipelines.get(key) {
             return p.clone();
         }
-        let src = source();
-        let desc = wgpu::ShaderModuleDescriptor { label: Some(key), source: wgpu::ShaderSource::Wgsl(src.into()) };
+        let label = key.to_string();
+        let desc =
+            wgpu::ShaderModuleDescriptor { label: Some(&label), source: wgpu::ShaderSource::Wgsl(key.source().into()) };
         let module = if self.checked_shaders {
             self.ctx.device.create_shader_module(desc)
         } else {
@@ -318,7 +318,7 @@ impl GpuDevice {
             unsafe { self.ctx.device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
         };
         let pipeline = self.ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(key),
+            label: Some(&label),
             layout: None,
             module: &module,
             entry_point: Some("main"),
@@ -326,7 +326,7 @@ impl GpuDevice {
             cache: None,
         });
         st.stats.pipelines_compiled += 1;
-        st.pipelines.insert(key.to_string(), pipeline.clone());
+        st.pipelines.insert(key.clone(), pipeline.clone());
         pipeline
     }
 
@@ -356,7 +356,7 @@ impl GpuDevice {
         if st.recorder.is_full() {
             self.submit(st);
         }
-        let pipeline = self.pipeline(st, &k.key, k.source);
+        let pipeline = self.pipeline(st, &k.key);
         let layout = pipeline.get_bind_group_layout(0);
         let params = st.recorder.push_params(k.params);
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::Buffer(params) }];
@@ -382,7 +382,7 @@ impl GpuDevice {
         st.recorder.push(Dispatch { pipeline, bind_group, workgroups: k.workgroups });
         st.stats.dispatches += 1;
         if st.profile.is_some() {
-            self.profile_dispatch(st, &k.key, k.workgroups);
+            self.profile_dispatch(st, k.key, k.workgroups);
         }
     }
 
@@ -400,20 +400,22 @@ impl GpuDevice {
 
     /// Runs everything pending (the launch just recorded last) and charges the time to
     /// `key` at this grid size. Serialises the GPU: for finding slow kernels, not speed.
-    fn profile_dispatch(&self, st: &mut State, key: &str, workgroups: [u32; 3]) {
+    fn profile_dispatch(&self, st: &mut State, key: KernelKey, workgroups: [u32; 3]) {
         let start = std::time::Instant::now();
         self.submit(st);
         let _ = self.wait(); // errors surface through the normal paths
         let elapsed = start.elapsed();
-        let entry = st.profile.as_mut().unwrap().entry(format!("{key} {workgroups:?}")).or_default();
+        let entry = st.profile.as_mut().unwrap().entry((key, workgroups)).or_default();
         entry.count += 1;
         entry.total += elapsed;
     }
 
-    /// The WGRAD_PROFILE=1 table so far, slowest first (empty when not profiling).
+    /// The WGRAD_PROFILE=1 table so far, slowest first (empty when not profiling): rows
+    /// named `{kernel key} {workgroups:?}`.
     pub fn profile(&self) -> Vec<(String, ProfileEntry)> {
         let st = self.state.lock().unwrap();
-        let mut rows: Vec<_> = st.profile.iter().flatten().map(|(k, e)| (k.clone(), e.clone())).collect();
+        let rows = st.profile.iter().flatten();
+        let mut rows: Vec<_> = rows.map(|((key, grid), e)| (format!("{key} {grid:?}"), e.clone())).collect();
         rows.sort_by_key(|r| std::cmp::Reverse(r.1.total));
         rows
     }

@@ -4,7 +4,7 @@
 use super::{to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::{DType, Layout};
 
 const WG: u32 = 64;
@@ -38,6 +38,42 @@ uniform_params! {
     }
 }
 
+impl Params {
+    /// The block for `q` [B, H, Lq, E] and `k`, `v` [B, H, Lk, E], the `mask` view
+    /// broadcast to [B, H, Lq, Lk] if any, and (in the backward) the output gradient's
+    /// offset; the chunk is set per dispatch.
+    pub(crate) fn new(
+        [q, k, v]: [Operand; 3],
+        mask: Option<&Layout>,
+        causal: bool,
+        scale: f32,
+        d_out_offset: usize,
+    ) -> Params {
+        let d = q.layout.dims();
+        let u = |v: usize| to_u32(v, "attention");
+        let (mask_offset, ms) = mask.map_or((0, &[0; 4][..]), |m| (m.offset(), m.strides()));
+        Params {
+            batch: u(d[0]),
+            heads: u(d[1]),
+            lq: u(d[2]),
+            lk: u(k.layout.dims()[2]),
+            e: u(d[3]),
+            scale,
+            causal: causal as u32,
+            mask_offset: u(mask_offset),
+            mask_strides: [u(ms[0]), u(ms[1]), u(ms[2]), u(ms[3])],
+            q_offset: u(q.layout.offset()),
+            k_offset: u(k.layout.offset()),
+            v_offset: u(v.layout.offset()),
+            d_out_offset: u(d_out_offset),
+            chunk_from: 0,
+            chunk_to: 0,
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
+}
+
 /// Loop iterations one invocation may spend per dispatch. Lavapipe (llvmpipe) ends an
 /// invocation after 65535 loop iterations in total, leaving its outputs half written;
 /// the attention kernels therefore walk their long loop in chunks of [`chunk_len`]
@@ -68,7 +104,7 @@ pub(crate) fn chunks(n: usize, e: usize) -> Vec<(usize, usize)> {
 }
 
 /// How the mask operand (if any) is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MaskKind {
     /// No mask operand.
     None,
@@ -78,18 +114,14 @@ pub enum MaskKind {
     Additive,
 }
 
-/// The storage bindings (1, 2, ...: name, WGSL type, access) followed by the mask's
-/// binding and the `hidden`/`bias` helpers for `mask`: the prelude shared by the forward
-/// and backward attention kernels.
-pub(crate) fn prelude(dtype: DType, bindings: &[(&str, &str, &str)], mask: MaskKind) -> String {
-    let mut p = format!(
-        "alias T = {};\n{}@group(0) @binding(0) var<uniform> params: Params;\n",
-        wgsl_type(dtype),
-        Params::WGSL
-    );
-    for (i, (name, ty, access)) in bindings.iter().enumerate() {
-        p += &format!("@group(0) @binding({}) var<storage, {access}> {name}: array<{ty}>;\n", i + 1);
-    }
+/// The storage bindings (1, 2, ...: name, access, WGSL type; the tensors' type `T` is
+/// `vec4<f32>` in the `vec4` kernels) followed by the mask's binding and the
+/// `hidden`/`bias` helpers for `mask`: the prelude shared by the forward and backward
+/// attention kernels.
+pub(crate) fn prelude(dtype: DType, bindings: &[(&str, &str, &str)], mask: MaskKind, vec4: bool) -> String {
+    let tensor = |ty| if vec4 && ty == "T" { "vec4<f32>" } else { ty };
+    let bindings: Vec<_> = bindings.iter().map(|&(name, access, ty)| (name, access, tensor(ty))).collect();
+    let mut p = format!("alias T = {};\n{}{}", wgsl_type(dtype), Params::WGSL, shaders::storage_bindings(&bindings));
     let m = bindings.len() + 1;
     p += &match mask {
         MaskKind::None => {
@@ -116,28 +148,18 @@ pub(crate) fn use_vec4(gpu: &GpuDevice, dtype: DType, e: usize, offsets: &[usize
     fits && gpu.policy().attention_vec4.unwrap_or_else(|| gpu.ctx.is_software())
 }
 
-/// The module of shaders/attention_vec4.wgsl (f32, head dim a multiple of 4).
-pub fn vec4_source(mask: MaskKind) -> String {
+/// The WGSL module for element type `dtype` and mask kind: shaders/attention.wgsl, or
+/// with `vec4` attention_vec4.wgsl (f32, head dim a multiple of 4).
+pub fn source(dtype: DType, mask: MaskKind, vec4: bool) -> String {
     let bindings = [
-        ("out", "vec4<f32>", "read_write"),
-        ("stats", "f32", "read_write"),
-        ("q", "vec4<f32>", "read"),
-        ("k", "vec4<f32>", "read"),
-        ("v", "vec4<f32>", "read"),
+        ("out", "read_write", "T"),
+        ("stats", "read_write", "f32"),
+        ("q", "read", "T"),
+        ("k", "read", "T"),
+        ("v", "read", "T"),
     ];
-    shaders::compose(&[DType::F32], &prelude(DType::F32, &bindings, mask), shaders::ATTENTION_VEC4)
-}
-
-/// The WGSL module for element type `dtype` and mask kind.
-pub fn source(dtype: DType, mask: MaskKind) -> String {
-    let bindings = [
-        ("out", "T", "read_write"),
-        ("stats", "f32", "read_write"),
-        ("q", "T", "read"),
-        ("k", "T", "read"),
-        ("v", "T", "read"),
-    ];
-    shaders::compose(&[dtype], &prelude(dtype, &bindings, mask), shaders::ATTENTION)
+    let file = if vec4 { shaders::ATTENTION_VEC4 } else { shaders::ATTENTION };
+    shaders::compose(&[dtype], &prelude(dtype, &bindings, mask, vec4), file)
 }
 
 /// Fused attention over contiguous `q` [B, H, Lq, E], `k`/`v` [B, H, Lk, E]; `mask` is
@@ -160,46 +182,19 @@ pub fn attention(
     let rows = batch * heads * lq;
     let out = gpu.output_buffer((rows * e * q.dtype.size_in_bytes()) as u64);
     let stats = gpu.output_buffer((rows * 2 * DType::F32.size_in_bytes()) as u64);
-    let (kind, mask_layout) = match &mask {
-        Some((m, kind)) => (*kind, m.layout.clone()),
-        None => (MaskKind::None, Layout::new(vec![batch, heads, lq, lk], vec![0; 4], 0)),
-    };
-    let ms = mask_layout.strides();
+    let kind = mask.as_ref().map_or(MaskKind::None, |m| m.1);
+    let mut params = Params::new([q, k, v], mask.as_ref().map(|m| m.0.layout), causal, scale, 0);
     let u = |v: usize| to_u32(v, "attention");
-    let mut params = Params {
-        batch: u(batch),
-        heads: u(heads),
-        lq: u(lq),
-        lk: u(lk),
-        e: u(e),
-        scale,
-        causal: causal as u32,
-        mask_offset: u(mask_layout.offset()),
-        mask_strides: [u(ms[0]), u(ms[1]), u(ms[2]), u(ms[3])],
-        q_offset: u(q.layout.offset()),
-        k_offset: u(k.layout.offset()),
-        v_offset: u(v.layout.offset()),
-        d_out_offset: 0,
-        chunk_from: 0,
-        chunk_to: 0,
-        _pad0: 0,
-        _pad1: 0,
-    };
     let mut buffers = vec![&out, &stats, q.buffer, k.buffer, v.buffer];
     if let Some((m, _)) = &mask {
         buffers.push(m.buffer);
     }
     let vec4 = use_vec4(gpu, q.dtype, e, &[q.layout.offset(), k.layout.offset(), v.layout.offset()]);
-    let (key, rows) = match vec4 {
-        true => (format!("attention_vec4|{kind:?}"), lq.div_ceil(4)),
-        false => (format!("attention|{}|{kind:?}", q.dtype.name()), lq),
-    };
-    let module = || if vec4 { vec4_source(kind) } else { source(q.dtype, kind) };
+    let rows = if vec4 { lq.div_ceil(4) } else { lq };
     for (from, to) in chunks(lk, e) {
         (params.chunk_from, params.chunk_to) = (u(from), u(to));
         gpu.launch(KernelLaunch {
-            key: key.clone(),
-            source: &module,
+            key: KernelKey::Attention { dtype: q.dtype, mask: kind, vec4 },
             params: bytemuck::bytes_of(&params),
             buffers: &buffers,
             checks_ids: None,

@@ -5,11 +5,11 @@
 use super::attention::{chunks, grid, prelude, use_vec4, MaskKind, Params, MAX_HEAD_DIM};
 use super::{to_u32, Operand};
 use crate::shaders::{self, ShaderFile};
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 /// The two backward passes, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pass {
     /// D = rowsum(dO * O) and dQ, one invocation per query row.
     Dq,
@@ -31,33 +31,27 @@ impl Pass {
 /// The WGSL module of `pass` for element type `dtype` and mask kind; `vec4`: the
 /// four-rows-per-invocation variant (f32 only), which reads every tensor as vec4s.
 pub fn source(pass: Pass, dtype: DType, mask: MaskKind, vec4: bool) -> String {
-    let mut bindings: Vec<(&str, &str, &str)> = match pass {
-        Pass::Dq => vec![
-            ("dq", "T", "read_write"),
-            ("stats", "f32", "read_write"),
-            ("q", "T", "read"),
-            ("k", "T", "read"),
-            ("v", "T", "read"),
-            ("d_out", "T", "read"),
-            ("out", "T", "read"),
+    let bindings: &[(&str, &str, &str)] = match pass {
+        Pass::Dq => &[
+            ("dq", "read_write", "T"),
+            ("stats", "read_write", "f32"),
+            ("q", "read", "T"),
+            ("k", "read", "T"),
+            ("v", "read", "T"),
+            ("d_out", "read", "T"),
+            ("out", "read", "T"),
         ],
-        Pass::DkDv => vec![
-            ("dk", "T", "read_write"),
-            ("dv", "T", "read_write"),
-            ("stats", "f32", "read"),
-            ("q", "T", "read"),
-            ("k", "T", "read"),
-            ("v", "T", "read"),
-            ("d_out", "T", "read"),
+        Pass::DkDv => &[
+            ("dk", "read_write", "T"),
+            ("dv", "read_write", "T"),
+            ("stats", "read", "f32"),
+            ("q", "read", "T"),
+            ("k", "read", "T"),
+            ("v", "read", "T"),
+            ("d_out", "read", "T"),
         ],
-    }
-    .to_vec();
-    if vec4 {
-        for binding in bindings.iter_mut().filter(|b| b.0 != "stats") {
-            binding.1 = "vec4<f32>";
-        }
-    }
-    shaders::compose(&[dtype], &prelude(dtype, &bindings, mask), pass.file(vec4))
+    };
+    shaders::compose(&[dtype], &prelude(dtype, bindings, mask, vec4), pass.file(vec4))
 }
 
 /// What the forward saved, with the output gradient: everything the backward reads.
@@ -89,30 +83,11 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
     let lk = saved.k.layout.dims()[2];
     assert!(e <= MAX_HEAD_DIM, "attention backward: head dim {e} exceeds {MAX_HEAD_DIM}");
     let dtype = saved.q.dtype;
-    let (kind, mask_offset, ms) = match &saved.mask {
-        Some((m, kind)) => (*kind, m.layout.offset(), m.layout.strides().to_vec()),
-        None => (MaskKind::None, 0, vec![0; 4]),
-    };
+    let kind = saved.mask.as_ref().map_or(MaskKind::None, |m| m.1);
+    let mask = saved.mask.as_ref().map(|m| m.0.layout);
+    let operands = [saved.q, saved.k, saved.v];
+    let mut params = Params::new(operands, mask, saved.causal, saved.scale, d_out.layout.offset());
     let u = |v: usize| to_u32(v, "attention backward");
-    let mut params = Params {
-        batch: u(batch),
-        heads: u(heads),
-        lq: u(lq),
-        lk: u(lk),
-        e: u(e),
-        scale: saved.scale,
-        causal: saved.causal as u32,
-        mask_offset: u(mask_offset),
-        mask_strides: [u(ms[0]), u(ms[1]), u(ms[2]), u(ms[3])],
-        q_offset: u(saved.q.layout.offset()),
-        k_offset: u(saved.k.layout.offset()),
-        v_offset: u(saved.v.layout.offset()),
-        d_out_offset: u(d_out.layout.offset()),
-        chunk_from: 0,
-        chunk_to: 0,
-        _pad0: 0,
-        _pad1: 0,
-    };
     let bytes = |rows: usize| (rows * e * dtype.size_in_bytes()) as u64;
     let (dq, dk, dv) = (
         gpu.output_buffer(bytes(batch * heads * lq)),
@@ -134,8 +109,7 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
         for (from, to) in chunks(walk, e) {
             (params.chunk_from, params.chunk_to) = (u(from), u(to));
             gpu.launch(KernelLaunch {
-                key: format!("attention_backward|{pass:?}|{}|{kind:?}|vec4={vec4}", dtype.name()),
-                source: &|| source(pass, dtype, kind, vec4),
+                key: KernelKey::AttentionBackward { pass, dtype, mask: kind, vec4 },
                 params: bytemuck::bytes_of(&params),
                 buffers: &buffers,
                 checks_ids: None,

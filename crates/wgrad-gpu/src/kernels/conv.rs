@@ -12,7 +12,7 @@
 use super::{to_u32, Operand};
 use crate::shaders;
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer, Window};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer, Window};
 use wgrad_core::params::Conv2dDims;
 use wgrad_core::{DType, Layout};
 
@@ -38,14 +38,16 @@ pub struct Consts {
     pub cb: u32,
 }
 
+impl std::fmt::Display for Consts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "kw{} sw{} dw{} ocb{} px{} cb{}", self.kw, self.sw, self.dw, self.ocb, self.px, self.cb)
+    }
+}
+
 impl Consts {
     /// Input values one row segment holds.
     pub(super) fn seg(&self) -> u32 {
         (self.px - 1) * self.sw + (self.kw - 1) * self.dw + 1
-    }
-
-    pub(super) fn key(&self) -> String {
-        format!("kw{} sw{} dw{} ocb{} px{} cb{}", self.kw, self.sw, self.dw, self.ocb, self.px, self.cb)
     }
 
     pub(super) fn prelude(&self) -> String {
@@ -61,12 +63,14 @@ impl Consts {
 
 /// The forward kernel's module (also used per phase for the input gradient).
 pub fn source(k: Consts) -> String {
+    let bindings = shaders::storage_bindings(&[
+        ("out", "read_write", "f32"),
+        ("x", "read", "f32"),
+        ("wp", "read", "vec4<f32>"),
+        ("bias", "read", "f32"),
+    ]);
     let prelude = format!(
-        "{}{}const KW: u32 = {}u;\nconst PXB: u32 = {}u;\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-         @group(0) @binding(2) var<storage, read> x: array<f32>;\n\
-         @group(0) @binding(3) var<storage, read> wp: array<vec4<f32>>;\n\
-         @group(0) @binding(4) var<storage, read> bias: array<f32>;\n",
+        "{}{}const KW: u32 = {}u;\nconst PXB: u32 = {}u;\n{bindings}",
         ConvParams::WGSL,
         k.prelude(),
         k.kw,
@@ -77,8 +81,7 @@ pub fn source(k: Consts) -> String {
 
 /// The weight-packing kernel's module.
 pub fn pack_source() -> String {
-    let bindings = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-                    @group(0) @binding(2) var<storage, read> w: array<f32>;\n";
+    let bindings = shaders::io_bindings("f32", &["out"], &["w"]);
     shaders::compose(&[DType::F32], &format!("{}{bindings}", PackParams::WGSL), shaders::CONV2D_PACK)
 }
 
@@ -228,8 +231,7 @@ fn pack(gpu: &GpuDevice, w: &Operand, groups: usize, transposed: bool, th: Taps,
     };
     gpu.launch_windowed(
         KernelLaunch {
-            key: "conv2d_pack".into(),
-            source: &pack_source,
+            key: KernelKey::Conv2dPack,
             params: bytemuck::bytes_of(&params),
             buffers: &[&out, w.buffer],
             checks_ids: None,
@@ -363,8 +365,7 @@ fn launch_conv(
     };
     gpu.launch_windowed(
         KernelLaunch {
-            key: format!("conv2d|{}", k.key()),
-            source: &|| source(k),
+            key: KernelKey::Conv2d(k),
             params: bytemuck::bytes_of(&params),
             buffers: &[out.0, x.0, &packed.buffer, bias_range.0],
             checks_ids: None,
@@ -455,14 +456,13 @@ pub fn conv2d_grad_input(gpu: &GpuDevice, dy: Operand, w: Operand, d: &Conv2dDim
 /// Representative specialisations for validation: every code path, at the tap counts,
 /// strides and dilations the tests and common networks use (the weight gradient's are in
 /// [`super::conv_grad_weight::variants`]).
-pub fn variants() -> Vec<(String, String)> {
-    let mut out = vec![("conv2d_pack".to_string(), pack_source())];
+pub fn variants() -> Vec<KernelKey> {
+    let mut out = vec![KernelKey::Conv2dPack];
     for kw in [1, 2, 3, 5, 7, 11] {
         for sw in [1, 2, 3, 4] {
             for dw in [1, 2] {
                 for og in [1, 8] {
-                    let k = forward_consts(kw, sw, dw, og);
-                    out.push((format!("conv2d {}", k.key()), source(k)));
+                    out.push(KernelKey::Conv2d(forward_consts(kw, sw, dw, og)));
                 }
             }
         }

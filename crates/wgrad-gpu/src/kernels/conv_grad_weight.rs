@@ -6,7 +6,7 @@ use super::conv::{contiguous_view, whole, window_of, Consts, View};
 use super::{to_u32, Operand};
 use crate::shaders;
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer, Window};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer, Window};
 use wgrad_core::params::Conv2dDims;
 use wgrad_core::{DType, Layout};
 
@@ -14,11 +14,10 @@ const WG: u32 = 64;
 
 /// The weight-gradient kernel's module.
 pub fn source(k: Consts) -> String {
+    let bindings =
+        shaders::storage_bindings(&[("out", "read_write", "f32"), ("dy", "read", "vec4<f32>"), ("x", "read", "f32")]);
     let prelude = format!(
-        "{}{}const KWB: u32 = {}u;\nconst PX: u32 = {}u;\nconst CB: u32 = {}u;\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-         @group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;\n\
-         @group(0) @binding(3) var<storage, read> x: array<f32>;\n",
+        "{}{}const KWB: u32 = {}u;\nconst PX: u32 = {}u;\nconst CB: u32 = {}u;\n{bindings}",
         GradWeightParams::WGSL,
         k.prelude(),
         k.kw,
@@ -78,8 +77,7 @@ fn vec4_rows(v: &View, ow: usize) -> bool {
 
 /// The module of shaders/pad_rows.wgsl.
 pub fn pad_rows_source() -> String {
-    let bindings = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-                    @group(0) @binding(2) var<storage, read> dy: array<f32>;\n";
+    let bindings = shaders::io_bindings("f32", &["out"], &["dy"]);
     shaders::compose(&[DType::F32], &format!("{}{bindings}", PadParams::WGSL), shaders::PAD_ROWS)
 }
 
@@ -114,8 +112,7 @@ fn padded_rows(gpu: &GpuDevice, dy: &Operand, dyw: Window, ow4: usize) -> Option
         strides: view.strides.map(u),
     };
     let launch = KernelLaunch {
-        key: "pad_rows".into(),
-        source: &pad_rows_source,
+        key: KernelKey::PadRows,
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, dy.buffer],
         checks_ids: None,
@@ -220,8 +217,7 @@ pub fn conv2d_grad_weight(gpu: &GpuDevice, dy: Operand, x: Operand, d: &Conv2dDi
     };
     gpu.launch_windowed(
         KernelLaunch {
-            key: format!("conv2d_grad_weight|{}", k.key()),
-            source: &|| source(k),
+            key: KernelKey::Conv2dGradWeight(k),
             params: bytemuck::bytes_of(&params),
             buffers: &[&partial, dy_buffer, x.buffer],
             checks_ids: None,
@@ -247,16 +243,15 @@ pub fn conv2d_grad_weight(gpu: &GpuDevice, dy: Operand, x: Operand, d: &Conv2dDi
 }
 
 /// Representative specialisations for validation (see [`super::conv::variants`]).
-pub fn variants() -> Vec<(String, String)> {
+pub fn variants() -> Vec<KernelKey> {
     let mut out = Vec::new();
     for (kw, sw, dw, og) in [(1, 1, 1, 1), (3, 1, 1, 8), (3, 2, 2, 3), (11, 4, 1, 64), (5, 3, 1, 16), (2, 2, 1, 4)] {
         let mut d = wgrad_core::params::Conv2d::default();
         d.stride[1] = sw;
         d.dilation[1] = dw;
         let dims = d.dims(&[1, 4, 32, 64], &[og, 4, 1, kw]);
-        let k = grad_weight_consts(&dims);
-        out.push((format!("conv2d_grad_weight {}", k.key()), source(k)));
+        out.push(KernelKey::Conv2dGradWeight(grad_weight_consts(&dims)));
     }
-    out.push(("pad_rows".into(), pad_rows_source()));
+    out.push(KernelKey::PadRows);
     out
 }

@@ -7,7 +7,7 @@
 use super::{pack8, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::ops::{BinaryOp, CmpOp, UnaryOp};
 use wgrad_core::{DType, Layout};
 
@@ -231,9 +231,7 @@ pub fn map_into(gpu: &GpuDevice, m: &Map, out: &PooledBuffer, out_layout: &Layou
     let limit = gpu.max_binding_bytes();
     let fits = buffers.iter().all(|b| b.capacity() <= limit);
     let chunk = if fits { numel } else { (limit / 8) as usize };
-    let input_dtypes: Vec<DType> = m.inputs.iter().map(|x| x.dtype).collect();
-    let dts: Vec<&str> = input_dtypes.iter().map(|d| d.name()).collect();
-    let key = format!("elementwise|{}|{}|{}|{}", m.expr, dts.join(","), out_dtype.name(), m.scalar_dtype.name());
+    let key = KernelKey::elementwise(m.expr, m.inputs.iter().map(|x| x.dtype), out_dtype, m.scalar_dtype);
     for start in (0..numel).step_by(chunk) {
         let len = chunk.min(numel - start);
         let mut windows = Vec::with_capacity(buffers.len());
@@ -257,7 +255,6 @@ pub fn map_into(gpu: &GpuDevice, m: &Map, out: &PooledBuffer, out_layout: &Layou
         gpu.launch_windowed(
             KernelLaunch {
                 key: key.clone(),
-                source: &|| source_for(m.expr, &input_dtypes, out_dtype, m.scalar_dtype),
                 params: bytemuck::bytes_of(&params),
                 buffers: &buffers,
                 checks_ids: None,

@@ -3,7 +3,7 @@
 use super::{pack8, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 const WG: u32 = 256;
@@ -26,18 +26,17 @@ uniform_params! {
     }
 }
 
+/// The prelude of both kernels: parameter block `params`, element type T (`dtype`) and
+/// id type I; bindings out (1, T), `values` (2, T: x, or the output gradient g), ids (3).
+fn prelude(params: &str, dtype: DType, id_dtype: DType, values: &str) -> String {
+    let bindings =
+        shaders::storage_bindings(&[("out", "read_write", "T"), (values, "read", "T"), ("ids", "read", "I")]);
+    format!("{params}alias T = {};\nalias I = {};\n{bindings}", wgsl_type(dtype), wgsl_type(id_dtype))
+}
+
 /// The WGSL module for element type `dtype` and id type `id_dtype`.
 pub fn source(dtype: DType, id_dtype: DType) -> String {
-    let prelude = format!(
-        "{}alias T = {};\nalias I = {};\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> x: array<T>;\n\
-         @group(0) @binding(3) var<storage, read> ids: array<I>;\n",
-        Params::WGSL,
-        wgsl_type(dtype),
-        wgsl_type(id_dtype)
-    );
-    shaders::compose(&[dtype, id_dtype], &prelude, shaders::GATHER)
+    shaders::compose(&[dtype, id_dtype], &prelude(Params::WGSL, dtype, id_dtype, "x"), shaders::GATHER)
 }
 
 /// torch.gather along `dim`: the output has the ids' shape and is contiguous.
@@ -64,8 +63,7 @@ pub fn gather(gpu: &GpuDevice, x: Operand, dim: usize, ids: Operand, op: &'stati
         _pad1: 0,
     };
     gpu.launch(KernelLaunch {
-        key: format!("gather|{}|{}", x.dtype.name(), ids.dtype.name()),
-        source: &|| source(x.dtype, ids.dtype),
+        key: KernelKey::Gather { dtype: x.dtype, ids: ids.dtype },
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, x.buffer, ids.buffer],
         checks_ids: Some(op),
@@ -95,15 +93,7 @@ uniform_params! {
 
 /// The WGSL module of gather's backward for gradient type `dtype` and ids `id_dtype`.
 pub fn backward_source(dtype: DType, id_dtype: DType) -> String {
-    let prelude = format!(
-        "{}alias T = {};\nalias I = {};\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> g: array<T>;\n\
-         @group(0) @binding(3) var<storage, read> ids: array<I>;\n",
-        BackwardParams::WGSL,
-        wgsl_type(dtype),
-        wgsl_type(id_dtype)
-    );
+    let prelude = prelude(BackwardParams::WGSL, dtype, id_dtype, "g");
     shaders::compose(&[dtype, id_dtype], &prelude, shaders::GATHER_BACKWARD)
 }
 
@@ -131,8 +121,7 @@ pub fn gather_backward(gpu: &GpuDevice, g: Operand, dim: usize, ids: Operand, x_
         _pad1: 0,
     };
     gpu.launch(KernelLaunch {
-        key: format!("gather_backward|{}|{}", g.dtype.name(), ids.dtype.name()),
-        source: &|| backward_source(g.dtype, ids.dtype),
+        key: KernelKey::GatherBackward { dtype: g.dtype, ids: ids.dtype },
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, g.buffer, ids.buffer],
         checks_ids: None,

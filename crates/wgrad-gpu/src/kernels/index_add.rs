@@ -4,7 +4,7 @@
 use super::{elementwise, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::{DType, Layout};
 
 const WG: u32 = 256;
@@ -25,7 +25,7 @@ uniform_params! {
 }
 
 /// The passes, in order (see the shader file).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pass {
     Count,
     Scan,
@@ -128,8 +128,7 @@ pub fn index_add_rows(gpu: &GpuDevice, g: Operand, ids: Operand, rows: usize) ->
     let order = gpu.output_buffer((l * 4) as u64);
     let run = |pass: Pass, buffers: &[&PooledBuffer], n: usize| {
         gpu.launch(KernelLaunch {
-            key: format!("index_add|{pass:?}|{}|{}", g.dtype.name(), ids.dtype.name()),
-            source: &|| source(pass, g.dtype, ids.dtype),
+            key: KernelKey::IndexAdd { pass, dtype: g.dtype, ids: ids.dtype },
             params: bytemuck::bytes_of(&params),
             buffers,
             checks_ids: None,

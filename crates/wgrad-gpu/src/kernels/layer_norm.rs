@@ -4,7 +4,7 @@
 use super::to_u32;
 use crate::shaders;
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 /// Longest row one invocation normalises (lavapipe ends invocations after 65535 loop
@@ -26,12 +26,14 @@ uniform_params! {
 
 /// The forward module.
 pub fn source() -> String {
-    shaders::compose(&[DType::F32], Params::WGSL, shaders::LAYER_NORM)
+    let bindings = shaders::io_bindings("f32", &["y", "stats"], &["x", "w", "b"]);
+    shaders::compose(&[DType::F32], &format!("{}{bindings}", Params::WGSL), shaders::LAYER_NORM)
 }
 
 /// The backward (input gradient) module.
 pub fn backward_source() -> String {
-    shaders::compose(&[DType::F32], BackwardParams::WGSL, shaders::LAYER_NORM_BACKWARD)
+    let bindings = shaders::io_bindings("f32", &["dx"], &["x", "w", "dy", "stats"]);
+    shaders::compose(&[DType::F32], &format!("{}{bindings}", BackwardParams::WGSL), shaders::LAYER_NORM_BACKWARD)
 }
 
 /// Normalises `rows` contiguous rows of `d` f32 values of `x` (buffer, element offset)
@@ -60,8 +62,7 @@ pub fn layer_norm(
         _pad1: 0,
     };
     gpu.launch(KernelLaunch {
-        key: "layer_norm".into(),
-        source: &source,
+        key: KernelKey::LayerNorm,
         params: bytemuck::bytes_of(&params),
         buffers: &[&y, &stats, x.0, w.0, b.0],
         checks_ids: None,
@@ -93,8 +94,7 @@ pub fn layer_norm_backward(
         _pad2: 0,
     };
     gpu.launch(KernelLaunch {
-        key: "layer_norm_backward".into(),
-        source: &backward_source,
+        key: KernelKey::LayerNormBackward,
         params: bytemuck::bytes_of(&params),
         buffers: &[&dx, x.0, w.0, dy.0, stats],
         checks_ids: None,

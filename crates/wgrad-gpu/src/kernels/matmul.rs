@@ -5,7 +5,7 @@
 use super::{to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 const WG: u32 = 8;
@@ -35,7 +35,7 @@ uniform_params! {
 }
 
 /// Which axis of an operand is contiguous, for the vec4 kernel: A is [m, k], B is [k, n].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Vec4Axis {
     /// Contiguous along k (A row-major, or B transposed).
     K,
@@ -77,7 +77,7 @@ fn variant(gpu: &GpuDevice, m: usize, vec4: bool) -> Variant {
 
 /// The tile shape of matmul_tiled.wgsl: a workgroup computes `bm x bn` outputs walking K
 /// `bk` at a time, each of its `(bm / tm) * (bn / tn)` threads a `tm x tn` block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tile {
     /// Rows of the workgroup's output tile.
     pub bm: usize,
@@ -148,15 +148,7 @@ fn few_rows_block(m: usize) -> usize {
 /// The WGSL module of the few-rows kernel for element type `dtype`, `rows` rows per
 /// invocation (1, 2, 4 or 8).
 pub fn rows_source(dtype: DType, rows: usize) -> String {
-    let prelude = format!(
-        "{}alias T = {};\n\
-         const ROWS: u32 = {rows}u;\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> a: array<T>;\n\
-         @group(0) @binding(3) var<storage, read> b: array<T>;\n",
-        Params::WGSL,
-        wgsl_type(dtype)
-    );
+    let prelude = format!("{}const ROWS: u32 = {rows}u;\n", scalar_prelude(dtype));
     shaders::compose(&[dtype], &prelude, shaders::MATMUL_ROWS)
 }
 
@@ -186,12 +178,15 @@ pub fn vec4_source(v: Variant, a: Vec4Axis, b: Vec4Axis, tile: Tile) -> String {
     let Tile { bm, bn, bk, tm, tn } = tile;
     let prelude = format!(
         "{params}const BM: u32 = {bm}u;\nconst BN: u32 = {bn}u;\nconst BK: u32 = {bk}u;\nconst TM: u32 = {tm}u;\nconst TN: u32 = {tn}u;\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-         @group(0) @binding(2) var<storage, read> a: array<vec4<f32>>;\n\
-         @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;\n\
+         {bindings}\
          fn load_a(row0: u32, k: u32, base: u32) -> mat4x4<f32> {{\n    {load_a}\n}}\n\
          fn load_b(col0: u32, k: u32, base: u32) -> mat4x4<f32> {{\n    {load_b}\n}}\n",
-        params = Params::WGSL
+        params = Params::WGSL,
+        bindings = shaders::storage_bindings(&[
+            ("out", "read_write", "f32"),
+            ("a", "read", "vec4<f32>"),
+            ("b", "read", "vec4<f32>")
+        ])
     );
     let file = match v {
         Variant::RegisterBlocked => shaders::MATMUL_VEC4,
@@ -220,17 +215,15 @@ fn vec4_axis(l: &wgrad_core::Layout, k_is_cols: bool) -> Option<Vec4Axis> {
     }
 }
 
+/// The parameter block, `alias T` and the bindings out (1), a (2), b (3) of element type
+/// `dtype`: the prelude of the kernels that read any strides.
+fn scalar_prelude(dtype: DType) -> String {
+    format!("{}alias T = {};\n{}", Params::WGSL, wgsl_type(dtype), shaders::io_bindings("T", &["out"], &["a", "b"]))
+}
+
 /// The WGSL module for element type `dtype`.
 pub fn source(dtype: DType) -> String {
-    let prelude = format!(
-        "{}alias T = {};\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> a: array<T>;\n\
-         @group(0) @binding(3) var<storage, read> b: array<T>;\n",
-        Params::WGSL,
-        wgsl_type(dtype)
-    );
-    shaders::compose(&[dtype], &prelude, shaders::MATMUL)
+    shaders::compose(&[dtype], &scalar_prelude(dtype), shaders::MATMUL)
 }
 
 /// `a @ b` with `a` viewed as `[batch, m, k]` and `b` as `[batch, k, n]` (rank-3
@@ -302,8 +295,7 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         let rows = few_rows_block(m);
         gpu.launch_windowed(
             KernelLaunch {
-                key: format!("matmul|FewRows|{rows}|{}", a.dtype.name()),
-                source: &|| rows_source(a.dtype, rows),
+                key: KernelKey::MatmulFewRows { dtype: a.dtype, rows: rows as u32 },
                 params: bytemuck::bytes_of(&params),
                 buffers: &[&out, a.buffer, b.buffer],
                 checks_ids: None,
@@ -317,18 +309,17 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         let (workgroups, key) = match v {
             Variant::RegisterBlocked => (
                 [n.div_ceil(32 * WG as usize), m.div_ceil(16 * WG as usize), batch],
-                format!("matmul|{v:?}|{ax:?}|{bx:?}"),
+                KernelKey::MatmulRegisterBlocked { a: ax, b: bx },
             ),
             Variant::Tiled => {
                 let grid = [n.div_ceil(tile.bn), m.div_ceil(tile.bm), splits * batch];
-                (grid, format!("matmul|{v:?}|{ax:?}|{bx:?}|{tile:?}"))
+                (grid, KernelKey::MatmulTiled { a: ax, b: bx, tile })
             }
             Variant::FewRows => unreachable!("launched above"),
         };
         gpu.launch_windowed(
             KernelLaunch {
                 key,
-                source: &|| vec4_source(v, ax, bx, tile),
                 params: bytemuck::bytes_of(&params),
                 buffers: &[&out, a.buffer, b.buffer],
                 checks_ids: None,
@@ -347,8 +338,7 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
     let groups_y = m.div_ceil(TILE).div_ceil(WG as usize) as u32;
     gpu.launch_windowed(
         KernelLaunch {
-            key: format!("matmul|{}", a.dtype.name()),
-            source: &|| source(a.dtype),
+            key: KernelKey::Matmul { dtype: a.dtype },
             params: bytemuck::bytes_of(&params),
             buffers: &[&out, a.buffer, b.buffer],
             checks_ids: None,

@@ -20,7 +20,7 @@ pub mod scan;
 pub mod softmax;
 pub mod sort;
 
-use crate::PooledBuffer;
+use crate::{KernelKey, PooledBuffer};
 use wgrad_core::{DType, Layout};
 
 /// A kernel input: a buffer viewed through a layout.
@@ -46,113 +46,111 @@ pub(crate) fn to_u32(v: usize, what: &str) -> u32 {
     u32::try_from(v).unwrap_or_else(|_| panic!("{what}: {v} does not fit the GPU's 32-bit indexing"))
 }
 
-/// Every composed module the launchers can produce (name, WGSL), for validation by
-/// `cargo xtask check-shaders` and the naga test.
-pub fn all_variants() -> Vec<(String, String)> {
+/// Every kernel the launchers can run: each op x dtype x variant, and representative
+/// specialisations of the conv kernels, for validation by `cargo xtask check-shaders` and
+/// the naga test.
+pub fn all_kernels() -> Vec<KernelKey> {
     use wgrad_core::ops::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
+    use KernelKey as K;
     let floats = [DType::F32, DType::F16];
     let all = [DType::F32, DType::F16, DType::U32, DType::I32];
     let mut out = Vec::new();
-    let map = |name: String, expr: &str, inputs: &[DType], out_dtype: DType| {
+    let map = |expr: &str, inputs: &[DType], out_dtype: DType| {
         let scalar_dtype = inputs.first().copied().unwrap_or(out_dtype);
-        (name, elementwise::source_for(expr, inputs, out_dtype, scalar_dtype))
+        K::elementwise(expr, inputs.iter().copied(), out_dtype, scalar_dtype)
     };
     for d in all {
         for op in UnaryOp::ALL.into_iter().filter(|op| d.is_float() || op.supports_int()) {
-            out.push(map(format!("unary {} {d}", op.name()), &elementwise::unary_expr(op, d), &[d], d));
+            out.push(map(&elementwise::unary_expr(op, d), &[d], d));
         }
         if d.is_float() {
             for op in UnaryOp::ALL {
-                out.push(map(format!("unary grad {} {d}", op.name()), elementwise::unary_grad_expr(op), &[d, d], d));
+                out.push(map(elementwise::unary_grad_expr(op), &[d, d], d));
             }
         }
         for op in BinaryOp::ALL.into_iter().filter(|op| d.is_float() || *op != BinaryOp::Pow) {
-            out.push(map(format!("binary {} {d}", op.name()), &elementwise::binary_expr(op, d, "b"), &[d, d], d));
-            out.push(map(format!("scalar {} {d}", op.name()), &elementwise::binary_expr(op, d, "s"), &[d], d));
+            out.push(map(&elementwise::binary_expr(op, d, "b"), &[d, d], d));
+            out.push(map(&elementwise::binary_expr(op, d, "s"), &[d], d));
         }
         for op in CmpOp::ALL {
-            out.push(map(format!("cmp {} {d}", op.name()), &elementwise::cmp_expr(op, d), &[d, d], DType::U32));
+            out.push(map(&elementwise::cmp_expr(op, d), &[d, d], DType::U32));
         }
-        out.push(map(format!("where {d}"), &elementwise::where_expr(DType::U32), &[DType::U32, d, d], d));
-        out.push(map(format!("where by {d}"), &elementwise::where_expr(d), &[d, DType::F32, DType::F32], DType::F32));
-        out.push(map(format!("fill {d}"), "s", &[], d));
+        out.push(map(&elementwise::where_expr(DType::U32), &[DType::U32, d, d], d));
+        out.push(map(&elementwise::where_expr(d), &[d, DType::F32, DType::F32], DType::F32));
+        out.push(map("s", &[], d));
         for to in all {
-            out.push(map(format!("cast {d}->{to}"), "a", &[d], to));
+            out.push(map("a", &[d], to));
         }
         for op in ReduceOp::ALL.into_iter().filter(|op| d.is_float() || *op != ReduceOp::Mean) {
             for strategy in [reduce::Strategy::Workgroup, reduce::Strategy::Rows] {
-                out.push((format!("reduce {} {d} {strategy:?}", op.name()), reduce::source(op, d, strategy)));
+                out.push(K::Reduce { op, dtype: d, strategy });
             }
         }
         for ids in [DType::U32, DType::I32] {
-            out.push((format!("gather {d} by {ids}"), gather::source(d, ids)));
+            out.push(K::Gather { dtype: d, ids });
             if d.is_float() {
-                out.push((format!("gather backward {d} by {ids}"), gather::backward_source(d, ids)));
+                out.push(K::GatherBackward { dtype: d, ids });
                 use index_add::Pass;
                 for pass in [Pass::Count, Pass::Scan, Pass::Place, Pass::Sort, Pass::Sum] {
-                    out.push((format!("index_add {pass:?} {d} by {ids}"), index_add::source(pass, d, ids)));
+                    out.push(K::IndexAdd { pass, dtype: d, ids });
                 }
             }
         }
         if d.is_float() {
-            out.push((format!("lstm_cell {d}"), rnn::source(d)));
-            out.push((format!("lstm_cell_backward {d}"), rnn::backward_source(d)));
-            out.push((format!("gru_cell {d}"), rnn::gru_source(d)));
-            out.push((format!("gru_cell_backward {d}"), rnn::gru_backward_source(d)));
-            for m in [attention::MaskKind::None, attention::MaskKind::Keep, attention::MaskKind::Additive] {
-                out.push((format!("attention {m:?} {d}"), attention::source(d, m)));
-                if d == DType::F32 {
-                    out.push((format!("attention_vec4 {m:?}"), attention::vec4_source(m)));
-                }
-                for pass in [attention_backward::Pass::Dq, attention_backward::Pass::DkDv] {
-                    let name = format!("attention_backward {pass:?} {m:?} {d}");
-                    out.push((name, attention_backward::source(pass, d, m, false)));
-                    if d == DType::F32 {
-                        let name = format!("attention_backward vec4 {pass:?} {m:?}");
-                        out.push((name, attention_backward::source(pass, d, m, true)));
+            out.extend([
+                K::LstmCell { dtype: d },
+                K::LstmCellBackward { dtype: d },
+                K::GruCell { dtype: d },
+                K::GruCellBackward { dtype: d },
+            ]);
+            for mask in [attention::MaskKind::None, attention::MaskKind::Keep, attention::MaskKind::Additive] {
+                // The vec4 kernels are f32 only.
+                for vec4 in [false, true].into_iter().filter(|&v| !v || d == DType::F32) {
+                    out.push(K::Attention { dtype: d, mask, vec4 });
+                    for pass in [attention_backward::Pass::Dq, attention_backward::Pass::DkDv] {
+                        out.push(K::AttentionBackward { pass, dtype: d, mask, vec4 });
                     }
                 }
             }
             for log in [false, true] {
-                out.push((format!("softmax log={log} {d}"), softmax::source(d, log)));
-                out.push((format!("softmax backward log={log} {d}"), softmax::backward_source(d, log)));
+                out.push(K::Softmax { dtype: d, log });
+                out.push(K::SoftmaxBackward { dtype: d, log });
             }
         }
     }
     for d in floats {
-        out.push((format!("matmul {d}"), matmul::source(d)));
+        out.push(K::Matmul { dtype: d });
         for rows in [1, 2, 4, 8] {
-            out.push((format!("matmul FewRows rows={rows} {d}"), matmul::rows_source(d, rows)));
+            out.push(K::MatmulFewRows { dtype: d, rows });
         }
     }
     for tensors in 1..=6 {
-        out.push((format!("adam {tensors}"), optim::source(tensors)));
+        out.push(K::Adam { tensors });
     }
-    out.push(("layer_norm".into(), layer_norm::source()));
+    out.extend([K::LayerNorm, K::LayerNormBackward, K::SortStep]);
     for dtype in [DType::F32, DType::I32, DType::U32] {
         for flag in [false, true] {
-            out.push((format!("sort_init {dtype:?} {flag}"), sort::init_source(dtype, flag)));
-            out.push((format!("cumsum {dtype:?} {flag}"), scan::source(dtype, flag)));
+            out.push(K::SortInit { dtype, descending: flag });
+            out.push(K::Cumsum { dtype, reverse: flag });
         }
     }
-    out.push(("sort_step".into(), sort::step_source()));
-    out.push(("layer_norm backward".into(), layer_norm::backward_source()));
     out.extend(conv::variants());
     out.extend(conv_grad_weight::variants());
     out.extend(pool::variants());
-    use matmul::Vec4Axis::{Outer, K};
-    for (a, b) in [(K, Outer), (K, K), (Outer, Outer), (Outer, K)] {
-        let blocked = matmul::Variant::RegisterBlocked;
-        out.push((
-            format!("matmul {blocked:?} {a:?} {b:?}"),
-            matmul::vec4_source(blocked, a, b, matmul::Tile::DEFAULT),
-        ));
+    use matmul::Vec4Axis::{Outer, K as AlongK};
+    for (a, b) in [(AlongK, Outer), (AlongK, AlongK), (Outer, Outer), (Outer, AlongK)] {
+        out.push(K::MatmulRegisterBlocked { a, b });
         for tile in [matmul::Tile::DEFAULT, matmul::Tile { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 }] {
-            let source = matmul::vec4_source(matmul::Variant::Tiled, a, b, tile);
-            out.push((format!("matmul Tiled {a:?} {b:?} {tile:?}"), source));
+            out.push(K::MatmulTiled { a, b, tile });
         }
     }
     out
+}
+
+/// Every composed module the launchers can produce (name, WGSL): [`all_kernels`], named
+/// by their keys.
+pub fn all_variants() -> Vec<(String, String)> {
+    all_kernels().into_iter().map(|k| (k.to_string(), k.source())).collect()
 }
 
 /// A new buffer of `len` elements of `dtype`, element `i` being the WGSL expression `expr`

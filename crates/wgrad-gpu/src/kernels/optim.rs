@@ -4,7 +4,7 @@
 use super::to_u32;
 use crate::shaders;
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 const WG: u32 = 256;
@@ -152,8 +152,7 @@ pub fn adam_step(gpu: &GpuDevice, tensors: &[AdamTensor], h: &AdamStep) -> (Pool
         buffers.extend([tensors[0].p.0, tensors[0].g.0, tensors[0].state.0]);
     }
     gpu.launch(KernelLaunch {
-        key: format!("adam|{slots}"),
-        source: &|| source(slots),
+        key: KernelKey::Adam { tensors: slots as u32 },
         params: bytemuck::bytes_of(&params),
         buffers: &buffers,
         checks_ids: None,

@@ -5,7 +5,7 @@
 use super::to_u32;
 use crate::shaders;
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer, Window};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer, Window};
 use wgrad_core::params::Pool2d;
 pub use wgrad_core::params::Pooling;
 use wgrad_core::DType;
@@ -99,27 +99,24 @@ pub fn source(max: bool) -> String {
     } else {
         "const MAX: bool = false;\nfn store_index(i: u32, v: u32) {}\n"
     };
-    let prelude = format!(
-        "{}{prelude}@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-         @group(0) @binding(2) var<storage, read> x: array<f32>;\n",
-        Params::WGSL
-    );
+    let prelude = format!("{}{prelude}{}", Params::WGSL, shaders::io_bindings("f32", &["out"], &["x"]));
     shaders::compose(&[DType::F32], &prelude, shaders::POOL2D)
 }
 
 /// The average-pooling gradient module.
 pub fn backward_source() -> String {
-    let bindings = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-                    @group(0) @binding(2) var<storage, read> dy: array<f32>;\n";
+    let bindings = shaders::io_bindings("f32", &["out"], &["dy"]);
     shaders::compose(&[DType::F32], &format!("{}{bindings}", Params::WGSL), shaders::POOL2D_BACKWARD)
 }
 
 /// The max-pooling gradient module.
 pub fn max_backward_source() -> String {
-    let bindings = "@group(0) @binding(1) var<storage, read_write> out: array<f32>;\n\
-                    @group(0) @binding(2) var<storage, read> dy: array<f32>;\n\
-                    @group(0) @binding(3) var<storage, read> indices: array<u32>;\n\
-                    @group(0) @binding(4) var<storage, read> bounds: array<u32>;\n";
+    let bindings = shaders::storage_bindings(&[
+        ("out", "read_write", "f32"),
+        ("dy", "read", "f32"),
+        ("indices", "read", "u32"),
+        ("bounds", "read", "u32"),
+    ]);
     shaders::compose(&[DType::F32], &format!("{}{bindings}", MaxBackwardParams::WGSL), shaders::MAX_POOL2D_BACKWARD)
 }
 
@@ -147,8 +144,7 @@ pub fn pool2d(
     let buffers: Vec<&PooledBuffer> = ranges.iter().map(|r| r.0).collect();
     gpu.launch_windowed(
         KernelLaunch {
-            key: format!("pool2d|max={max}"),
-            source: &|| source(max),
+            key: KernelKey::Pool2d { max },
             params: bytemuck::bytes_of(&params),
             buffers: &buffers,
             checks_ids: None,
@@ -180,8 +176,7 @@ pub fn avg_pool2d_backward(
     let params = Params::new(total, hw, out_hw, pooling, dy.1 - w[1].first_elem);
     gpu.launch_windowed(
         KernelLaunch {
-            key: "pool2d_backward".into(),
-            source: &backward_source,
+            key: KernelKey::Pool2dBackward,
             params: bytemuck::bytes_of(&params),
             buffers: &[&out, dy.0],
             checks_ids: None,
@@ -201,8 +196,7 @@ uniform_params! {
 
 /// The max-pooling gradient's bounds pass (see shaders/max_pool2d_bounds.wgsl).
 pub fn max_bounds_source() -> String {
-    let bindings = "@group(0) @binding(1) var<storage, read_write> bounds: array<atomic<u32>>;\n\
-                    @group(0) @binding(2) var<storage, read> indices: array<u32>;\n";
+    let bindings = shaders::storage_bindings(&[("bounds", "read_write", "atomic<u32>"), ("indices", "read", "u32")]);
     shaders::compose(&[DType::F32], &format!("{}{bindings}", MaxBackwardParams::WGSL), shaders::MAX_POOL2D_BOUNDS)
 }
 
@@ -245,8 +239,7 @@ pub fn max_pool2d_backward(
     };
     gpu.launch_windowed(
         KernelLaunch {
-            key: "max_pool2d_bounds".into(),
-            source: &max_bounds_source,
+            key: KernelKey::MaxPool2dBounds,
             params: bytemuck::bytes_of(&params),
             buffers: &[&bounds, indices.0],
             checks_ids: None,
@@ -257,8 +250,7 @@ pub fn max_pool2d_backward(
     params.total = u(planes * plane_in);
     gpu.launch_windowed(
         KernelLaunch {
-            key: "max_pool2d_backward".into(),
-            source: &max_backward_source,
+            key: KernelKey::MaxPool2dBackward,
             params: bytemuck::bytes_of(&params),
             buffers: &[&out, dy.0, indices.0, &bounds],
             checks_ids: None,
@@ -270,12 +262,12 @@ pub fn max_pool2d_backward(
 }
 
 /// Every module, for validation.
-pub fn variants() -> Vec<(String, String)> {
+pub fn variants() -> Vec<KernelKey> {
     vec![
-        ("pool2d max".into(), source(true)),
-        ("pool2d avg".into(), source(false)),
-        ("pool2d_backward".into(), backward_source()),
-        ("max_pool2d_bounds".into(), max_bounds_source()),
-        ("max_pool2d_backward".into(), max_backward_source()),
+        KernelKey::Pool2d { max: true },
+        KernelKey::Pool2d { max: false },
+        KernelKey::Pool2dBackward,
+        KernelKey::MaxPool2dBounds,
+        KernelKey::MaxPool2dBackward,
     ]
 }

@@ -3,7 +3,7 @@
 use super::{pack8, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::ops::ReduceOp;
 use wgrad_core::{DType, Layout};
 
@@ -46,7 +46,7 @@ const ROWS_TARGET_INVOCATIONS: usize = 1 << 16;
 
 /// How a launch reduces: a workgroup per output (long runs) or an invocation per output
 /// (many short runs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Strategy {
     /// reduce_workgroup.wgsl.
     Workgroup,
@@ -124,12 +124,11 @@ fn prelude(op: ReduceOp, dtype: DType) -> String {
 
 /// The WGSL module of a reduction, for launching and for validation.
 pub fn source(op: ReduceOp, dtype: DType, strategy: Strategy) -> String {
-    let common = format!("{}\n// {}\n{}", prelude(op, dtype), shaders::REDUCE.name, shaders::REDUCE.source);
     let main = match strategy {
         Strategy::Workgroup => shaders::REDUCE_WORKGROUP,
         Strategy::Rows => shaders::REDUCE_ROWS,
     };
-    shaders::compose(&[dtype], &common, main)
+    shaders::compose(&[dtype], &prelude(op, dtype), main)
 }
 
 /// Reduces `dims` of `x` into a new contiguous buffer holding the kept dims in order.
@@ -213,8 +212,7 @@ fn launch(
     let params = Params { offset: to_u32(l.offset() - x_w.first_elem, "reduce"), ..params };
     gpu.launch_windowed(
         KernelLaunch {
-            key: format!("reduce|{}|{}|{strategy:?}", op.name(), x.dtype.name()),
-            source: &|| source(op, x.dtype, strategy),
+            key: KernelKey::Reduce { op, dtype: x.dtype, strategy },
             params: bytemuck::bytes_of(&params),
             buffers: &[&out, x.buffer],
             checks_ids: None,

@@ -4,7 +4,7 @@
 use super::to_u32;
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 const WG: u32 = 256;
@@ -21,12 +21,7 @@ pub type View<'a> = (&'a PooledBuffer, usize);
 /// The parameter block `params` (WGSL), then storage bindings 1.. for `outputs`
 /// (read_write) then `inputs` (read).
 fn bindings(params: &str, dtype: DType, outputs: &[&str], inputs: &[&str]) -> String {
-    let mut p = format!("{params}alias T = {};\n", wgsl_type(dtype));
-    let all = outputs.iter().map(|n| (n, "read_write")).chain(inputs.iter().map(|n| (n, "read")));
-    for (i, (name, access)) in all.enumerate() {
-        p += &format!("@group(0) @binding({}) var<storage, {access}> {name}: array<T>;\n", i + 1);
-    }
-    p
+    format!("{params}alias T = {};\n{}", wgsl_type(dtype), shaders::io_bindings("T", outputs, inputs))
 }
 
 /// The forward cell module.
@@ -66,8 +61,7 @@ pub fn lstm_cell(
     let n = batch * hidden;
     let hc = gpu.output_buffer((2 * n * dtype.size_in_bytes()) as u64);
     gpu.launch(KernelLaunch {
-        key: format!("lstm_cell|{}", dtype.name()),
-        source: &|| source(dtype),
+        key: KernelKey::LstmCell { dtype },
         params: bytemuck::bytes_of(&params(batch, hidden, gates.1, c_prev.1, 0)),
         buffers: &[&hc, gates.0, c_prev.0],
         checks_ids: None,
@@ -92,8 +86,7 @@ pub fn lstm_cell_backward(
     let dgates = gpu.output_buffer(4 * n as u64 * size);
     let dc_prev = gpu.output_buffer(n as u64 * size);
     gpu.launch(KernelLaunch {
-        key: format!("lstm_cell_backward|{}", dtype.name()),
-        source: &|| backward_source(dtype),
+        key: KernelKey::LstmCellBackward { dtype },
         params: bytemuck::bytes_of(&params(batch, hidden, gates.1, c_prev.1, dhc.1)),
         buffers: &[&dgates, &dc_prev, gates.0, c_prev.0, dhc.0],
         checks_ids: None,
@@ -147,8 +140,7 @@ pub fn gru_cell(
     let n = batch * hidden;
     let h = gpu.output_buffer((n * dtype.size_in_bytes()) as u64);
     gpu.launch(KernelLaunch {
-        key: format!("gru_cell|{}", dtype.name()),
-        source: &|| gru_source(dtype),
+        key: KernelKey::GruCell { dtype },
         params: bytemuck::bytes_of(&gru_params(batch, hidden, xw.1, hw.1, h_prev.1, 0)),
         buffers: &[&h, xw.0, hw.0, h_prev.0],
         checks_ids: None,
@@ -175,8 +167,7 @@ pub fn gru_cell_backward(
     let dhw = gpu.output_buffer(3 * n as u64 * size);
     let dh_prev = gpu.output_buffer(n as u64 * size);
     gpu.launch(KernelLaunch {
-        key: format!("gru_cell_backward|{}", dtype.name()),
-        source: &|| gru_backward_source(dtype),
+        key: KernelKey::GruCellBackward { dtype },
         params: bytemuck::bytes_of(&gru_params(batch, hidden, xw.1, hw.1, h_prev.1, dh.1)),
         buffers: &[&dxw, &dhw, &dh_prev, xw.0, hw.0, h_prev.0, dh.0],
         checks_ids: None,

@@ -3,7 +3,7 @@
 use super::to_u32;
 use crate::shaders::{self, linear_workgroups, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 uniform_params! {
@@ -14,11 +14,10 @@ uniform_params! {
 /// The WGSL module for element type `dtype` (f32, i32, u32), forward or `reverse`.
 pub fn source(dtype: DType, reverse: bool) -> String {
     let prelude = format!(
-        "{}alias T = {};\nconst REVERSE: bool = {reverse};\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> x: array<T>;\n",
+        "{}alias T = {};\nconst REVERSE: bool = {reverse};\n{}",
         Params::WGSL,
-        wgsl_type(dtype)
+        wgsl_type(dtype),
+        shaders::io_bindings("T", &["out"], &["x"])
     );
     shaders::compose(&[dtype], &prelude, shaders::CUMSUM)
 }
@@ -39,8 +38,7 @@ pub fn cumsum_rows(
     }
     let params = Params { rows: to_u32(rows, "cumsum"), n: to_u32(n, "cumsum"), offset: to_u32(x.1, "cumsum") };
     gpu.launch(KernelLaunch {
-        key: format!("cumsum|{}|{reverse}", dtype.name()),
-        source: &|| source(dtype, reverse),
+        key: KernelKey::Cumsum { dtype, reverse },
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, x.0],
         checks_ids: None,

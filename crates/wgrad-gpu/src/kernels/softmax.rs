@@ -4,7 +4,7 @@
 use super::{pack8, to_u32, Operand};
 use crate::shaders::{self, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::{DType, Layout};
 
 uniform_params! {
@@ -28,13 +28,8 @@ uniform_params! {
 
 /// The WGSL module for element type `dtype`; `log` selects log-softmax.
 pub fn source(dtype: DType, log: bool) -> String {
-    let prelude = format!(
-        "{}alias T = {};\nconst LOG: bool = {log};\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> x: array<T>;\n",
-        Params::WGSL,
-        wgsl_type(dtype)
-    );
+    let bindings = shaders::io_bindings("T", &["out"], &["x"]);
+    let prelude = format!("{}alias T = {};\nconst LOG: bool = {log};\n{bindings}", Params::WGSL, wgsl_type(dtype));
     shaders::compose(&[dtype], &prelude, shaders::SOFTMAX)
 }
 
@@ -69,8 +64,7 @@ pub fn softmax(gpu: &GpuDevice, x: Operand, dim: usize, log: bool) -> PooledBuff
         _pad1: 0,
     };
     gpu.launch(KernelLaunch {
-        key: format!("softmax|{}|{log}", x.dtype.name()),
-        source: &|| source(x.dtype, log),
+        key: KernelKey::Softmax { dtype: x.dtype, log },
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, x.buffer],
         checks_ids: None,
@@ -94,14 +88,9 @@ uniform_params! {
 
 /// The WGSL module of the backward for element type `dtype`; `log` selects log-softmax.
 pub fn backward_source(dtype: DType, log: bool) -> String {
-    let prelude = format!(
-        "{}alias T = {};\nconst LOG: bool = {log};\n\
-         @group(0) @binding(1) var<storage, read_write> out: array<T>;\n\
-         @group(0) @binding(2) var<storage, read> y: array<T>;\n\
-         @group(0) @binding(3) var<storage, read> g: array<T>;\n",
-        BackwardParams::WGSL,
-        wgsl_type(dtype)
-    );
+    let bindings = shaders::io_bindings("T", &["out"], &["y", "g"]);
+    let prelude =
+        format!("{}alias T = {};\nconst LOG: bool = {log};\n{bindings}", BackwardParams::WGSL, wgsl_type(dtype));
     shaders::compose(&[dtype], &prelude, shaders::SOFTMAX_BACKWARD)
 }
 
@@ -136,8 +125,7 @@ pub fn softmax_backward(
         strides: pack8(outer.strides(), "softmax backward"),
     };
     gpu.launch(KernelLaunch {
-        key: format!("softmax_backward|{}|{log}", dtype.name()),
-        source: &|| backward_source(dtype, log),
+        key: KernelKey::SoftmaxBackward { dtype, log },
         params: bytemuck::bytes_of(&params),
         buffers: &[&out, y, g],
         checks_ids: None,

@@ -4,7 +4,7 @@
 use super::to_u32;
 use crate::shaders::{self, linear_workgroups, wgsl_type};
 use crate::uniforms::uniform_params;
-use crate::{GpuDevice, KernelLaunch, PooledBuffer};
+use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
 uniform_params! {
@@ -32,11 +32,10 @@ fn sortable(dtype: DType) -> &'static str {
 
 /// The WGSL module of the first launch for input `dtype`, ascending or `descending`.
 pub fn init_source(dtype: DType, descending: bool) -> String {
+    let bindings =
+        shaders::storage_bindings(&[("x", "read", "T"), ("keys", "read_write", "u32"), ("idx", "read_write", "u32")]);
     let prelude = format!(
-        "{}alias T = {};\nconst DESCENDING: bool = {descending};\n{}\
-         @group(0) @binding(1) var<storage, read> x: array<T>;\n\
-         @group(0) @binding(2) var<storage, read_write> keys: array<u32>;\n\
-         @group(0) @binding(3) var<storage, read_write> idx: array<u32>;\n",
+        "{}alias T = {};\nconst DESCENDING: bool = {descending};\n{}{bindings}",
         Params::WGSL,
         wgsl_type(dtype),
         sortable(dtype)
@@ -72,8 +71,7 @@ pub fn argsort_rows(
     let params =
         |k: usize, j: usize| Params { rows: rows as u32, n: n as u32, p: p as u32, k: k as u32, j: j as u32, offset };
     gpu.launch(KernelLaunch {
-        key: format!("sort_init|{}|{descending}", dtype.name()),
-        source: &|| init_source(dtype, descending),
+        key: KernelKey::SortInit { dtype, descending },
         params: bytemuck::bytes_of(&params(0, 0)),
         buffers: &[x.0, &keys, &idx],
         checks_ids: None,
@@ -84,8 +82,7 @@ pub fn argsort_rows(
         let mut j = k / 2;
         while j > 0 {
             gpu.launch(KernelLaunch {
-                key: "sort_step".into(),
-                source: &step_source,
+                key: KernelKey::SortStep,
                 params: bytemuck::bytes_of(&params(k, j)),
                 buffers: &[&keys, &idx],
                 checks_ids: None,
