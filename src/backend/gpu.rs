@@ -482,16 +482,19 @@ impl Backend for Arc<GpuDevice> {
         let Attention { q, k, v, mask, causal, scale } = *call;
         let [b, h, lq, e] = [0, 1, 2, 3].map(|d| q.dims()[d]);
         let lk = k.dims()[2];
+        let fits = |t: &Tensor| (t.numel() * 4) as u64 <= self.max_binding_bytes();
+        let mask_fits = match mask {
+            AttentionMask::Keep(m) | AttentionMask::Additive(m) => fits(m),
+            AttentionMask::None => true,
+        };
+        if e > MAX_HEAD_DIM || q.dtype() != DType::F32 || lk == 0 || !fits(q) || !fits(k) || !mask_fits {
+            return None;
+        }
         let mask = match mask {
             AttentionMask::Keep(m) => Some((m.cast(DType::U32), MaskKind::Keep)),
             AttentionMask::Additive(m) => Some((m.detach().cast(DType::F32), MaskKind::Additive)),
             AttentionMask::None => None,
         };
-        let fits = |t: &Tensor| (t.numel() * 4) as u64 <= self.max_binding_bytes();
-        let mask_fits = mask.as_ref().is_none_or(|(m, _)| fits(m));
-        if e > MAX_HEAD_DIM || q.dtype() != DType::F32 || lk == 0 || !fits(q) || !fits(k) || !mask_fits {
-            return None;
-        }
         let mask = mask.map(|(m, kind)| (m.broadcast_to([b, h, lq, lk]), kind));
         let (q, k, v) = (q.contiguous(), k.contiguous(), v.contiguous());
         let scale = scale as f32;
