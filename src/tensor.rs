@@ -205,7 +205,8 @@ impl Tensor {
     /// device (`wgrad_cpu::random`; `random_bits` in shaders/elementwise.wgsl), so a GPU
     /// step uploads nothing for it and both devices drop the same elements.
     pub(crate) fn keep_mask(shape: Shape, p: f64, seed: u32, device: &Device) -> Tensor {
-        device.backend().keep_mask(device, shape, p, seed)
+        let threshold_scale = (wgrad_cpu::random::drop_threshold(p), (1.0 / (1.0 - p)) as f32);
+        device.backend().keep_mask(device, shape, seed, threshold_scale)
     }
 
     /// The dims.

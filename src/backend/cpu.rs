@@ -58,8 +58,7 @@ impl Backend for Cpu {
         Tensor::from_cpu(CpuStorage::full(value, shape.numel(), dtype), shape)
     }
 
-    fn keep_mask(&self, _device: &Device, shape: Shape, p: f64, seed: u32) -> Tensor {
-        let (scale, threshold) = ((1.0 / (1.0 - p)) as f32, wgrad_cpu::random::drop_threshold(p));
+    fn keep_mask(&self, _device: &Device, shape: Shape, seed: u32, (threshold, scale): (u32, f32)) -> Tensor {
         f32_tensor(wgrad_cpu::random::keep_mask(seed, shape.numel(), threshold, scale), shape)
     }
 

@@ -74,6 +74,16 @@ fn map_expr(op: Map, dtype: DType, out_dtype: DType) -> (String, (DType, u32)) {
     }
 }
 
+/// `x`'s elements in row-major order (itself, or a copy that records no gradient) and
+/// their byte range in its buffer: what a readback copies.
+fn dense(gpu: &Arc<GpuDevice>, x: &Tensor) -> (Tensor, std::ops::Range<u64>) {
+    let t = if x.is_contiguous() { x.clone() } else { Backend::copy(gpu, x) };
+    let size = t.dtype().size_in_bytes() as u64;
+    let start = t.layout().offset() as u64 * size;
+    let end = start + t.numel() as u64 * size;
+    (t, start..end)
+}
+
 /// A tensor whose contents are written by kernels recorded afterwards.
 fn empty(gpu: &GpuDevice, device: &Device, shape: Shape, dtype: DType) -> Tensor {
     let buffer = gpu.output_buffer((shape.numel() * dtype.size_in_bytes()) as u64);
@@ -170,16 +180,14 @@ impl Backend for Arc<GpuDevice> {
     }
 
     fn read(&self, x: &Tensor) -> Result<CpuStorage> {
-        let t = x.contiguous();
-        let size = x.dtype().size_in_bytes() as u64;
-        let bytes = GpuDevice::read(self, buffer(&t), t.layout().offset() as u64 * size, t.numel() as u64 * size)?;
-        Ok(host_storage(x.dtype(), &bytes))
+        let (t, range) = dense(self, x);
+        Ok(host_storage(x.dtype(), &GpuDevice::read(self, buffer(&t), range.start, range.end - range.start)?))
     }
 
     fn read_async(&self, x: &Tensor) -> HostFuture {
-        let t = x.contiguous();
-        let (dtype, size) = (x.dtype(), x.dtype().size_in_bytes() as u64);
-        let bytes = GpuDevice::read_async(self, buffer(&t), t.layout().offset() as u64 * size, t.numel() as u64 * size);
+        let (t, range) = dense(self, x);
+        let bytes = GpuDevice::read_async(self, buffer(&t), range.start, range.end - range.start);
+        let dtype = x.dtype();
         Box::pin(async move { Ok(host_storage(dtype, &bytes.await?)) })
     }
 
@@ -190,8 +198,7 @@ impl Backend for Arc<GpuDevice> {
     }
 
     /// Drawn on the device (`random_bits` in shaders/elementwise.wgsl): nothing uploaded.
-    fn keep_mask(&self, device: &Device, shape: Shape, p: f64, seed: u32) -> Tensor {
-        let (scale, threshold) = ((1.0 / (1.0 - p)) as f32, wgrad_cpu::random::drop_threshold(p));
+    fn keep_mask(&self, device: &Device, shape: Shape, seed: u32, (threshold, scale): (u32, f32)) -> Tensor {
         // `i` counts from the launch's first element; params.base places it.
         let expr = format!(
             "select(0.0, bitcast<f32>({}u), (random_bits(s, params.base + i) >> 8u) >= {threshold}u)",
@@ -266,9 +273,12 @@ impl Backend for Arc<GpuDevice> {
 
     /// One kernel where `y` is contiguous from offset 0 and fits one binding.
     fn softmax_backward(&self, y: &Tensor, g: &Tensor, dim: usize, log: bool) -> Option<Tensor> {
-        let g = g.contiguous();
         let fits = (y.numel() * y.dtype().size_in_bytes()) as u64 <= self.max_binding_bytes();
-        if !(fits && y.layout().is_contiguous() && y.layout().offset() == 0 && g.layout().offset() == 0) {
+        if !(fits && y.layout().is_contiguous() && y.layout().offset() == 0) {
+            return None;
+        }
+        let g = g.contiguous();
+        if g.layout().offset() != 0 {
             return None;
         }
         let dx = kernels::softmax::softmax_backward(self, buffer(y), buffer(&g), y.dims(), y.dtype(), dim, log);

@@ -98,8 +98,9 @@ pub(crate) trait Backend {
     fn read_async(&self, x: &Tensor) -> HostFuture;
     /// `value` (converted to `dtype`) everywhere.
     fn full(&self, device: &Device, shape: Shape, value: f64, dtype: DType) -> Tensor;
-    /// Dropout's f32 keep mask from the counter-based generator (`wgrad_cpu::random`).
-    fn keep_mask(&self, device: &Device, shape: Shape, p: f64, seed: u32) -> Tensor;
+    /// Dropout's f32 keep mask from the counter-based generator (`wgrad_cpu::random`):
+    /// `scale` where the element's random bits reach `threshold`, else 0.
+    fn keep_mask(&self, device: &Device, shape: Shape, seed: u32, threshold_scale: (u32, f32)) -> Tensor;
     /// A row-major copy.
     fn copy(&self, x: &Tensor) -> Tensor;
     /// `parts` joined along `dim` into `shape`.

@@ -163,7 +163,9 @@ fn fused(q: &Tensor, k: &Tensor, v: &Tensor, mask: AttnMask, scale: f64) -> Opti
         AttnMask::Additive(m) => AttentionMask::Additive(m),
         AttnMask::None | AttnMask::Causal => AttentionMask::None,
     };
-    let call = Attention { q, k, v, mask: backend_mask, causal: mask.is_causal(), scale };
+    // The backend gets untracked views: its copies and casts record nothing.
+    let (qd, kd, vd) = (q.detach(), k.detach(), v.detach());
+    let call = Attention { q: &qd, k: &kd, v: &vd, mask: backend_mask, causal: mask.is_causal(), scale };
     let (out, backward) = q.backend().attention(&call)?;
     Some(out.record("scaled_dot_product_attention", &[q, k, v], backward))
 }

@@ -112,8 +112,10 @@ fn fused_layer_norm(
     inputs.extend(weight);
     inputs.extend(bias);
     let needs_grad = crate::is_grad_enabled() && inputs.iter().any(|t| t.is_tracked());
-    let (w, b) = (weight.map(|w| w.reshape([d])), bias.map(|b| b.reshape([d])));
-    let call = LayerNorm { x, d, weight: w.as_ref(), bias: b.as_ref(), eps, needs_grad };
+    // The backend gets untracked views: its copies and reshapes record nothing.
+    let untracked = |t: &Tensor| t.detach().reshape([d]);
+    let (xd, w, b) = (x.detach(), weight.map(untracked), bias.map(untracked));
+    let call = LayerNorm { x: &xd, d, weight: w.as_ref(), bias: b.as_ref(), eps, needs_grad };
     let (y, backward) = x.backend().layer_norm(&call)?;
     let Some(backward) = backward else { return Some(y) };
     let shapes: Vec<Shape> = inputs.iter().map(|t| t.shape().clone()).collect();
