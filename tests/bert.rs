@@ -20,6 +20,13 @@ fn expected(dev: &Device) -> HashMap<String, Tensor> {
     io::load_safetensors(fixture_dir().join("expected.safetensors"), dev).unwrap()
 }
 
+/// The fixture model on `dev`, in eval mode, with transformers' expected tensors.
+fn fixture_model(dev: &Device) -> (BertModel, HashMap<String, Tensor>) {
+    let model = BertModel::from_pretrained(fixture_dir(), dev).unwrap();
+    model.eval();
+    (model, expected(dev))
+}
+
 /// The sentence embedding as sentence-transformers computes it.
 fn sentence_embedding(hidden: &Tensor, mask: &Tensor) -> Tensor {
     F::normalize(&bert::mean_pool(hidden, mask), 1, 1e-12)
@@ -28,9 +35,7 @@ fn sentence_embedding(hidden: &Tensor, mask: &Tensor) -> Tensor {
 #[test]
 fn tiny_bert_matches_transformers_forward_and_backward() {
     for dev in common::devices() {
-        let want = expected(&dev);
-        let model = BertModel::from_pretrained(fixture_dir(), &dev).unwrap();
-        model.eval();
+        let (model, want) = fixture_model(&dev);
         let (ids, mask, types) = (&want["input_ids"], &want["attention_mask"], &want["token_type_ids"]);
         let out = model.forward_with(ids, Some(mask), Some(types));
         let what = |name: &str| format!("{name} on {}", dev.name());
@@ -54,9 +59,7 @@ fn tiny_bert_matches_transformers_forward_and_backward() {
 fn padding_does_not_change_a_text_s_outputs() {
     // Row 1 of the fixture is 4 real tokens then padding: alone and unpadded it gives the same.
     for dev in common::devices() {
-        let want = expected(&dev);
-        let model = BertModel::from_pretrained(fixture_dir(), &dev).unwrap();
-        model.eval();
+        let (model, want) = fixture_model(&dev);
         let ids = want["input_ids"].narrow(0, 1, 1).narrow(1, 0, 4);
         let types = want["token_type_ids"].narrow(0, 1, 1).narrow(1, 0, 4);
         let alone = model.forward_with(&ids, None, Some(&types)).last_hidden_state;

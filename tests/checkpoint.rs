@@ -4,17 +4,14 @@
 mod common;
 use common::{assert_close, devices, values};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use wgrad::io::{load_safetensors, save_safetensors};
 use wgrad::nn;
 use wgrad::{DType, Device, Tensor};
 
-/// A fresh directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wgrad-ckpt-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory for one test, removed when it is dropped (a failing test included).
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("wgrad-ckpt-{name}-")).tempdir().unwrap()
 }
 
 /// A safetensors file from a JSON header and raw data (the header is padded to 8 bytes).
@@ -48,7 +45,7 @@ fn load_err(path: &Path) -> String {
 fn module_save_load_round_trip_on_every_device() {
     let dir = temp_dir("roundtrip");
     for dev in devices() {
-        let path = dir.join("model.safetensors");
+        let path = dir.path().join("model.safetensors");
         let a = model(&dev);
         let x = Tensor::randn([5, 3], 1, &dev);
         let _ = a.forward(&x); // a training step of BatchNorm moves its running statistics
@@ -92,7 +89,6 @@ fn module_save_load_round_trip_on_every_device() {
         assert_eq!(values(&file["1.num_batches_tracked"]), [1.0]);
         assert!(!std::fs::read_dir(&dir).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains(".tmp-")));
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -109,7 +105,7 @@ fn tensors_of_every_dtype_round_trip_from_slices_and_maps() {
         if dev.supports_f16() {
             tensors.push(("f16".into(), Tensor::randn([4], 4, &dev).cast(DType::F16)));
         }
-        let path = dir.join("t.safetensors");
+        let path = dir.path().join("t.safetensors");
         save_safetensors(&path, &tensors).unwrap();
         let back = load_safetensors(&path, &dev).unwrap();
         assert_eq!(back.len(), tensors.len());
@@ -124,14 +120,13 @@ fn tensors_of_every_dtype_round_trip_from_slices_and_maps() {
         let dup = [("a", Tensor::ones([1], DType::F32, &dev)), ("a", Tensor::ones([1], DType::F32, &dev))];
         assert!(save_safetensors(&path, &dup).unwrap_err().to_string().contains("twice"));
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn load_lists_every_missing_unexpected_and_misshapen_name_and_loads_nothing() {
     let dir = temp_dir("mismatch");
     let cpu = Device::cpu();
-    let path = dir.join("bad.safetensors");
+    let path = dir.path().join("bad.safetensors");
     let mut state: HashMap<String, Tensor> = model(&cpu).state_dict().into_iter().collect();
     state.remove("3.bias");
     state.remove("1.running_var");
@@ -158,13 +153,12 @@ fn load_lists_every_missing_unexpected_and_misshapen_name_and_loads_nothing() {
     lin.load(&path).unwrap();
     assert_eq!(lin.weight.tensor().dtype(), DType::F32);
     assert_eq!(values(&lin.weight.tensor()), [0.5, -1.0]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn int64_tensors_load_as_i32_with_a_range_check() {
     let dir = temp_dir("i64");
-    let path = dir.join("i64.safetensors");
+    let path = dir.path().join("i64.safetensors");
     let data: Vec<u8> = [3i64, -4].iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(&path, st_bytes(r#"{"n":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}}"#, &data)).unwrap();
     for dev in devices() {
@@ -180,13 +174,12 @@ fn int64_tensors_load_as_i32_with_a_range_check() {
         [half::bf16::from_f32(1.5), half::bf16::from_f32(-2.0)].iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(&path, st_bytes(r#"{"b":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}"#, &bf)).unwrap();
     assert_eq!(values(&load_safetensors(&path, &Device::cpu()).unwrap()["b"]), [1.5, -2.0]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn malformed_files_are_errors_naming_the_file() {
     let dir = temp_dir("malformed");
-    let path = dir.join("broken.safetensors");
+    let path = dir.path().join("broken.safetensors");
     let cpu = Device::cpu();
     save_safetensors(&path, &[("w", Tensor::randn([4, 4], 5, &cpu)), ("b", Tensor::randn([4], 6, &cpu))]).unwrap();
     let good = std::fs::read(&path).unwrap();
@@ -214,7 +207,7 @@ fn malformed_files_are_errors_naming_the_file() {
         let err = load_err(&path);
         assert!(err.contains("broken.safetensors"), "{what}: {err}");
     }
-    let err = load_err(&dir.join("missing.safetensors"));
+    let err = load_err(&dir.path().join("missing.safetensors"));
     assert!(err.contains("missing.safetensors"), "{err}");
     // No truncation or single-byte corruption of a valid file panics.
     for cut in 0..good.len() {
@@ -230,20 +223,19 @@ fn malformed_files_are_errors_naming_the_file() {
     let m = nn::Linear::new(4, 4, &cpu);
     std::fs::write(&path, &good[..30]).unwrap();
     assert!(m.load(&path).unwrap_err().to_string().contains("broken.safetensors"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_failed_save_leaves_the_old_file_intact() {
     let dir = temp_dir("atomic");
     let cpu = Device::cpu();
-    let path = dir.join("model.safetensors");
+    let path = dir.path().join("model.safetensors");
     let old = nn::Linear::new(2, 2, &cpu);
     old.save(&path).unwrap();
     let old_bytes = std::fs::read(&path).unwrap();
     // Block the temporary file with a directory of its name: the write fails before
     // anything touches `path`.
-    let tmp = dir.join(format!("model.safetensors.tmp-{}", std::process::id()));
+    let tmp = dir.path().join(format!("model.safetensors.tmp-{}", std::process::id()));
     std::fs::create_dir(&tmp).unwrap();
     let new = nn::Linear::new(2, 2, &cpu);
     let err = new.save(&path).unwrap_err().to_string();
@@ -253,11 +245,10 @@ fn a_failed_save_leaves_the_old_file_intact() {
     new.save(&path).unwrap();
     assert_ne!(std::fs::read(&path).unwrap(), old_bytes);
     // A path in a missing directory is an Err naming it, and leaves nothing behind.
-    let missing = dir.join("no-such-dir").join("m.safetensors");
+    let missing = dir.path().join("no-such-dir").join("m.safetensors");
     let err = new.save(&missing).unwrap_err().to_string();
     assert!(err.contains("no-such-dir/m.safetensors"), "{err}");
     let entries: Vec<String> =
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(entries, ["model.safetensors"]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

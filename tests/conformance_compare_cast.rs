@@ -43,14 +43,7 @@ fn conform_dtype(what: &str, dtypes: &[DType], atol: f64, rtol: f64, f: impl Fn(
 }
 
 type Cmp = fn(&Tensor, &Tensor) -> Tensor;
-const CMPS: [(&str, Cmp); 6] = [
-    ("eq", Tensor::eq),
-    ("ne", Tensor::ne),
-    ("lt", Tensor::lt),
-    ("le", Tensor::le),
-    ("gt", Tensor::gt),
-    ("ge", Tensor::ge),
-];
+const CMPS: [(&str, Cmp); 6] = common::tensor_methods!(Cmp: eq, ne, lt, le, gt, ge);
 
 #[test]
 fn comparisons_match_cpu_for_every_dtype() {

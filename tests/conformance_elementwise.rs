@@ -121,7 +121,7 @@ fn unary_ops_on_f16_and_integers() {
             common::assert_close(&got, &want, 1e-3, 1e-3, &format!("f16 {op_name} on {dev:?}"));
         }
     }
-    let int_ops: [(&str, Unary); 3] = [("neg", Tensor::neg), ("abs", Tensor::abs), ("relu", Tensor::relu)];
+    let int_ops = common::tensor_methods!(Unary: neg, abs, relu);
     for (dtype, lo) in [(DType::I32, -50.0), (DType::U32, 0.0)] {
         for (op_name, op) in int_ops {
             for (name, shape, view) in unary_layouts(&mut rng) {
@@ -172,14 +172,7 @@ fn integer_binary_ops_match_cpu() {
     // Integer division truncates toward zero, and x / 0 is x on both devices (the
     // documented convention; WGSL's), so zero divisors are included.
     let mut rng = Rng::new(4);
-    let int_ops: [(&str, Binary); 6] = [
-        ("add", Tensor::add),
-        ("sub", Tensor::sub),
-        ("mul", Tensor::mul),
-        ("div", Tensor::div),
-        ("maximum", Tensor::maximum),
-        ("minimum", Tensor::minimum),
-    ];
+    let int_ops = common::tensor_methods!(Binary: add, sub, mul, div, maximum, minimum);
     for (dtype, lo) in [(DType::I32, -20.0), (DType::U32, 0.0)] {
         for (op_name, op) in int_ops {
             for (name, sa, va, sb, vb) in binary_layouts() {
@@ -196,14 +189,8 @@ fn integer_binary_ops_match_cpu() {
 fn scalar_variants_and_operators_match_cpu() {
     let mut rng = Rng::new(5);
     type Scalar = fn(&Tensor, f64) -> Tensor;
-    let ops: [(&str, Scalar); 6] = [
-        ("add_scalar", Tensor::add_scalar),
-        ("sub_scalar", Tensor::sub_scalar),
-        ("mul_scalar", Tensor::mul_scalar),
-        ("div_scalar", Tensor::div_scalar),
-        ("maximum_scalar", Tensor::maximum_scalar),
-        ("minimum_scalar", Tensor::minimum_scalar),
-    ];
+    let ops =
+        common::tensor_methods!(Scalar: add_scalar, sub_scalar, mul_scalar, div_scalar, maximum_scalar, minimum_scalar);
     for (name, shape, view) in unary_layouts(&mut rng) {
         for (dtype, lo, s) in [(DType::F32, -5.0, -1.25), (DType::F32, -5.0, 3.0), (DType::I32, -20.0, 3.0)] {
             let x = rng.tensor(&shape, dtype, lo, 20.0);

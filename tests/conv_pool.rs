@@ -91,28 +91,23 @@ fn pool_hand_computed() {
     }
 }
 
+/// `F::conv2d` of zeros of shapes `x` and `w`, with the default options, on the CPU.
+fn conv_of_zeros(x: [usize; 4], w: [usize; 4]) -> Tensor {
+    let cpu = Device::cpu();
+    let [x, w] = [x, w].map(|shape| Tensor::zeros(shape, DType::F32, &cpu));
+    F::conv2d(&x, &w, None, Conv2d::default())
+}
+
 #[test]
 #[should_panic(expected = "to have 4 channels, but got 3 channels")]
 fn conv_channel_mismatch_names_the_shapes() {
-    let cpu = Device::cpu();
-    let _ = F::conv2d(
-        &Tensor::zeros([1, 3, 5, 5], DType::F32, &cpu),
-        &Tensor::zeros([2, 4, 3, 3], DType::F32, &cpu),
-        None,
-        Conv2d::default(),
-    );
+    let _ = conv_of_zeros([1, 3, 5, 5], [2, 4, 3, 3]);
 }
 
 #[test]
 #[should_panic(expected = "larger than the padded input")]
 fn conv_kernel_too_large_panics() {
-    let cpu = Device::cpu();
-    let _ = F::conv2d(
-        &Tensor::zeros([1, 1, 2, 2], DType::F32, &cpu),
-        &Tensor::zeros([1, 1, 3, 3], DType::F32, &cpu),
-        None,
-        Conv2d::default(),
-    );
+    let _ = conv_of_zeros([1, 1, 2, 2], [1, 1, 3, 3]);
 }
 
 // ------------------------------------------------------------------ GPU against CPU

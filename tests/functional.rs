@@ -209,6 +209,16 @@ fn embedding_backward_matches_cpu_with_many_repeats() {
     assert!(g[3 * 16..4 * 16].iter().all(|&v| v == 0.0), "padding row has no gradient");
 }
 
+/// A layer-norm case: input shape, normalised shape, and the view taken of the input.
+type NormCase = (&'static [usize], &'static [usize], fn(&Tensor) -> Tensor);
+
+/// The cases both layer-norm tests run, besides their own.
+const NORM_CASES: [NormCase; 3] = [
+    (&[2, 3, 4], &[3, 4], |t| t.clone()),
+    (&[4, 1], &[1], |t| t.clone()),
+    (&[6, 9], &[6], |t| t.t()), // a non-contiguous input [9, 6]
+];
+
 #[test]
 fn cpu_layer_norm_without_grad_is_the_composed_one_bit_for_bit() {
     // Without gradients the CPU normalises each row in one pass (wgrad_cpu::norm); with
@@ -216,15 +226,8 @@ fn cpu_layer_norm_without_grad_is_the_composed_one_bit_for_bit() {
     // inference and evaluation give the numbers training-mode code gives.
     let cpu = Device::cpu();
     let mut rng = Rng::new(82);
-    type View = fn(&Tensor) -> Tensor;
-    let cases: [(&[usize], &[usize], View); 5] = [
-        (&[3, 5, 384], &[384], |t| t.clone()),
-        (&[2, 3, 4], &[3, 4], |t| t.clone()),
-        (&[4, 1], &[1], |t| t.clone()),
-        (&[6, 9], &[6], |t| t.t()), // a non-contiguous input [9, 6]
-        (&[0, 7], &[7], |t| t.clone()),
-    ];
-    for (shape, norm, view) in cases {
+    let own: [NormCase; 2] = [(&[3, 5, 384], &[384], |t| t.clone()), (&[0, 7], &[7], |t| t.clone())];
+    for (shape, norm, view) in NORM_CASES.into_iter().chain(own) {
         let x = rng.tensor(shape, DType::F32, -3.0, 5.0);
         let (w, b) = (rng.tensor(norm, DType::F32, 0.5, 1.5), rng.tensor(norm, DType::F32, -1.0, 1.0));
         for (wa, ba) in [(Some(&w), Some(&b)), (Some(&w), None), (None, None)] {
@@ -246,16 +249,12 @@ fn fused_layer_norm_matches_the_composed_reference_forward_and_backward() {
     let Some(gpu) = common::gpu() else { return };
     let cpu = Device::cpu();
     let mut rng = common::Rng::new(81);
-    type View = fn(&Tensor) -> Tensor;
-    let cases: [(&[usize], &[usize], View); 6] = [
+    let own: [NormCase; 3] = [
         (&[3, 5, 7], &[7], |t| t.clone()),
-        (&[2, 3, 4], &[3, 4], |t| t.clone()),
-        (&[4, 1], &[1], |t| t.clone()),
-        (&[6, 9], &[6], |t| t.t()), // a non-contiguous input [9, 6]
         (&[2, 4096], &[4096], |t| t.clone()),
         (&[2, 4097], &[4097], |t| t.clone()), // beyond the fused kernel's rows: composed
     ];
-    for (shape, norm, view) in cases {
+    for (shape, norm, view) in NORM_CASES.into_iter().chain(own) {
         let x = rng.tensor(shape, DType::F32, -3.0, 5.0);
         let w = rng.tensor(norm, DType::F32, 0.5, 1.5);
         let b = rng.tensor(norm, DType::F32, -1.0, 1.0);

@@ -33,6 +33,27 @@ fn vec4_orientations_and_edges_match_cpu_with_both_kernels() {
     gpu.set_kernel_policy(KernelPolicy::default());
 }
 
+/// `a @ b` on `gpu` equals the CPU's with each operand stored row-major or transposed
+/// (a transposed view of a contiguous copy), within a tolerance growing like sqrt(K).
+fn check_every_orientation(gpu: &Device, a: &Tensor, b: &Tensor) {
+    let cpu = Device::cpu();
+    let [m, k, n] = [a.dims()[0], a.dims()[1], b.dims()[1]];
+    let expected = a.matmul(b);
+    let at = a.t().contiguous(); // [k, m] storage: a = at.t() is m-contiguous
+    let bt = b.t().contiguous(); // [n, k] storage: b = bt.t() is k-contiguous
+    let cases = [
+        ("A row-major, B row-major", a.to_device(gpu), b.to_device(gpu)),
+        ("A row-major, B transposed", a.to_device(gpu), bt.to_device(gpu).t()),
+        ("A transposed, B row-major", at.to_device(gpu).t(), b.to_device(gpu)),
+        ("A transposed, B transposed", at.to_device(gpu).t(), bt.to_device(gpu).t()),
+    ];
+    for (name, x, y) in cases {
+        // f32 sums of k products of N(0,1) values: error grows like sqrt(k).
+        let tol = 1e-5 * (k as f64).sqrt() * 10.0;
+        common::assert_close(&x.matmul(&y).to_device(&cpu), &expected, tol, 1e-5, &format!("{name} {m}x{k}x{n}"));
+    }
+}
+
 /// M = 1, 3, 17, 32 (and 40, past the automatic threshold) with odd N and K, every
 /// operand orientation, batched with a broadcast operand, and a long K.
 fn check_few_rows() {
@@ -41,18 +62,7 @@ fn check_few_rows() {
     for (m, k, n) in [(1, 7, 9), (3, 33, 5), (17, 65, 131), (32, 255, 257), (1, 512, 2048), (40, 9, 13), (8, 4, 4)] {
         let a = Tensor::randn([m, k], (m * 7 + k) as u64, &cpu);
         let b = Tensor::randn([k, n], (k * 5 + n) as u64, &cpu);
-        let expected = a.matmul(&b);
-        let (at, bt) = (a.t().contiguous(), b.t().contiguous());
-        let cases = [
-            ("A, B", a.to_device(&gpu), b.to_device(&gpu)),
-            ("A, B^T", a.to_device(&gpu), bt.to_device(&gpu).t()),
-            ("A^T, B", at.to_device(&gpu).t(), b.to_device(&gpu)),
-            ("A^T, B^T", at.to_device(&gpu).t(), bt.to_device(&gpu).t()),
-        ];
-        for (name, x, y) in cases {
-            let tol = 1e-5 * (k as f64).sqrt() * 10.0;
-            common::assert_close(&x.matmul(&y).to_device(&cpu), &expected, tol, 1e-5, &format!("{name} {m}x{k}x{n}"));
-        }
+        check_every_orientation(&gpu, &a, &b);
     }
     // Batched: [2, 3, 17] @ [17, 11] (broadcast B) and [2, 3, 17] @ [2, 17, 11].
     let a = Tensor::randn([2, 3, 17], 3, &cpu);
@@ -87,20 +97,7 @@ fn check_vec4_orientations_and_edges() {
     ] {
         let a = Tensor::randn([m, k], (m * 31 + k) as u64, &cpu);
         let b = Tensor::randn([k, n], (k * 17 + n) as u64, &cpu);
-        let expected = a.matmul(&b);
-        let at = a.t().contiguous(); // [k, m] storage: a = at.t() is m-contiguous
-        let bt = b.t().contiguous(); // [n, k] storage: b = bt.t() is k-contiguous
-        let cases = [
-            ("A row-major, B row-major", a.to_device(&gpu), b.to_device(&gpu)),
-            ("A row-major, B transposed", a.to_device(&gpu), bt.to_device(&gpu).t()),
-            ("A transposed, B row-major", at.to_device(&gpu).t(), b.to_device(&gpu)),
-            ("A transposed, B transposed", at.to_device(&gpu).t(), bt.to_device(&gpu).t()),
-        ];
-        for (name, x, y) in cases {
-            // f32 sums of k products of N(0,1) values: error grows like sqrt(k).
-            let tol = 1e-5 * (k as f64).sqrt() * 10.0;
-            common::assert_close(&x.matmul(&y).to_device(&cpu), &expected, tol, 1e-5, &format!("{name} {m}x{k}x{n}"));
-        }
+        check_every_orientation(&gpu, &a, &b);
     }
     // Batched with a broadcast (stride-0) batch operand, with a short and a split K.
     for k in [12, 520] {

@@ -17,16 +17,18 @@ fn weights(gates: usize, input: usize, hidden: usize, seed: u64, dev: &Device) -
     }
 }
 
-/// The same weights as leaves that require gradients.
-/// Checks that two backward passes gave each named tensor the same gradient.
-fn assert_same_grads(g: &wgrad::Gradients, reference: &wgrad::Gradients, tensors: &[(&str, &Tensor)]) {
+/// The gradients of x, h0 and every weight of `w` agree between a run and its reference.
+fn assert_same_grads(g: &wgrad::Gradients, reference: &wgrad::Gradients, x: &Tensor, h0: &Tensor, w: &RnnWeights) {
     let cpu = Device::cpu();
+    let (b_ih, b_hh) = (w.b_ih.as_ref().unwrap(), w.b_hh.as_ref().unwrap());
+    let tensors = [("x", x), ("h0", h0), ("w_ih", &w.w_ih), ("w_hh", &w.w_hh), ("b_ih", b_ih), ("b_hh", b_hh)];
     for (name, t) in tensors {
         let [a, b] = [g, reference].map(|g| g.get(t).unwrap().to_device(&cpu).contiguous());
         assert_close(&a, &b, 1e-5, 1e-4, name);
     }
 }
 
+/// The same weights as leaves that require gradients.
 fn tracked(w: RnnWeights) -> RnnWeights {
     RnnWeights {
         w_ih: w.w_ih.requires_grad(),
@@ -178,12 +180,7 @@ fn fused_gru_matches_the_composed_reference_forward_and_backward() {
         let proj = Tensor::randn([4, 3, 6], 34, &dev);
         let g = out.mul(&proj).sum_all().backward().unwrap();
         let rg = reference.mul(&proj).sum_all().backward().unwrap();
-        let (b_ih, b_hh) = (w.b_ih.as_ref().unwrap(), w.b_hh.as_ref().unwrap());
-        assert_same_grads(
-            &g,
-            &rg,
-            &[("x", &x), ("h0", &h0), ("w_ih", &w.w_ih), ("w_hh", &w.w_hh), ("b_ih", b_ih), ("b_hh", b_hh)],
-        );
+        assert_same_grads(&g, &rg, &x, &h0, &w);
     }
 }
 
@@ -208,11 +205,7 @@ fn tanh_rnn_matches_the_composed_reference_forward_and_backward() {
         let proj = Tensor::randn([6, 2, 5], 44, &dev);
         let g = (out.mul(&proj).sum_all() + h_n.sum_all()).backward().unwrap();
         let rg = (reference.mul(&proj).sum_all() + h.sum_all()).backward().unwrap();
-        assert_same_grads(
-            &g,
-            &rg,
-            &[("x", &x), ("h0", &h0), ("w_ih", &w.w_ih), ("w_hh", &w.w_hh), ("b_ih", b_ih), ("b_hh", b_hh)],
-        );
+        assert_same_grads(&g, &rg, &x, &h0, &w);
     }
 }
 

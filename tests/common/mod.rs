@@ -135,3 +135,14 @@ pub fn lacks_f16(what: &str) -> bool {
         None => false,
     }
 }
+
+/// `[("name", Tensor::name as Ty), ...]`: a table of `Tensor` methods of one signature
+/// `Ty`, each named as written.
+#[allow(unused_macros)]
+macro_rules! tensor_methods {
+    ($ty:ty: $($name:ident),+ $(,)?) => {
+        [$((stringify!($name), wgrad::Tensor::$name as $ty)),+]
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use tensor_methods;

@@ -52,27 +52,19 @@ pub fn unary_f32(op: UnaryOp, x: f32, s: f32) -> f32 {
         UnaryOp::Sin => x.sin(),
         UnaryOp::Cos => x.cos(),
         UnaryOp::Silu => x * unary_f32(UnaryOp::Sigmoid, x, s),
-        UnaryOp::Softplus => {
-            if x > 20.0 {
-                x
-            } else {
-                x.exp().ln_1p()
-            }
-        }
-        UnaryOp::LeakyRelu => {
-            if x > 0.0 {
-                x
-            } else {
-                s * x
-            }
-        }
-        UnaryOp::Elu => {
-            if x > 0.0 {
-                x
-            } else {
-                s * x.exp_m1()
-            }
-        }
+        UnaryOp::Softplus => when(x > 20.0, x, x.exp().ln_1p()),
+        UnaryOp::LeakyRelu => when(x > 0.0, x, s * x),
+        UnaryOp::Elu => when(x > 0.0, x, s * x.exp_m1()),
+    }
+}
+
+/// `then` where `cond` holds, else `otherwise` (both evaluated, as WGSL's `select`).
+#[inline]
+fn when(cond: bool, then: f32, otherwise: f32) -> f32 {
+    if cond {
+        then
+    } else {
+        otherwise
     }
 }
 
@@ -81,26 +73,12 @@ pub fn unary_f32(op: UnaryOp, x: f32, s: f32) -> f32 {
 pub fn unary_grad_f32(op: UnaryOp, x: f32, g: f32, s: f32) -> f32 {
     match op {
         UnaryOp::Neg => -g,
-        UnaryOp::Abs => {
-            g * if x > 0.0 {
-                1.0
-            } else if x < 0.0 {
-                -1.0
-            } else {
-                0.0
-            }
-        }
+        UnaryOp::Abs => g * when(x > 0.0, 1.0, when(x < 0.0, -1.0, 0.0)),
         UnaryOp::Exp => g * x.exp(),
         UnaryOp::Log => g / x,
         UnaryOp::Sqrt => g * 0.5 / x.sqrt(),
         UnaryOp::Rsqrt => g * -0.5 / (x * x.sqrt()),
-        UnaryOp::Relu => {
-            if x > 0.0 {
-                g
-            } else {
-                0.0
-            }
-        }
+        UnaryOp::Relu => when(x > 0.0, g, 0.0),
         UnaryOp::Sigmoid => {
             let y = unary_f32(UnaryOp::Sigmoid, x, s);
             g * y * (1.0 - y)
@@ -115,40 +93,16 @@ pub fn unary_grad_f32(op: UnaryOp, x: f32, g: f32, s: f32) -> f32 {
             let t = fastmath::tanh(c * (x + 0.044715 * x * x * x));
             g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x))
         }
-        UnaryOp::PowScalar => {
-            if s == 0.0 {
-                0.0
-            } else {
-                g * s * x.powf(s - 1.0)
-            }
-        }
+        UnaryOp::PowScalar => when(s == 0.0, 0.0, g * s * x.powf(s - 1.0)),
         UnaryOp::Sin => g * x.cos(),
         UnaryOp::Cos => -g * x.sin(),
         UnaryOp::Silu => {
             let y = unary_f32(UnaryOp::Sigmoid, x, s);
             g * y * (1.0 + x * (1.0 - y))
         }
-        UnaryOp::Softplus => {
-            if x > 20.0 {
-                g
-            } else {
-                g * unary_f32(UnaryOp::Sigmoid, x, s)
-            }
-        }
-        UnaryOp::LeakyRelu => {
-            if x > 0.0 {
-                g
-            } else {
-                g * s
-            }
-        }
-        UnaryOp::Elu => {
-            if x > 0.0 {
-                g
-            } else {
-                g * s * x.exp()
-            }
-        }
+        UnaryOp::Softplus => when(x > 20.0, g, g * unary_f32(UnaryOp::Sigmoid, x, s)),
+        UnaryOp::LeakyRelu => when(x > 0.0, g, g * s),
+        UnaryOp::Elu => when(x > 0.0, g, g * s * x.exp()),
     }
 }
 

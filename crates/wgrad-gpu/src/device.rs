@@ -67,6 +67,24 @@ pub struct KernelLaunch<'a> {
     pub workgroups: [u32; 3],
 }
 
+impl<'a> KernelLaunch<'a> {
+    /// A launch of `key` with parameter block `params` over `buffers` (bindings 1, 2, ...)
+    /// and `workgroups`, checking no ids.
+    pub fn new(
+        key: KernelKey,
+        params: &'a impl bytemuck::Pod,
+        buffers: &'a [&'a PooledBuffer],
+        workgroups: [u32; 3],
+    ) -> KernelLaunch<'a> {
+        KernelLaunch { key, params: bytemuck::bytes_of(params), buffers, checks_ids: None, workgroups }
+    }
+
+    /// The same launch, for a shader that validates ids: an error it reports names `op`.
+    pub fn checking_ids(self, op: &'static str) -> KernelLaunch<'a> {
+        KernelLaunch { checks_ids: Some(op), ..self }
+    }
+}
+
 struct State {
     recorder: Recorder,
     pipelines: HashMap<KernelKey, wgpu::ComputePipeline>,

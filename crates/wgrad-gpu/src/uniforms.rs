@@ -17,6 +17,10 @@
 //!
 //! A compile-time check keeps the Rust layout equal to WGSL's: vectors and arrays must
 //! start at a multiple of 16 bytes, and a block holding any must end at one.
+//!
+//! Blocks are written one 16-byte row per line (four scalars, or one vector or array), so
+//! the layout the check enforces is visible where the block is declared; a field's note is
+//! a `//` comment above its row.
 
 /// The WGSL type of a parameter block field's Rust type (see the module docs).
 #[rustfmt::skip]

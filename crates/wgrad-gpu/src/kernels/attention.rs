@@ -16,25 +16,13 @@ uniform_params! {
     /// every attention module by [`prelude`]: `batch` x `heads` heads of `lq` queries and
     /// `lk` keys of head dim `e`; the mask's offset and strides; the operands' offsets.
     pub(crate) struct Params {
-        batch: u32,
-        heads: u32,
-        lq: u32,
-        lk: u32,
-        e: u32,
-        scale: f32,
-        causal: u32,
-        mask_offset: u32,
+        batch: u32, heads: u32, lq: u32, lk: u32,
+        e: u32, scale: f32, causal: u32, mask_offset: u32,
         mask_strides: [u32; 4],
-        q_offset: u32,
-        k_offset: u32,
-        v_offset: u32,
-        /// The output gradient's offset (the backward's; 0 in the forward).
-        d_out_offset: u32,
-        /// The dispatch walks only keys (forward, dQ) or queries (dK/dV) [chunk_from, chunk_to).
-        chunk_from: u32,
-        chunk_to: u32,
-        _pad0: u32,
-        _pad1: u32,
+        // d_out_offset: the output gradient's offset (the backward's; 0 in the forward).
+        q_offset: u32, k_offset: u32, v_offset: u32, d_out_offset: u32,
+        // chunk_from, chunk_to: the keys (forward, dQ) or queries (dK/dV) this dispatch walks.
+        chunk_from: u32, chunk_to: u32, _pad0: u32, _pad1: u32,
     }
 }
 
@@ -193,13 +181,12 @@ pub fn attention(
     let rows = if vec4 { lq.div_ceil(4) } else { lq };
     for (from, to) in chunks(lk, e) {
         (params.chunk_from, params.chunk_to) = (u(from), u(to));
-        gpu.launch(KernelLaunch {
-            key: KernelKey::Attention { dtype: q.dtype, mask: kind, vec4 },
-            params: bytemuck::bytes_of(&params),
-            buffers: &buffers,
-            checks_ids: None,
-            workgroups: grid(rows, batch * heads),
-        });
+        gpu.launch(KernelLaunch::new(
+            KernelKey::Attention { dtype: q.dtype, mask: kind, vec4 },
+            &params,
+            &buffers,
+            grid(rows, batch * heads),
+        ));
     }
     (out, stats)
 }

@@ -108,13 +108,12 @@ pub fn attention_backward(gpu: &GpuDevice, saved: &AttentionSaved, d_out: Operan
         }
         for (from, to) in chunks(walk, e) {
             (params.chunk_from, params.chunk_to) = (u(from), u(to));
-            gpu.launch(KernelLaunch {
-                key: KernelKey::AttentionBackward { pass, dtype, mask: kind, vec4 },
-                params: bytemuck::bytes_of(&params),
-                buffers: &buffers,
-                checks_ids: None,
-                workgroups: grid(if vec4 { rows.div_ceil(4) } else { rows }, batch * heads),
-            });
+            gpu.launch(KernelLaunch::new(
+                KernelKey::AttentionBackward { pass, dtype, mask: kind, vec4 },
+                &params,
+                &buffers,
+                grid(if vec4 { rows.div_ceil(4) } else { rows }, batch * heads),
+            ));
         }
     }
     [dq, dk, dv]

@@ -138,22 +138,10 @@ uniform_params! {
     /// [G][A][MH][MW][B4]; the weight view's offset and strides; the taps packed along h
     /// and w (first, signed step).
     struct PackParams {
-        total: u32,
-        a: u32,
-        b: u32,
-        b4: u32,
-        mh: u32,
-        mw: u32,
-        w_off: u32,
-        g_stride: u32,
-        a_stride: u32,
-        b_stride: u32,
-        h_stride: u32,
-        w_stride: u32,
-        kh_first: i32,
-        kh_step: i32,
-        kw_first: i32,
-        kw_step: i32,
+        total: u32, a: u32, b: u32, b4: u32,
+        mh: u32, mw: u32, w_off: u32, g_stride: u32,
+        a_stride: u32, b_stride: u32, h_stride: u32, w_stride: u32,
+        kh_first: i32, kh_step: i32, kw_first: i32, kw_step: i32,
     }
 }
 
@@ -230,13 +218,12 @@ fn pack(gpu: &GpuDevice, w: &Operand, groups: usize, transposed: bool, th: Taps,
         kw_step: tw.step as i32,
     };
     gpu.launch_windowed(
-        KernelLaunch {
-            key: KernelKey::Conv2dPack,
-            params: bytemuck::bytes_of(&params),
-            buffers: &[&out, w.buffer],
-            checks_ids: None,
-            workgroups: shaders::linear_workgroups(total, PACK_WG),
-        },
+        KernelLaunch::new(
+            KernelKey::Conv2dPack,
+            &params,
+            &[&out, w.buffer],
+            shaders::linear_workgroups(total, PACK_WG),
+        ),
         &[ow, ww],
     );
     Some(Packed { buffer: out, len: total })
@@ -252,42 +239,18 @@ uniform_params! {
     /// One launch of conv2d.wgsl: the sizes (input, output, taps along h, signed pads), the
     /// invocation blocks, and the offsets and strides of x, the bias and y.
     struct ConvParams {
-        n: u32,
-        /// Channels reduced per group.
-        cg: u32,
-        h: u32,
-        w: u32,
-        /// Output channels per group.
-        og: u32,
-        /// `og` rounded up to a multiple of 4 (a packed weight row).
-        og4: u32,
-        oh: u32,
-        ow: u32,
-        groups: u32,
-        /// Taps along h (0: the output is the bias, or zeros).
-        kh: u32,
-        stride_h: u32,
-        dil_h: u32,
-        pad_h: i32,
-        pad_w: i32,
-        ow_blocks: u32,
-        oc_blocks: u32,
-        x_off: u32,
-        x_n: u32,
-        x_c: u32,
-        x_h: u32,
-        x_w: u32,
-        has_bias: u32,
-        bias_off: u32,
-        _pad0: u32,
-        y_off: u32,
-        y_n: u32,
-        y_c: u32,
-        y_h: u32,
-        y_w: u32,
-        _pad1: u32,
-        _pad2: u32,
-        _pad3: u32,
+        // cg: channels reduced per group.
+        n: u32, cg: u32, h: u32, w: u32,
+        // og: output channels per group.
+        // og4: `og` rounded up to a multiple of 4 (a packed weight row).
+        og: u32, og4: u32, oh: u32, ow: u32,
+        // kh: taps along h (0: the output is the bias, or zeros).
+        groups: u32, kh: u32, stride_h: u32, dil_h: u32,
+        pad_h: i32, pad_w: i32, ow_blocks: u32, oc_blocks: u32,
+        x_off: u32, x_n: u32, x_c: u32, x_h: u32,
+        x_w: u32, has_bias: u32, bias_off: u32, _pad0: u32,
+        y_off: u32, y_n: u32, y_c: u32, y_h: u32,
+        y_w: u32, _pad1: u32, _pad2: u32, _pad3: u32,
     }
 }
 
@@ -364,13 +327,12 @@ fn launch_conv(
         _pad3: 0,
     };
     gpu.launch_windowed(
-        KernelLaunch {
-            key: KernelKey::Conv2d(k),
-            params: bytemuck::bytes_of(&params),
-            buffers: &[out.0, x.0, &packed.buffer, bias_range.0],
-            checks_ids: None,
-            workgroups: shaders::linear_workgroups(u(total) as usize, WG),
-        },
+        KernelLaunch::new(
+            KernelKey::Conv2d(k),
+            &params,
+            &[out.0, x.0, &packed.buffer, bias_range.0],
+            shaders::linear_workgroups(u(total) as usize, WG),
+        ),
         &[ow, x.2, pw, bw],
     );
 }

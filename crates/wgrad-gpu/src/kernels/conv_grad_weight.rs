@@ -31,39 +31,15 @@ uniform_params! {
     /// The weight gradient's block: the sizes, the invocation blocks, the split of the
     /// (n, oh) rows, and the offsets and strides of x and of dy (g).
     struct GradWeightParams {
-        n: u32,
-        cg: u32,
-        h: u32,
-        w: u32,
-        og: u32,
-        oh: u32,
-        ow: u32,
-        /// dy's row length: `ow` rounded up to a multiple of 4.
-        ow4: u32,
-        groups: u32,
-        kh: u32,
-        kw: u32,
-        stride_h: u32,
-        dil_h: u32,
-        pad_h: i32,
-        pad_w: i32,
-        o_blocks: u32,
-        c_blocks: u32,
-        kw_blocks: u32,
-        splits: u32,
-        rows_per_split: u32,
-        x_off: u32,
-        x_n: u32,
-        x_c: u32,
-        x_h: u32,
-        x_w: u32,
-        g_off: u32,
-        g_n: u32,
-        g_c: u32,
-        g_h: u32,
-        g_w: u32,
-        _pad0: u32,
-        _pad1: u32,
+        n: u32, cg: u32, h: u32, w: u32,
+        // ow4: dy's row length: `ow` rounded up to a multiple of 4.
+        og: u32, oh: u32, ow: u32, ow4: u32,
+        groups: u32, kh: u32, kw: u32, stride_h: u32,
+        dil_h: u32, pad_h: i32, pad_w: i32, o_blocks: u32,
+        c_blocks: u32, kw_blocks: u32, splits: u32, rows_per_split: u32,
+        x_off: u32, x_n: u32, x_c: u32, x_h: u32,
+        x_w: u32, g_off: u32, g_n: u32, g_c: u32,
+        g_h: u32, g_w: u32, _pad0: u32, _pad1: u32,
     }
 }
 
@@ -85,10 +61,7 @@ uniform_params! {
     /// pad_rows.wgsl's block: `total` output elements, rows of `ow` values padded to `ow4`;
     /// dy's offset, `dims` (N, O, OH, OW) and `strides` (elements).
     struct PadParams {
-        total: u32,
-        ow: u32,
-        ow4: u32,
-        offset: u32,
+        total: u32, ow: u32, ow4: u32, offset: u32,
         dims: [u32; 4],
         strides: [u32; 4],
     }
@@ -111,14 +84,11 @@ fn padded_rows(gpu: &GpuDevice, dy: &Operand, dyw: Window, ow4: usize) -> Option
         dims: [n, o, oh, ow].map(u),
         strides: view.strides.map(u),
     };
-    let launch = KernelLaunch {
-        key: KernelKey::PadRows,
-        params: bytemuck::bytes_of(&params),
-        buffers: &[&out, dy.buffer],
-        checks_ids: None,
-        workgroups: shaders::linear_workgroups(total, 256),
-    };
-    gpu.launch_windowed(launch, &[out_window, dyw]);
+    let workgroups = shaders::linear_workgroups(total, 256);
+    gpu.launch_windowed(
+        KernelLaunch::new(KernelKey::PadRows, &params, &[&out, dy.buffer], workgroups),
+        &[out_window, dyw],
+    );
     Some(out)
 }
 
@@ -216,13 +186,12 @@ pub fn conv2d_grad_weight(gpu: &GpuDevice, dy: Operand, x: Operand, d: &Conv2dDi
         _pad1: 0,
     };
     gpu.launch_windowed(
-        KernelLaunch {
-            key: KernelKey::Conv2dGradWeight(k),
-            params: bytemuck::bytes_of(&params),
-            buffers: &[&partial, dy_buffer, x.buffer],
-            checks_ids: None,
-            workgroups: shaders::linear_workgroups(u(splits * per_split) as usize, WG),
-        },
+        KernelLaunch::new(
+            KernelKey::Conv2dGradWeight(k),
+            &params,
+            &[&partial, dy_buffer, x.buffer],
+            shaders::linear_workgroups(u(splits * per_split) as usize, WG),
+        ),
         &[pw, dyw, xw],
     );
     if splits == 1 {

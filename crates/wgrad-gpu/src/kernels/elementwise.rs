@@ -20,11 +20,8 @@ uniform_params! {
     /// the collapsed `shape` (`rank` dims); per operand k (0 = output, 1.. = inputs) its
     /// `strides[k]`, its `offsets[k]` in its bound window, and whether it is `contiguous`.
     struct Params {
-        numel: u32,
-        rank: u32,
-        /// The op's scalar, as bits of S.
-        scalar: u32,
-        base: u32,
+        // scalar: the op's scalar, as bits of S.
+        numel: u32, rank: u32, scalar: u32, base: u32,
         shape: [u32; 8],
         strides: [[u32; 8]; 4],
         offsets: [u32; 4],
@@ -253,13 +250,7 @@ pub fn map_into(gpu: &GpuDevice, m: &Map, out: &PooledBuffer, out_layout: &Layou
         params.numel = to_u32(len, "elementwise");
         params.base = to_u32(start, "elementwise");
         gpu.launch_windowed(
-            KernelLaunch {
-                key: key.clone(),
-                params: bytemuck::bytes_of(&params),
-                buffers: &buffers,
-                checks_ids: None,
-                workgroups: shaders::linear_workgroups(len, WG),
-            },
+            KernelLaunch::new(key.clone(), &params, &buffers, shaders::linear_workgroups(len, WG)),
             &windows,
         );
     }

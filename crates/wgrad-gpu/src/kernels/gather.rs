@@ -12,17 +12,11 @@ uniform_params! {
     /// `numel` outputs of the ids' `shape` (`rank` dims); `size`: x's extent along `dim`;
     /// the strides and element offsets of x and the ids.
     struct Params {
-        numel: u32,
-        rank: u32,
-        dim: u32,
-        size: u32,
+        numel: u32, rank: u32, dim: u32, size: u32,
         shape: [u32; 8],
         x_strides: [u32; 8],
         id_strides: [u32; 8],
-        x_offset: u32,
-        id_offset: u32,
-        _pad0: u32,
-        _pad1: u32,
+        x_offset: u32, id_offset: u32, _pad0: u32, _pad1: u32,
     }
 }
 
@@ -62,13 +56,15 @@ pub fn gather(gpu: &GpuDevice, x: Operand, dim: usize, ids: Operand, op: &'stati
         _pad0: 0,
         _pad1: 0,
     };
-    gpu.launch(KernelLaunch {
-        key: KernelKey::Gather { dtype: x.dtype, ids: ids.dtype },
-        params: bytemuck::bytes_of(&params),
-        buffers: &[&out, x.buffer, ids.buffer],
-        checks_ids: Some(op),
-        workgroups: shaders::linear_workgroups(numel, WG),
-    });
+    gpu.launch(
+        KernelLaunch::new(
+            KernelKey::Gather { dtype: x.dtype, ids: ids.dtype },
+            &params,
+            &[&out, x.buffer, ids.buffer],
+            shaders::linear_workgroups(numel, WG),
+        )
+        .checking_ids(op),
+    );
     out
 }
 
@@ -76,18 +72,12 @@ uniform_params! {
     /// The backward's block: `numel` input-gradient elements of `out_shape` (`rank` dims);
     /// `lines`: ids.shape[dim]; the ids' shape, and the strides and offsets of ids and g.
     struct BackwardParams {
-        numel: u32,
-        rank: u32,
-        dim: u32,
-        lines: u32,
+        numel: u32, rank: u32, dim: u32, lines: u32,
         out_shape: [u32; 8],
         id_shape: [u32; 8],
         id_strides: [u32; 8],
         g_strides: [u32; 8],
-        id_offset: u32,
-        g_offset: u32,
-        _pad0: u32,
-        _pad1: u32,
+        id_offset: u32, g_offset: u32, _pad0: u32, _pad1: u32,
     }
 }
 
@@ -120,12 +110,11 @@ pub fn gather_backward(gpu: &GpuDevice, g: Operand, dim: usize, ids: Operand, x_
         _pad0: 0,
         _pad1: 0,
     };
-    gpu.launch(KernelLaunch {
-        key: KernelKey::GatherBackward { dtype: g.dtype, ids: ids.dtype },
-        params: bytemuck::bytes_of(&params),
-        buffers: &[&out, g.buffer, ids.buffer],
-        checks_ids: None,
-        workgroups: shaders::linear_workgroups(numel, WG),
-    });
+    gpu.launch(KernelLaunch::new(
+        KernelKey::GatherBackward { dtype: g.dtype, ids: ids.dtype },
+        &params,
+        &[&out, g.buffer, ids.buffer],
+        shaders::linear_workgroups(numel, WG),
+    ));
     out
 }

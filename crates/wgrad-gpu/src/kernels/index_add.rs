@@ -13,14 +13,8 @@ uniform_params! {
     /// `ids` (L) ids into a table of `rows` (V) rows of `width` (D) values; the ids' and
     /// the `[L, D]` gradient's offsets and strides.
     struct Params {
-        ids: u32,
-        rows: u32,
-        width: u32,
-        id_offset: u32,
-        id_stride: u32,
-        g_offset: u32,
-        g_row_stride: u32,
-        g_col_stride: u32,
+        ids: u32, rows: u32, width: u32, id_offset: u32,
+        id_stride: u32, g_offset: u32, g_row_stride: u32, g_col_stride: u32,
     }
 }
 
@@ -127,13 +121,12 @@ pub fn index_add_rows(gpu: &GpuDevice, g: Operand, ids: Operand, rows: usize) ->
     let starts = gpu.output_buffer(((rows + 1) * 4) as u64);
     let order = gpu.output_buffer((l * 4) as u64);
     let run = |pass: Pass, buffers: &[&PooledBuffer], n: usize| {
-        gpu.launch(KernelLaunch {
-            key: KernelKey::IndexAdd { pass, dtype: g.dtype, ids: ids.dtype },
-            params: bytemuck::bytes_of(&params),
+        gpu.launch(KernelLaunch::new(
+            KernelKey::IndexAdd { pass, dtype: g.dtype, ids: ids.dtype },
+            &params,
             buffers,
-            checks_ids: None,
-            workgroups: shaders::linear_workgroups(n, WG),
-        });
+            shaders::linear_workgroups(n, WG),
+        ));
     };
     run(Pass::Count, &[&counts, ids.buffer], l);
     run(Pass::Scan, &[&starts, &counts], 1);

@@ -16,12 +16,18 @@ const WG: u32 = 64;
 uniform_params! {
     /// The forward's block: `rows` rows of `d` values at `x_offset`, weight and bias at
     /// their offsets (elements).
-    struct Params { rows: u32, d: u32, x_offset: u32, w_offset: u32, b_offset: u32, eps: f32, _pad0: u32, _pad1: u32 }
+    struct Params {
+        rows: u32, d: u32, x_offset: u32, w_offset: u32,
+        b_offset: u32, eps: f32, _pad0: u32, _pad1: u32,
+    }
 }
 
 uniform_params! {
     /// The input gradient's block: `dy` at `dy_offset` beside the forward's x and weight.
-    struct BackwardParams { rows: u32, d: u32, x_offset: u32, w_offset: u32, dy_offset: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
+    struct BackwardParams {
+        rows: u32, d: u32, x_offset: u32, w_offset: u32,
+        dy_offset: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+    }
 }
 
 /// The forward module.
@@ -61,13 +67,12 @@ pub fn layer_norm(
         _pad0: 0,
         _pad1: 0,
     };
-    gpu.launch(KernelLaunch {
-        key: KernelKey::LayerNorm,
-        params: bytemuck::bytes_of(&params),
-        buffers: &[&y, &stats, x.0, w.0, b.0],
-        checks_ids: None,
-        workgroups: shaders::linear_workgroups(rows, WG),
-    });
+    gpu.launch(KernelLaunch::new(
+        KernelKey::LayerNorm,
+        &params,
+        &[&y, &stats, x.0, w.0, b.0],
+        shaders::linear_workgroups(rows, WG),
+    ));
     (y, stats)
 }
 
@@ -93,12 +98,11 @@ pub fn layer_norm_backward(
         _pad1: 0,
         _pad2: 0,
     };
-    gpu.launch(KernelLaunch {
-        key: KernelKey::LayerNormBackward,
-        params: bytemuck::bytes_of(&params),
-        buffers: &[&dx, x.0, w.0, dy.0, stats],
-        checks_ids: None,
-        workgroups: shaders::linear_workgroups(rows, WG),
-    });
+    gpu.launch(KernelLaunch::new(
+        KernelKey::LayerNormBackward,
+        &params,
+        &[&dx, x.0, w.0, dy.0, stats],
+        shaders::linear_workgroups(rows, WG),
+    ));
     dx
 }

@@ -17,19 +17,10 @@ uniform_params! {
     /// The block of every matmul kernel: a `batch` of `[m, k] @ [k, n]` products, each
     /// operand's element offset (in its bound window) and batch, row and column strides.
     struct Params {
-        m: u32,
-        n: u32,
-        k: u32,
-        batch: u32,
-        a_offset: u32,
-        a_batch: u32,
-        a_row: u32,
-        a_col: u32,
-        b_offset: u32,
-        b_batch: u32,
-        b_row: u32,
-        b_col: u32,
-        /// K per split of the tiled kernel (0: no split).
+        m: u32, n: u32, k: u32, batch: u32,
+        a_offset: u32, a_batch: u32, a_row: u32, a_col: u32,
+        b_offset: u32, b_batch: u32, b_row: u32, b_col: u32,
+        // k_chunk: K per split of the tiled kernel (0: no split).
         k_chunk: u32,
     }
 }
@@ -294,13 +285,12 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
     if v == Variant::FewRows {
         let rows = few_rows_block(m);
         gpu.launch_windowed(
-            KernelLaunch {
-                key: KernelKey::MatmulFewRows { dtype: a.dtype, rows: rows as u32 },
-                params: bytemuck::bytes_of(&params),
-                buffers: &[&out, a.buffer, b.buffer],
-                checks_ids: None,
-                workgroups: [n.div_ceil(4 * ROWS_WG), m.div_ceil(rows), batch].map(|g| to_u32(g, "matmul")),
-            },
+            KernelLaunch::new(
+                KernelKey::MatmulFewRows { dtype: a.dtype, rows: rows as u32 },
+                &params,
+                &[&out, a.buffer, b.buffer],
+                [n.div_ceil(4 * ROWS_WG), m.div_ceil(rows), batch].map(|g| to_u32(g, "matmul")),
+            ),
             &windows,
         );
         return out;
@@ -318,13 +308,7 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
             Variant::FewRows => unreachable!("launched above"),
         };
         gpu.launch_windowed(
-            KernelLaunch {
-                key,
-                params: bytemuck::bytes_of(&params),
-                buffers: &[&out, a.buffer, b.buffer],
-                checks_ids: None,
-                workgroups: workgroups.map(|g| g as u32),
-            },
+            KernelLaunch::new(key, &params, &[&out, a.buffer, b.buffer], workgroups.map(|g| g as u32)),
             &windows,
         );
         if splits > 1 {
@@ -337,13 +321,12 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
     let groups_x = n.div_ceil(TILE).div_ceil(WG as usize) as u32;
     let groups_y = m.div_ceil(TILE).div_ceil(WG as usize) as u32;
     gpu.launch_windowed(
-        KernelLaunch {
-            key: KernelKey::Matmul { dtype: a.dtype },
-            params: bytemuck::bytes_of(&params),
-            buffers: &[&out, a.buffer, b.buffer],
-            checks_ids: None,
-            workgroups: [groups_x, groups_y, batch as u32],
-        },
+        KernelLaunch::new(
+            KernelKey::Matmul { dtype: a.dtype },
+            &params,
+            &[&out, a.buffer, b.buffer],
+            [groups_x, groups_y, batch as u32],
+        ),
         &windows,
     );
     out

@@ -15,28 +15,21 @@ const MAX_TENSORS: usize = 6;
 uniform_params! {
     /// One tensor of a launch: its size, first invocation, and the element offsets of its
     /// parameter, gradient, state and output block.
-    struct Slot as Slot { n: u32, start: u32, p: u32, g: u32, state: u32, out: u32, _pad0: u32, _pad1: u32 }
+    struct Slot as Slot {
+        n: u32, start: u32, p: u32, g: u32,
+        state: u32, out: u32, _pad0: u32, _pad1: u32,
+    }
 }
 
 uniform_params! {
     /// A launch's block: the step's hyper-parameters (see [`AdamStep`]) and a slot per
     /// tensor, `count` of them in use (slots past those are zeros).
     struct Params {
-        lr: f32,
-        beta1: f32,
-        beta2: f32,
-        eps: f32,
-        weight_decay: f32,
-        decoupled_weight_decay: f32,
-        /// 1 - beta1^t.
-        bias1: f32,
-        /// 1 - beta2^t.
-        bias2: f32,
-        amsgrad: u32,
-        count: u32,
-        /// Elements of all the tensors.
-        total: u32,
-        _pad0: u32,
+        lr: f32, beta1: f32, beta2: f32, eps: f32,
+        // bias1, bias2: 1 - beta1^t and 1 - beta2^t.
+        weight_decay: f32, decoupled_weight_decay: f32, bias1: f32, bias2: f32,
+        // total: elements of all the tensors.
+        amsgrad: u32, count: u32, total: u32, _pad0: u32,
         slots: [Slot; MAX_TENSORS],
     }
 }
@@ -151,12 +144,11 @@ pub fn adam_step(gpu: &GpuDevice, tensors: &[AdamTensor], h: &AdamStep) -> (Pool
     for _ in tensors.len()..slots {
         buffers.extend([tensors[0].p.0, tensors[0].g.0, tensors[0].state.0]);
     }
-    gpu.launch(KernelLaunch {
-        key: KernelKey::Adam { tensors: slots as u32 },
-        params: bytemuck::bytes_of(&params),
-        buffers: &buffers,
-        checks_ids: None,
-        workgroups: shaders::linear_workgroups(total, WG),
-    });
+    gpu.launch(KernelLaunch::new(
+        KernelKey::Adam { tensors: slots as u32 },
+        &params,
+        &buffers,
+        shaders::linear_workgroups(total, WG),
+    ));
     (out, offsets)
 }

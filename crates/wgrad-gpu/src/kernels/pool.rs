@@ -17,23 +17,11 @@ uniform_params! {
     /// `h` x `w` inputs and `oh` x `ow` outputs; the window (kernel, stride, padding,
     /// dilation; 0 when `adaptive`); the input's (x's or dy's) element `offset`.
     struct Params {
-        total: u32,
-        h: u32,
-        w: u32,
-        oh: u32,
-        ow: u32,
-        kh: u32,
-        kw: u32,
-        sh: u32,
-        sw: u32,
-        ph: u32,
-        pw: u32,
-        adaptive: u32,
-        count_include_pad: u32,
-        offset: u32,
-        /// Dilation (max pooling; 1 otherwise).
-        dh: u32,
-        dw: u32,
+        total: u32, h: u32, w: u32, oh: u32,
+        ow: u32, kh: u32, kw: u32, sh: u32,
+        sw: u32, ph: u32, pw: u32, adaptive: u32,
+        // dh, dw: dilation (max pooling; 1 otherwise).
+        count_include_pad: u32, offset: u32, dh: u32, dw: u32,
     }
 }
 
@@ -143,13 +131,7 @@ pub fn pool2d(
     let params = Params::new(total, hw, out_hw, pooling, x.1 - w[1].first_elem);
     let buffers: Vec<&PooledBuffer> = ranges.iter().map(|r| r.0).collect();
     gpu.launch_windowed(
-        KernelLaunch {
-            key: KernelKey::Pool2d { max },
-            params: bytemuck::bytes_of(&params),
-            buffers: &buffers,
-            checks_ids: None,
-            workgroups: shaders::linear_workgroups(total, WG),
-        },
+        KernelLaunch::new(KernelKey::Pool2d { max }, &params, &buffers, shaders::linear_workgroups(total, WG)),
         &w,
     );
     (out, indices)
@@ -175,13 +157,7 @@ pub fn avg_pool2d_backward(
     let Some(w) = windows(gpu, &ranges) else { return out };
     let params = Params::new(total, hw, out_hw, pooling, dy.1 - w[1].first_elem);
     gpu.launch_windowed(
-        KernelLaunch {
-            key: KernelKey::Pool2dBackward,
-            params: bytemuck::bytes_of(&params),
-            buffers: &[&out, dy.0],
-            checks_ids: None,
-            workgroups: shaders::linear_workgroups(total, WG),
-        },
+        KernelLaunch::new(KernelKey::Pool2dBackward, &params, &[&out, dy.0], shaders::linear_workgroups(total, WG)),
         &w,
     );
     out
@@ -191,7 +167,10 @@ uniform_params! {
     /// The block of both max-pooling gradient passes: `total` invocations (planes * OH * OW
     /// for the bounds, planes * H * W for the gather), the plane sizes, and the element
     /// offsets of dy and the indices.
-    struct MaxBackwardParams { total: u32, h: u32, w: u32, oh: u32, ow: u32, dy_off: u32, idx_off: u32, _pad0: u32 }
+    struct MaxBackwardParams {
+        total: u32, h: u32, w: u32, oh: u32,
+        ow: u32, dy_off: u32, idx_off: u32, _pad0: u32,
+    }
 }
 
 /// The max-pooling gradient's bounds pass (see shaders/max_pool2d_bounds.wgsl).
@@ -238,24 +217,22 @@ pub fn max_pool2d_backward(
         _pad0: 0,
     };
     gpu.launch_windowed(
-        KernelLaunch {
-            key: KernelKey::MaxPool2dBounds,
-            params: bytemuck::bytes_of(&params),
-            buffers: &[&bounds, indices.0],
-            checks_ids: None,
-            workgroups: shaders::linear_workgroups(planes * plane_out, WG),
-        },
+        KernelLaunch::new(
+            KernelKey::MaxPool2dBounds,
+            &params,
+            &[&bounds, indices.0],
+            shaders::linear_workgroups(planes * plane_out, WG),
+        ),
         &[w[3], w[2]],
     );
     params.total = u(planes * plane_in);
     gpu.launch_windowed(
-        KernelLaunch {
-            key: KernelKey::MaxPool2dBackward,
-            params: bytemuck::bytes_of(&params),
-            buffers: &[&out, dy.0, indices.0, &bounds],
-            checks_ids: None,
-            workgroups: shaders::linear_workgroups(planes * plane_in, WG),
-        },
+        KernelLaunch::new(
+            KernelKey::MaxPool2dBackward,
+            &params,
+            &[&out, dy.0, indices.0, &bounds],
+            shaders::linear_workgroups(planes * plane_in, WG),
+        ),
         &w,
     );
     out

@@ -11,18 +11,12 @@ uniform_params! {
     /// `outer` outputs, each reducing a run of `inner` elements: the kept dims (the first
     /// `outer_rank` of `shape`/`strides`) then the reduced ones, `rank` in all, from `offset`.
     struct Params {
-        outer: u32,
-        inner: u32,
-        outer_rank: u32,
-        rank: u32,
+        outer: u32, inner: u32, outer_rank: u32, rank: u32,
         shape: [u32; 8],
         strides: [u32; 8],
-        offset: u32,
-        /// 1 / inner, for mean.
-        scale: f32,
-        /// Workgroups (or invocations) per output: each reduces `chunk` consecutive r.
-        splits: u32,
-        chunk: u32,
+        // scale: 1 / inner, for mean.
+        // splits: workgroups (or invocations) per output: each reduces `chunk` consecutive r.
+        offset: u32, scale: f32, splits: u32, chunk: u32,
     }
 }
 
@@ -210,17 +204,12 @@ fn launch(
         }
     };
     let params = Params { offset: to_u32(l.offset() - x_w.first_elem, "reduce"), ..params };
+    let workgroups = match strategy {
+        Strategy::Workgroup => shaders::linear_workgroups(n_out * splits, 1),
+        Strategy::Rows => shaders::linear_workgroups(n_out * splits, 256),
+    };
     gpu.launch_windowed(
-        KernelLaunch {
-            key: KernelKey::Reduce { op, dtype: x.dtype, strategy },
-            params: bytemuck::bytes_of(&params),
-            buffers: &[&out, x.buffer],
-            checks_ids: None,
-            workgroups: match strategy {
-                Strategy::Workgroup => shaders::linear_workgroups(n_out * splits, 1),
-                Strategy::Rows => shaders::linear_workgroups(n_out * splits, 256),
-            },
-        },
+        KernelLaunch::new(KernelKey::Reduce { op, dtype: x.dtype, strategy }, &params, &[&out, x.buffer], workgroups),
         &[out_w, x_w],
     );
     out

@@ -12,7 +12,10 @@ const WG: u32 = 256;
 uniform_params! {
     /// An LSTM step over `batch` rows of `hidden` units: the element offsets of the
     /// (contiguous) input views.
-    struct Params { batch: u32, hidden: u32, gates_offset: u32, c_offset: u32, dhc_offset: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
+    struct Params {
+        batch: u32, hidden: u32, gates_offset: u32, c_offset: u32,
+        dhc_offset: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+    }
 }
 
 /// A contiguous input: its buffer and the element offset where the view starts.
@@ -60,13 +63,12 @@ pub fn lstm_cell(
 ) -> PooledBuffer {
     let n = batch * hidden;
     let hc = gpu.output_buffer((2 * n * dtype.size_in_bytes()) as u64);
-    gpu.launch(KernelLaunch {
-        key: KernelKey::LstmCell { dtype },
-        params: bytemuck::bytes_of(&params(batch, hidden, gates.1, c_prev.1, 0)),
-        buffers: &[&hc, gates.0, c_prev.0],
-        checks_ids: None,
-        workgroups: shaders::linear_workgroups(n, WG),
-    });
+    gpu.launch(KernelLaunch::new(
+        KernelKey::LstmCell { dtype },
+        &params(batch, hidden, gates.1, c_prev.1, 0),
+        &[&hc, gates.0, c_prev.0],
+        shaders::linear_workgroups(n, WG),
+    ));
     hc
 }
 
@@ -85,20 +87,22 @@ pub fn lstm_cell_backward(
     let size = dtype.size_in_bytes() as u64;
     let dgates = gpu.output_buffer(4 * n as u64 * size);
     let dc_prev = gpu.output_buffer(n as u64 * size);
-    gpu.launch(KernelLaunch {
-        key: KernelKey::LstmCellBackward { dtype },
-        params: bytemuck::bytes_of(&params(batch, hidden, gates.1, c_prev.1, dhc.1)),
-        buffers: &[&dgates, &dc_prev, gates.0, c_prev.0, dhc.0],
-        checks_ids: None,
-        workgroups: shaders::linear_workgroups(n, WG),
-    });
+    gpu.launch(KernelLaunch::new(
+        KernelKey::LstmCellBackward { dtype },
+        &params(batch, hidden, gates.1, c_prev.1, dhc.1),
+        &[&dgates, &dc_prev, gates.0, c_prev.0, dhc.0],
+        shaders::linear_workgroups(n, WG),
+    ));
     (dgates, dc_prev)
 }
 
 uniform_params! {
     /// A GRU step over `batch` rows of `hidden` units: the element offsets of the
     /// (contiguous) input views.
-    struct GruParams { batch: u32, hidden: u32, xw_offset: u32, hw_offset: u32, h_offset: u32, dh_offset: u32, _pad0: u32, _pad1: u32 }
+    struct GruParams {
+        batch: u32, hidden: u32, xw_offset: u32, hw_offset: u32,
+        h_offset: u32, dh_offset: u32, _pad0: u32, _pad1: u32,
+    }
 }
 
 /// The forward GRU cell module.
@@ -139,13 +143,12 @@ pub fn gru_cell(
 ) -> PooledBuffer {
     let n = batch * hidden;
     let h = gpu.output_buffer((n * dtype.size_in_bytes()) as u64);
-    gpu.launch(KernelLaunch {
-        key: KernelKey::GruCell { dtype },
-        params: bytemuck::bytes_of(&gru_params(batch, hidden, xw.1, hw.1, h_prev.1, 0)),
-        buffers: &[&h, xw.0, hw.0, h_prev.0],
-        checks_ids: None,
-        workgroups: shaders::linear_workgroups(n, WG),
-    });
+    gpu.launch(KernelLaunch::new(
+        KernelKey::GruCell { dtype },
+        &gru_params(batch, hidden, xw.1, hw.1, h_prev.1, 0),
+        &[&h, xw.0, hw.0, h_prev.0],
+        shaders::linear_workgroups(n, WG),
+    ));
     h
 }
 
@@ -166,12 +169,11 @@ pub fn gru_cell_backward(
     let dxw = gpu.output_buffer(3 * n as u64 * size);
     let dhw = gpu.output_buffer(3 * n as u64 * size);
     let dh_prev = gpu.output_buffer(n as u64 * size);
-    gpu.launch(KernelLaunch {
-        key: KernelKey::GruCellBackward { dtype },
-        params: bytemuck::bytes_of(&gru_params(batch, hidden, xw.1, hw.1, h_prev.1, dh.1)),
-        buffers: &[&dxw, &dhw, &dh_prev, xw.0, hw.0, h_prev.0, dh.0],
-        checks_ids: None,
-        workgroups: shaders::linear_workgroups(n, WG),
-    });
+    gpu.launch(KernelLaunch::new(
+        KernelKey::GruCellBackward { dtype },
+        &gru_params(batch, hidden, xw.1, hw.1, h_prev.1, dh.1),
+        &[&dxw, &dhw, &dh_prev, xw.0, hw.0, h_prev.0, dh.0],
+        shaders::linear_workgroups(n, WG),
+    ));
     (dxw, dhw, dh_prev)
 }

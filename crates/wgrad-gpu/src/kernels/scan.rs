@@ -37,12 +37,11 @@ pub fn cumsum_rows(
         return out;
     }
     let params = Params { rows: to_u32(rows, "cumsum"), n: to_u32(n, "cumsum"), offset: to_u32(x.1, "cumsum") };
-    gpu.launch(KernelLaunch {
-        key: KernelKey::Cumsum { dtype, reverse },
-        params: bytemuck::bytes_of(&params),
-        buffers: &[&out, x.0],
-        checks_ids: None,
-        workgroups: linear_workgroups(rows, 1),
-    });
+    gpu.launch(KernelLaunch::new(
+        KernelKey::Cumsum { dtype, reverse },
+        &params,
+        &[&out, x.0],
+        linear_workgroups(rows, 1),
+    ));
     out
 }

@@ -12,17 +12,11 @@ uniform_params! {
     /// `shape` (`outer_rank` dims) with x's and the output's strides; the strides along
     /// the dim; x's element offset.
     struct Params {
-        rows: u32,
-        len: u32,
-        outer_rank: u32,
-        _pad0: u32,
+        rows: u32, len: u32, outer_rank: u32, _pad0: u32,
         shape: [u32; 8],
         x_strides: [u32; 8],
         out_strides: [u32; 8],
-        x_dim_stride: u32,
-        out_dim_stride: u32,
-        x_offset: u32,
-        _pad1: u32,
+        x_dim_stride: u32, out_dim_stride: u32, x_offset: u32, _pad1: u32,
     }
 }
 
@@ -63,13 +57,12 @@ pub fn softmax(gpu: &GpuDevice, x: Operand, dim: usize, log: bool) -> PooledBuff
         x_offset: to_u32(l.offset(), "softmax"),
         _pad1: 0,
     };
-    gpu.launch(KernelLaunch {
-        key: KernelKey::Softmax { dtype: x.dtype, log },
-        params: bytemuck::bytes_of(&params),
-        buffers: &[&out, x.buffer],
-        checks_ids: None,
-        workgroups: shaders::linear_workgroups(rows, 1),
-    });
+    gpu.launch(KernelLaunch::new(
+        KernelKey::Softmax { dtype: x.dtype, log },
+        &params,
+        &[&out, x.buffer],
+        shaders::linear_workgroups(rows, 1),
+    ));
     out
 }
 
@@ -77,10 +70,7 @@ uniform_params! {
     /// The backward's block: rows laid out as the forward's (y, g and the output share
     /// one contiguous layout, so one set of strides).
     struct BackwardParams {
-        rows: u32,
-        len: u32,
-        outer_rank: u32,
-        dim_stride: u32,
+        rows: u32, len: u32, outer_rank: u32, dim_stride: u32,
         shape: [u32; 8],
         strides: [u32; 8],
     }
@@ -124,12 +114,11 @@ pub fn softmax_backward(
         shape: pack8(outer.dims(), "softmax backward"),
         strides: pack8(outer.strides(), "softmax backward"),
     };
-    gpu.launch(KernelLaunch {
-        key: KernelKey::SoftmaxBackward { dtype, log },
-        params: bytemuck::bytes_of(&params),
-        buffers: &[&out, y, g],
-        checks_ids: None,
-        workgroups: shaders::linear_workgroups(rows, 1),
-    });
+    gpu.launch(KernelLaunch::new(
+        KernelKey::SoftmaxBackward { dtype, log },
+        &params,
+        &[&out, y, g],
+        shaders::linear_workgroups(rows, 1),
+    ));
     out
 }

@@ -10,7 +10,10 @@ use wgrad_core::DType;
 uniform_params! {
     /// The block of both sort kernels: `rows` rows of `n` values; `p`: the padded row length;
     /// `k`, `j`: the network step (sort_step.wgsl); `offset`: x's first element (sort_init.wgsl).
-    struct Params { rows: u32, n: u32, p: u32, k: u32, j: u32, offset: u32 }
+    struct Params {
+        rows: u32, n: u32, p: u32, k: u32,
+        j: u32, offset: u32,
+    }
 }
 
 /// The sort key of each dtype, in the order of wgrad_cpu::sort (f16 is sorted as f32 by
@@ -70,24 +73,22 @@ pub fn argsort_rows(
     let offset = to_u32(x.1, "argsort");
     let params =
         |k: usize, j: usize| Params { rows: rows as u32, n: n as u32, p: p as u32, k: k as u32, j: j as u32, offset };
-    gpu.launch(KernelLaunch {
-        key: KernelKey::SortInit { dtype, descending },
-        params: bytemuck::bytes_of(&params(0, 0)),
-        buffers: &[x.0, &keys, &idx],
-        checks_ids: None,
-        workgroups: linear_workgroups(total as usize, 256),
-    });
+    gpu.launch(KernelLaunch::new(
+        KernelKey::SortInit { dtype, descending },
+        &params(0, 0),
+        &[x.0, &keys, &idx],
+        linear_workgroups(total as usize, 256),
+    ));
     let mut k = 2;
     while k <= p {
         let mut j = k / 2;
         while j > 0 {
-            gpu.launch(KernelLaunch {
-                key: KernelKey::SortStep,
-                params: bytemuck::bytes_of(&params(k, j)),
-                buffers: &[&keys, &idx],
-                checks_ids: None,
-                workgroups: linear_workgroups(total as usize, 256),
-            });
+            gpu.launch(KernelLaunch::new(
+                KernelKey::SortStep,
+                &params(k, j),
+                &[&keys, &idx],
+                linear_workgroups(total as usize, 256),
+            ));
             j /= 2;
         }
         k *= 2;
