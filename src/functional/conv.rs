@@ -51,6 +51,20 @@ fn conv2d_values(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2d) -> Tenso
     x.backend().conv2d(&x, &w, b.as_ref(), &d).cast(dtype)
 }
 
+/// The dtype of a gradient op's float operands: `grad_out` [N, O, OH, OW] and `other`,
+/// both of rank 4 (`other` is described by `expected` in the panic).
+#[track_caller]
+fn check_grad_operands(op: &str, grad_out: &Tensor, (other, expected): (&Tensor, &str)) -> DType {
+    let dtype = check_floats(op, &[grad_out, other]);
+    assert!(
+        grad_out.rank() == 4 && other.rank() == 4,
+        "{op}: expected grad_out [N, O, OH, OW] and {expected}, got {:?} and {:?}",
+        grad_out.dims(),
+        other.dims()
+    );
+    dtype
+}
+
 /// The sizes of a convolution whose output gradient is `grad_out`, checked against them.
 #[track_caller]
 fn grad_dims(op: &str, grad_out: &Tensor, x_shape: [usize; 4], w_shape: [usize; 4], p: Conv2d) -> Conv2dDims {
@@ -69,13 +83,7 @@ fn grad_dims(op: &str, grad_out: &Tensor, x_shape: [usize; 4], w_shape: [usize; 
 /// `input_hw`: `grad_out` [N, O, OH, OW] and `w` [O, C/groups, KH, KW] give [N, C, H, W].
 #[track_caller]
 pub fn conv2d_grad_input(grad_out: &Tensor, w: &Tensor, input_hw: [usize; 2], p: Conv2d) -> Tensor {
-    let dtype = check_floats("conv2d_grad_input", &[grad_out, w]);
-    assert!(
-        grad_out.rank() == 4 && w.rank() == 4,
-        "conv2d_grad_input: expected grad_out [N, O, OH, OW] and weight [O, C/groups, KH, KW], got {:?} and {:?}",
-        grad_out.dims(),
-        w.dims()
-    );
+    let dtype = check_grad_operands("conv2d_grad_input", grad_out, (w, "weight [O, C/groups, KH, KW]"));
     let x_shape = [grad_out.dims()[0], w.dims()[1] * p.groups, input_hw[0], input_hw[1]];
     let w_shape = [w.dims()[0], w.dims()[1], w.dims()[2], w.dims()[3]];
     let d = grad_dims("conv2d_grad_input", grad_out, x_shape, w_shape, p);
@@ -87,13 +95,7 @@ pub fn conv2d_grad_input(grad_out: &Tensor, w: &Tensor, input_hw: [usize; 2], p:
 /// `grad_out` [N, O, OH, OW] and `x` [N, C, H, W] give [O, C/groups, KH, KW].
 #[track_caller]
 pub fn conv2d_grad_weight(grad_out: &Tensor, x: &Tensor, kernel_hw: [usize; 2], p: Conv2d) -> Tensor {
-    let dtype = check_floats("conv2d_grad_weight", &[grad_out, x]);
-    assert!(
-        grad_out.rank() == 4 && x.rank() == 4,
-        "conv2d_grad_weight: expected grad_out [N, O, OH, OW] and input [N, C, H, W], got {:?} and {:?}",
-        grad_out.dims(),
-        x.dims()
-    );
+    let dtype = check_grad_operands("conv2d_grad_weight", grad_out, (x, "input [N, C, H, W]"));
     assert!(
         p.groups > 0 && x.dims()[1].is_multiple_of(p.groups),
         "conv2d_grad_weight: groups {} must divide the {} input channels",

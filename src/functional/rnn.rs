@@ -106,28 +106,36 @@ pub fn lstm(x: &Tensor, state: Option<(&Tensor, &Tensor)>, layers: &[RnnWeights]
 /// Returns (out [T, B, H], h_n [layers, B, H]).
 #[track_caller]
 pub fn gru(x: &Tensor, h0: Option<&Tensor>, layers: &[RnnWeights]) -> (Tensor, Tensor) {
-    check_input(x, layers, "gru");
-    let (steps, batch) = (x.dims()[0], x.dims()[1]);
-    let (mut input, mut h_n) = (x.clone(), Vec::new());
-    for (l, w) in layers.iter().enumerate() {
-        let hidden = w.hidden(3, "gru");
-        let h = initial(h0, l, batch, hidden, x);
-        input = sequence::gru_layer(&w.project_inputs(&input, false), &h, &w.w_hh, w.b_hh.as_ref());
-        h_n.push(input.narrow(0, steps - 1, 1).squeeze(0));
-    }
-    (input, Tensor::stack(&h_n.iter().collect::<Vec<_>>(), 0))
+    stacked(x, h0, layers, ("gru", 3), |input, h, w| {
+        sequence::gru_layer(&w.project_inputs(input, false), h, &w.w_hh, w.b_hh.as_ref())
+    })
 }
 
 /// Multi-layer Elman RNN with tanh. Returns (out [T, B, H], h_n [layers, B, H]).
 #[track_caller]
 pub fn rnn_tanh(x: &Tensor, h0: Option<&Tensor>, layers: &[RnnWeights]) -> (Tensor, Tensor) {
-    check_input(x, layers, "rnn_tanh");
+    stacked(x, h0, layers, ("rnn_tanh", 1), |input, h, w| {
+        sequence::tanh_layer(&w.project_inputs(input, true), h, &w.w_hh)
+    })
+}
+
+/// The layers of a one-state RNN (`op` with `gates` gates): each runs `layer` (input
+/// sequence, initial state, weights) over the previous one's outputs. Returns the last
+/// layer's outputs and every layer's final state.
+#[track_caller]
+fn stacked(
+    x: &Tensor,
+    h0: Option<&Tensor>,
+    layers: &[RnnWeights],
+    (op, gates): (&'static str, usize),
+    layer: impl Fn(&Tensor, &Tensor, &RnnWeights) -> Tensor,
+) -> (Tensor, Tensor) {
+    check_input(x, layers, op);
     let (steps, batch) = (x.dims()[0], x.dims()[1]);
     let (mut input, mut h_n) = (x.clone(), Vec::new());
     for (l, w) in layers.iter().enumerate() {
-        let hidden = w.hidden(1, "rnn_tanh");
-        let h = initial(h0, l, batch, hidden, x);
-        input = sequence::tanh_layer(&w.project_inputs(&input, true), &h, &w.w_hh);
+        let h = initial(h0, l, batch, w.hidden(gates, op), x);
+        input = layer(&input, &h, w);
         h_n.push(input.narrow(0, steps - 1, 1).squeeze(0));
     }
     (input, Tensor::stack(&h_n.iter().collect::<Vec<_>>(), 0))

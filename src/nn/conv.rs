@@ -5,19 +5,30 @@ use super::{init, Module, Parameter};
 use crate::functional as F;
 use crate::{Device, Tensor};
 
-/// A convolution's weight of `shape` and optional bias of `bias_len`, uniform in
-/// `±1/√fan_in` with fan_in = `per_tap` (weight dim 1) times the kernel taps, as PyTorch
-/// initialises Conv2d and ConvTranspose2d.
-fn weight_and_bias(
-    shape: [usize; 4],
-    per_tap: usize,
-    bias_len: usize,
+/// A convolution layer's weight and optional bias, initialised as PyTorch does (uniform in
+/// `±1/√fan_in`, fan_in = weight dim 1 times the taps). The weight is `[out, in / groups,
+/// kh, kw]`, or `[in, out / groups, kh, kw]` when `transposed`. Panics, naming `layer`,
+/// unless `groups` divides both channel counts.
+#[track_caller]
+fn conv_parameters(
+    (layer, transposed): (&str, bool),
+    [in_channels, out_channels]: [usize; 2],
+    [kh, kw]: [usize; 2],
+    groups: usize,
     bias: bool,
     device: &Device,
 ) -> (Parameter, Option<Parameter>) {
-    let fan_in = per_tap * shape[2] * shape[3];
+    assert!(
+        groups > 0 && in_channels.is_multiple_of(groups) && out_channels.is_multiple_of(groups),
+        "{layer}: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {groups}"
+    );
+    let shape = match transposed {
+        false => [out_channels, in_channels / groups, kh, kw],
+        true => [in_channels, out_channels / groups, kh, kw],
+    };
+    let fan_in = shape[1] * kh * kw;
     let weight = Parameter::new(init::kaiming_uniform(shape, fan_in, device));
-    (weight, bias.then(|| Parameter::new(init::kaiming_uniform([bias_len], fan_in, device))))
+    (weight, bias.then(|| Parameter::new(init::kaiming_uniform([out_channels], fan_in, device))))
 }
 
 /// A 2-D convolution: weight `[out, in / groups, kh, kw]`, optional bias `[out]`.
@@ -29,16 +40,6 @@ pub struct Conv2d {
     pub bias: Option<Parameter>,
     /// Stride, padding, dilation and groups.
     pub params: F::Conv2d,
-}
-
-/// `groups`, checked to divide both channel counts (`layer` names the panic).
-#[track_caller]
-fn checked_groups(layer: &str, in_channels: usize, out_channels: usize, groups: usize) -> usize {
-    assert!(
-        groups > 0 && in_channels.is_multiple_of(groups) && out_channels.is_multiple_of(groups),
-        "{layer}: in_channels {in_channels} and out_channels {out_channels} must be divisible by groups {groups}"
-    );
-    groups
 }
 
 impl Conv2d {
@@ -59,9 +60,8 @@ impl Conv2d {
         bias: bool,
         device: &Device,
     ) -> Conv2d {
-        let g = checked_groups("Conv2d", in_channels, out_channels, params.groups);
-        let shape = [out_channels, in_channels / g, kernel[0], kernel[1]];
-        let (weight, bias) = weight_and_bias(shape, in_channels / g, out_channels, bias, device);
+        let channels = [in_channels, out_channels];
+        let (weight, bias) = conv_parameters(("Conv2d", false), channels, kernel, params.groups, bias, device);
         Conv2d { weight, bias, params }
     }
 
@@ -114,23 +114,24 @@ impl ConvTranspose2d {
     /// the kernel, as torch computes it for this layout). Chain [`ConvTranspose2d::stride`],
     /// [`ConvTranspose2d::padding`], [`ConvTranspose2d::output_padding`] to change those.
     pub fn new(in_channels: usize, out_channels: usize, k: usize, device: &Device) -> ConvTranspose2d {
-        ConvTranspose2d::with_params(in_channels, out_channels, [k, k], F::Conv2d::default(), true, device)
+        ConvTranspose2d::with_params(in_channels, out_channels, [k, k], F::Conv2d::default(), [0, 0], true, device)
     }
 
     /// A transposed convolution with every option: kernel `[kh, kw]`, `params` (groups
-    /// included) and whether it has a bias.
+    /// included) of the convolution it transposes, `output_padding`, and whether it has a
+    /// bias.
     pub fn with_params(
         in_channels: usize,
         out_channels: usize,
         kernel: [usize; 2],
         params: F::Conv2d,
+        output_padding: [usize; 2],
         bias: bool,
         device: &Device,
     ) -> ConvTranspose2d {
-        let g = checked_groups("ConvTranspose2d", in_channels, out_channels, params.groups);
-        let shape = [in_channels, out_channels / g, kernel[0], kernel[1]];
-        let (weight, bias) = weight_and_bias(shape, out_channels / g, out_channels, bias, device);
-        ConvTranspose2d { weight, bias, params, output_padding: [0, 0] }
+        let channels = [in_channels, out_channels];
+        let (weight, bias) = conv_parameters(("ConvTranspose2d", true), channels, kernel, params.groups, bias, device);
+        ConvTranspose2d { weight, bias, params, output_padding }
     }
 
     params_setters! {

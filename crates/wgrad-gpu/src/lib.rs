@@ -18,7 +18,7 @@ mod uniforms;
 
 pub use context::{list_adapters, list_adapters_of, DeviceType, GpuContext};
 pub use device::{GpuDevice, GpuStats, KernelLaunch, ProfileEntry, Window};
-pub use key::KernelKey;
+pub use key::{KernelKey, KernelKind};
 pub use policy::KernelPolicy;
 pub use pool::{size_class, BufferPool, PooledBuffer};
 pub use wgpu::Features;

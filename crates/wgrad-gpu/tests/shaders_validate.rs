@@ -1,6 +1,8 @@
 //! Every WGSL module the launchers can compose parses and validates with naga.
 
 use naga::valid::{Capabilities, ValidationFlags, Validator};
+use wgrad_gpu::kernels::all_kernels;
+use wgrad_gpu::KernelKind;
 
 #[test]
 fn every_composed_shader_validates() {
@@ -54,61 +56,12 @@ fn every_shader_file_is_composed_by_some_variant() {
     }
 }
 
-/// The number of `KernelKey` variants: [`variant_index`] numbers them `0..VARIANTS`.
-const VARIANTS: usize = 31;
-
-/// A `KernelKey` variant's number. The match is exhaustive: a new variant fails to compile
-/// until it has a number here (and `VARIANTS` counts it).
-fn variant_index(key: &wgrad_gpu::KernelKey) -> usize {
-    use wgrad_gpu::KernelKey as K;
-    match key {
-        K::Elementwise { .. } => 0,
-        K::Reduce { .. } => 1,
-        K::Matmul { .. } => 2,
-        K::MatmulFewRows { .. } => 3,
-        K::MatmulRegisterBlocked { .. } => 4,
-        K::MatmulTiled { .. } => 5,
-        K::Gather { .. } => 6,
-        K::GatherBackward { .. } => 7,
-        K::IndexAdd { .. } => 8,
-        K::SortInit { .. } => 9,
-        K::SortStep => 10,
-        K::Cumsum { .. } => 11,
-        K::Softmax { .. } => 12,
-        K::SoftmaxBackward { .. } => 13,
-        K::LayerNorm => 14,
-        K::LayerNormBackward => 15,
-        K::Attention { .. } => 16,
-        K::AttentionBackward { .. } => 17,
-        K::Adam { .. } => 18,
-        K::LstmCell { .. } => 19,
-        K::LstmCellBackward { .. } => 20,
-        K::GruCell { .. } => 21,
-        K::GruCellBackward { .. } => 22,
-        K::Conv2d(..) => 23,
-        K::Conv2dPack => 24,
-        K::Conv2dGradWeight(..) => 25,
-        K::PadRows => 26,
-        K::Pool2d { .. } => 27,
-        K::Pool2dBackward => 28,
-        K::MaxPool2dBounds => 29,
-        K::MaxPool2dBackward => 30,
-    }
-}
-
 /// `kernels::all_kernels` is written by hand; a `KernelKey` variant it lists no key of
-/// would skip naga validation silently.
+/// would skip naga validation silently. `KernelKind` is generated from the variants.
 #[test]
 fn every_kernel_key_variant_has_a_validated_kernel() {
-    let mut seen = [false; VARIANTS];
-    for key in wgrad_gpu::kernels::all_kernels() {
-        let i = variant_index(&key);
-        assert!(i < VARIANTS, "{key}: variant {i} is not counted in VARIANTS ({VARIANTS})");
-        seen[i] = true;
-    }
-    let missing: Vec<usize> = (0..VARIANTS).filter(|&i| !seen[i]).collect();
-    assert!(
-        missing.is_empty(),
-        "KernelKey variants {missing:?} (see variant_index) have no entry in kernels::all_kernels"
-    );
+    use strum::IntoEnumIterator;
+    let listed: std::collections::HashSet<KernelKind> = all_kernels().iter().map(KernelKind::from).collect();
+    let missing: Vec<KernelKind> = KernelKind::iter().filter(|kind| !listed.contains(kind)).collect();
+    assert!(missing.is_empty(), "KernelKey variants {missing:?} have no entry in kernels::all_kernels");
 }

@@ -31,27 +31,15 @@ impl Pass {
 /// The WGSL module of `pass` for element type `dtype` and mask kind; `vec4`: the
 /// four-rows-per-invocation variant (f32 only), which reads every tensor as vec4s.
 pub fn source(pass: Pass, dtype: DType, mask: MaskKind, vec4: bool) -> String {
-    let bindings: &[(&str, &str, &str)] = match pass {
-        Pass::Dq => &[
-            ("dq", "read_write", "T"),
-            ("stats", "read_write", "f32"),
-            ("q", "read", "T"),
-            ("k", "read", "T"),
-            ("v", "read", "T"),
-            ("d_out", "read", "T"),
-            ("out", "read", "T"),
-        ],
-        Pass::DkDv => &[
-            ("dk", "read_write", "T"),
-            ("dv", "read_write", "T"),
-            ("stats", "read", "f32"),
-            ("q", "read", "T"),
-            ("k", "read", "T"),
-            ("v", "read", "T"),
-            ("d_out", "read", "T"),
-        ],
+    // Outputs, then the row statistics (the dQ pass writes delta into them), then inputs.
+    let (outputs, stats, inputs): (&[&str], &str, &[&str]) = match pass {
+        Pass::Dq => (&["dq"], "read_write", &["q", "k", "v", "d_out", "out"]),
+        Pass::DkDv => (&["dk", "dv"], "read", &["q", "k", "v", "d_out"]),
     };
-    shaders::compose(&[dtype], &prelude(dtype, bindings, mask, vec4), pass.file(vec4))
+    let mut bindings: Vec<_> = outputs.iter().map(|&name| (name, "read_write", "T")).collect();
+    bindings.push(("stats", stats, "f32"));
+    bindings.extend(inputs.iter().map(|&name| (name, "read", "T")));
+    shaders::compose(&[dtype], &prelude(dtype, &bindings, mask, vec4), pass.file(vec4))
 }
 
 /// What the forward saved, with the output gradient: everything the backward reads.

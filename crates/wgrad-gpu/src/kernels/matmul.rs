@@ -146,26 +146,7 @@ pub fn rows_source(dtype: DType, rows: usize) -> String {
 /// The WGSL module of the vec4 kernel `v` for operand orientations `a`, `b` (`tile`: the
 /// tiled kernel's tile shape; the register-blocked kernel ignores it).
 pub fn vec4_source(v: Variant, a: Vec4Axis, b: Vec4Axis, tile: Tile) -> String {
-    let load_a = match a {
-        Vec4Axis::K => {
-            "let s = params.a_row;\n    let i = (base + row0 * s + k) >> 2u;\n    let d = s >> 2u;\n    \
-             return mat4x4<f32>(a[i], a[i + d], a[i + 2u * d], a[i + 3u * d]);"
-        }
-        Vec4Axis::Outer => {
-            "let s = params.a_col;\n    let i = (base + row0 + k * s) >> 2u;\n    let d = s >> 2u;\n    \
-             return transpose(mat4x4<f32>(a[i], a[i + d], a[i + 2u * d], a[i + 3u * d]));"
-        }
-    };
-    let load_b = match b {
-        Vec4Axis::Outer => {
-            "let s = params.b_row;\n    let i = (base + k * s + col0) >> 2u;\n    let d = s >> 2u;\n    \
-             return mat4x4<f32>(b[i], b[i + d], b[i + 2u * d], b[i + 3u * d]);"
-        }
-        Vec4Axis::K => {
-            "let s = params.b_col;\n    let i = (base + k + col0 * s) >> 2u;\n    let d = s >> 2u;\n    \
-             return transpose(mat4x4<f32>(b[i], b[i + d], b[i + 2u * d], b[i + 3u * d]));"
-        }
-    };
+    let (load_a, load_b) = (vec4_load("a", a), vec4_load("b", b));
     let Tile { bm, bn, bk, tm, tn } = tile;
     let prelude = format!(
         "{params}const BM: u32 = {bm}u;\nconst BN: u32 = {bn}u;\nconst BK: u32 = {bk}u;\nconst TM: u32 = {tm}u;\nconst TN: u32 = {tn}u;\n\
@@ -185,6 +166,23 @@ pub fn vec4_source(v: Variant, a: Vec4Axis, b: Vec4Axis, tile: Tile) -> String {
         Variant::FewRows => unreachable!("the few-rows kernel has no vec4 form (see rows_source)"),
     };
     shaders::compose(&[DType::F32], &prelude, file)
+}
+
+/// The body of `load_a` or `load_b` (`m`) for an operand of orientation `axis`: the 4x4
+/// block at its outer index (A's row `row0`, B's column `col0`) and `k`, as four vec4 loads
+/// along the contiguous axis `d` vectors apart, transposed where they ran along the other.
+fn vec4_load(m: &str, axis: Vec4Axis) -> String {
+    // A's outer axis is its rows (stride a_row, k along a_col); B's its columns (b_col, k along b_row).
+    let (outer, outer_stride, k_stride) =
+        if m == "a" { ("row0", "a_row", "a_col") } else { ("col0", "b_col", "b_row") };
+    let (step, first) = match axis {
+        Vec4Axis::K => (outer_stride, format!("{outer} * s + k")),
+        Vec4Axis::Outer => (k_stride, format!("{outer} + k * s")),
+    };
+    let block = format!("mat4x4<f32>({m}[i], {m}[i + d], {m}[i + 2u * d], {m}[i + 3u * d])");
+    // The kernel multiplies blocks whose columns are A's rows and B's k rows.
+    let block = if (m == "a") == (axis == Vec4Axis::Outer) { format!("transpose({block})") } else { block };
+    format!("let s = params.{step};\n    let i = (base + {first}) >> 2u;\n    let d = s >> 2u;\n    return {block};")
 }
 
 /// The orientation of an operand viewed `[batch, rows, cols]` if the vec4 kernel can
