@@ -55,22 +55,22 @@ fn run(i: u32) {
     let ih0 = i32(oh * params.stride_h) - params.pad_h;
     let iw0 = i32(ow0 * SW) - params.pad_w;
     let w_last = i32(params.w) - 1;
-    let x_group = params.x_off + n * params.x_n + g * params.cg * params.x_c;
+    let x_group = params.x.offset + n * params.x.n + g * params.cg * params.x.c;
     let per_c = params.kh * KW * rowq;
     var acc: array<array<vec4<f32>, Q>, PXB>;
     for (var c = 0u; c < params.cg; c++) {
-        let xc = x_group + c * params.x_c;
+        let xc = x_group + c * params.x.c;
         let wc = (g * params.cg + c) * per_c;
         for (var kh = 0u; kh < params.kh; kh++) {
             let ih = ih0 + i32(kh * params.dil_h);
             if (ih < 0 || ih >= i32(params.h)) {
                 continue;
             }
-            let row = xc + u32(ih) * params.x_h;
+            let row = xc + u32(ih) * params.x.h;
             var xs: array<f32, SEG>;
             for (var t = 0u; t < SEG; t++) {
                 let iw = iw0 + i32(t);
-                let v = x[row + u32(clamp(iw, 0, w_last)) * params.x_w];
+                let v = x[row + u32(clamp(iw, 0, w_last)) * params.x.w];
                 xs[t] = select(0.0, v, iw >= 0 && iw <= w_last);
             }
             let wk = wc + kh * KW * rowq;
@@ -88,7 +88,7 @@ fn run(i: u32) {
             }
         }
     }
-    let y_row = params.y_off + n * params.y_n + oh * params.y_h;
+    let y_row = params.y.offset + n * params.y.n + oh * params.y.h;
     for (var q = 0u; q < Q; q++) {
         for (var l = 0u; l < 4u; l++) {
             let o = (q0 + q) * 4u + l;
@@ -98,11 +98,11 @@ fn run(i: u32) {
                 if (params.has_bias != 0u) {
                     b = bias[params.bias_off + ch];
                 }
-                let y_ch = y_row + ch * params.y_c;
+                let y_ch = y_row + ch * params.y.c;
                 for (var j = 0u; j < PXB; j++) {
                     let ow = ow0 + j;
                     if (ow < params.ow) {
-                        out[y_ch + ow * params.y_w] = acc[j][q][l] + b;
+                        out[y_ch + ow * params.y.w] = acc[j][q][l] + b;
                     }
                 }
             }

@@ -61,12 +61,12 @@ fn run(i: u32) {
         if (ih < 0 || ih >= i32(params.h)) {
             continue;
         }
-        let g_row = params.g_off + ni * params.g_n + g * params.og * params.g_c + ohi * params.g_h;
-        let x_row = params.x_off + ni * params.x_n + g * params.cg * params.x_c + u32(ih) * params.x_h;
+        let g_row = params.g.offset + ni * params.g.n + g * params.og * params.g.c + ohi * params.g.h;
+        let x_row = params.x.offset + ni * params.x.n + g * params.cg * params.x.c + u32(ih) * params.x.h;
         for (var ow0 = 0u; ow0 < params.ow4; ow0 += PX) {
             // gv[q][j]: dy at pixel ow0 + j for channels o0 + 4q .. o0 + 4q + 3.
             let at = (g_row + ow0) / 4u;
-            let gc4 = params.g_c / 4u;
+            let gc4 = params.g.c / 4u;
             var gv: array<mat4x4<f32>, Q>;
             for (var q = 0u; q < Q; q++) {
                 let o = min(vec4<u32>(o0 + q * 4u) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(params.og - 1u));
@@ -74,11 +74,11 @@ fn run(i: u32) {
             }
             let iw0 = i32(ow0 * SW) - params.pad_w + i32(kw0 * DW);
             for (var c = 0u; c < CB; c++) {
-                let xr = x_row + min(c0 + c, params.cg - 1u) * params.x_c;
+                let xr = x_row + min(c0 + c, params.cg - 1u) * params.x.c;
                 var xs: array<f32, SEG>;
                 for (var t = 0u; t < SEG; t++) {
                     let iw = iw0 + i32(t);
-                    let v = x[xr + u32(clamp(iw, 0, w_last)) * params.x_w];
+                    let v = x[xr + u32(clamp(iw, 0, w_last)) * params.x.w];
                     xs[t] = select(0.0, v, iw >= 0 && iw <= w_last);
                 }
                 for (var u = 0u; u < KWB; u++) {

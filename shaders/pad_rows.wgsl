@@ -21,8 +21,8 @@ fn run(i: u32) {
     let n = row / params.dims.y;
     var v = 0.0;
     if (col < params.ow) {
-        let s = params.strides;
-        v = dy[params.offset + n * s.x + o * s.y + h * s.z + col * s.w];
+        let s = params.view;
+        v = dy[s.offset + n * s.n + o * s.c + h * s.h + col * s.w];
     }
     out[i] = v;
 }

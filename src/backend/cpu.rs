@@ -7,7 +7,7 @@ use crate::{Device, DeviceStats, Tensor};
 use std::future::Future;
 use std::pin::Pin;
 use wgrad_core::ops::ReduceOp;
-use wgrad_core::params::{Conv2dDims, Pool2d, Pooling};
+use wgrad_core::params::{Conv2dDims, Planes, Pool2d, Pooling};
 use wgrad_core::{DType, Error, Layout, Result, Shape};
 use wgrad_cpu::{CpuStorage, MatmulDims};
 
@@ -245,42 +245,34 @@ impl Backend for Cpu {
         f32_tensor(wgrad_cpu::conv::conv2d_grad_weight(f32s(&g), f32s(&x), d), d.weight_shape())
     }
 
-    fn max_pool2d(&self, x: &Tensor, hw: [usize; 2], p: Pool2d, shape: Vec<usize>) -> (Tensor, Tensor) {
-        let planes = x.numel() / (hw[0] * hw[1]);
-        let (v, i) = wgrad_cpu::pool::max_pool2d(f32s(x), planes, hw, &p);
+    fn max_pool2d(&self, x: &Tensor, p: Pool2d, shape: Vec<usize>) -> (Tensor, Tensor) {
+        let planes = Planes::of(x.dims(), &shape);
+        let (v, i) = wgrad_cpu::pool::max_pool2d(f32s(x), planes.count, planes.hw, &p);
         (f32_tensor(v, shape.clone()), Tensor::from_cpu(CpuStorage::U32(i), shape))
     }
 
     fn max_pool2d_backward(&self, g: &Tensor, indices: &Tensor, input_shape: &[usize]) -> Tensor {
-        let r = input_shape.len();
-        let hw = [input_shape[r - 2], input_shape[r - 1]];
-        let planes = input_shape[..r - 2].iter().product();
+        let planes = Planes::of(input_shape, g.dims());
         let ids = host(indices).as_slice::<u32>().expect("u32 indices");
         let ids = &ids[indices.layout().offset()..indices.layout().offset() + indices.numel()];
-        f32_tensor(wgrad_cpu::pool::max_pool2d_backward(f32s(g), ids, planes, hw), input_shape.to_vec())
+        f32_tensor(wgrad_cpu::pool::max_pool2d_backward(f32s(g), ids, planes.count, planes.hw), input_shape.to_vec())
     }
 
-    fn avg_pool2d(&self, x: &Tensor, hw: [usize; 2], pooling: Pooling, shape: Vec<usize>) -> Tensor {
-        let planes = x.numel() / (hw[0] * hw[1]);
-        let r = shape.len();
+    fn avg_pool2d(&self, x: &Tensor, pooling: Pooling, shape: Vec<usize>) -> Tensor {
+        let Planes { count, hw, out_hw } = Planes::of(x.dims(), &shape);
         let v = match pooling {
-            Pooling::Avg(p, cip) => wgrad_cpu::pool::avg_pool2d(f32s(x), planes, hw, &p, cip),
-            Pooling::Adaptive => {
-                wgrad_cpu::pool::adaptive_avg_pool2d(f32s(x), planes, hw, [shape[r - 2], shape[r - 1]])
-            }
+            Pooling::Avg(p, cip) => wgrad_cpu::pool::avg_pool2d(f32s(x), count, hw, &p, cip),
+            Pooling::Adaptive => wgrad_cpu::pool::adaptive_avg_pool2d(f32s(x), count, hw, out_hw),
             Pooling::Max(_) => unreachable!("max pooling has its own method"),
         };
         f32_tensor(v, shape)
     }
 
     fn avg_pool2d_backward(&self, g: &Tensor, pooling: Pooling, input_shape: &[usize]) -> Tensor {
-        let r = input_shape.len();
-        let hw = [input_shape[r - 2], input_shape[r - 1]];
-        let planes = input_shape[..r - 2].iter().product();
-        let out_hw = [g.dims()[r - 2], g.dims()[r - 1]];
+        let Planes { count, hw, out_hw } = Planes::of(input_shape, g.dims());
         let v = match pooling {
-            Pooling::Avg(p, cip) => wgrad_cpu::pool::avg_pool2d_backward(f32s(g), planes, hw, &p, cip),
-            Pooling::Adaptive => wgrad_cpu::pool::adaptive_avg_pool2d_backward(f32s(g), planes, hw, out_hw),
+            Pooling::Avg(p, cip) => wgrad_cpu::pool::avg_pool2d_backward(f32s(g), count, hw, &p, cip),
+            Pooling::Adaptive => wgrad_cpu::pool::adaptive_avg_pool2d_backward(f32s(g), count, hw, out_hw),
             Pooling::Max(_) => unreachable!("max pooling has its own method"),
         };
         f32_tensor(v, input_shape.to_vec())

@@ -13,7 +13,8 @@ use wgrad_core::{DType, Error, Layout, Result, Shape};
 use wgrad_cpu::CpuStorage;
 use wgrad_gpu::kernels::attention::{MaskKind, MAX_HEAD_DIM};
 use wgrad_gpu::kernels::elementwise::{self as ew, binary_expr, cmp_expr, scalar_bits, unary_expr, where_expr};
-use wgrad_gpu::kernels::{self, pool as gpu_pool, Operand};
+use wgrad_gpu::kernels::pool::{self as gpu_pool, Planes};
+use wgrad_gpu::kernels::{self, Operand};
 use wgrad_gpu::{GpuDevice, PooledBuffer};
 
 /// A GPU tensor's buffer.
@@ -143,19 +144,19 @@ fn too_large(gpu: &GpuDevice, tensors: &[&Tensor], out_elems: usize) -> bool {
 fn pool_in_parts(
     gpu: &GpuDevice,
     device: &Device,
-    planes: usize,
-    plane_elems: [usize; 2],
+    planes: Planes,
     shapes: &[(&[usize], DType)],
-    launch: impl Fn(usize, usize) -> Vec<PooledBuffer>,
+    launch: impl Fn(usize, Planes) -> Vec<PooledBuffer>,
 ) -> Vec<Tensor> {
-    let per = gpu_pool::planes_per_launch(gpu, plane_elems[0].max(plane_elems[1]));
+    let [plane_in, plane_out] = planes.sizes();
+    let per = gpu_pool::planes_per_launch(gpu, plane_in.max(plane_out));
     let mut parts: Vec<Vec<Tensor>> = vec![Vec::new(); shapes.len()];
-    for first in (0..planes.max(1)).step_by(per) {
-        let n = per.min(planes - first);
-        for (k, b) in launch(first, n).into_iter().enumerate() {
+    for first in (0..planes.count.max(1)).step_by(per) {
+        let n = per.min(planes.count - first);
+        for (k, b) in launch(first, planes.take(n)).into_iter().enumerate() {
             let (shape, dtype) = shapes[k];
             let numel: usize = shape.iter().product();
-            parts[k].push(tensor(b, [n, numel.checked_div(planes.max(1)).unwrap_or(0)], dtype, device));
+            parts[k].push(tensor(b, [n, numel.checked_div(planes.count.max(1)).unwrap_or(0)], dtype, device));
         }
     }
     parts
@@ -423,63 +424,46 @@ impl Backend for Arc<GpuDevice> {
         tensor(buffer, d.weight_shape(), DType::F32, g.device())
     }
 
-    fn max_pool2d(&self, x: &Tensor, hw: [usize; 2], p: Pool2d, shape: Vec<usize>) -> (Tensor, Tensor) {
-        let (plane_in, r) = (hw[0] * hw[1], shape.len());
-        let out_hw = [shape[r - 2], shape[r - 1]];
+    fn max_pool2d(&self, x: &Tensor, p: Pool2d, shape: Vec<usize>) -> (Tensor, Tensor) {
+        let planes = Planes::of(x.dims(), &shape);
         let (buf, off) = view(x);
         let shapes = [(&shape[..], DType::F32), (&shape[..], DType::U32)];
-        let mut out = pool_in_parts(
-            self,
-            x.device(),
-            x.numel() / plane_in,
-            [plane_in, out_hw[0] * out_hw[1]],
-            &shapes,
-            |first, n| {
-                let (v, i) = gpu_pool::pool2d(self, (buf, off + first * plane_in), n, hw, out_hw, Pooling::Max(p));
-                vec![v, i.expect("max pooling returns indices")]
-            },
-        );
+        let mut out = pool_in_parts(self, x.device(), planes, &shapes, |first, part| {
+            let (v, i) = gpu_pool::pool2d(self, (buf, off + first * planes.sizes()[0]), part, Pooling::Max(p));
+            vec![v, i.expect("max pooling returns indices")]
+        });
         let indices = out.pop().expect("indices");
         (out.pop().expect("values"), indices)
     }
 
     fn max_pool2d_backward(&self, g: &Tensor, indices: &Tensor, input_shape: &[usize]) -> Tensor {
-        let r = input_shape.len();
-        let (hw, out_hw) = ([input_shape[r - 2], input_shape[r - 1]], [g.dims()[r - 2], g.dims()[r - 1]]);
-        let (plane_in, plane_out) = (hw[0] * hw[1], out_hw[0] * out_hw[1]);
+        let planes = Planes::of(input_shape, g.dims());
+        let plane_out = planes.sizes()[1];
         let ((gb, go), (ib, io)) = (view(g), view(indices));
-        let planes = g.numel().checked_div(plane_out).unwrap_or(0);
         let shapes = [(input_shape, DType::F32)];
-        let mut out = pool_in_parts(self, g.device(), planes, [plane_in, plane_out], &shapes, |first, n| {
+        let mut out = pool_in_parts(self, g.device(), planes, &shapes, |first, part| {
             let (gv, iv) = ((gb, go + first * plane_out), (ib, io + first * plane_out));
-            vec![gpu_pool::max_pool2d_backward(self, gv, iv, n, hw, out_hw)]
+            vec![gpu_pool::max_pool2d_backward(self, gv, iv, part)]
         });
         out.pop().expect("dx")
     }
 
-    fn avg_pool2d(&self, x: &Tensor, hw: [usize; 2], pooling: Pooling, shape: Vec<usize>) -> Tensor {
-        let (plane_in, r) = (hw[0] * hw[1], shape.len());
-        let out_hw = [shape[r - 2], shape[r - 1]];
+    fn avg_pool2d(&self, x: &Tensor, pooling: Pooling, shape: Vec<usize>) -> Tensor {
+        let planes = Planes::of(x.dims(), &shape);
         let (buf, off) = view(x);
         let shapes = [(&shape[..], DType::F32)];
-        let planes = x.numel() / plane_in;
-        let mut out =
-            pool_in_parts(self, x.device(), planes, [plane_in, out_hw[0] * out_hw[1]], &shapes, |first, n| {
-                vec![gpu_pool::pool2d(self, (buf, off + first * plane_in), n, hw, out_hw, pooling).0]
-            });
+        let mut out = pool_in_parts(self, x.device(), planes, &shapes, |first, part| {
+            vec![gpu_pool::pool2d(self, (buf, off + first * planes.sizes()[0]), part, pooling).0]
+        });
         out.pop().expect("values")
     }
 
     fn avg_pool2d_backward(&self, g: &Tensor, pooling: Pooling, input_shape: &[usize]) -> Tensor {
-        let r = input_shape.len();
-        let (hw, out_hw) = ([input_shape[r - 2], input_shape[r - 1]], [g.dims()[r - 2], g.dims()[r - 1]]);
-        let plane_out = out_hw[0] * out_hw[1];
+        let planes = Planes::of(input_shape, g.dims());
         let (buf, off) = view(g);
-        let planes = g.numel().checked_div(plane_out).unwrap_or(0);
         let shapes = [(input_shape, DType::F32)];
-        let mut out = pool_in_parts(self, g.device(), planes, [hw[0] * hw[1], plane_out], &shapes, |first, n| {
-            let gv = (buf, off + first * plane_out);
-            vec![gpu_pool::avg_pool2d_backward(self, gv, n, hw, out_hw, pooling)]
+        let mut out = pool_in_parts(self, g.device(), planes, &shapes, |first, part| {
+            vec![gpu_pool::avg_pool2d_backward(self, (buf, off + first * planes.sizes()[1]), part, pooling)]
         });
         out.pop().expect("dx")
     }

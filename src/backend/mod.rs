@@ -158,11 +158,11 @@ pub(crate) trait Backend {
     /// Its weight gradient.
     fn conv2d_grad_weight(&self, g: &Tensor, x: &Tensor, d: &Conv2dDims) -> Tensor;
     /// Max pooling of contiguous f32 planes: (values, u32 indices), both of `shape`.
-    fn max_pool2d(&self, x: &Tensor, hw: [usize; 2], p: Pool2d, shape: Vec<usize>) -> (Tensor, Tensor);
+    fn max_pool2d(&self, x: &Tensor, p: Pool2d, shape: Vec<usize>) -> (Tensor, Tensor);
     /// Its backward: contiguous f32 `g` and u32 `indices` into `input_shape`.
     fn max_pool2d_backward(&self, g: &Tensor, indices: &Tensor, input_shape: &[usize]) -> Tensor;
     /// Average (or adaptive average) pooling of contiguous f32 planes into `shape`.
-    fn avg_pool2d(&self, x: &Tensor, hw: [usize; 2], pooling: Pooling, shape: Vec<usize>) -> Tensor;
+    fn avg_pool2d(&self, x: &Tensor, pooling: Pooling, shape: Vec<usize>) -> Tensor;
     /// Its backward into `input_shape`.
     fn avg_pool2d_backward(&self, g: &Tensor, pooling: Pooling, input_shape: &[usize]) -> Tensor;
     /// Fused f32 attention of q [B, H, Lq, E], k, v [B, H, Lk, E]: the output and its

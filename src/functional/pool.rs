@@ -54,7 +54,7 @@ pub fn max_pool2d_with_indices(x: &Tensor, p: Pool2d) -> (Tensor, Tensor) {
     let shape = with_hw(x.dims(), out_hw);
     let dtype = x.dtype();
     let xf = f32_planes("max_pool2d", x);
-    let (values, indices) = xf.backend().max_pool2d(&xf, hw, p, shape);
+    let (values, indices) = xf.backend().max_pool2d(&xf, p, shape);
     (values.cast(dtype), indices)
 }
 
@@ -91,7 +91,7 @@ fn avg_pool2d_values(x: &Tensor, p: Pool2d, count_include_pad: bool) -> Tensor {
     assert!(p.dilation == [1, 1], "avg_pool2d: no dilation (PyTorch's has none), got {:?}", p.dilation);
     let hw = plane_hw("avg_pool2d", x.dims());
     let out_hw = check_pool("avg_pool2d", &p, hw);
-    pool_forward(x, hw, out_hw, Pooling::Avg(p, count_include_pad))
+    pool_forward(x, out_hw, Pooling::Avg(p, count_include_pad))
 }
 
 /// Gradient of [`avg_pool2d`](crate::functional::avg_pool2d) for an input of `input_shape`.
@@ -112,7 +112,7 @@ fn adaptive_avg_pool2d_values(x: &Tensor, out_hw: [usize; 2]) -> Tensor {
         "adaptive_avg_pool2d: expected input to have non-zero size for non-batch dimensions, but input has sizes {:?}",
         x.dims()
     );
-    pool_forward(x, hw, out_hw, Pooling::Adaptive)
+    pool_forward(x, out_hw, Pooling::Adaptive)
 }
 
 /// Gradient of [`adaptive_avg_pool2d`](crate::functional::adaptive_avg_pool2d) for an input of `input_shape`.
@@ -126,11 +126,11 @@ pub fn adaptive_avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize]) ->
 }
 
 #[track_caller]
-fn pool_forward(x: &Tensor, hw: [usize; 2], out_hw: [usize; 2], pooling: Pooling) -> Tensor {
+fn pool_forward(x: &Tensor, out_hw: [usize; 2], pooling: Pooling) -> Tensor {
     let shape = with_hw(x.dims(), out_hw);
     let dtype = x.dtype();
     let xf = f32_planes("avg_pool2d", x);
-    xf.backend().avg_pool2d(&xf, hw, pooling, shape).cast(dtype)
+    xf.backend().avg_pool2d(&xf, pooling, shape).cast(dtype)
 }
 
 #[track_caller]

@@ -12,6 +12,21 @@
 //! opt.step(&grads).unwrap();
 //! model.save("model.safetensors").unwrap();
 //! ```
+//!
+//! Every layer has `forward`, `parameters`, `named_parameters`, `state_dict`,
+//! `load_state_dict`, `train`, `eval`, `save` and `load` as its own methods, so none of
+//! the above needs [`Module`] in scope:
+//!
+//! ```
+//! use wgrad::{nn, DType, Device, Tensor};
+//! let dev = Device::cpu();
+//! let up = nn::ConvTranspose2d::new(2, 3, 2, &dev).stride(2);
+//! let names: Vec<String> = up.named_parameters().into_iter().map(|(n, _)| n).collect();
+//! assert_eq!(names, ["weight", "bias"]);
+//! assert_eq!(nn::Conv1d::new(2, 4, 3, &dev).parameters().len(), 2);
+//! let y = up.forward(&Tensor::zeros([1, 2, 4, 4], DType::F32, &dev));
+//! assert_eq!(y.dims(), [1, 3, 8, 8]);
+//! ```
 
 mod activation;
 mod attention;
@@ -35,27 +50,36 @@ mod training;
 mod transformer;
 
 pub use crate::rng::manual_seed;
-pub use activation::{GeluTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh, ELU, GELU};
-pub use attention::{MhaArgs, MultiheadAttention};
-pub use bert::{BertConfig, BertModel, BertOutput};
-pub use conv::{Conv1d, Conv2d, ConvTranspose2d};
-pub use dropout::{Dropout, Dropout2d};
-pub use embedding::Embedding;
-pub use linear::Linear;
+pub use attention::MhaArgs;
+pub use bert::{BertConfig, BertOutput};
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss};
 pub use module::{Module, ModuleField, TrainingFlag};
-pub use norm::{BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm};
+pub use norm::{BatchNorm1d, BatchNorm2d};
 pub use optim::{
     clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, CosineAnnealingLR, LambdaLR, LinearLR,
     LrScheduler, OneCycleLR, Optimizer, ParamGroup, ReduceLROnPlateau, SequentialLR, Sgd, SgdConfig, StepLR,
 };
 pub use parameter::{Buffer, Parameter};
-pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
-pub use reshape::{Flatten, Identity};
-pub use rnn::{Gru, Lstm, Rnn, RnnLayer};
-pub use sequential::Sequential;
+pub use rnn::RnnLayer;
 pub use training::TrainingCheckpoint;
-pub use transformer::{TransformerEncoder, TransformerEncoderLayer};
+
+// The layers: exported with `forward`, `parameters`, `save`, ... as inherent methods.
+module::export_layers! {
+    activation::{GeluTanh, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh, ELU, GELU},
+    attention::{MultiheadAttention},
+    bert::{BertModel},
+    conv::{Conv2d},
+    dropout::{Dropout, Dropout2d},
+    embedding::{Embedding},
+    linear::{Linear},
+    norm::{BatchNorm, LayerNorm},
+    pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d},
+    reshape::{Flatten, Identity},
+    rnn::{Gru, Lstm, Rnn},
+    sequential::{Sequential},
+    transformer::{TransformerEncoder, TransformerEncoderLayer};
+    own forward: conv::{Conv1d, ConvTranspose2d},
+}
 /// `#[derive(Module)]`: a struct's fields become its submodules (by field name), its
 /// `Parameter` fields its parameters and its `Buffer` fields its buffers; see
 /// [`wgrad_derive`](https://docs.rs/wgrad-derive) for the attributes.
@@ -83,37 +107,3 @@ pub use transformer::{TransformerEncoder, TransformerEncoderLayer};
 /// assert_eq!(Module::forward(&mlp, &Tensor::zeros([3, 4], wgrad::DType::F32, &dev)).dims(), &[3, 2]);
 /// ```
 pub use wgrad_derive::Module;
-
-module::inherent_module_methods!(
-    Linear,
-    Conv2d,
-    Sequential,
-    ReLU,
-    Sigmoid,
-    Tanh,
-    GELU,
-    GeluTanh,
-    SiLU,
-    Softplus,
-    LeakyReLU,
-    ELU,
-    Softmax,
-    LogSoftmax,
-    Flatten,
-    Identity,
-    MaxPool2d,
-    AvgPool2d,
-    AdaptiveAvgPool2d,
-    Dropout,
-    Dropout2d,
-    Embedding,
-    LayerNorm,
-    BatchNorm,
-    MultiheadAttention,
-    TransformerEncoderLayer,
-    TransformerEncoder,
-    BertModel,
-    Lstm,
-    Gru,
-    Rnn,
-);

@@ -214,16 +214,31 @@ impl TrainingFlag {
     }
 }
 
-/// Gives module types inherent copies of the [`Module`] methods users call most, so
-/// that `model.forward(&x)` and `model.save(path)` work with only `use wgrad::nn;` in
-/// scope (as in PyTorch, where they are methods).
-macro_rules! inherent_module_methods {
-    ($($ty:ty),* $(,)?) => {$(
-        impl $ty {
-            /// Applies the module ([`Module::forward`]).
-            pub fn forward(&self, x: &crate::Tensor) -> crate::Tensor {
-                <Self as Module>::forward(self, x)
+/// Exports the built-in layers (`pub use module::{Type, ...}`) and gives each inherent
+/// copies of the [`Module`] methods users call most, so that `model.forward(&x)` and
+/// `model.save(path)` work with only `use wgrad::nn;` in scope (as in PyTorch, where they
+/// are methods). Exporting a layer through this list is what gives it the methods; the
+/// layers after `own forward:` keep their own inherent `forward`.
+macro_rules! export_layers {
+    (
+        $($module:ident::{$($ty:ident),* $(,)?}),* $(,)?;
+        own forward: $($own_module:ident::{$($own_ty:ident),* $(,)?}),* $(,)?
+    ) => {
+        $(pub use $module::{$($ty),*};)*
+        $(pub use $own_module::{$($own_ty),*};)*
+        $($(
+            impl $ty {
+                /// Applies the module ([`Module::forward`]).
+                pub fn forward(&self, x: &crate::Tensor) -> crate::Tensor {
+                    <Self as Module>::forward(self, x)
+                }
             }
+            $crate::nn::module::export_layers!(@methods $ty);
+        )*)*
+        $($($crate::nn::module::export_layers!(@methods $own_ty);)*)*
+    };
+    (@methods $ty:ident) => {
+        impl $ty {
             /// Every parameter ([`Module::parameters`]).
             pub fn parameters(&self) -> Vec<Parameter> {
                 <Self as Module>::parameters(self)
@@ -260,9 +275,9 @@ macro_rules! inherent_module_methods {
                 <Self as Module>::load(self, path)
             }
         }
-    )*};
+    };
 }
-pub(crate) use inherent_module_methods;
+pub(crate) use export_layers;
 
 /// Builder methods that set a field of the layer's `params` to one value, the same on
 /// both axes where the field is a pair: `stride`, `padding`, ...

@@ -191,3 +191,45 @@ pub enum Pooling {
     /// Adaptive average pooling (the output size is given separately).
     Adaptive,
 }
+
+/// What a pooling op walks: `count` contiguous planes (the product of the leading dims)
+/// of `hw` inputs and `out_hw` outputs.
+///
+/// ```
+/// let planes = wgrad_core::params::Planes::of(&[2, 3, 8, 6], &[2, 3, 4, 3]);
+/// assert_eq!((planes.count, planes.hw, planes.out_hw), (6, [8, 6], [4, 3]));
+/// assert_eq!(planes.sizes(), [48, 12]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Planes {
+    /// Number of planes.
+    pub count: usize,
+    /// Input plane size (H, W).
+    pub hw: [usize; 2],
+    /// Output plane size (OH, OW).
+    pub out_hw: [usize; 2],
+}
+
+impl Planes {
+    /// The planes pooled from `input_shape`'s trailing two dims to `output_shape`'s (the
+    /// leading dims, which the two share, count the planes).
+    pub fn of(input_shape: &[usize], output_shape: &[usize]) -> Planes {
+        let r = input_shape.len();
+        let count = input_shape[..r - 2].iter().product();
+        Planes {
+            count,
+            hw: [input_shape[r - 2], input_shape[r - 1]],
+            out_hw: [output_shape[r - 2], output_shape[r - 1]],
+        }
+    }
+
+    /// Elements of one input plane and of one output plane.
+    pub fn sizes(&self) -> [usize; 2] {
+        [self.hw[0] * self.hw[1], self.out_hw[0] * self.out_hw[1]]
+    }
+
+    /// The same planes, `count` of them.
+    pub fn take(self, count: usize) -> Planes {
+        Planes { count, ..self }
+    }
+}

@@ -70,7 +70,8 @@ pub fn source(k: Consts) -> String {
         ("bias", "read", "f32"),
     ]);
     let prelude = format!(
-        "{}{}const KW: u32 = {}u;\nconst PXB: u32 = {}u;\n{bindings}",
+        "{}{}{}const KW: u32 = {}u;\nconst PXB: u32 = {}u;\n{bindings}",
+        Nchw::WGSL,
         ConvParams::WGSL,
         k.prelude(),
         k.kw,
@@ -106,6 +107,22 @@ impl View {
     pub(super) fn of(layout: &Layout, window: &Window) -> View {
         let s = layout.strides();
         View { off: layout.offset() - window.first_elem, strides: [s[0], s[1], s[2], s[3]] }
+    }
+
+    /// This view as a parameter block field (`what` names the launch in a size panic).
+    pub(super) fn params(&self, what: &str) -> Nchw {
+        let u = |v: usize| to_u32(v, what);
+        let [n, c, h, w] = self.strides.map(u);
+        Nchw { offset: u(self.off), n, c, h, w, _pad0: 0, _pad1: 0, _pad2: 0 }
+    }
+}
+
+uniform_params! {
+    /// A [`View`] in a kernel's parameter block (WGSL struct `Nchw`): element (n, c, h, w)
+    /// is at `offset + n * v.n + c * v.c + h * v.h + w * v.w`.
+    pub(super) struct Nchw as Nchw {
+        offset: u32, n: u32, c: u32, h: u32,
+        w: u32, _pad0: u32, _pad1: u32, _pad2: u32,
     }
 }
 
@@ -237,7 +254,7 @@ struct Packed {
 
 uniform_params! {
     /// One launch of conv2d.wgsl: the sizes (input, output, taps along h, signed pads), the
-    /// invocation blocks, and the offsets and strides of x, the bias and y.
+    /// invocation blocks, the bias' offset, and the views of x and y.
     struct ConvParams {
         // cg: channels reduced per group.
         n: u32, cg: u32, h: u32, w: u32,
@@ -247,10 +264,9 @@ uniform_params! {
         // kh: taps along h (0: the output is the bias, or zeros).
         groups: u32, kh: u32, stride_h: u32, dil_h: u32,
         pad_h: i32, pad_w: i32, ow_blocks: u32, oc_blocks: u32,
-        x_off: u32, x_n: u32, x_c: u32, x_h: u32,
-        x_w: u32, has_bias: u32, bias_off: u32, _pad0: u32,
-        y_off: u32, y_n: u32, y_c: u32, y_h: u32,
-        y_w: u32, _pad1: u32, _pad2: u32, _pad3: u32,
+        has_bias: u32, bias_off: u32, _pad0: u32, _pad1: u32,
+        x: Nchw,
+        y: Nchw,
     }
 }
 
@@ -290,7 +306,6 @@ fn launch_conv(
     let oc_blocks = og4.div_ceil(k.ocb as usize);
     let total = l.n * l.groups * oc_blocks * l.ohw[0] * ow_blocks;
     let u = |v: usize| to_u32(v, "conv2d");
-    let (xv, yv) = (x.1, out.1);
     let params = ConvParams {
         n: u(l.n),
         cg: u(l.cg),
@@ -309,22 +324,12 @@ fn launch_conv(
         pad_w: l.pad[1] as i32,
         ow_blocks: u(ow_blocks),
         oc_blocks: u(oc_blocks),
-        x_off: u(xv.off),
-        x_n: u(xv.strides[0]),
-        x_c: u(xv.strides[1]),
-        x_h: u(xv.strides[2]),
-        x_w: u(xv.strides[3]),
         has_bias: bias.is_some() as u32,
         bias_off: u(bias.map_or(0, |b| b.1)),
         _pad0: 0,
-        y_off: u(yv.off),
-        y_n: u(yv.strides[0]),
-        y_c: u(yv.strides[1]),
-        y_h: u(yv.strides[2]),
-        y_w: u(yv.strides[3]),
         _pad1: 0,
-        _pad2: 0,
-        _pad3: 0,
+        x: x.1.params("conv2d"),
+        y: out.1.params("conv2d"),
     };
     gpu.launch_windowed(
         KernelLaunch::new(

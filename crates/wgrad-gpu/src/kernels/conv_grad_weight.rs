@@ -2,7 +2,7 @@
 //! its weight as an implicit GEMM over the output pixels, split over partial gradients
 //! that are summed in order. CPU reference: wgrad_cpu::conv::conv2d_grad_weight.
 
-use super::conv::{contiguous_view, whole, window_of, Consts, View};
+use super::conv::{contiguous_view, whole, window_of, Consts, Nchw, View};
 use super::{to_u32, Operand};
 use crate::shaders;
 use crate::uniforms::uniform_params;
@@ -17,7 +17,8 @@ pub fn source(k: Consts) -> String {
     let bindings =
         shaders::storage_bindings(&[("out", "read_write", "f32"), ("dy", "read", "vec4<f32>"), ("x", "read", "f32")]);
     let prelude = format!(
-        "{}{}const KWB: u32 = {}u;\nconst PX: u32 = {}u;\nconst CB: u32 = {}u;\n{bindings}",
+        "{}{}{}const KWB: u32 = {}u;\nconst PX: u32 = {}u;\nconst CB: u32 = {}u;\n{bindings}",
+        Nchw::WGSL,
         GradWeightParams::WGSL,
         k.prelude(),
         k.kw,
@@ -29,7 +30,7 @@ pub fn source(k: Consts) -> String {
 
 uniform_params! {
     /// The weight gradient's block: the sizes, the invocation blocks, the split of the
-    /// (n, oh) rows, and the offsets and strides of x and of dy (g).
+    /// (n, oh) rows, and the views of x and of dy (g).
     struct GradWeightParams {
         n: u32, cg: u32, h: u32, w: u32,
         // ow4: dy's row length: `ow` rounded up to a multiple of 4.
@@ -37,9 +38,8 @@ uniform_params! {
         groups: u32, kh: u32, kw: u32, stride_h: u32,
         dil_h: u32, pad_h: i32, pad_w: i32, o_blocks: u32,
         c_blocks: u32, kw_blocks: u32, splits: u32, rows_per_split: u32,
-        x_off: u32, x_n: u32, x_c: u32, x_h: u32,
-        x_w: u32, g_off: u32, g_n: u32, g_c: u32,
-        g_h: u32, g_w: u32, _pad0: u32, _pad1: u32,
+        x: Nchw,
+        g: Nchw,
     }
 }
 
@@ -54,16 +54,16 @@ fn vec4_rows(v: &View, ow: usize) -> bool {
 /// The module of shaders/pad_rows.wgsl.
 pub fn pad_rows_source() -> String {
     let bindings = shaders::io_bindings("f32", &["out"], &["dy"]);
-    shaders::compose(&[DType::F32], &format!("{}{bindings}", PadParams::WGSL), shaders::PAD_ROWS)
+    shaders::compose(&[DType::F32], &format!("{}{}{bindings}", Nchw::WGSL, PadParams::WGSL), shaders::PAD_ROWS)
 }
 
 uniform_params! {
     /// pad_rows.wgsl's block: `total` output elements, rows of `ow` values padded to `ow4`;
-    /// dy's offset, `dims` (N, O, OH, OW) and `strides` (elements).
+    /// dy's `dims` (N, O, OH, OW) and `view`.
     struct PadParams {
-        total: u32, ow: u32, ow4: u32, offset: u32,
+        total: u32, ow: u32, ow4: u32, _pad0: u32,
         dims: [u32; 4],
-        strides: [u32; 4],
+        view: Nchw,
     }
 }
 
@@ -74,15 +74,14 @@ fn padded_rows(gpu: &GpuDevice, dy: &Operand, dyw: Window, ow4: usize) -> Option
     let total = n * o * oh * ow4;
     let out = gpu.output_buffer((total * 4) as u64);
     let out_window = whole(gpu, &out, total)?;
-    let view = View::of(dy.layout, &dyw);
     let u = |v: usize| to_u32(v, "conv2d weight gradient padding");
     let params = PadParams {
         total: u(total),
         ow: u(ow),
         ow4: u(ow4),
-        offset: u(view.off),
+        _pad0: 0,
         dims: [n, o, oh, ow].map(u),
-        strides: view.strides.map(u),
+        view: View::of(dy.layout, &dyw).params("conv2d weight gradient padding"),
     };
     let workgroups = shaders::linear_workgroups(total, 256);
     gpu.launch_windowed(
@@ -172,18 +171,8 @@ pub fn conv2d_grad_weight(gpu: &GpuDevice, dy: Operand, x: Operand, d: &Conv2dDi
         kw_blocks: u(kw_blocks),
         splits: u(splits),
         rows_per_split: u(rows_per_split),
-        x_off: u(xv.off),
-        x_n: u(xv.strides[0]),
-        x_c: u(xv.strides[1]),
-        x_h: u(xv.strides[2]),
-        x_w: u(xv.strides[3]),
-        g_off: u(gv.off),
-        g_n: u(gv.strides[0]),
-        g_c: u(gv.strides[1]),
-        g_h: u(gv.strides[2]),
-        g_w: u(gv.strides[3]),
-        _pad0: 0,
-        _pad1: 0,
+        x: xv.params("conv2d weight gradient"),
+        g: gv.params("conv2d weight gradient"),
     };
     gpu.launch_windowed(
         KernelLaunch::new(

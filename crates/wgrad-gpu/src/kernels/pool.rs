@@ -7,7 +7,7 @@ use crate::shaders;
 use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer, Window};
 use wgrad_core::params::Pool2d;
-pub use wgrad_core::params::Pooling;
+pub use wgrad_core::params::{Planes, Pooling};
 use wgrad_core::DType;
 
 const WG: u32 = 256;
@@ -25,8 +25,14 @@ uniform_params! {
     }
 }
 
+/// Input and output elements of all of `planes`.
+fn lens(planes: &Planes) -> [usize; 2] {
+    planes.sizes().map(|s| s * planes.count)
+}
+
 impl Params {
-    fn new(total: usize, hw: [usize; 2], out_hw: [usize; 2], pooling: Pooling, offset: usize) -> Params {
+    fn new(total: usize, planes: Planes, pooling: Pooling, offset: usize) -> Params {
+        let (hw, out_hw) = (planes.hw, planes.out_hw);
         let u = |v: usize| to_u32(v, "pool2d");
         let (p, cip) = match pooling {
             Pooling::Max(p) => (Some(p), false),
@@ -108,27 +114,25 @@ pub fn max_backward_source() -> String {
     shaders::compose(&[DType::F32], &format!("{}{bindings}", MaxBackwardParams::WGSL), shaders::MAX_POOL2D_BACKWARD)
 }
 
-/// Pools `planes` contiguous f32 planes of `hw` in `x` (from element `offset`) to
-/// `out_hw`. Returns the values and, for max pooling, the u32 argmax indices.
+/// Pools the f32 `planes` of `x` (buffer, element offset). Returns the values and, for
+/// max pooling, the u32 argmax indices.
 pub fn pool2d(
     gpu: &GpuDevice,
     x: (&PooledBuffer, usize),
-    planes: usize,
-    hw: [usize; 2],
-    out_hw: [usize; 2],
+    planes: Planes,
     pooling: Pooling,
 ) -> (PooledBuffer, Option<PooledBuffer>) {
-    let total = planes * out_hw[0] * out_hw[1];
+    let [x_len, total] = lens(&planes);
     let out = gpu.output_buffer((total * 4) as u64);
     let max = matches!(pooling, Pooling::Max(_));
     let indices = max.then(|| gpu.output_buffer((total * 4) as u64));
     if total == 0 {
         return (out, indices);
     }
-    let mut ranges = vec![(&out, 0, total), (x.0, x.1, planes * hw[0] * hw[1])];
+    let mut ranges = vec![(&out, 0, total), (x.0, x.1, x_len)];
     ranges.extend(indices.as_ref().map(|i| (i, 0, total)));
     let Some(w) = windows(gpu, &ranges) else { return (out, indices) };
-    let params = Params::new(total, hw, out_hw, pooling, x.1 - w[1].first_elem);
+    let params = Params::new(total, planes, pooling, x.1 - w[1].first_elem);
     let buffers: Vec<&PooledBuffer> = ranges.iter().map(|r| r.0).collect();
     gpu.launch_windowed(
         KernelLaunch::new(KernelKey::Pool2d { max }, &params, &buffers, shaders::linear_workgroups(total, WG)),
@@ -137,25 +141,23 @@ pub fn pool2d(
     (out, indices)
 }
 
-/// Gradient of average or adaptive-average pooling: `dy` holds contiguous planes of
-/// `out_hw` from element `offset`; returns contiguous planes of `hw`.
+/// Gradient of average or adaptive-average pooling: `dy` (buffer, element offset) holds
+/// the output planes; returns the input planes.
 pub fn avg_pool2d_backward(
     gpu: &GpuDevice,
     dy: (&PooledBuffer, usize),
-    planes: usize,
-    hw: [usize; 2],
-    out_hw: [usize; 2],
+    planes: Planes,
     pooling: Pooling,
 ) -> PooledBuffer {
     assert!(!matches!(pooling, Pooling::Max(_)), "avg_pool2d_backward: use max_pool2d_backward for max pooling");
-    let total = planes * hw[0] * hw[1];
+    let [total, dy_len] = lens(&planes);
     let out = gpu.output_buffer((total * 4) as u64);
     if total == 0 {
         return out;
     }
-    let ranges = [(&out, 0, total), (dy.0, dy.1, planes * out_hw[0] * out_hw[1])];
+    let ranges = [(&out, 0, total), (dy.0, dy.1, dy_len)];
     let Some(w) = windows(gpu, &ranges) else { return out };
-    let params = Params::new(total, hw, out_hw, pooling, dy.1 - w[1].first_elem);
+    let params = Params::new(total, planes, pooling, dy.1 - w[1].first_elem);
     gpu.launch_windowed(
         KernelLaunch::new(KernelKey::Pool2dBackward, &params, &[&out, dy.0], shaders::linear_workgroups(total, WG)),
         &w,
@@ -186,28 +188,21 @@ pub fn max_pool2d_backward(
     gpu: &GpuDevice,
     dy: (&PooledBuffer, usize),
     indices: (&PooledBuffer, usize),
-    planes: usize,
-    hw: [usize; 2],
-    out_hw: [usize; 2],
+    planes: Planes,
 ) -> PooledBuffer {
-    let (plane_in, plane_out) = (hw[0] * hw[1], out_hw[0] * out_hw[1]);
-    let out = gpu.output_buffer((planes * plane_in * 4) as u64);
-    if planes * plane_in == 0 {
+    let ([dx_len, dy_len], (hw, out_hw)) = (lens(&planes), (planes.hw, planes.out_hw));
+    let out = gpu.output_buffer((dx_len * 4) as u64);
+    if dx_len == 0 {
         return out;
     }
     let u = |v: usize| to_u32(v, "max_pool2d_backward");
     let lines = hw[0] + hw[1];
     // Lower bounds start at u32::MAX, upper bounds at 0.
     let bounds = super::generated(gpu, 2 * lines, DType::U32, "select(0u, 0xffffffffu, i < s)", u(lines));
-    let ranges = [
-        (&out, 0, planes * plane_in),
-        (dy.0, dy.1, planes * plane_out),
-        (indices.0, indices.1, planes * plane_out),
-        (&bounds, 0, 2 * lines),
-    ];
+    let ranges = [(&out, 0, dx_len), (dy.0, dy.1, dy_len), (indices.0, indices.1, dy_len), (&bounds, 0, 2 * lines)];
     let Some(w) = windows(gpu, &ranges) else { return out };
     let mut params = MaxBackwardParams {
-        total: u(planes * plane_out),
+        total: u(dy_len),
         h: u(hw[0]),
         w: u(hw[1]),
         oh: u(out_hw[0]),
@@ -221,17 +216,17 @@ pub fn max_pool2d_backward(
             KernelKey::MaxPool2dBounds,
             &params,
             &[&bounds, indices.0],
-            shaders::linear_workgroups(planes * plane_out, WG),
+            shaders::linear_workgroups(dy_len, WG),
         ),
         &[w[3], w[2]],
     );
-    params.total = u(planes * plane_in);
+    params.total = u(dx_len);
     gpu.launch_windowed(
         KernelLaunch::new(
             KernelKey::MaxPool2dBackward,
             &params,
             &[&out, dy.0, indices.0, &bounds],
-            shaders::linear_workgroups(planes * plane_in, WG),
+            shaders::linear_workgroups(dx_len, WG),
         ),
         &w,
     );
