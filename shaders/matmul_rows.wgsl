@@ -12,31 +12,21 @@
 // store, so the K loop has no branches. Grid: x over 4*WG-column strips, y over
 // ROWS-row groups, z over batches.
 //
-// The prelude supplies: alias T; const ROWS: u32; bindings out (1), a (2), b (3).
+// The prelude supplies: alias T; bindings out (1), a (2), b (3); the block shape
+// (BLOCK_ROWS = ROWS rows by 4 columns) and workgroup (WG_X = WG along N), which
+// matmul_block.wgsl's entry uses.
 
-override WG: u32 = 64;
+const ROWS: u32 = BLOCK_ROWS;
 
-// struct Params: declared once in crates/wgrad-gpu/src/kernels/matmul.rs
-// (uniform_params!) and prepended when the module is composed.
-
-@compute @workgroup_size(WG, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let col0 = gid.x * 4u;
-    let row0 = gid.y * ROWS;
-    let batch = gid.z;
-    if (row0 >= params.m || col0 >= params.n || batch >= params.batch) {
-        return;
-    }
-    let a_base = params.a_offset + batch * params.a_batch;
-    let b_base = params.b_offset + batch * params.b_batch;
+fn run(blk: Block) {
     // Storage offsets of this invocation's rows of A and columns of B (clamped in range).
     var a_rows: array<u32, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
-        a_rows[r] = a_base + min(row0 + r, params.m - 1u) * params.a_row;
+        a_rows[r] = blk.a_base + min(blk.row0 + r, params.m - 1u) * params.a_row;
     }
     var b_cols: vec4<u32>;
     for (var c = 0u; c < 4u; c++) {
-        b_cols[c] = b_base + min(col0 + c, params.n - 1u) * params.b_col;
+        b_cols[c] = blk.b_base + min(blk.col0 + c, params.n - 1u) * params.b_col;
     }
     var acc: array<vec4<f32>, ROWS>;
     for (var kk = 0u; kk < params.k; kk++) {
@@ -47,13 +37,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             acc[r] += f32(a[a_rows[r] + ak]) * bv;
         }
     }
-    let out_base = batch * params.m * params.n;
     for (var r = 0u; r < ROWS; r++) {
-        let row = row0 + r;
+        let row = blk.row0 + r;
         if (row < params.m) {
             for (var c = 0u; c < 4u; c++) {
-                if (col0 + c < params.n) {
-                    out[out_base + row * params.n + col0 + c] = T(acc[r][c]);
+                if (blk.col0 + c < params.n) {
+                    out[blk.out_base + row * params.n + blk.col0 + c] = T(acc[r][c]);
                 }
             }
         }

@@ -19,43 +19,27 @@
 // groups past it are clamped to the last valid group for loading and masked at the store.
 // The prelude supplies: bindings out (1, array<f32>), a (2), b (3) as array<vec4<f32>>;
 // fn load_a(row0: u32, k: u32, base: u32) -> mat4x4<f32> (column r = row row0 + r over k);
-// fn load_b(col0: u32, k: u32, base: u32) -> mat4x4<f32> (column j = B[k+j, col0..col0+4]).
+// fn load_b(col0: u32, k: u32, base: u32) -> mat4x4<f32> (column j = B[k+j, col0..col0+4]);
+// the block shape (16 x 32), which matmul_block.wgsl's entry uses.
 
-override WG_X: u32 = 8;
-override WG_Y: u32 = 8;
-const ROWS: u32 = 16;
-const COLS: u32 = 32;
-
-// struct Params: declared once in crates/wgrad-gpu/src/kernels/matmul.rs
-// (uniform_params!) and prepended when the module is composed.
-
-@compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let row0 = gid.y * ROWS;
-    let col0 = gid.x * COLS;
-    let batch = gid.z;
-    if (row0 >= params.m || col0 >= params.n || batch >= params.batch) {
-        return;
-    }
-    let a_base = params.a_offset + batch * params.a_batch;
-    let b_base = params.b_offset + batch * params.b_batch;
+fn run(blk: Block) {
     // First row of each 4-row group and column of each 4-column group, clamped so that
     // every load stays in range (stores are masked below).
     let r_hi = params.m - 4u;
     let c_hi = params.n - 4u;
-    let rg = vec4<u32>(min(row0, r_hi), min(row0 + 4u, r_hi), min(row0 + 8u, r_hi), min(row0 + 12u, r_hi));
+    let rg = vec4<u32>(min(blk.row0, r_hi), min(blk.row0 + 4u, r_hi), min(blk.row0 + 8u, r_hi), min(blk.row0 + 12u, r_hi));
     var cg: array<u32, 8>;
     for (var g = 0u; g < 8u; g++) {
-        cg[g] = min(col0 + 4u * g, c_hi);
+        cg[g] = min(blk.col0 + 4u * g, c_hi);
     }
     var acc: array<array<vec4<f32>, 8>, 16>;
     for (var k = 0u; k < params.k; k += 4u) {
-        let a0 = load_a(rg.x, k, a_base);
-        let a1 = load_a(rg.y, k, a_base);
-        let a2 = load_a(rg.z, k, a_base);
-        let a3 = load_a(rg.w, k, a_base);
+        let a0 = load_a(rg.x, k, blk.a_base);
+        let a1 = load_a(rg.y, k, blk.a_base);
+        let a2 = load_a(rg.z, k, blk.a_base);
+        let a3 = load_a(rg.w, k, blk.a_base);
         for (var g = 0u; g < 8u; g++) {
-            let bm = load_b(cg[g], k, b_base);
+            let bm = load_b(cg[g], k, blk.b_base);
             acc[0][g] += bm * a0[0];
             acc[1][g] += bm * a0[1];
             acc[2][g] += bm * a0[2];
@@ -74,16 +58,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             acc[15][g] += bm * a3[3];
         }
     }
-    let out_base = batch * params.m * params.n;
-    for (var r = 0u; r < ROWS; r++) {
+    for (var r = 0u; r < BLOCK_ROWS; r++) {
         // Row r of the block was loaded from clamped group start rg[r / 4].
         let row = rg[r / 4u] + r % 4u;
-        let intended = row0 + r;
+        let intended = blk.row0 + r;
         if (intended < params.m && row == intended) {
             for (var g = 0u; g < 8u; g++) {
                 let col = cg[g];
-                if (col0 + g * 4u < params.n && col == col0 + g * 4u) {
-                    let o = out_base + row * params.n + col;
+                if (blk.col0 + g * 4u < params.n && col == blk.col0 + g * 4u) {
+                    let o = blk.out_base + row * params.n + col;
                     out[o] = acc[r][g].x;
                     out[o + 1u] = acc[r][g].y;
                     out[o + 2u] = acc[r][g].z;

@@ -30,12 +30,7 @@ fn assert_same_grads(g: &wgrad::Gradients, reference: &wgrad::Gradients, x: &Ten
 
 /// The same weights as leaves that require gradients.
 fn tracked(w: RnnWeights) -> RnnWeights {
-    RnnWeights {
-        w_ih: w.w_ih.requires_grad(),
-        w_hh: w.w_hh.requires_grad(),
-        b_ih: w.b_ih.map(|b| b.requires_grad()),
-        b_hh: w.b_hh.map(|b| b.requires_grad()),
-    }
+    w.map(|t| t.requires_grad())
 }
 
 /// The LSTM as plain tensor ops, one step at a time.
@@ -167,46 +162,55 @@ fn gru_reference(x: &Tensor, h0: &Tensor, w: &RnnWeights) -> Tensor {
     Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0)
 }
 
-#[test]
-fn fused_gru_matches_the_composed_reference_forward_and_backward() {
+/// The tanh RNN as plain tensor ops.
+fn tanh_reference(x: &Tensor, h0: &Tensor, w: &RnnWeights) -> Tensor {
+    let (b_ih, b_hh) = (w.b_ih.as_ref().unwrap(), w.b_hh.as_ref().unwrap());
+    let mut h = h0.clone();
+    let mut outs = Vec::new();
+    for t in 0..x.dims()[0] {
+        let xt = x.narrow(0, t, 1).squeeze(0);
+        h = (xt.matmul(&w.w_ih.t()) + b_ih + h.matmul(&w.w_hh.t()) + b_hh).tanh();
+        outs.push(h.clone());
+    }
+    Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0)
+}
+
+/// `F::gru` or `F::rnn_tanh`: (input, h0, layers) -> (output, h_n).
+type OneStateRnn = fn(&Tensor, Option<&Tensor>, &[RnnWeights]) -> (Tensor, Tensor);
+
+/// A one-state RNN (`run`, with `gates` gates) against its composed `reference` on every
+/// device, over input `[t, b, i]` and hidden size `h`: outputs, and the gradients of
+/// sum(out * proj) + sum(h_n) for x, h0 and every weight.
+fn check_one_state_rnn(
+    gates: usize,
+    [t, b, i, h]: [usize; 4],
+    run: OneStateRnn,
+    reference: fn(&Tensor, &Tensor, &RnnWeights) -> Tensor,
+) {
     let cpu = Device::cpu();
     for dev in common::devices() {
-        let x = Tensor::randn([4, 3, 5], 31, &dev).requires_grad();
-        let h0 = Tensor::randn([1, 3, 6], 32, &dev).requires_grad();
-        let w = tracked(weights(3, 5, 6, 33, &dev));
-        let (out, _) = F::gru(&x, Some(&h0), std::slice::from_ref(&w));
-        let reference = gru_reference(&x, &h0.squeeze(0), &w);
-        assert_close(&out.to_device(&cpu), &reference.to_device(&cpu), 1e-5, 1e-5, "gru out");
-        let proj = Tensor::randn([4, 3, 6], 34, &dev);
-        let g = out.mul(&proj).sum_all().backward().unwrap();
-        let rg = reference.mul(&proj).sum_all().backward().unwrap();
+        let x = Tensor::randn([t, b, i], 31, &dev).requires_grad();
+        let h0 = Tensor::randn([1, b, h], 32, &dev).requires_grad();
+        let w = tracked(weights(gates, i, h, 33, &dev));
+        let (out, h_n) = run(&x, Some(&h0), std::slice::from_ref(&w));
+        let want = reference(&x, &h0.squeeze(0), &w);
+        assert_close(&out.to_device(&cpu), &want.to_device(&cpu), 1e-5, 1e-5, &format!("{gates} gates: out"));
+        let proj = Tensor::randn([t, b, h], 34, &dev);
+        let g = (out.mul(&proj).sum_all() + h_n.sum_all()).backward().unwrap();
+        let last = want.narrow(0, t - 1, 1);
+        let rg = (want.mul(&proj).sum_all() + last.sum_all()).backward().unwrap();
         assert_same_grads(&g, &rg, &x, &h0, &w);
     }
 }
 
 #[test]
+fn fused_gru_matches_the_composed_reference_forward_and_backward() {
+    check_one_state_rnn(3, [4, 3, 5, 6], F::gru, gru_reference);
+}
+
+#[test]
 fn tanh_rnn_matches_the_composed_reference_forward_and_backward() {
-    let cpu = Device::cpu();
-    for dev in common::devices() {
-        let x = Tensor::randn([6, 2, 3], 41, &dev).requires_grad();
-        let h0 = Tensor::randn([1, 2, 5], 42, &dev).requires_grad();
-        let w = tracked(weights(1, 3, 5, 43, &dev));
-        let (out, h_n) = F::rnn_tanh(&x, Some(&h0), std::slice::from_ref(&w));
-        let (b_ih, b_hh) = (w.b_ih.as_ref().unwrap(), w.b_hh.as_ref().unwrap());
-        let mut h = h0.squeeze(0);
-        let mut outs = Vec::new();
-        for t in 0..6 {
-            let xt = x.narrow(0, t, 1).squeeze(0);
-            h = (xt.matmul(&w.w_ih.t()) + b_ih + h.matmul(&w.w_hh.t()) + b_hh).tanh();
-            outs.push(h.clone());
-        }
-        let reference = Tensor::stack(&outs.iter().collect::<Vec<_>>(), 0);
-        assert_close(&out.to_device(&cpu), &reference.to_device(&cpu), 1e-5, 1e-5, "rnn out");
-        let proj = Tensor::randn([6, 2, 5], 44, &dev);
-        let g = (out.mul(&proj).sum_all() + h_n.sum_all()).backward().unwrap();
-        let rg = (reference.mul(&proj).sum_all() + h.sum_all()).backward().unwrap();
-        assert_same_grads(&g, &rg, &x, &h0, &w);
-    }
+    check_one_state_rnn(1, [6, 2, 3, 5], F::rnn_tanh, tanh_reference);
 }
 
 #[test]
@@ -254,6 +258,14 @@ fn sequence_backward_matches_finite_differences_for_every_cell() {
     }
 }
 
+/// The size of a fixture's recurrent module (its input size is 3).
+#[derive(Clone, Copy)]
+struct Spec {
+    hidden: usize,
+    layers: usize,
+    bidirectional: bool,
+}
+
 /// One recurrent module of a PyTorch fixture.
 enum Net {
     Lstm(wgrad::nn::Lstm),
@@ -262,6 +274,20 @@ enum Net {
 }
 
 impl Net {
+    /// The fixture's module `kind` ("lstm", "gru" or "rnn") of size `spec`.
+    fn new(kind: &str, spec: Spec, dev: &Device) -> Net {
+        use wgrad::nn::{Gru, Lstm, Rnn};
+        let Spec { hidden: h, layers: l, bidirectional } = spec;
+        match (kind, bidirectional) {
+            ("lstm", false) => Net::Lstm(Lstm::new(3, h, l, dev)),
+            ("lstm", true) => Net::Lstm(Lstm::new_bidirectional(3, h, l, dev)),
+            ("gru", false) => Net::Gru(Gru::new(3, h, l, dev)),
+            ("gru", true) => Net::Gru(Gru::new_bidirectional(3, h, l, dev)),
+            (_, false) => Net::Rnn(Rnn::new(3, h, l, dev)),
+            (_, true) => Net::Rnn(Rnn::new_bidirectional(3, h, l, dev)),
+        }
+    }
+
     fn module(&self) -> &dyn wgrad::nn::Module {
         match self {
             Net::Lstm(m) => m,
@@ -306,16 +332,16 @@ impl Net {
     }
 }
 
-/// Checks the modules `build` makes for "lstm", "gru" and "rnn" against a fixture of
+/// Checks an LSTM, a GRU and an RNN of sizes `specs` against a fixture of
 /// tests/fixtures (made by make_rnn_fixtures.py): state-dict names, output, final
 /// states, and the gradients of sum(out * probe) + sum(h_n) for the input and every
 /// parameter, on every device.
-fn check_rnn_fixture(file: &str, build: impl Fn(&str, &Device) -> Net, lengths: Option<&[usize]>) {
+fn check_rnn_fixture(file: &str, specs: [Spec; 3], lengths: Option<&[usize]>) {
     use std::collections::HashMap;
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(file);
     for dev in common::devices() {
         let f = wgrad::io::load_safetensors(&path, &dev).unwrap();
-        for m in ["lstm", "gru", "rnn"] {
+        for (m, spec) in ["lstm", "gru", "rnn"].into_iter().zip(specs) {
             let what = format!("{file} {m} on {}", dev.name());
             let get = |k: &str| f[&format!("{m}.{k}")].clone();
             let state: HashMap<String, Tensor> = f
@@ -323,7 +349,7 @@ fn check_rnn_fixture(file: &str, build: impl Fn(&str, &Device) -> Net, lengths: 
                 .filter_map(|(k, v)| k.strip_prefix(&format!("{m}.")).map(|k| (k.to_string(), v.clone())))
                 .filter(|(k, _)| k.starts_with("weight_") || k.starts_with("bias_"))
                 .collect();
-            let net = build(m, &dev);
+            let net = Net::new(m, spec, &dev);
             let module = net.module();
             let mut names: Vec<String> = module.named_parameters().into_iter().map(|(n, _)| n).collect();
             let mut want: Vec<String> = state.keys().cloned().collect();
@@ -352,16 +378,8 @@ fn check_rnn_fixture(file: &str, build: impl Fn(&str, &Device) -> Net, lengths: 
 /// (tests/fixtures/make_rnn_fixtures.py).
 #[test]
 fn bidirectional_layers_match_pytorch() {
-    use wgrad::nn;
-    check_rnn_fixture(
-        "rnn_bidirectional.safetensors",
-        |m, dev| match m {
-            "lstm" => Net::Lstm(nn::Lstm::new_bidirectional(3, 5, 2, dev)),
-            "gru" => Net::Gru(nn::Gru::new_bidirectional(3, 4, 2, dev)),
-            _ => Net::Rnn(nn::Rnn::new_bidirectional(3, 4, 1, dev)),
-        },
-        None,
-    );
+    let bi = |hidden, layers| Spec { hidden, layers, bidirectional: true };
+    check_rnn_fixture("rnn_bidirectional.safetensors", [bi(5, 2), bi(4, 2), bi(4, 1)], None);
 }
 
 /// Padded batches with lengths [5, 2, 3] against PyTorch's pack_padded_sequence ->
@@ -370,14 +388,7 @@ fn bidirectional_layers_match_pytorch() {
 /// which must change nothing.
 #[test]
 fn packed_sequences_match_pytorch() {
-    use wgrad::nn;
-    check_rnn_fixture(
-        "rnn_packed.safetensors",
-        |m, dev| match m {
-            "lstm" => Net::Lstm(nn::Lstm::new_bidirectional(3, 4, 2, dev)),
-            "gru" => Net::Gru(nn::Gru::new(3, 4, 1, dev)),
-            _ => Net::Rnn(nn::Rnn::new_bidirectional(3, 4, 1, dev)),
-        },
-        Some(&[5, 2, 3]),
-    );
+    let (lstm, gru, rnn) = ((4, 2, true), (4, 1, false), (4, 1, true));
+    let spec = |(hidden, layers, bidirectional)| Spec { hidden, layers, bidirectional };
+    check_rnn_fixture("rnn_packed.safetensors", [spec(lstm), spec(gru), spec(rnn)], Some(&[5, 2, 3]));
 }

@@ -15,26 +15,37 @@ mod sequence;
 use crate::{DType, Tensor};
 
 /// One layer's weights, PyTorch layout: `w_ih` [G*H, I], `w_hh` [G*H, H], biases
-/// `[G*H]`, with G gates (LSTM 4: i, f, g, o; GRU 3: r, z, n; RNN 1).
+/// `[G*H]`, with G gates (LSTM 4: i, f, g, o; GRU 3: r, z, n; RNN 1). Tensors here;
+/// `nn::RnnLayer` is the same with parameters.
 #[derive(Clone, Debug)]
-pub struct RnnWeights {
-    pub w_ih: Tensor,
-    pub w_hh: Tensor,
-    pub b_ih: Option<Tensor>,
-    pub b_hh: Option<Tensor>,
+pub struct RnnWeights<T = Tensor> {
+    /// Input-to-hidden weights.
+    pub w_ih: T,
+    /// Hidden-to-hidden weights.
+    pub w_hh: T,
+    /// Input-to-hidden bias, if any.
+    pub b_ih: Option<T>,
+    /// Hidden-to-hidden bias, if any.
+    pub b_hh: Option<T>,
+}
+
+impl<T> RnnWeights<T> {
+    /// `f` of each weight and bias.
+    pub fn map<U>(&self, f: impl Fn(&T) -> U) -> RnnWeights<U> {
+        RnnWeights {
+            w_ih: f(&self.w_ih),
+            w_hh: f(&self.w_hh),
+            b_ih: self.b_ih.as_ref().map(&f),
+            b_hh: self.b_hh.as_ref().map(&f),
+        }
+    }
 }
 
 impl RnnWeights {
     /// The same weights on `device` (tensors already there are shared, not copied).
     #[track_caller]
     pub fn to(&self, device: &crate::Device) -> RnnWeights {
-        let mv = |t: &Tensor| if t.device() == device { t.clone() } else { t.to_device(device) };
-        RnnWeights {
-            w_ih: mv(&self.w_ih),
-            w_hh: mv(&self.w_hh),
-            b_ih: self.b_ih.as_ref().map(mv),
-            b_hh: self.b_hh.as_ref().map(mv),
-        }
+        self.map(|t| if t.device() == device { t.clone() } else { t.to_device(device) })
     }
 
     #[track_caller]

@@ -8,19 +8,9 @@ use crate::functional as F;
 use crate::{Device, Tensor};
 use std::sync::Arc;
 
-/// One layer's weights: `w_ih` `[G*H, I]`, `w_hh` `[G*H, H]`, biases `[G*H]`
-/// (G gates: LSTM 4 in order i, f, g, o; GRU 3 in order r, z, n; RNN 1).
-#[derive(Debug, Clone)]
-pub struct RnnLayer {
-    /// Input-to-hidden weights.
-    pub w_ih: Parameter,
-    /// Hidden-to-hidden weights.
-    pub w_hh: Parameter,
-    /// Input-to-hidden bias, if any.
-    pub b_ih: Option<Parameter>,
-    /// Hidden-to-hidden bias, if any.
-    pub b_hh: Option<Parameter>,
-}
+/// One layer's weights as parameters: `w_ih` `[G*H, I]`, `w_hh` `[G*H, H]`, biases
+/// `[G*H]` (G gates: LSTM 4 in order i, f, g, o; GRU 3 in order r, z, n; RNN 1).
+pub type RnnLayer = F::RnnWeights<Parameter>;
 
 /// `F::gru` or `F::rnn_tanh`: (input, h0, layers) -> (output, h_n).
 type SingleStateRnn = fn(&Tensor, Option<&Tensor>, &[F::RnnWeights]) -> (Tensor, Tensor);
@@ -73,15 +63,7 @@ impl Stack {
     }
 
     fn weights_of(layers: &[RnnLayer]) -> Vec<F::RnnWeights> {
-        layers
-            .iter()
-            .map(|l| F::RnnWeights {
-                w_ih: l.w_ih.tensor(),
-                w_hh: l.w_hh.tensor(),
-                b_ih: l.b_ih.as_ref().map(Parameter::tensor),
-                b_hh: l.b_hh.as_ref().map(Parameter::tensor),
-            })
-            .collect()
+        layers.iter().map(|l| l.map(Parameter::tensor)).collect()
     }
 
     fn weights(&self) -> Vec<F::RnnWeights> {

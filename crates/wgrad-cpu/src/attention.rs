@@ -6,7 +6,7 @@
 //! wgrad's functional::attention is the reference it is tested against.
 
 use crate::fastmath;
-use crate::matmul::{gemm_f32, Mat};
+use crate::matmul::{gemm_f32, Gemm, Mat};
 use crate::simd::wide;
 use crate::storage::strided_vec;
 use rayon::prelude::*;
@@ -72,9 +72,7 @@ pub fn attention(
                 Mat::rows(p, lk),
                 Mat::rows(v, e),
                 [rows, visible_keys(first, rows, lk, causal), e],
-                false,
-                1.0,
-                false,
+                Gemm::SET,
             );
         }
     });
@@ -122,25 +120,9 @@ pub fn attention_backward(
             }
             let (d_out_block, q_block) = (&d_out[first * e..(first + rows) * e], &q[first * e..(first + rows) * e]);
             // dv [Lk, E] += p^T [Lk, rows] @ d_out [rows, E]
-            gemm_f32(
-                (&mut dv[..], e, 1),
-                Mat::transposed(p, lk),
-                Mat::rows(d_out_block, e),
-                [lk, rows, e],
-                true,
-                1.0,
-                false,
-            );
+            gemm_f32((&mut dv[..], e, 1), Mat::transposed(p, lk), Mat::rows(d_out_block, e), [lk, rows, e], Gemm::ADD);
             // dp [rows, Lk] = d_out [rows, E] @ v^T [E, Lk]
-            gemm_f32(
-                (&mut ds[..], lk, 1),
-                Mat::rows(d_out_block, e),
-                Mat::rows(&vt, lk),
-                [rows, e, lk],
-                false,
-                1.0,
-                false,
-            );
+            gemm_f32((&mut ds[..], lk, 1), Mat::rows(d_out_block, e), Mat::rows(&vt, lk), [rows, e, lk], Gemm::SET);
             // ds = p * (dp - rowsum(p * dp)): the gradient of the scaled, masked scores.
             for (p_row, ds_row) in p.chunks(lk).zip(ds.chunks_mut(lk)) {
                 let dot: f32 = p_row.iter().zip(ds_row.iter()).map(|(a, b)| a * b).sum();
@@ -148,16 +130,14 @@ pub fn attention_backward(
             }
             // dq [rows, E] = scale * ds [rows, Lk] @ k [Lk, E]
             let dq_block = &mut dq[first * e..(first + rows) * e];
-            gemm_f32((dq_block, e, 1), Mat::rows(ds, lk), Mat::rows(k, e), [rows, lk, e], false, scale, false);
+            gemm_f32((dq_block, e, 1), Mat::rows(ds, lk), Mat::rows(k, e), [rows, lk, e], Gemm::SET.scaled(scale));
             // dk [Lk, E] += scale * ds^T [Lk, rows] @ q [rows, E]
             gemm_f32(
                 (&mut dk[..], e, 1),
                 Mat::transposed(ds, lk),
                 Mat::rows(q_block, e),
                 [lk, rows, e],
-                true,
-                scale,
-                false,
+                Gemm::ADD.scaled(scale),
             );
         }
     });
@@ -192,9 +172,7 @@ fn weights(p: &mut [f32], b: Block, d: AttentionDims, bias: Option<ScoreBias>, c
         Mat::rows(&b.q[b.first * e..], e),
         Mat::rows(b.kt, lk),
         [rows, e, visible_keys(b.first, rows, lk, causal)],
-        false,
-        scale,
-        false,
+        Gemm::SET.scaled(scale),
     );
     wide(
         #[inline(always)]

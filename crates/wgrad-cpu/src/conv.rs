@@ -8,7 +8,7 @@
 //!   grad weight  dW_g [Og, K] += dy_g [Og, P] @ col^T [P, K], summed over the batch
 //! where col[(c, kh, kw), (oh, ow)] = x[c, oh*s - p + kh*d, ow*s - p + kw*d] (0 in the padding).
 
-use crate::matmul::{gemm_f32, Mat};
+use crate::matmul::{gemm_f32, Gemm, Mat};
 use rayon::prelude::*;
 use wgrad_core::params::Conv2dDims;
 
@@ -97,7 +97,7 @@ fn col2im(col: &[f32], d: &Conv2dDims, x: &mut [f32]) {
 
 /// Row-major `dst [m, n] = (accumulate ? dst : 0) + a [m, k] @ b [k, n]`.
 fn gemm(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, [m, k, n]: [usize; 3], parallel: bool) {
-    gemm_f32((dst, n, 1), a, b, [m, k, n], accumulate, 1.0, parallel);
+    gemm_f32((dst, n, 1), a, b, [m, k, n], Gemm { accumulate, scale: 1.0, parallel });
 }
 
 /// Runs `f(batch item, its output chunk)` over the batch: in parallel across items, or
@@ -138,7 +138,7 @@ pub fn conv2d(x: &[f32], w: &[f32], bias: Option<&[f32]>, d: &Conv2dDims) -> Vec
             // As y^T [p, og] = cols^T [p, k] @ w^T [k, og], written through y's strides: the
             // long dim (pixels) is the GEMM's M, where its microkernel is efficient.
             let (a, b) = (Mat::transposed(cols, p), Mat::transposed(wg, k));
-            gemm_f32((yg, 1, p), a, b, [p, k, og], bias.is_some(), 1.0, parallel);
+            gemm_f32((yg, 1, p), a, b, [p, k, og], Gemm { accumulate: bias.is_some(), scale: 1.0, parallel });
         }
     });
     y
@@ -189,7 +189,7 @@ pub fn conv2d_grad_weight(dy: &[f32], x: &[f32], d: &Conv2dDims) -> Vec<f32> {
                 let dyg = &dy[(ni * d.o + g * og) * p..][..og * p];
                 let dwg = &mut dw[g * og * k..(g + 1) * og * k];
                 let (a, b) = (Mat::rows(cols, p), Mat::transposed(dyg, p));
-                gemm_f32((dwg, 1, k), a, b, [k, p, og], true, 1.0, parallel);
+                gemm_f32((dwg, 1, k), a, b, [k, p, og], Gemm::ADD.parallel(parallel));
             }
         }
         dw

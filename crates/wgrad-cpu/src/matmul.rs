@@ -140,20 +140,40 @@ impl<'a> Mat<'a> {
     }
 }
 
-/// The f32 GEMM every CPU kernel calls: `dst = scale * a [m, k] @ b [k, n]`, or
-/// `dst += ...` with `accumulate`. `dst` is `(data, row stride, column stride)` over a
-/// dense m x n block (row-major or transposed). With `parallel`, big products run on
-/// rayon's pool; callers already parallel over batch items or heads pass false.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_f32(
-    dst: (&mut [f32], usize, usize),
-    a: Mat,
-    b: Mat,
-    [m, k, n]: [usize; 3],
-    accumulate: bool,
-    scale: f32,
-    parallel: bool,
-) {
+/// How [`gemm_f32`] writes `scale * a @ b`: `Gemm::SET` overwrites, `Gemm::ADD` adds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Gemm {
+    /// Add to the destination instead of overwriting it.
+    pub accumulate: bool,
+    /// Multiplies the product.
+    pub scale: f32,
+    /// Big products run on rayon's pool; callers already parallel over batch items or
+    /// heads leave this false.
+    pub parallel: bool,
+}
+
+impl Gemm {
+    /// `dst = a @ b`, on the calling thread.
+    pub const SET: Gemm = Gemm { accumulate: false, scale: 1.0, parallel: false };
+    /// `dst += a @ b`, on the calling thread.
+    pub const ADD: Gemm = Gemm { accumulate: true, scale: 1.0, parallel: false };
+
+    /// The same with the product times `scale`.
+    pub fn scaled(self, scale: f32) -> Gemm {
+        Gemm { scale, ..self }
+    }
+
+    /// The same, on rayon's pool when `parallel` and the product is big.
+    pub fn parallel(self, parallel: bool) -> Gemm {
+        Gemm { parallel, ..self }
+    }
+}
+
+/// The f32 GEMM every CPU kernel calls: `dst = scale * a [m, k] @ b [k, n]`, or `dst +=`
+/// (see [`Gemm`]). `dst` is `(data, row stride, column stride)` over a dense m x n block
+/// (row-major or transposed).
+pub(crate) fn gemm_f32(dst: (&mut [f32], usize, usize), a: Mat, b: Mat, [m, k, n]: [usize; 3], how: Gemm) {
+    let Gemm { accumulate, scale, parallel } = how;
     let (dst, dst_rs, dst_cs) = dst;
     if m == 0 || n == 0 {
         return;

@@ -2,7 +2,7 @@
 //! contiguous f32 rows. The GPU kernels in shaders/lstm_cell*.wgsl compute the same.
 
 use crate::fastmath::{sigmoid, tanh};
-use crate::matmul::{gemm_f32, Mat};
+use crate::matmul::{gemm_f32, Gemm, Mat};
 use crate::simd::wide;
 
 /// One LSTM step from pre-activation `gates` [B, 4H] and `c_prev` [B, H]:
@@ -67,9 +67,7 @@ pub fn lstm_sequence(
             Mat::rows(h_prev, hidden),
             Mat::rows(w_hh_t, 4 * hidden),
             [batch, hidden, 4 * hidden],
-            true,
-            1.0,
-            true,
+            Gemm::ADD.parallel(true),
         );
         lstm_cell_into(step_gates, c_prev, &mut next[..2 * n], batch, hidden);
     }

@@ -8,10 +8,37 @@ use crate::uniforms::uniform_params;
 use crate::{GpuDevice, KernelKey, KernelLaunch, PooledBuffer};
 use wgrad_core::DType;
 
-const WG: u32 = 8;
-const TILE: usize = 4;
-/// Workgroup size of matmul_rows.wgsl (its WG).
-const ROWS_WG: usize = 64;
+/// The outputs each invocation of a block kernel computes (matmul_block.wgsl's entry),
+/// and its workgroup shape: declared here once, for the WGSL prelude and the grid.
+#[derive(Debug, Clone, Copy)]
+struct BlockShape {
+    rows: usize,
+    cols: usize,
+    wg: [usize; 2],
+}
+
+impl BlockShape {
+    /// matmul.wgsl: 4 x 4 outputs per invocation.
+    const GENERIC: BlockShape = BlockShape { rows: 4, cols: 4, wg: [8, 8] };
+    /// matmul_vec4.wgsl: 16 x 32.
+    const REGISTER_BLOCKED: BlockShape = BlockShape { rows: 16, cols: 32, wg: [8, 8] };
+
+    /// matmul_rows.wgsl: `rows` x 4, in rows of 64 invocations along N.
+    fn few_rows(rows: usize) -> BlockShape {
+        BlockShape { rows, cols: 4, wg: [64, 1] }
+    }
+
+    /// The constants matmul_block.wgsl reads.
+    fn prelude(&self) -> String {
+        let BlockShape { rows, cols, wg: [x, y] } = self;
+        format!("const BLOCK_ROWS: u32 = {rows}u;\nconst BLOCK_COLS: u32 = {cols}u;\nconst WG_X: u32 = {x}u;\nconst WG_Y: u32 = {y}u;\n")
+    }
+
+    /// Workgroups covering `batch` products of `m` x `n` outputs.
+    fn grid(&self, batch: usize, m: usize, n: usize) -> [u32; 3] {
+        [n.div_ceil(self.cols * self.wg[0]), m.div_ceil(self.rows * self.wg[1]), batch].map(|g| to_u32(g, "matmul"))
+    }
+}
 
 uniform_params! {
     /// The block of every matmul kernel: a `batch` of `[m, k] @ [k, n]` products, each
@@ -139,7 +166,7 @@ fn few_rows_block(m: usize) -> usize {
 /// The WGSL module of the few-rows kernel for element type `dtype`, `rows` rows per
 /// invocation (1, 2, 4 or 8).
 pub fn rows_source(dtype: DType, rows: usize) -> String {
-    let prelude = format!("{}const ROWS: u32 = {rows}u;\n", scalar_prelude(dtype));
+    let prelude = format!("{}{}", scalar_prelude(dtype), BlockShape::few_rows(rows).prelude());
     shaders::compose(&[dtype], &prelude, shaders::MATMUL_ROWS)
 }
 
@@ -160,9 +187,9 @@ pub fn vec4_source(v: Variant, a: Vec4Axis, b: Vec4Axis, tile: Tile) -> String {
             ("b", "read", "vec4<f32>")
         ])
     );
-    let file = match v {
-        Variant::RegisterBlocked => shaders::MATMUL_VEC4,
-        Variant::Tiled => shaders::MATMUL_TILED,
+    let (file, prelude) = match v {
+        Variant::RegisterBlocked => (shaders::MATMUL_VEC4, prelude + &BlockShape::REGISTER_BLOCKED.prelude()),
+        Variant::Tiled => (shaders::MATMUL_TILED, prelude),
         Variant::FewRows => unreachable!("the few-rows kernel has no vec4 form (see rows_source)"),
     };
     shaders::compose(&[DType::F32], &prelude, file)
@@ -212,7 +239,8 @@ fn scalar_prelude(dtype: DType) -> String {
 
 /// The WGSL module for element type `dtype`.
 pub fn source(dtype: DType) -> String {
-    shaders::compose(&[dtype], &scalar_prelude(dtype), shaders::MATMUL)
+    let prelude = format!("{}{}", scalar_prelude(dtype), BlockShape::GENERIC.prelude());
+    shaders::compose(&[dtype], &prelude, shaders::MATMUL)
 }
 
 /// `a @ b` with `a` viewed as `[batch, m, k]` and `b` as `[batch, k, n]` (rank-3
@@ -287,7 +315,7 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
                 KernelKey::MatmulFewRows { dtype: a.dtype, rows: rows as u32 },
                 &params,
                 &[&out, a.buffer, b.buffer],
-                [n.div_ceil(4 * ROWS_WG), m.div_ceil(rows), batch].map(|g| to_u32(g, "matmul")),
+                BlockShape::few_rows(rows).grid(batch, m, n),
             ),
             &windows,
         );
@@ -295,20 +323,16 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
     }
     if let Some((ax, bx)) = vec4 {
         let (workgroups, key) = match v {
-            Variant::RegisterBlocked => (
-                [n.div_ceil(32 * WG as usize), m.div_ceil(16 * WG as usize), batch],
-                KernelKey::MatmulRegisterBlocked { a: ax, b: bx },
-            ),
+            Variant::RegisterBlocked => {
+                (BlockShape::REGISTER_BLOCKED.grid(batch, m, n), KernelKey::MatmulRegisterBlocked { a: ax, b: bx })
+            }
             Variant::Tiled => {
-                let grid = [n.div_ceil(tile.bn), m.div_ceil(tile.bm), splits * batch];
+                let grid = [n.div_ceil(tile.bn), m.div_ceil(tile.bm), splits * batch].map(|g| to_u32(g, "matmul"));
                 (grid, KernelKey::MatmulTiled { a: ax, b: bx, tile })
             }
             Variant::FewRows => unreachable!("launched above"),
         };
-        gpu.launch_windowed(
-            KernelLaunch::new(key, &params, &[&out, a.buffer, b.buffer], workgroups.map(|g| g as u32)),
-            &windows,
-        );
+        gpu.launch_windowed(KernelLaunch::new(key, &params, &[&out, a.buffer, b.buffer], workgroups), &windows);
         if splits > 1 {
             let partials = wgrad_core::Layout::contiguous([splits, batch * m * n]);
             let operand = Operand { buffer: &out, layout: &partials, dtype: a.dtype };
@@ -316,15 +340,9 @@ pub fn matmul(gpu: &GpuDevice, a: Operand, b: Operand) -> PooledBuffer {
         }
         return out;
     }
-    let groups_x = n.div_ceil(TILE).div_ceil(WG as usize) as u32;
-    let groups_y = m.div_ceil(TILE).div_ceil(WG as usize) as u32;
+    let grid = BlockShape::GENERIC.grid(batch, m, n);
     gpu.launch_windowed(
-        KernelLaunch::new(
-            KernelKey::Matmul { dtype: a.dtype },
-            &params,
-            &[&out, a.buffer, b.buffer],
-            [groups_x, groups_y, batch as u32],
-        ),
+        KernelLaunch::new(KernelKey::Matmul { dtype: a.dtype }, &params, &[&out, a.buffer, b.buffer], grid),
         &windows,
     );
     out
