@@ -14,19 +14,20 @@ pub const MAX_ROW: usize = 4096;
 const WG: u32 = 64;
 
 uniform_params! {
-    /// The forward's block: `rows` rows of `d` values at `x_offset`, weight and bias at
-    /// their offsets (elements).
+    /// The block of both kernels: `rows` rows of `d` values at `x_offset` and the weight
+    /// row at `w_offset`; the forward's bias and eps, the backward's dy (element offsets).
     struct Params {
         rows: u32, d: u32, x_offset: u32, w_offset: u32,
-        b_offset: u32, eps: f32, _pad0: u32, _pad1: u32,
+        b_offset: u32, eps: f32, dy_offset: u32, _pad0: u32,
     }
 }
 
-uniform_params! {
-    /// The input gradient's block: `dy` at `dy_offset` beside the forward's x and weight.
-    struct BackwardParams {
-        rows: u32, d: u32, x_offset: u32, w_offset: u32,
-        dy_offset: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+impl Params {
+    /// The rows `x` and weight `w` (buffer, element offset) of `rows` x `d`, the other
+    /// fields 0 (`what` names the launch in a size panic).
+    fn rows(rows: usize, d: usize, x: (&PooledBuffer, usize), w: (&PooledBuffer, usize), what: &str) -> Params {
+        let u = |v: usize| to_u32(v, what);
+        Params { rows: u(rows), d: u(d), x_offset: u(x.1), w_offset: u(w.1), ..bytemuck::Zeroable::zeroed() }
     }
 }
 
@@ -39,7 +40,7 @@ pub fn source() -> String {
 /// The backward (input gradient) module.
 pub fn backward_source() -> String {
     let bindings = shaders::io_bindings("f32", &["dx"], &["x", "w", "dy", "stats"]);
-    shaders::compose(&[DType::F32], &format!("{}{bindings}", BackwardParams::WGSL), shaders::LAYER_NORM_BACKWARD)
+    shaders::compose(&[DType::F32], &format!("{}{bindings}", Params::WGSL), shaders::LAYER_NORM_BACKWARD)
 }
 
 /// Normalises `rows` contiguous rows of `d` f32 values of `x` (buffer, element offset)
@@ -57,16 +58,7 @@ pub fn layer_norm(
     assert!(d <= MAX_ROW, "layer_norm kernel: rows of {d} > {MAX_ROW}");
     let y = gpu.output_buffer((rows * d * 4) as u64);
     let stats = gpu.output_buffer((rows * 2 * 4) as u64);
-    let params = Params {
-        rows: to_u32(rows, "layer_norm"),
-        d: to_u32(d, "layer_norm"),
-        x_offset: to_u32(x.1, "layer_norm"),
-        w_offset: to_u32(w.1, "layer_norm"),
-        b_offset: to_u32(b.1, "layer_norm"),
-        eps,
-        _pad0: 0,
-        _pad1: 0,
-    };
+    let params = Params { b_offset: to_u32(b.1, "layer_norm"), eps, ..Params::rows(rows, d, x, w, "layer_norm") };
     gpu.launch(KernelLaunch::new(
         KernelKey::LayerNorm,
         &params,
@@ -88,16 +80,8 @@ pub fn layer_norm_backward(
     stats: &PooledBuffer,
 ) -> PooledBuffer {
     let dx = gpu.output_buffer((rows * d * 4) as u64);
-    let params = BackwardParams {
-        rows: to_u32(rows, "layer_norm_backward"),
-        d: to_u32(d, "layer_norm_backward"),
-        x_offset: to_u32(x.1, "layer_norm_backward"),
-        w_offset: to_u32(w.1, "layer_norm_backward"),
-        dy_offset: to_u32(dy.1, "layer_norm_backward"),
-        _pad0: 0,
-        _pad1: 0,
-        _pad2: 0,
-    };
+    let what = "layer_norm_backward";
+    let params = Params { dy_offset: to_u32(dy.1, what), ..Params::rows(rows, d, x, w, what) };
     gpu.launch(KernelLaunch::new(
         KernelKey::LayerNormBackward,
         &params,
