@@ -61,7 +61,7 @@ fn time_all_reduce(group: &ProcessGroup) -> anyhow::Result<()> {
         for _ in 0..7 {
             group.barrier();
             let started = std::time::Instant::now();
-            std::hint::black_box(group.all_reduce(&grads, ReduceOp::Mean)?);
+            let _ = std::hint::black_box(group.all_reduce(&grads, ReduceOp::Mean)?);
             times.push(started.elapsed().as_secs_f64() * 1e3);
         }
         times.sort_by(f64::total_cmp);
