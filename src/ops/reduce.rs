@@ -8,11 +8,13 @@ use wgrad_core::Dim;
 macro_rules! reduce_methods {
     ($($name:ident, $dims_name:ident => $op:ident),* $(,)?) => {$(
         #[doc = concat!("`", stringify!($name), "` over `dim` (negative counts from the end); keepdim keeps it as size 1.")]
+        #[track_caller]
         pub fn $name(&self, dim: impl Dim, keepdim: bool) -> Tensor {
             let d = dim.resolve(self.rank(), stringify!($name)) as isize;
             self.reduce(ReduceOp::$op, &[d], keepdim)
         }
         #[doc = concat!("`", stringify!($name), "` over several dims at once.")]
+        #[track_caller]
         pub fn $dims_name(&self, dims: &[isize], keepdim: bool) -> Tensor {
             self.reduce(ReduceOp::$op, dims, keepdim)
         }
@@ -22,6 +24,7 @@ macro_rules! reduce_methods {
 macro_rules! reduce_all_methods {
     ($($name:ident => $op:ident),* $(,)?) => {$(
         #[doc = concat!("`", stringify!($op), "` of all elements, as a 0-dim tensor.")]
+        #[track_caller]
         pub fn $name(&self) -> Tensor {
             self.reduce(ReduceOp::$op, &self.all_dims(), false)
         }

@@ -199,6 +199,7 @@ pub enum Pooling {
 /// let planes = wgrad_core::params::Planes::of(&[2, 3, 8, 6], &[2, 3, 4, 3]);
 /// assert_eq!((planes.count, planes.hw, planes.out_hw), (6, [8, 6], [4, 3]));
 /// assert_eq!(planes.sizes(), [48, 12]);
+/// assert_eq!(planes.lens(), [288, 72]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Planes {
@@ -226,6 +227,11 @@ impl Planes {
     /// Elements of one input plane and of one output plane.
     pub fn sizes(&self) -> [usize; 2] {
         [self.hw[0] * self.hw[1], self.out_hw[0] * self.out_hw[1]]
+    }
+
+    /// Input and output elements of all the planes.
+    pub fn lens(&self) -> [usize; 2] {
+        self.sizes().map(|s| s * self.count)
     }
 
     /// The same planes, `count` of them.

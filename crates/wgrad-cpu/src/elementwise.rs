@@ -52,13 +52,26 @@ pub fn unary_f32(op: UnaryOp, x: f32, s: f32) -> f32 {
         UnaryOp::Sin => x.sin(),
         UnaryOp::Cos => x.cos(),
         UnaryOp::Silu => x * unary_f32(UnaryOp::Sigmoid, x, s),
-        UnaryOp::Softplus => when(x > 20.0, x, x.exp().ln_1p()),
+        UnaryOp::Softplus => {
+            if x > 20.0 {
+                x
+            } else {
+                x.exp().ln_1p()
+            }
+        }
         UnaryOp::LeakyRelu => when(x > 0.0, x, s * x),
-        UnaryOp::Elu => when(x > 0.0, x, s * x.exp_m1()),
+        UnaryOp::Elu => {
+            if x > 0.0 {
+                x
+            } else {
+                s * x.exp_m1()
+            }
+        }
     }
 }
 
-/// `then` where `cond` holds, else `otherwise` (both evaluated, as WGSL's `select`).
+/// `then` where `cond` holds, else `otherwise` (both evaluated, as WGSL's `select`: for
+/// cheap operands; a transcendental branch stays an `if`).
 #[inline]
 fn when(cond: bool, then: f32, otherwise: f32) -> f32 {
     if cond {
@@ -93,16 +106,34 @@ pub fn unary_grad_f32(op: UnaryOp, x: f32, g: f32, s: f32) -> f32 {
             let t = fastmath::tanh(c * (x + 0.044715 * x * x * x));
             g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x))
         }
-        UnaryOp::PowScalar => when(s == 0.0, 0.0, g * s * x.powf(s - 1.0)),
+        UnaryOp::PowScalar => {
+            if s == 0.0 {
+                0.0
+            } else {
+                g * s * x.powf(s - 1.0)
+            }
+        }
         UnaryOp::Sin => g * x.cos(),
         UnaryOp::Cos => -g * x.sin(),
         UnaryOp::Silu => {
             let y = unary_f32(UnaryOp::Sigmoid, x, s);
             g * y * (1.0 + x * (1.0 - y))
         }
-        UnaryOp::Softplus => when(x > 20.0, g, g * unary_f32(UnaryOp::Sigmoid, x, s)),
+        UnaryOp::Softplus => {
+            if x > 20.0 {
+                g
+            } else {
+                g * unary_f32(UnaryOp::Sigmoid, x, s)
+            }
+        }
         UnaryOp::LeakyRelu => when(x > 0.0, g, g * s),
-        UnaryOp::Elu => when(x > 0.0, g, g * s * x.exp()),
+        UnaryOp::Elu => {
+            if x > 0.0 {
+                g
+            } else {
+                g * s * x.exp()
+            }
+        }
     }
 }
 

@@ -25,11 +25,6 @@ uniform_params! {
     }
 }
 
-/// Input and output elements of all of `planes`.
-fn lens(planes: &Planes) -> [usize; 2] {
-    planes.sizes().map(|s| s * planes.count)
-}
-
 impl Params {
     fn new(total: usize, planes: Planes, pooling: Pooling, offset: usize) -> Params {
         let (hw, out_hw) = (planes.hw, planes.out_hw);
@@ -122,7 +117,7 @@ pub fn pool2d(
     planes: Planes,
     pooling: Pooling,
 ) -> (PooledBuffer, Option<PooledBuffer>) {
-    let [x_len, total] = lens(&planes);
+    let [x_len, total] = planes.lens();
     let out = gpu.output_buffer((total * 4) as u64);
     let max = matches!(pooling, Pooling::Max(_));
     let indices = max.then(|| gpu.output_buffer((total * 4) as u64));
@@ -150,7 +145,7 @@ pub fn avg_pool2d_backward(
     pooling: Pooling,
 ) -> PooledBuffer {
     assert!(!matches!(pooling, Pooling::Max(_)), "avg_pool2d_backward: use max_pool2d_backward for max pooling");
-    let [total, dy_len] = lens(&planes);
+    let [total, dy_len] = planes.lens();
     let out = gpu.output_buffer((total * 4) as u64);
     if total == 0 {
         return out;
@@ -190,7 +185,7 @@ pub fn max_pool2d_backward(
     indices: (&PooledBuffer, usize),
     planes: Planes,
 ) -> PooledBuffer {
-    let ([dx_len, dy_len], (hw, out_hw)) = (lens(&planes), (planes.hw, planes.out_hw));
+    let ([dx_len, dy_len], (hw, out_hw)) = (planes.lens(), (planes.hw, planes.out_hw));
     let out = gpu.output_buffer((dx_len * 4) as u64);
     if dx_len == 0 {
         return out;
